@@ -1,0 +1,27 @@
+//! The seam between the pipeline and any model or back-end.
+
+use samcell_imaging::{GrayU8, MapF32};
+
+/// Error a predictor reports; the pipeline adds the image and crop it happened on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PredictError(pub String);
+
+/// Something that turns enhanced crops into distance maps.
+///
+/// Input: crops after the shared per-crop preprocessing (CLAHE, then min-max to 0..255), each
+/// of the crop's own size. Output: one map per crop, same width and height as the crop, values
+/// in 0..1 (sigmoid already applied). A predictor does its own model-specific input encoding
+/// (for SAM: resize to 1024, ImageNet normalisation, padding).
+pub trait DistanceMapPredictor: Send + Sync {
+    /// Short human-readable identity (architecture, variant, back-end).
+    fn describe(&self) -> String;
+
+    /// Predicts the distance maps of a batch of crops.
+    fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError>;
+
+    /// Largest batch worth sending in one call.
+    fn max_batch(&self) -> usize {
+        1
+    }
+}
