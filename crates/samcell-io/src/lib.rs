@@ -1,7 +1,18 @@
 //! Reading microscopy images and writing SAMCell outputs.
+//!
+//! - [`mod@read`]: PNG/JPEG/TIFF/BMP (8-64 bit, float, RGB(A), multi-page TIFF) to SAMCell's grey u8
+//!   input, bit-identical to `cv2.imread(path, IMREAD_GRAYSCALE)` for 8-bit grey input (the
+//!   module docs list the reference behaviour per codec and the scaling of wider data).
+//! - [`mod@write`]: label TIFFs (u16/u32), f32 TIFFs, overlay PNGs and raw bytes, all atomically.
 
 pub mod read;
 pub mod write;
+
+pub use read::{
+    page_count, read_gray, read_gray_with_info, Format, ReadOptions, SampleType, Scaling,
+    SourceInfo,
+};
+pub use write::{write_atomic, write_f32_tiff, write_labels_tiff, write_overlay_png};
 
 use std::path::PathBuf;
 
