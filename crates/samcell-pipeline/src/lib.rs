@@ -1,7 +1,24 @@
 //! SAMCell's sliding-window pipeline (reference: samcell 1.1.4 `SlidingWindowPipeline` and
 //! `SlidingWindowHelper`), with the model behind the [`DistanceMapPredictor`] seam so that any
 //! network or back-end can be plugged in and the whole pipeline can be tested without weights.
+//!
+//! Stages, each in its own module with the exact reference behaviour in its doc:
+//! [`tiling`] (crops), [`enhance`] (CLAHE + min-max per crop), [`sam_input`] (SAM's input
+//! encoding and the way back to crop size), [`blend`] (cosine-weighted blending) and
+//! [`segment`] (the [`Segmenter`] facade and post-processing).
 
+pub mod blend;
+pub mod enhance;
+mod error;
 pub mod predictor;
+pub mod sam_input;
+pub mod segment;
+pub mod tiling;
 
+pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
+pub use segment::{
+    labels_from_distance_map, relabel_sequential, ProgressFn, SegmentConfig, Segmentation, Segmenter, StageTimings,
+    DEFAULT_FILL, DEFAULT_PEAK,
+};
+pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

@@ -1,0 +1,277 @@
+//! Blending the per-crop distance maps into one map of the image.
+//!
+//! Reproduces samcell 1.1.4 `SlidingWindowHelper.combine_crops` (slidingWindow.py) bit for bit,
+//! except for the pixels it cannot normalise:
+//!
+//! - **Mask** (`_create_blending_mask`): an f32 square of ones; for `i` in `0..overlap`, rows `i`
+//!   and `size-1-i` and columns `i` and `size-1-i` are multiplied (in that order) by
+//!   `0.5 * (1 - cos(pi * i / overlap))`, the product taken in f64 and rounded to f32 (numpy 2
+//!   promotes `float32_array *= np.float64`). `combine_crops` builds it for the configured crop
+//!   size (256), or, when the first crop's shape differs from that, for `max(crop_h, crop_w)`, and
+//!   then resizes it with OpenCV 4.12 `cv2.resize(mask, (crop_w, crop_h))` (INTER_LINEAR) when
+//!   it is not of the crop's shape (whole-image single crops such as 48x40).
+//! - **Accumulation**: each crop's map is first resized to the crop's shape if it differs
+//!   (`cv2.resize(..., INTER_LINEAR)`); then over its region `(x, y, w, h)`, with
+//!   `mh = min(h, mask_h)`, `mw = min(w, mask_w)` clipped to the image, the top-left `mh x mw`
+//!   parts are used: `accum += map * mask` and `weight += mask`, all in f32, crops in plan order.
+//! - **Normalisation**: `map = accum / weight` (f32) where `weight > 1e-4` (f32 comparison).
+//! - **Our fix for the other pixels** (row 0, column 0 and a few corner pixels with the defaults):
+//!   samcell fills them through `cv2.distanceTransformWithLabels(..., DIST_LABEL_PIXEL)` but reads
+//!   its labels as flat pixel indices, which picks unrelated pixels. Here each such pixel takes the
+//!   value of its nearest normalised pixel in exact Euclidean distance; among equally near ones the
+//!   first in raster order (smallest row, then smallest column) wins. If no pixel of the image has
+//!   weight above 1e-4 (impossible with valid tilings) the map stays 0 (`accum` is 0 there).
+//!
+//! Where the reference would raise instead (blending mask for a crop whose larger side is below
+//! the overlap: numpy `IndexError`), out-of-range rows/columns are simply skipped.
+
+use samcell_imaging::{resize, MapF32};
+
+use crate::tiling::TilePlan;
+use crate::PipelineError;
+
+/// Pixels whose accumulated weight is not above this are filled from their nearest neighbour.
+pub const MIN_WEIGHT: f32 = 1e-4;
+
+/// samcell's cosine blending mask of `size x size` with a ramp of `overlap` pixels.
+pub fn blending_mask(size: usize, overlap: usize) -> MapF32 {
+    let mut m = MapF32::filled(size, size, 1.0);
+    if size == 0 {
+        return m;
+    }
+    for i in 0..overlap {
+        let w = 0.5 * (1.0 - (std::f64::consts::PI * i as f64 / overlap as f64).cos());
+        let scale = |v: &mut f32| *v = (*v as f64 * w) as f32;
+        if i < size {
+            m.row_mut(i).iter_mut().for_each(scale);
+            m.row_mut(size - 1 - i).iter_mut().for_each(scale);
+            for r in 0..size {
+                scale(&mut m.data_mut()[r * size + i]);
+            }
+            for r in 0..size {
+                scale(&mut m.data_mut()[r * size + size - 1 - i]);
+            }
+        }
+    }
+    m
+}
+
+/// The mask `combine_crops` uses for the crops of `plan` (see the module doc).
+pub fn crop_blending_mask(plan: &TilePlan) -> Result<MapF32, PipelineError> {
+    let (ch, cw) = plan.first_crop_hw();
+    let cfg = plan.config;
+    let size = if (ch, cw) != (cfg.crop, cfg.crop) { ch.max(cw) } else { cfg.crop };
+    let mask = blending_mask(size, cfg.overlap);
+    if (mask.height(), mask.width()) != (ch, cw) {
+        return resize::opencv_linear_f32(&mask, cw, ch).map_err(PipelineError::imaging);
+    }
+    Ok(mask)
+}
+
+/// The two accumulators of `combine_crops`, filled crop by crop.
+#[derive(Debug)]
+pub struct Blender<'a> {
+    plan: &'a TilePlan,
+    mask: MapF32,
+    accum: MapF32,
+    weight: MapF32,
+}
+
+impl<'a> Blender<'a> {
+    /// Empty accumulators for the image of `plan`.
+    pub fn new(plan: &'a TilePlan) -> Result<Self, PipelineError> {
+        let (w, h) = (plan.image_width, plan.image_height);
+        Ok(Self {
+            plan,
+            mask: crop_blending_mask(plan)?,
+            accum: MapF32::filled(w, h, 0.0),
+            weight: MapF32::filled(w, h, 0.0),
+        })
+    }
+
+    /// The blending mask in use.
+    pub fn mask(&self) -> &MapF32 {
+        &self.mask
+    }
+
+    /// `sum(map * mask)` so far (the harness's `combine_accum.npy` once all crops are added).
+    pub fn accum(&self) -> &MapF32 {
+        &self.accum
+    }
+
+    /// `sum(mask)` so far (the harness's `combine_weight_map.npy`).
+    pub fn weight(&self) -> &MapF32 {
+        &self.weight
+    }
+
+    /// Pixels that normalisation covers (`weight > 1e-4`), row-major.
+    pub fn valid(&self) -> Vec<bool> {
+        self.weight.data().iter().map(|&w| w > MIN_WEIGHT).collect()
+    }
+
+    /// Adds crop `index`'s distance map (resized to the crop's shape first if it is not).
+    pub fn add(&mut self, index: usize, map: &MapF32) -> Result<(), PipelineError> {
+        let total = self.plan.len();
+        let tile = *self.plan.tiles.get(index).ok_or_else(|| PipelineError::CropMap {
+            index,
+            total,
+            reason: "no such crop in the plan".into(),
+        })?;
+        let resized;
+        let map = if (map.width(), map.height()) != (tile.width, tile.height) {
+            if map.width() == 0 || map.height() == 0 {
+                return Err(PipelineError::CropMap { index, total, reason: "empty distance map".into() });
+            }
+            resized = resize::opencv_linear_f32(map, tile.width, tile.height)
+                .map_err(PipelineError::imaging_on(index))?;
+            &resized
+        } else {
+            map
+        };
+        let r = tile.region;
+        let (img_w, img_h) = (self.plan.image_width, self.plan.image_height);
+        let mh = (r.y + r.h.min(self.mask.height())).min(img_h).saturating_sub(r.y);
+        let mw = (r.x + r.w.min(self.mask.width())).min(img_w).saturating_sub(r.x);
+        if mh == 0 || mw == 0 {
+            return Ok(());
+        }
+        if map.height() < mh || map.width() < mw {
+            return Err(PipelineError::CropMap {
+                index,
+                total,
+                reason: format!("map {}x{} smaller than its {mw}x{mh} region", map.width(), map.height()),
+            });
+        }
+        for row in 0..mh {
+            let m = &map.row(row)[..mw];
+            let k = &self.mask.row(row)[..mw];
+            let y = r.y + row;
+            let acc = &mut self.accum.row_mut(y)[r.x..r.x + mw];
+            for ((a, &v), &kv) in acc.iter_mut().zip(m).zip(k) {
+                *a += v * kv;
+            }
+            let wgt = &mut self.weight.row_mut(y)[r.x..r.x + mw];
+            for (a, &kv) in wgt.iter_mut().zip(k) {
+                *a += kv;
+            }
+        }
+        Ok(())
+    }
+
+    /// `accum / weight` where `weight > 1e-4`, the other pixels filled from their nearest
+    /// normalised pixel (see the module doc).
+    pub fn finish(self) -> MapF32 {
+        let valid = self.valid();
+        let mut out = self.accum;
+        for ((o, &w), &ok) in out.data_mut().iter_mut().zip(self.weight.data()).zip(&valid) {
+            if ok {
+                *o /= w;
+            }
+        }
+        fill_from_nearest(&mut out, &valid);
+        out
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Gives each pixel with `valid == false` the value of its nearest valid pixel (exact Euclidean
+/// distance; ties to the first in raster order). Returns how many pixels were filled; does
+/// nothing when no pixel is valid.
+///
+/// Method: per column, the nearest valid row above and below each pixel (a column can only
+/// contribute its nearest pixel), then for each invalid pixel a search over columns outwards
+/// from its own, stopped once the horizontal distance alone exceeds the best found.
+pub fn fill_from_nearest(map: &mut MapF32, valid: &[bool]) -> usize {
+    let (w, h) = (map.width(), map.height());
+    assert_eq!(valid.len(), w * h, "valid mask does not match the map");
+    let n_invalid = valid.iter().filter(|&&v| !v).count();
+    if n_invalid == 0 || n_invalid == valid.len() {
+        return 0;
+    }
+    // down[y * w + x]: first valid row >= y in column x.
+    let mut down = vec![NONE; w * h];
+    let mut next = vec![NONE; w];
+    for y in (0..h).rev() {
+        for x in 0..w {
+            if valid[y * w + x] {
+                next[x] = y as u32;
+            }
+        }
+        down[y * w..(y + 1) * w].copy_from_slice(&next);
+    }
+    let mut up = vec![NONE; w];
+    let data = map.data_mut();
+    for y in 0..h {
+        for x in 0..w {
+            if valid[y * w + x] {
+                up[x] = y as u32;
+            }
+        }
+        if valid[y * w..(y + 1) * w].iter().all(|&v| v) {
+            continue;
+        }
+        // Nearest valid pixel of column x to row y: (dy^2, row); ties to the upper one.
+        let column_best = |x: usize| -> Option<(u64, usize)> {
+            let u = up[x];
+            let d = down[y * w + x];
+            let du = (u != NONE).then(|| (y - u as usize) as u64);
+            let dd = (d != NONE).then(|| (d as usize - y) as u64);
+            match (du, dd) {
+                (Some(a), Some(b)) if b < a => Some((b * b, d as usize)),
+                (Some(a), _) => Some((a * a, u as usize)),
+                (None, Some(b)) => Some((b * b, d as usize)),
+                (None, None) => None,
+            }
+        };
+        for x in 0..w {
+            if valid[y * w + x] {
+                continue;
+            }
+            let mut best: Option<(u64, usize, usize)> = None;
+            for r in 0..w {
+                let r2 = (r as u64) * (r as u64);
+                if best.is_some_and(|b| r2 > b.0) {
+                    break;
+                }
+                let left = x.checked_sub(r);
+                let right = if r > 0 && x + r < w { Some(x + r) } else { None };
+                for col in [left, right].into_iter().flatten() {
+                    if let Some((dy2, row)) = column_best(col) {
+                        let key = (dy2 + r2, row, col);
+                        if best.is_none_or(|b| key < b) {
+                            best = Some(key);
+                        }
+                    }
+                }
+            }
+            if let Some((_, row, col)) = best {
+                data[y * w + x] = data[row * w + col];
+            }
+        }
+    }
+    n_invalid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_shape_of_the_ramp() {
+        let m = blending_mask(256, 32);
+        assert_eq!(m.get(0, 100), 0.0);
+        assert_eq!(m.get(255, 100), 0.0);
+        assert_eq!(m.get(128, 128), 1.0);
+        assert_eq!(m.get(40, 100), 1.0);
+        // Symmetric.
+        for (x, y) in [(3, 7), (10, 200), (31, 31)] {
+            assert_eq!(m.get(x, y), m.get(y, x));
+            assert_eq!(m.get(x, y), m.get(255 - x, 255 - y));
+        }
+        // Small masks: no panic, out-of-range rows skipped.
+        let s = blending_mask(20, 32);
+        assert_eq!(s.get(0, 5), 0.0);
+        assert!(s.get(10, 10) > 0.0);
+    }
+}

@@ -1,0 +1,76 @@
+//! The pipeline's error type.
+
+use samcell_imaging::ImagingError;
+use samcell_morphology::MorphologyError;
+
+use crate::predictor::PredictError;
+
+/// Everything that can go wrong between an input image and its labels. Errors that concern one
+/// crop (or one batch of crops) name it, counting crops from 0 in the plan's raster order.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A tiling or segmentation setting that cannot work (e.g. `crop <= 2 * overlap`).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An image with no pixels.
+    #[error("empty image ({width}x{height})")]
+    EmptyImage { width: usize, height: usize },
+    /// The predictor failed on a batch of crops.
+    #[error("{}: predictor failed: {source}", crop_span(.first, .count, .total))]
+    Predict {
+        /// Index of the first crop of the failing batch.
+        first: usize,
+        /// Number of crops in the batch.
+        count: usize,
+        /// Number of crops of the image.
+        total: usize,
+        #[source]
+        source: PredictError,
+    },
+    /// The predictor returned a different number of maps than crops it was given.
+    #[error("{}: predictor returned {got} maps for {count} crops", crop_span(.first, .count, .total))]
+    PredictCount { first: usize, count: usize, total: usize, got: usize },
+    /// A crop's distance map cannot be used (wrong size after resizing, non-finite values...).
+    #[error("crop {index} of {total}: {reason}")]
+    CropMap { index: usize, total: usize, reason: String },
+    /// An image operation failed on a crop (`index` is `None` for whole-image operations).
+    #[error("{}: {source}", crop_or_image(.index))]
+    Imaging {
+        index: Option<usize>,
+        #[source]
+        source: ImagingError,
+    },
+    /// Post-processing (seeds + watershed) failed.
+    #[error("post-processing: {0}")]
+    Morphology(#[from] MorphologyError),
+    /// A caller-provided buffer or array of the wrong size.
+    #[error("{0}")]
+    Shape(String),
+}
+
+impl PipelineError {
+    /// Wraps an imaging error that happened on crop `index`.
+    pub(crate) fn imaging_on(index: usize) -> impl FnOnce(ImagingError) -> Self {
+        move |source| Self::Imaging { index: Some(index), source }
+    }
+
+    /// Wraps an imaging error of a whole-image operation.
+    pub(crate) fn imaging(source: ImagingError) -> Self {
+        Self::Imaging { index: None, source }
+    }
+}
+
+fn crop_span(first: &usize, count: &usize, total: &usize) -> String {
+    if *count <= 1 {
+        format!("crop {first} of {total}")
+    } else {
+        format!("crops {first}..={} of {total}", first + count - 1)
+    }
+}
+
+fn crop_or_image(index: &Option<usize>) -> String {
+    match index {
+        Some(i) => format!("crop {i}"),
+        None => "image".to_string(),
+    }
+}

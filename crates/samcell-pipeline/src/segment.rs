@@ -1,0 +1,244 @@
+//! The [`Segmenter`] facade: image in, distance map and cell labels out.
+//!
+//! The order of operations is samcell 1.1.4 `SlidingWindowPipeline.run` /
+//! `predict_on_full_img`: plan the crops ([`crate::tiling`]), enhance each crop
+//! ([`crate::enhance`]), predict a distance map per crop (the [`DistanceMapPredictor`], which does
+//! its own input encoding, e.g. [`crate::sam_input`]), blend ([`crate::blend`], with our fix for
+//! zero-weight pixels), then `cells_from_dist_map` (`samcell_morphology::cells_from_distance_map`:
+//! `map > peak` seeds, watershed inside `map > fill`, both strict f32 comparisons). Labels are
+//! then renumbered 1..N in raster order of first occurrence (the reference keeps contour
+//! indices, with gaps); that is the only difference in the labels.
+//!
+//! Crops go to the predictor in batches of `predictor.max_batch()`; the crops of a batch are cut
+//! and enhanced in parallel (rayon).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use samcell_imaging::{GrayU8, Labels, MapF32};
+
+use crate::blend::Blender;
+use crate::enhance;
+use crate::predictor::DistanceMapPredictor;
+use crate::tiling::{TilePlan, TilingConfig};
+use crate::PipelineError;
+
+/// samcell's `cells_max` threshold: seeds where `map > 0.47`.
+pub const DEFAULT_PEAK: f32 = 0.47;
+/// samcell's `cell_fill` threshold: cells grow where `map > 0.09`.
+pub const DEFAULT_FILL: f32 = 0.09;
+
+/// Settings of a segmentation run; `Default` is samcell's.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentConfig {
+    /// Crop size and overlap.
+    pub tiling: TilingConfig,
+    /// Seed threshold (strict `>`).
+    pub peak: f32,
+    /// Cell extent threshold (strict `>`).
+    pub fill: f32,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        Self { tiling: TilingConfig::default(), peak: DEFAULT_PEAK, fill: DEFAULT_FILL }
+    }
+}
+
+/// Wall-clock time spent in each stage of one image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct StageTimings {
+    /// Planning and cutting the crops.
+    pub tiling: Duration,
+    /// CLAHE + min-max of the crops.
+    pub enhance: Duration,
+    /// The predictor's calls.
+    pub predict: Duration,
+    /// Accumulation, normalisation and the zero-weight fill.
+    pub blend: Duration,
+    /// Seeds, watershed and relabelling.
+    pub postprocess: Duration,
+}
+
+impl StageTimings {
+    /// Sum of the stages.
+    pub fn total(&self) -> Duration {
+        self.tiling + self.enhance + self.predict + self.blend + self.postprocess
+    }
+}
+
+/// Result of [`Segmenter::segment`].
+#[derive(Clone, Debug)]
+pub struct Segmentation {
+    /// The blended distance map (image size, values of the predictor's range).
+    pub distance_map: MapF32,
+    /// Cell labels 1..=n_cells (0 background), numbered in raster order of first pixel.
+    pub labels: Labels,
+    /// Number of cells.
+    pub n_cells: usize,
+    /// Time per stage.
+    pub timings: StageTimings,
+}
+
+/// Called after each batch with (crops done, crops in total).
+pub type ProgressFn = dyn Fn(usize, usize) + Send + Sync;
+
+/// The whole pipeline around one predictor.
+#[derive(Clone)]
+pub struct Segmenter {
+    predictor: Arc<dyn DistanceMapPredictor>,
+    config: SegmentConfig,
+    progress: Option<Arc<ProgressFn>>,
+}
+
+impl std::fmt::Debug for Segmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segmenter")
+            .field("predictor", &self.predictor.describe())
+            .field("config", &self.config)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl Segmenter {
+    /// A segmenter; the configuration is checked when an image is segmented.
+    pub fn new(predictor: Arc<dyn DistanceMapPredictor>, config: SegmentConfig) -> Self {
+        Self { predictor, config, progress: None }
+    }
+
+    /// Sets the progress hook, called with (crops done, total) after each predictor batch.
+    pub fn with_progress(mut self, progress: Arc<ProgressFn>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &SegmentConfig {
+        &self.config
+    }
+
+    /// The predictor in use.
+    pub fn predictor(&self) -> &Arc<dyn DistanceMapPredictor> {
+        &self.predictor
+    }
+
+    /// Distance map and labels of one u8 grey image.
+    pub fn segment(&self, image: &GrayU8) -> Result<Segmentation, PipelineError> {
+        let (distance_map, mut timings) = self.distance_map_timed(image)?;
+        let t = Instant::now();
+        let (labels, n_cells) = labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
+        timings.postprocess = t.elapsed();
+        tracing::debug!(
+            width = image.width(),
+            height = image.height(),
+            n_cells,
+            ?timings,
+            predictor = %self.predictor.describe(),
+            "segmented"
+        );
+        Ok(Segmentation { distance_map, labels, n_cells, timings })
+    }
+
+    /// Only the blended distance map (for re-thresholding later without the model).
+    pub fn distance_map(&self, image: &GrayU8) -> Result<MapF32, PipelineError> {
+        self.distance_map_timed(image).map(|(m, _)| m)
+    }
+
+    fn distance_map_timed(&self, image: &GrayU8) -> Result<(MapF32, StageTimings), PipelineError> {
+        let mut timings = StageTimings::default();
+        let t = Instant::now();
+        let plan = TilePlan::new(image.width(), image.height(), &self.config.tiling)?;
+        timings.tiling += t.elapsed();
+        let mut blender = Blender::new(&plan)?;
+        let total = plan.len();
+        let batch = self.predictor.max_batch().max(1);
+        let mut done = 0;
+        while done < total {
+            let count = batch.min(total - done);
+            let t = Instant::now();
+            let crops: Vec<GrayU8> =
+                (done..done + count).map(|k| plan.extract(image, k)).collect::<Result<_, _>>()?;
+            timings.tiling += t.elapsed();
+            let t = Instant::now();
+            let enhanced = enhance::enhance_all(&crops, done)?;
+            timings.enhance += t.elapsed();
+            let t = Instant::now();
+            let maps = self
+                .predictor
+                .predict(&enhanced)
+                .map_err(|source| PipelineError::Predict { first: done, count, total, source })?;
+            timings.predict += t.elapsed();
+            if maps.len() != count {
+                return Err(PipelineError::PredictCount { first: done, count, total, got: maps.len() });
+            }
+            let t = Instant::now();
+            for (i, m) in maps.iter().enumerate() {
+                blender.add(done + i, m)?;
+            }
+            timings.blend += t.elapsed();
+            done += count;
+            if let Some(p) = &self.progress {
+                p(done, total);
+            }
+        }
+        let t = Instant::now();
+        let map = blender.finish();
+        timings.blend += t.elapsed();
+        Ok((map, timings))
+    }
+}
+
+/// samcell's post-processing on a distance map (seeds `> peak`, watershed inside `> fill`),
+/// labels renumbered 1..N in raster order; returns the labels and N.
+pub fn labels_from_distance_map(map: &MapF32, peak: f32, fill: f32) -> Result<(Labels, usize), PipelineError> {
+    let raw = samcell_morphology::cells_from_distance_map(map, peak, fill)?;
+    Ok(relabel_sequential(&raw))
+}
+
+/// Renumbers non-zero labels 1..N in raster order of their first pixel; 0 stays 0.
+pub fn relabel_sequential(labels: &Labels) -> (Labels, usize) {
+    let mut out = labels.clone();
+    let max = labels.data().iter().copied().max().unwrap_or(0) as usize;
+    let mut n = 0u32;
+    if max <= labels.data().len().max(1024) {
+        let mut map = vec![0u32; max + 1];
+        for v in out.data_mut() {
+            if *v != 0 {
+                let slot = &mut map[*v as usize];
+                if *slot == 0 {
+                    n += 1;
+                    *slot = n;
+                }
+                *v = *slot;
+            }
+        }
+    } else {
+        let mut map = std::collections::HashMap::new();
+        for v in out.data_mut() {
+            if *v != 0 {
+                *v = *map.entry(*v).or_insert_with(|| {
+                    n += 1;
+                    n
+                });
+            }
+        }
+    }
+    (out, n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relabel_is_raster_first_occurrence() {
+        let l = Labels::from_vec(4, 2, vec![0, 7, 7, 3, 9, 0, 3, 7]).expect("labels");
+        let (r, n) = relabel_sequential(&l);
+        assert_eq!(n, 3);
+        assert_eq!(r.data(), &[0, 1, 1, 2, 3, 0, 2, 1]);
+        let big = Labels::from_vec(3, 1, vec![u32::MAX, 0, 5]).expect("labels");
+        let (r, n) = relabel_sequential(&big);
+        assert_eq!((r.data(), n), (&[1, 0, 2][..], 2));
+    }
+}
