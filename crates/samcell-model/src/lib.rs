@@ -1,1 +1,39 @@
-//! placeholder
+//! Segment Anything in the Hugging Face `SamModel` layout (transformers 4.57), as SAMCell uses
+//! it: an image in, no prompt, the first multimask output (mask token 1) through a sigmoid as
+//! the distance map.
+//!
+//! Back-end: candle on the CPU in f32 (see `docs/backend.md` in the repository for the measured
+//! choice). The pipeline sees the model only through
+//! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
+//! back-ends or precisions plug in without touching the pipeline.
+
+pub mod checkpoint;
+pub mod config;
+mod decoder;
+mod layers;
+pub mod predictor;
+pub mod sam;
+mod vision;
+
+pub use checkpoint::{Checkpoint, Format};
+pub use config::{HeadOverrides, SamConfig, Variant};
+pub use predictor::SamPredictor;
+pub use sam::{SamModel, SamOutput};
+
+use std::path::PathBuf;
+
+/// Errors from loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A checkpoint that cannot be used; says which file and what is wrong with it.
+    #[error("{path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error("checkpoint is missing keys: {0:?}")]
+    MissingKeys(Vec<String>),
+    #[error("{0}")]
+    Shape(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("tensor computation failed: {0}")]
+    Compute(#[from] candle_core::Error),
+}

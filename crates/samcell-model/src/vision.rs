@@ -1,0 +1,216 @@
+//! SAM's image encoder, matching transformers 4.57 `SamVisionEncoder` (ViT with windowed and
+//! global attention, decomposed relative-position bias, convolutional neck).
+//!
+//! Layout: tokens are kept channels-last `(B, H, W, C)` throughout; the neck's `LayerNorm2d`
+//! (normalisation over channels) is therefore a plain last-dimension layer norm. The 16x16 patch
+//! convolution and the 1x1 neck convolution are computed as matrix products; the 3x3 neck
+//! convolution uses candle's `conv2d`.
+
+use crate::config::VisionConfig;
+use crate::layers::{softmax, LayerNorm, Linear, Weights};
+use candle_core::{Result, Tensor};
+
+struct Attention {
+    qkv: Linear,
+    proj: Linear,
+    heads: usize,
+    scale: f64,
+    /// Gathered relative-position tables `(q, k, head_dim)` for this block's attention size.
+    rel_h: Tensor,
+    rel_w: Tensor,
+}
+
+/// `R[i, j] = table[i - j + size - 1]`, SAM's `get_rel_pos` for equal query and key sizes.
+fn gather_rel_pos(table: &Tensor, size: usize) -> Result<Tensor> {
+    let idx: Vec<u32> = (0..size).flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as u32)).collect();
+    let idx = Tensor::from_vec(idx, size * size, table.device())?;
+    let hd = table.dim(1)?;
+    table.index_select(&idx, 0)?.reshape((size, size, hd))
+}
+
+impl Attention {
+    fn load(w: &Weights, hidden: usize, heads: usize, size: usize) -> Result<Self> {
+        let hd = hidden / heads;
+        Ok(Self {
+            qkv: Linear::load(&w.pp("qkv"), true)?,
+            proj: Linear::load(&w.pp("proj"), true)?,
+            heads,
+            scale: (hd as f64).powf(-0.5),
+            rel_h: gather_rel_pos(&w.get("rel_pos_h")?, size)?,
+            rel_w: gather_rel_pos(&w.get("rel_pos_w")?, size)?,
+        })
+    }
+
+    /// `x`: (B, H, W, C) -> (B, H, W, C).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, h, w, c) = x.dims4()?;
+        let hd = c / self.heads;
+        let n = h * w;
+        let qkv = self.qkv.forward(x)?.reshape((b, n, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
+        let q = qkv.get(0)?.contiguous()?.reshape((b * self.heads, n, hd))?;
+        let k = qkv.get(1)?.contiguous()?.reshape((b * self.heads, n, hd))?;
+        let v = qkv.get(2)?.contiguous()?.reshape((b * self.heads, n, hd))?;
+        // Large (global) attention is done a few heads at a time to bound memory.
+        let bh = b * self.heads;
+        let chunk = if n > 1024 { 1 } else { bh };
+        let mut outs = Vec::with_capacity(bh.div_ceil(chunk));
+        let mut start = 0;
+        while start < bh {
+            let len = chunk.min(bh - start);
+            let qc = q.narrow(0, start, len)?;
+            let kc = k.narrow(0, start, len)?;
+            let vc = v.narrow(0, start, len)?;
+            let attn = (qc.affine(self.scale, 0.0)?).matmul(&kc.t()?)?;
+            let bias = self.rel_bias(&qc, len, h, w)?;
+            let attn = attn.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
+            let attn = softmax(&attn)?;
+            outs.push(attn.matmul(&vc)?);
+            start += len;
+        }
+        let out = if outs.len() == 1 { outs.pop().expect("one chunk") } else { Tensor::cat(&outs, 0)? };
+        let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
+        self.proj.forward(&out)
+    }
+
+    /// Decomposed relative-position bias `rel_h[..., :, None] + rel_w[..., None, :]`, shape
+    /// (len, h, w, h, w), from the unscaled queries.
+    fn rel_bias(&self, q: &Tensor, len: usize, h: usize, w: usize) -> Result<Tensor> {
+        let hd = q.dim(2)?;
+        let q4 = q.reshape((len, h, w, hd))?;
+        // rel_h[b, y, x, ky] = sum_c q[b, y, x, c] * Rh[y, ky, c]
+        let qh = q4.permute((1, 0, 2, 3))?.contiguous()?.reshape((h, len * w, hd))?;
+        let rh = qh.matmul(&self.rel_h.t()?)?.reshape((h, len, w, h))?.permute((1, 0, 2, 3))?;
+        // rel_w[b, y, x, kx] = sum_c q[b, y, x, c] * Rw[x, kx, c]
+        let qw = q4.permute((2, 0, 1, 3))?.contiguous()?.reshape((w, len * h, hd))?;
+        let rw = qw.matmul(&self.rel_w.t()?)?.reshape((w, len, h, w))?.permute((1, 2, 0, 3))?;
+        rh.unsqueeze(4)?.broadcast_add(&rw.unsqueeze(3)?)
+    }
+}
+
+struct Block {
+    ln1: LayerNorm,
+    attn: Attention,
+    ln2: LayerNorm,
+    lin1: Linear,
+    lin2: Linear,
+    window: usize,
+}
+
+impl Block {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, h, w, c) = x.dims4()?;
+        let y = self.ln1.forward(x)?;
+        let y = if self.window > 0 {
+            let ws = self.window;
+            let (ph, pw) = ((ws - h % ws) % ws, (ws - w % ws) % ws);
+            let yp = y.pad_with_zeros(1, 0, ph)?.pad_with_zeros(2, 0, pw)?;
+            let (hp, wp) = (h + ph, w + pw);
+            let win = yp
+                .reshape((b, hp / ws, ws, wp / ws, ws, c))?
+                .permute((0, 1, 3, 2, 4, 5))?
+                .contiguous()?
+                .reshape((b * (hp / ws) * (wp / ws), ws, ws, c))?;
+            let out = self.attn.forward(&win)?;
+            out.reshape((b, hp / ws, wp / ws, ws, ws, c))?
+                .permute((0, 1, 3, 2, 4, 5))?
+                .contiguous()?
+                .reshape((b, hp, wp, c))?
+                .narrow(1, 0, h)?
+                .narrow(2, 0, w)?
+        } else {
+            self.attn.forward(&y)?
+        };
+        let x = (x + y)?;
+        let m = self.lin2.forward(&self.lin1.forward(&self.ln2.forward(&x)?)?.gelu_erf()?)?;
+        x + m
+    }
+}
+
+/// The ViT image encoder with its neck.
+pub struct VisionEncoder {
+    patch_w: Linear,
+    patch: usize,
+    pos: Tensor,
+    blocks: Vec<Block>,
+    neck_conv1: Linear,
+    neck_ln1: LayerNorm,
+    neck_conv2: Tensor,
+    neck_ln2: LayerNorm,
+}
+
+impl VisionEncoder {
+    pub fn load(w: &Weights, cfg: &VisionConfig, eps: f32) -> Result<Self> {
+        let grid = cfg.image_size / cfg.patch;
+        let pe = w.pp("patch_embed.projection");
+        let pw = pe.get("weight")?; // (C, 3, p, p) -> (C, 3*p*p)
+        let patch_w = {
+            let flat = pw.reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
+            let mut t = std::collections::HashMap::new();
+            t.insert("weight".to_string(), flat);
+            t.insert("bias".to_string(), pe.get("bias")?);
+            Linear::load(&Weights::new(&t), true)?
+        };
+        let mut blocks = Vec::with_capacity(cfg.layers);
+        for i in 0..cfg.layers {
+            let bw = w.pp(format!("layers.{i}"));
+            let global = cfg.global_layers.contains(&i);
+            let size = if global { grid } else { cfg.window };
+            blocks.push(Block {
+                ln1: LayerNorm::load(&bw.pp("layer_norm1"), eps)?,
+                attn: Attention::load(&bw.pp("attn"), cfg.hidden, cfg.heads, size)?,
+                ln2: LayerNorm::load(&bw.pp("layer_norm2"), eps)?,
+                lin1: Linear::load(&bw.pp("mlp.lin1"), true)?,
+                lin2: Linear::load(&bw.pp("mlp.lin2"), true)?,
+                window: if global { 0 } else { cfg.window },
+            });
+        }
+        let neck = w.pp("neck");
+        let c1 = neck.get("conv1.weight")?;
+        let (n, hidden) = (c1.dim(0)?, c1.dim(1)?);
+        let mut t = std::collections::HashMap::new();
+        t.insert("weight".to_string(), c1.reshape((n, hidden))?);
+        let neck_conv1 = Linear::load(&Weights::new(&t), false)?;
+        Ok(Self {
+            patch_w,
+            patch: cfg.patch,
+            pos: w.get("pos_embed")?,
+            blocks,
+            neck_conv1,
+            neck_ln1: LayerNorm::load(&neck.pp("layer_norm1"), eps)?,
+            neck_conv2: neck.get("conv2.weight")?,
+            neck_ln2: LayerNorm::load(&neck.pp("layer_norm2"), eps)?,
+        })
+    }
+
+    /// `pixel_values` (B, 3, S, S) -> image embeddings (B, N, g, g) channels-first, as
+    /// transformers returns them.
+    pub fn forward(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let x = self.forward_tokens(pixel_values)?;
+        self.neck(&x)
+    }
+
+    /// Patch embedding + position embedding + all blocks: (B, g, g, C).
+    pub fn forward_tokens(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let (b, ch, s, _) = pixel_values.dims4()?;
+        let p = self.patch;
+        let g = s / p;
+        let cols = pixel_values
+            .reshape((b, ch, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b, g, g, ch * p * p))?;
+        let mut x = self.patch_w.forward(&cols)?.broadcast_add(&self.pos)?;
+        for blk in &self.blocks {
+            x = blk.forward(&x)?;
+        }
+        Ok(x)
+    }
+
+    fn neck(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.neck_ln1.forward(&self.neck_conv1.forward(x)?)?; // (B, g, g, N)
+        let y = y.permute((0, 3, 1, 2))?.contiguous()?; // (B, N, g, g)
+        let y = y.conv2d(&self.neck_conv2, 1, 1, 1, 1)?;
+        let y = self.neck_ln2.forward(&y.permute((0, 2, 3, 1))?)?;
+        y.permute((0, 3, 1, 2))?.contiguous()
+    }
+}
