@@ -1,1 +1,78 @@
-fn main() {}
+//! The `samcell` command-line program: a thin dispatcher over one module per subcommand.
+//!
+//! Exit codes: 0 success; 1 a run failed or some images failed; 2 a usage error (bad flags,
+//! no input found, no model given). Subcommands return [`anyhow::Result`]; an error that is a
+//! [`UsageError`] maps to 2, every other error to 1. Logs and progress go to stderr.
+
+mod discover;
+mod download;
+mod logging;
+mod model_source;
+mod progress;
+mod run_meta;
+mod segment;
+mod threads;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// An error in how the program was called (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Label-free cell segmentation with SAMCell (Segment Anything fine-tuned to predict per-cell
+/// distance maps).
+#[derive(Debug, Parser)]
+#[command(name = "samcell", version, propagate_version = true)]
+#[command(after_help = "Examples:\n  \
+    samcell segment image.png --model generalist\n  \
+    samcell segment plates/ --recursive --model cyto --output results\n  \
+    samcell segment \"data/*.tif\" --model ./samcell-generalist.pt --save-distmap\n\n\
+    Run `samcell segment --help` for all options.")]
+struct Cli {
+    /// Only warnings and errors (no progress bars, no per-image lines).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail in the log (-v debug, -vv trace). RUST_LOG overrides both flags.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Segment cells in images: label masks, overlays and run metadata.
+    Segment(Box<segment::SegmentArgs>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let term = progress::Terminal::new(cli.quiet);
+    logging::init(cli.quiet, cli.verbose, &term);
+    let result = match cli.command {
+        Command::Segment(args) => segment::run(*args, &term),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            term.suspend(|| eprintln!("error: {e:#}"));
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

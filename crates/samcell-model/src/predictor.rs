@@ -1,13 +1,28 @@
 //! [`SamPredictor`]: SAM behind the pipeline's predictor seam.
+//!
+//! Per batch: each enhanced crop is encoded exactly as transformers' `SamImageProcessor` does
+//! ([`samcell_pipeline::sam_input`]), the batch runs through the model, mask token 1 goes through
+//! a sigmoid, and each 256x256 map is brought back to its crop's size the way samcell does
+//! (`sam_output_to_crop`).
 
 use crate::sam::SamModel;
+use candle_core::Tensor;
+use rayon::prelude::*;
 use samcell_imaging::{GrayU8, MapF32};
+use samcell_pipeline::sam_input::{sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
 use samcell_pipeline::{DistanceMapPredictor, PredictError};
 
 /// Runs SAM on enhanced crops in batches.
 pub struct SamPredictor {
     pub model: SamModel,
+    /// Crops per forward pass.
     pub batch: usize,
+}
+
+impl SamPredictor {
+    pub fn new(model: SamModel, batch: usize) -> Self {
+        Self { model, batch: batch.max(1) }
+    }
 }
 
 impl DistanceMapPredictor for SamPredictor {
@@ -16,8 +31,31 @@ impl DistanceMapPredictor for SamPredictor {
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
-        let _ = crops;
-        Err(PredictError("not wired yet".into()))
+        if self.model.input_size() != SAM_INPUT_SIZE {
+            return Err(PredictError(format!(
+                "model input size {} is not SAM's {SAM_INPUT_SIZE}",
+                self.model.input_size()
+            )));
+        }
+        let n = crops.len();
+        let mut input = vec![0f32; n * PIXEL_VALUES_LEN];
+        input
+            .par_chunks_mut(PIXEL_VALUES_LEN)
+            .zip(crops.par_iter())
+            .try_for_each(|(buf, crop)| write_pixel_values(crop, buf))
+            .map_err(|e| PredictError(format!("input encoding: {e}")))?;
+        let pv = Tensor::from_vec(input, (n, 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE), self.model.device())
+            .map_err(|e| PredictError(e.to_string()))?;
+        let maps = self.model.distance_maps(&pv).map_err(|e| PredictError(e.to_string()))?;
+        let side = self.model.mask_size();
+        let flat = maps.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| PredictError(e.to_string()))?;
+        flat.chunks(side * side)
+            .zip(crops)
+            .map(|(m, crop)| {
+                let map = MapF32::from_vec(side, side, m.to_vec()).map_err(|e| PredictError(e.to_string()))?;
+                sam_output_to_crop(&map, crop.width(), crop.height()).map_err(|e| PredictError(e.to_string()))
+            })
+            .collect()
     }
 
     fn max_batch(&self) -> usize {

@@ -1,0 +1,182 @@
+//! Command-line options of `samcell segment`.
+//!
+//! The options shared with the Python `samcell segment` (samcell 1.1.4 `cli.py`) keep its names
+//! and defaults: `--model/-m` (required), `--output/-o` (default `./samcell_output`),
+//! `--peak-threshold` and `--fill-threshold` (aliases of `--peak`/`--fill`, defaults 0.47 and
+//! 0.09, from `samcell_pipeline`). It has no equivalent of `--crop-size` (fixed at the trained
+//! 256) or `--device`, and takes one image where this takes many.
+
+use clap::builder::TypedValueParser;
+use clap::Args;
+use samcell_io::Scaling;
+use samcell_pipeline::{DEFAULT_FILL, DEFAULT_PEAK};
+use std::path::PathBuf;
+
+/// Default crops per forward pass (see `--batch-size`).
+pub const DEFAULT_BATCH: usize = 4;
+
+const EXAMPLES: &str = "\
+Examples:
+  samcell segment cells.png --model generalist
+      one image; outputs in ./samcell_output (the model is downloaded once into the cache)
+  samcell segment experiment/ --recursive --model cyto --output results --threads 8
+      every png/jpg/jpeg/tif/tiff/bmp file under experiment/
+  samcell segment \"plate1/*.tif\" --model ./samcell-generalist.pt --save-distmap --outlines
+      a quoted pattern is expanded by samcell itself
+  samcell segment stack.tif --page 2 --percentile 1,99 --model generalist
+      third page of a 16-bit stack, scaled between its 1st and 99th percentiles
+
+Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
+<name>_overlay.png, <name>_run.json, and <name>_distmap.tif with --save-distmap; run.json
+describes the whole run. An image whose outputs all exist is skipped (use --overwrite).
+
+Exit status: 0 all images done or skipped, 1 some image failed, 2 usage error.";
+
+/// `samcell segment`.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXAMPLES, after_help = "Examples and outputs: samcell segment --help")]
+pub struct SegmentArgs {
+    /// Image files, folders or quoted glob patterns.
+    ///
+    /// Named files are read whatever their extension (the content decides); folders contribute
+    /// their png/jpg/jpeg/tif/tiff/bmp files (any case). Inputs are processed in sorted order.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Search folders (and folders matched by patterns) recursively.
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    /// Model: a published name (generalist, cyto) or the path of a checkpoint
+    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout). Required for now.
+    ///
+    /// Names resolve to <cache>/samcell-<name>.pt, downloaded from the SAMCell release on first
+    /// use (override the base URL with SAMCELL_MODEL_BASE_URL).
+    #[arg(short, long, value_name = "PATH|NAME")]
+    pub model: Option<String>,
+
+    /// Hugging Face config.json giving the head counts of a non-standard model (by default a
+    /// config.json beside the checkpoint is used if present).
+    #[arg(long, value_name = "PATH")]
+    pub model_config: Option<PathBuf>,
+
+    /// Model cache folder [default: $SAMCELL_MODEL_DIR, else $XDG_CACHE_HOME/samcell, else
+    /// ~/.cache/samcell].
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+
+    /// Output folder (created if needed).
+    #[arg(short, long, value_name = "DIR", default_value = "samcell_output")]
+    pub output: PathBuf,
+
+    /// Seed threshold: a cell is seeded where the distance map is > PEAK.
+    #[arg(long, visible_alias = "peak-threshold", value_name = "0..1", default_value_t = DEFAULT_PEAK, value_parser = unit_interval)]
+    pub peak: f32,
+
+    /// Cell extent threshold: cells grow where the distance map is > FILL.
+    #[arg(long, visible_alias = "fill-threshold", value_name = "0..1", default_value_t = DEFAULT_FILL, value_parser = unit_interval)]
+    pub fill: f32,
+
+    /// Threads for the model and the image processing [default: all cores, or
+    /// RAYON_NUM_THREADS].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Crops per forward pass. Peak memory with ViT-B: about 1.0 GB at batch 1, 2.0 GB at
+    /// batch 4 (each further crop ~0.35 GB); lower it on small machines.
+    #[arg(short, long, value_name = "N", default_value_t = DEFAULT_BATCH,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub batch_size: usize,
+
+    /// Also write the blended distance map as <name>_distmap.tif (32-bit float).
+    #[arg(long)]
+    pub save_distmap: bool,
+
+    /// Redo images whose outputs already exist.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Page of multi-page TIFF inputs, counted from 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub page: usize,
+
+    /// Scale non-8-bit input between these percentiles instead of its min and max (e.g. 1,99).
+    #[arg(long, value_name = "LO,HI", value_parser = percentile_pair)]
+    pub percentile: Option<(f64, f64)>,
+
+    /// Draw cell outlines in the overlay.
+    #[arg(long)]
+    pub outlines: bool,
+
+    /// List the inputs and their output names, then stop (no model is loaded).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl SegmentArgs {
+    /// The scaling for non-8-bit input.
+    pub fn scaling(&self) -> Scaling {
+        match self.percentile {
+            Some((lo, hi)) => Scaling::Percentile(lo, hi),
+            None => Scaling::MinMax,
+        }
+    }
+}
+
+/// Describes a scaling for logs and metadata.
+pub fn scaling_label(s: &Scaling) -> String {
+    match s {
+        Scaling::MinMax => "min-max".into(),
+        Scaling::Percentile(lo, hi) => format!("percentile {lo}..{hi}"),
+    }
+}
+
+fn unit_interval(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..1 (the distance map is in 0..1)"))
+    }
+}
+
+fn percentile_pair(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected LO,HI such as 1,99"))?;
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("{t:?} is not a number"))
+    };
+    let (lo, hi) = (parse(a)?, parse(b)?);
+    if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
+        return Err(format!("need 0 <= LO < HI <= 100, got {lo},{hi}"));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_parsing() {
+        assert_eq!(percentile_pair("1,99"), Ok((1.0, 99.0)));
+        assert_eq!(percentile_pair(" 0.5 , 99.5"), Ok((0.5, 99.5)));
+        assert!(percentile_pair("99,1").is_err());
+        assert!(percentile_pair("1").is_err());
+        assert!(percentile_pair("1,101").is_err());
+    }
+
+    #[test]
+    fn thresholds_must_be_in_unit_interval() {
+        assert_eq!(unit_interval("0.47"), Ok(0.47));
+        assert!(unit_interval("1.5").is_err());
+        assert!(unit_interval("nan").is_err());
+        assert!(unit_interval("x").is_err());
+    }
+}

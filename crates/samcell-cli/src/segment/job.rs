@@ -1,0 +1,126 @@
+//! One image: read, segment, write its outputs (masks last), and record what happened.
+
+use super::outputs::OutputSet;
+use crate::progress::RunBars;
+use crate::run_meta::{
+    write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, Seconds, SourceMeta, Status,
+};
+use anyhow::{Context, Result};
+use samcell_io::{ReadOptions, SourceInfo};
+use samcell_pipeline::{Segmenter, TilePlan};
+use std::path::Path;
+use std::time::Instant;
+
+/// What every image of a run shares.
+pub struct JobContext<'a> {
+    pub segmenter: &'a Segmenter,
+    pub read: ReadOptions,
+    pub scaling_label: String,
+    pub outlines: bool,
+    pub settings: &'a RunSettings,
+    pub model: &'a ModelInfo,
+    pub bars: &'a RunBars,
+}
+
+/// Segments `input` into `outputs`; never fails: errors become a `Failed` record whose error
+/// text says what went wrong (the input itself is in the record).
+pub fn run_image(ctx: &JobContext, input: &Path, name: &str, outputs: &OutputSet) -> ImageRecord {
+    let mut record = ImageRecord::new(input, name, Status::Ok);
+    if let Err(e) = segment_and_write(ctx, input, outputs, &mut record) {
+        record.status = Status::Failed;
+        record.error = Some(format!("{e:#}"));
+        record.outputs.clear();
+    }
+    record
+}
+
+fn source_meta(info: &SourceInfo, scaling_label: &str) -> SourceMeta {
+    SourceMeta {
+        format: info.format.to_string(),
+        sample: info.sample.to_string(),
+        channels: info.channels,
+        pages: info.pages,
+        page: info.page,
+        scaling: if info.scaled_from.is_some() {
+            scaling_label.to_string()
+        } else {
+            "none".to_string()
+        },
+        scaled_from: info.scaled_from.map(|(lo, hi)| [lo, hi]),
+    }
+}
+
+fn segment_and_write(
+    ctx: &JobContext,
+    input: &Path,
+    outputs: &OutputSet,
+    record: &mut ImageRecord,
+) -> Result<()> {
+    let start = Instant::now();
+    outputs
+        .invalidate()
+        .with_context(|| format!("cannot remove the old {}", outputs.masks.display()))?;
+    // the record and the log line name the input; keep only the reason of a read error
+    let (image, info) = samcell_io::read_gray_with_info(input, &ctx.read).map_err(|e| match e {
+        samcell_io::IoError::Read { reason, .. } => {
+            anyhow::anyhow!("cannot read the image: {reason}")
+        }
+        other => anyhow::Error::new(other),
+    })?;
+    let read_s = start.elapsed().as_secs_f64();
+    record.width = Some(info.width);
+    record.height = Some(info.height);
+    record.source = Some(source_meta(&info, &ctx.scaling_label));
+    tracing::debug!("{}: {info}", input.display());
+    record.n_crops = TilePlan::new(
+        image.width(),
+        image.height(),
+        &ctx.segmenter.config().tiling,
+    )
+    .map(|p| p.len())
+    .ok();
+    ctx.bars.set_crops(record.n_crops.unwrap_or(0));
+
+    let seg = ctx
+        .segmenter
+        .segment(&image)
+        .context("segmentation failed")?;
+    let t = seg.timings;
+    record.n_cells = Some(seg.n_cells);
+
+    let write_start = Instant::now();
+    if let Some(path) = &outputs.distmap {
+        samcell_io::write_f32_tiff(path, &seg.distance_map)?;
+    }
+    samcell_io::write_overlay_png(&outputs.overlay, &image, &seg.labels, ctx.outlines)?;
+    record.outputs = outputs.file_names();
+    let mut seconds = Seconds {
+        read: read_s,
+        tiling: t.tiling.as_secs_f64(),
+        enhance: t.enhance.as_secs_f64(),
+        predict: t.predict.as_secs_f64(),
+        blend: t.blend.as_secs_f64(),
+        postprocess: t.postprocess.as_secs_f64(),
+        write: 0.0,
+        total: 0.0,
+    };
+    // the per-image metadata carries the times up to here; run.json gets the final ones
+    seconds.write = write_start.elapsed().as_secs_f64();
+    seconds.total = start.elapsed().as_secs_f64();
+    record.seconds = Some(seconds.clone());
+    write_json(
+        &outputs.meta,
+        &ImageMeta {
+            samcell_version: env!("CARGO_PKG_VERSION"),
+            settings: ctx.settings,
+            model: ctx.model,
+            image: record,
+        },
+    )?;
+    // last: its existence marks the image as done
+    samcell_io::write_labels_tiff(&outputs.masks, &seg.labels)?;
+    seconds.write = write_start.elapsed().as_secs_f64();
+    seconds.total = start.elapsed().as_secs_f64();
+    record.seconds = Some(seconds);
+    Ok(())
+}

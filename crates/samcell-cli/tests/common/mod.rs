@@ -1,0 +1,248 @@
+//! Shared helpers of the CLI tests: locating the reference harness and the real data, running
+//! the built `samcell` binary, and a minimal HTTP server on 127.0.0.1.
+//!
+//! - `SAMCELL_SHARED` (default `<workspace>/../shared`): the tiny checkpoint
+//!   `reference/sam_tiny_scaled.{safetensors,pt}` and `reference/config_tiny.json`.
+//! - `SAMCELL_DATA` (default `<workspace>/../shared/data`): `dsb2018-train/images/*.png`.
+//!
+//! Missing folders make the tests fail with a message saying which variable to set.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Three 256x256 DSB2018 training images (RGBA PNGs, fluorescence-like), by fixed name.
+pub const DSB_IMAGES: [&str; 3] = [
+    "00071198d059ba7f5914a526d124d28e6d010c92466da21d4a04cd5413362552.png",
+    "003cee89357d9fe13516167fd67b609a164651b21934585648c740d2c3d86dc1.png",
+    "0280fa8f60f6bcae0f97d93c28f60be194f9309ff610dc5845e60455b0f87c21.png",
+];
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shared folder holding `reference/`.
+pub fn shared() -> PathBuf {
+    let p = std::env::var_os("SAMCELL_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared"));
+    assert!(
+        p.join("reference").is_dir(),
+        "reference harness not found at {}/reference: set SAMCELL_SHARED to the folder holding reference/",
+        p.display()
+    );
+    p
+}
+
+/// The real data folder.
+pub fn data() -> PathBuf {
+    let p = std::env::var_os("SAMCELL_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"));
+    assert!(
+        p.join("dsb2018-train/images").is_dir(),
+        "real data not found at {}/dsb2018-train/images: set SAMCELL_DATA to the folder holding dsb2018-train/",
+        p.display()
+    );
+    p
+}
+
+/// A file of the shared reference harness, which must exist.
+pub fn reference_file(name: &str) -> PathBuf {
+    let p = shared().join("reference").join(name);
+    assert!(
+        p.is_file(),
+        "{} missing from the reference harness",
+        p.display()
+    );
+    p
+}
+
+/// The tiny checkpoint (`ext`: "safetensors" or "pt").
+pub fn tiny_model(ext: &str) -> PathBuf {
+    reference_file(&format!("sam_tiny_scaled.{ext}"))
+}
+
+/// The tiny model's Hugging Face config (head counts).
+pub fn tiny_config() -> PathBuf {
+    reference_file("config_tiny.json")
+}
+
+/// Copies DSB image `i` (0..3) to `dest`.
+pub fn copy_dsb(i: usize, dest: &Path) {
+    let src = data().join("dsb2018-train/images").join(DSB_IMAGES[i]);
+    assert!(src.is_file(), "{} missing", src.display());
+    if let Some(d) = dest.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy(&src, dest)
+        .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", src.display(), dest.display()));
+}
+
+/// `samcell` with a clean environment for model lookup and logging.
+pub fn samcell() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_samcell"));
+    for k in [
+        "SAMCELL_MODEL_DIR",
+        "SAMCELL_MODEL_BASE_URL",
+        "RUST_LOG",
+        "RAYON_NUM_THREADS",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
+
+/// Seed and extent thresholds for the tiny model. Its random weights put the whole distance map
+/// in about 0.48..0.58, so samcell's defaults (0.47, 0.09) give one cell covering the image;
+/// these give tens of cells per DSB image, which makes the cell-count checks meaningful.
+pub const TINY_PEAK: &str = "0.52";
+pub const TINY_FILL: &str = "0.5";
+
+/// Arguments selecting the tiny model, its thresholds and 2 threads.
+pub fn tiny_args(ext: &str) -> Vec<String> {
+    vec![
+        "--model".into(),
+        tiny_model(ext).display().to_string(),
+        "--model-config".into(),
+        tiny_config().display().to_string(),
+        "--threads".into(),
+        "2".into(),
+        "--peak".into(),
+        TINY_PEAK.into(),
+        "--fill".into(),
+        TINY_FILL.into(),
+    ]
+}
+
+/// Writes the top-left `side` x `side` part of DSB image `i` as a grey PNG at `dest` (a
+/// 64x64 image is a single crop: a cheap real image for tests about files rather than pixels).
+pub fn write_dsb_corner(i: usize, side: usize, dest: &Path) {
+    let src = data().join("dsb2018-train/images").join(DSB_IMAGES[i]);
+    let img = samcell_io::read_gray(&src, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let corner = img.crop(0, 0, side, side).expect("corner inside the image");
+    if let Some(d) = dest.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // an overlay without labels is the grey image itself (as RGB)
+    let none = samcell_imaging::Labels::filled(side, side, 0);
+    samcell_io::write_overlay_png(dest, &corner, &none, false).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Runs a command and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run samcell");
+    let (out, err) = (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// Reads and parses a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A label TIFF as (width, height, labels).
+pub fn read_labels(path: &Path) -> (u32, u32, Vec<u32>) {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f)).expect("tiff header");
+    let (w, h) = d.dimensions().expect("dimensions");
+    let v = match d.read_image().expect("tiff data") {
+        tiff::decoder::DecodingResult::U16(v) => v.into_iter().map(u32::from).collect(),
+        tiff::decoder::DecodingResult::U32(v) => v,
+        _ => panic!("{}: labels are not u16/u32", path.display()),
+    };
+    (w, h, v)
+}
+
+/// An f32 TIFF as (width, height, values).
+pub fn read_f32(path: &Path) -> (u32, u32, Vec<f32>) {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f)).expect("tiff header");
+    let (w, h) = d.dimensions().expect("dimensions");
+    match d.read_image().expect("tiff data") {
+        tiff::decoder::DecodingResult::F32(v) => (w, h, v),
+        _ => panic!("{}: not a float TIFF", path.display()),
+    }
+}
+
+/// Number of distinct non-zero labels.
+pub fn count_labels(labels: &[u32]) -> usize {
+    let mut v: Vec<u32> = labels.iter().copied().filter(|&l| l != 0).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// A one-file HTTP/1.1 server on 127.0.0.1: `GET /<name>` answers 200 with `body`, any other
+/// path 404. Counts the requests it answered. Runs until the test process ends.
+pub struct TinyServer {
+    pub base_url: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl TinyServer {
+    pub fn serve(name: &str, body: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (count, target) = (hits.clone(), format!("/{name}"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // skip the headers
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string();
+                count.fetch_add(1, Ordering::SeqCst);
+                let (status, payload): (&str, &[u8]) = if path == target {
+                    ("200 OK", &body)
+                } else {
+                    ("404 Not Found", b"Not Found")
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    payload.len()
+                );
+                let _ = stream
+                    .write_all(head.as_bytes())
+                    .and_then(|_| stream.write_all(payload));
+                let _ = stream.flush();
+            }
+        });
+        Self { base_url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// A local port with nothing listening (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
