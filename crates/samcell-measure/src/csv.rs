@@ -1,0 +1,181 @@
+//! CSV outputs: `<stem>_cells.csv` (one row per cell) and `summary.csv` (one row per image).
+//!
+//! Comma-separated, `\n` line ends, a header row whose names carry their unit (`_px`, `_px2`,
+//! `_deg`; ratios have none). Numbers are written in Rust's shortest round-trip form, undefined
+//! values as `NaN` (pandas, R and numpy read it as NaN), an absent closest object as an empty
+//! field. Text fields are quoted when they contain a comma, quote or line break (RFC 4180).
+//! Files are written atomically (samcell_io::write_atomic).
+
+use crate::measure::{ImageSummary, Measurements};
+use crate::MeasureError;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// A number as written in the CSV files.
+pub fn fmt_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A text field, quoted when needed.
+pub fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Column names of the cells table.
+pub fn cell_columns(m: &Measurements) -> Vec<String> {
+    let mut c: Vec<String> = [
+        "label",
+        "Area_px2",
+        "Perimeter_px",
+        "ConvexArea_px2",
+        "Solidity",
+        "Extent",
+        "Eccentricity",
+        "MajorAxisLength_px",
+        "MinorAxisLength_px",
+        "Orientation_deg",
+        "EquivalentDiameter_px",
+        "FormFactor",
+        "Compactness",
+        "Center_X_px",
+        "Center_Y_px",
+        "BoundingBoxMinimum_X_px",
+        "BoundingBoxMaximum_X_px",
+        "BoundingBoxMinimum_Y_px",
+        "BoundingBoxMaximum_Y_px",
+        "MinFeretDiameter_px",
+        "MaxFeretDiameter_px",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if m.has_intensity {
+        c.extend(
+            [
+                "MeanIntensity",
+                "StdIntensity",
+                "MinIntensity",
+                "MaxIntensity",
+            ]
+            .map(String::from),
+        );
+    }
+    c.push("NumberOfNeighbors_Adjacent".into());
+    c.push(format!("NumberOfNeighbors_{}", m.neighbor_distance));
+    c.push("PercentTouching".into());
+    c.push("FirstClosestObjectNumber".into());
+    c.push("FirstClosestDistance_px".into());
+    c
+}
+
+/// The cells table as CSV text.
+pub fn cells_csv_string(m: &Measurements) -> String {
+    let mut s = cell_columns(m).join(",");
+    s.push('\n');
+    for c in &m.cells {
+        let f = fmt_f64;
+        let _ = write!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            c.label,
+            c.area,
+            f(c.perimeter),
+            c.convex_area,
+            f(c.solidity),
+            f(c.extent),
+            f(c.eccentricity),
+            f(c.major_axis_length),
+            f(c.minor_axis_length),
+            f(c.orientation),
+            f(c.equivalent_diameter),
+            f(c.form_factor),
+            f(c.compactness),
+            f(c.center_x),
+            f(c.center_y),
+            c.bbox_min_x,
+            c.bbox_max_x,
+            c.bbox_min_y,
+            c.bbox_max_y,
+            f(c.min_feret),
+            f(c.max_feret),
+        );
+        if m.has_intensity {
+            match &c.intensity {
+                Some(i) => {
+                    let _ = write!(s, ",{},{},{},{}", f(i.mean), f(i.std), f(i.min), f(i.max));
+                }
+                None => s.push_str(",NaN,NaN,NaN,NaN"),
+            }
+        }
+        let _ = writeln!(
+            s,
+            ",{},{},{},{},{}",
+            c.neighbors_adjacent,
+            c.neighbors_within,
+            f(c.percent_touching),
+            c.first_closest_label
+                .map_or(String::new(), |l| l.to_string()),
+            f(c.first_closest_distance)
+        );
+    }
+    s
+}
+
+/// Writes `<stem>_cells.csv`-style output (one row per cell) atomically.
+pub fn write_cells_csv(path: &Path, m: &Measurements) -> Result<(), MeasureError> {
+    samcell_io::write_atomic(path, cells_csv_string(m).as_bytes())?;
+    Ok(())
+}
+
+/// Column names of `summary.csv`.
+pub const SUMMARY_COLUMNS: [&str; 10] = [
+    "image",
+    "width_px",
+    "height_px",
+    "cell_count",
+    "mean_area_px2",
+    "median_area_px2",
+    "confluency",
+    "mean_neighbors_adjacent",
+    "mean_neighbors_within_distance",
+    "neighbor_distance_px",
+];
+
+/// `summary.csv` as text.
+pub fn summary_csv_string(rows: &[ImageSummary]) -> String {
+    let mut s = SUMMARY_COLUMNS.join(",");
+    s.push('\n');
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{}",
+            quote(&r.image),
+            r.width,
+            r.height,
+            r.cell_count,
+            fmt_f64(r.mean_area),
+            fmt_f64(r.median_area),
+            fmt_f64(r.confluency),
+            fmt_f64(r.mean_neighbors_adjacent),
+            fmt_f64(r.mean_neighbors_within),
+            r.neighbor_distance
+        );
+    }
+    s
+}
+
+/// Writes `summary.csv` (one row per image) atomically.
+pub fn write_summary_csv(path: &Path, rows: &[ImageSummary]) -> Result<(), MeasureError> {
+    samcell_io::write_atomic(path, summary_csv_string(rows).as_bytes())?;
+    Ok(())
+}

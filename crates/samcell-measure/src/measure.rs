@@ -1,0 +1,246 @@
+//! Per-cell measurements of a label image (0 = background, any other value = one cell; values
+//! need not be consecutive), optionally with an intensity image of the same size.
+//!
+//! # Definitions (reference behaviour)
+//! Shape features are CellProfiler 4 `MeasureObjectSizeShape` names with the scikit-image 0.25.2
+//! `skimage.measure.regionprops` definitions CellProfiler computes them with (`regionprops(labels)`,
+//! default `spacing=1`), all in pixels:
+//! - `Area`: pixel count (`area`). `Perimeter`: `perimeter` (= `skimage.measure.perimeter(image,
+//!   neighborhood=4)`: boundary pixels under 4-connectivity, weighted 1, sqrt(2) or (1+sqrt(2))/2 by
+//!   the configuration of their boundary neighbours). `ConvexArea`: `area_convex` (see
+//!   `convex_hull_image`: pixel centres inside or on the hull of the pixels' edge midpoints).
+//!   `Solidity` = Area / ConvexArea, `Extent` = Area / bounding-box area.
+//! - `Eccentricity`, `MajorAxisLength`, `MinorAxisLength`, `Orientation`: from the eigenvalues
+//!   l1 >= l2 of the inertia tensor (covariance of the pixel coordinates, divided by the area):
+//!   `4 sqrt(l1)`, `4 sqrt(l2)`, `sqrt(1 - l2/l1)`, and `orientation` = `0.5 atan2(2 cov_xy,
+//!   var_y - var_x)` (the angle between the image's row axis and the major axis) reported, as
+//!   CellProfiler does, in degrees (`orientation * 180 / pi`). Moments are exact integer sums.
+//! - `EquivalentDiameter` = sqrt(4 Area / pi). `FormFactor` = 4 pi Area / Perimeter^2,
+//!   `Compactness` = Perimeter^2 / (4 pi Area) (CellProfiler's definitions; one is the inverse of
+//!   the other).
+//! - `Center_X/Y`: centroid (`centroid-1`, `centroid-0`). `BoundingBoxMinimum_X/Y` and
+//!   `BoundingBoxMaximum_X/Y`: skimage `bbox`, i.e. the maximum is *exclusive* (last pixel + 1), as
+//!   in CellProfiler.
+//! - `MaxFeretDiameter`: skimage `feret_diameter_max` (contour of the convex image at level 0.5).
+//!   `MinFeretDiameter`: smallest caliper width of that same contour (skimage has none; CellProfiler's
+//!   centrosome version measures pixel centres and so differs by about one pixel).
+//!
+//! Undefined values are NaN, never 0: `Eccentricity` of a one-pixel cell (skimage returns 0),
+//! `Orientation` of an isotropic cell (equal variances and no covariance; skimage returns -45
+//! degrees), `FormFactor` when the perimeter is 0 (cells of one or two pixels),
+//! `FirstClosestDistance` when the image has a single cell, intensity statistics without an image.
+//!
+//! Intensity (CellProfiler `MeasureObjectIntensity` names): `MeanIntensity`, `StdIntensity`
+//! (population standard deviation, numpy `std` with `ddof=0`), `MinIntensity`, `MaxIntensity`, in the
+//! intensity image's own units (0..255 for 8-bit images; CellProfiler would divide by 255).
+//!
+//! Neighbours (CellProfiler `MeasureObjectNeighbors`, objects = neighbours):
+//! - `NumberOfNeighbors_Adjacent`: method "Adjacent": other cells that overlap the cell dilated by
+//!   `strel_disk(1)` (the 4-neighbourhood), i.e. cells with a pixel 4-adjacent to one of its pixels.
+//! - `NumberOfNeighbors_<N>`: method "Within a specified distance" N (default 5): other cells with a
+//!   pixel within Euclidean distance N of one of its pixels (dilation by `strel_disk(N)`, the
+//!   offsets with dx^2 + dy^2 <= N^2).
+//! - `PercentTouching` (for the Adjacent method): 100 x (outline pixels within `strel_disk(1.5)`, the
+//!   8-neighbourhood, of another cell) / (outline pixels), the outline being centrosome's `outline`:
+//!   pixels of the cell with an 8-neighbour of another value, plus the cell's pixels on the image
+//!   border. 0 for a cell without neighbours.
+//! - `FirstClosestObjectNumber`, `FirstClosestDistance`: the other cell with the nearest centroid and
+//!   the centroid distance (ties: the smaller label).
+//!
+//! Per image ([`ImageSummary`]): cell count, mean and median area (NaN without cells), confluency
+//! = foreground pixels / image pixels, mean `NumberOfNeighbors_Adjacent` and mean
+//! `NumberOfNeighbors_<N>` (NaN without cells).
+
+use crate::shape;
+use crate::MeasureError;
+use samcell_imaging::{GrayU8, Labels, MapF32};
+use serde::Serialize;
+
+/// Settings of [`measure_labels`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeasureConfig {
+    /// Distance (px) of `NumberOfNeighbors_<N>`; CellProfiler's default is 5. At most 100.
+    pub neighbor_distance: u32,
+}
+
+impl Default for MeasureConfig {
+    fn default() -> Self {
+        Self {
+            neighbor_distance: 5,
+        }
+    }
+}
+
+/// The intensity image measured under the cells.
+#[derive(Clone, Copy, Debug)]
+pub enum Intensity<'a> {
+    U8(&'a GrayU8),
+    F32(&'a MapF32),
+}
+
+impl Intensity<'_> {
+    pub(crate) fn size(&self) -> (usize, usize) {
+        match self {
+            Intensity::U8(i) => (i.width(), i.height()),
+            Intensity::F32(i) => (i.width(), i.height()),
+        }
+    }
+}
+
+/// Intensity statistics of one cell.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct IntensityStats {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Measurements of one cell; see the module docs for the definitions. Lengths in px, areas in px^2.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CellMeasurement {
+    pub label: u32,
+    pub area: u64,
+    pub perimeter: f64,
+    pub convex_area: u64,
+    pub solidity: f64,
+    pub extent: f64,
+    pub eccentricity: f64,
+    pub major_axis_length: f64,
+    pub minor_axis_length: f64,
+    /// Degrees, -90..=90.
+    pub orientation: f64,
+    pub equivalent_diameter: f64,
+    pub form_factor: f64,
+    pub compactness: f64,
+    pub center_x: f64,
+    pub center_y: f64,
+    pub bbox_min_x: u32,
+    /// Exclusive.
+    pub bbox_max_x: u32,
+    pub bbox_min_y: u32,
+    /// Exclusive.
+    pub bbox_max_y: u32,
+    pub min_feret: f64,
+    pub max_feret: f64,
+    pub intensity: Option<IntensityStats>,
+    pub neighbors_adjacent: u32,
+    /// Cells within [`MeasureConfig::neighbor_distance`].
+    pub neighbors_within: u32,
+    pub percent_touching: f64,
+    /// Label of the cell with the nearest centroid (None with a single cell).
+    pub first_closest_label: Option<u32>,
+    pub first_closest_distance: f64,
+}
+
+/// All cells of one label image, in ascending label order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measurements {
+    pub width: usize,
+    pub height: usize,
+    pub neighbor_distance: u32,
+    pub has_intensity: bool,
+    pub cells: Vec<CellMeasurement>,
+}
+
+/// One row of `summary.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageSummary {
+    pub image: String,
+    pub width: usize,
+    pub height: usize,
+    pub cell_count: usize,
+    pub mean_area: f64,
+    pub median_area: f64,
+    /// Foreground pixels / image pixels.
+    pub confluency: f64,
+    pub mean_neighbors_adjacent: f64,
+    pub mean_neighbors_within: f64,
+    pub neighbor_distance: u32,
+}
+
+impl Measurements {
+    /// The per-image summary, named `image` (e.g. the input's stem).
+    pub fn summary(&self, image: &str) -> ImageSummary {
+        let n = self.cells.len();
+        let mut areas: Vec<u64> = self.cells.iter().map(|c| c.area).collect();
+        areas.sort_unstable();
+        let total: u64 = areas.iter().sum();
+        let (mean_area, median_area) = if n == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            let med = if n % 2 == 1 {
+                areas[n / 2] as f64
+            } else {
+                (areas[n / 2 - 1] + areas[n / 2]) as f64 / 2.0
+            };
+            (total as f64 / n as f64, med)
+        };
+        let mean_of = |f: fn(&CellMeasurement) -> u32| {
+            if n == 0 {
+                f64::NAN
+            } else {
+                self.cells.iter().map(|c| u64::from(f(c))).sum::<u64>() as f64 / n as f64
+            }
+        };
+        let pixels = (self.width * self.height) as f64;
+        ImageSummary {
+            image: image.to_string(),
+            width: self.width,
+            height: self.height,
+            cell_count: n,
+            mean_area,
+            median_area,
+            confluency: if pixels > 0.0 {
+                total as f64 / pixels
+            } else {
+                f64::NAN
+            },
+            mean_neighbors_adjacent: mean_of(|c| c.neighbors_adjacent),
+            mean_neighbors_within: mean_of(|c| c.neighbors_within),
+            neighbor_distance: self.neighbor_distance,
+        }
+    }
+}
+
+/// Measures every cell of `labels` (and the intensity under it when `intensity` is given).
+///
+/// Errors: an intensity image of another size, `neighbor_distance` above 100, images of more than
+/// 2^32 pixels.
+pub fn measure_labels(
+    labels: &Labels,
+    intensity: Option<Intensity<'_>>,
+    config: &MeasureConfig,
+) -> Result<Measurements, MeasureError> {
+    if config.neighbor_distance > 100 {
+        return Err(MeasureError::Invalid(format!(
+            "neighbour distance {} px is above the supported 100 px",
+            config.neighbor_distance
+        )));
+    }
+    if (labels.width() as u64) * (labels.height() as u64) > u64::from(u32::MAX) {
+        return Err(MeasureError::Invalid(format!(
+            "label image {}x{} has more than 2^32 pixels, which this measurement does not support",
+            labels.width(),
+            labels.height()
+        )));
+    }
+    if let Some(i) = &intensity {
+        let (w, h) = i.size();
+        if (w, h) != (labels.width(), labels.height()) {
+            return Err(MeasureError::Shape(format!(
+                "intensity image is {w}x{h} but the label image is {}x{}",
+                labels.width(),
+                labels.height()
+            )));
+        }
+    }
+    let cells = shape::measure_all(labels, intensity, config.neighbor_distance);
+    Ok(Measurements {
+        width: labels.width(),
+        height: labels.height(),
+        neighbor_distance: config.neighbor_distance,
+        has_intensity: intensity.is_some(),
+        cells,
+    })
+}
