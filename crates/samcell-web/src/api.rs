@@ -1,0 +1,578 @@
+//! The HTTP routes: the page, its assets and the JSON API (see `README-serve.md` for examples).
+//! Errors are JSON `{"error": "..."}` with a fitting status code.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::assets;
+use crate::job::{files, valid_batch, valid_id, Job, JobState};
+use crate::state::AppState;
+use crate::upload::{self, UploadParams};
+use crate::zipping;
+
+/// Batch of uploads that name none.
+pub const DEFAULT_BATCH: &str = "default";
+
+/// An error answer: status and message.
+pub struct ApiError(pub u16, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<(u16, String)> for ApiError {
+    fn from((s, m): (u16, String)) -> Self {
+        ApiError(s, m)
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The router of the page and the API, for [`crate::serve`] and for tests.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{name}", get(asset))
+        .route("/api/info", get(info))
+        .route(
+            "/api/jobs",
+            get(list).post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/jobs/{id}", get(one).delete(remove))
+        .route("/api/jobs/{id}/threshold", post(threshold))
+        .route("/api/jobs/{id}/files/{file}", get(job_file))
+        .route("/api/batches/{batch}/summary.csv", get(batch_summary))
+        .route("/api/batches/{batch}/results.zip", get(batch_zip))
+        .route("/api/batches/{batch}/threshold", post(batch_threshold))
+        .fallback(|| async {
+            ApiError(
+                404,
+                "no such page or API endpoint (see README-serve.md)".into(),
+            )
+        })
+        .with_state(state)
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(assets::INDEX_HTML),
+    )
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match assets::asset(&name) {
+        Some((ctype, body)) => (
+            [
+                (header::CONTENT_TYPE, ctype),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => ApiError(404, format!("no asset {name}")).into_response(),
+    }
+}
+
+async fn info(State(s): State<AppState>) -> impl IntoResponse {
+    let c = s.config();
+    Json(json!({
+        "name": "SAMCell",
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": s.model_description(),
+        "defaults": { "peak": c.peak, "fill": c.fill },
+        "max_upload_bytes": c.max_upload_bytes,
+        "max_pixels": c.max_pixels,
+        "pixel_size_um": c.pixel_size_um,
+        "neighbor_distance": c.neighbor_distance,
+        "formats": ["PNG", "JPEG", "TIFF", "BMP"],
+    }))
+}
+
+/// A job as the API shows it: the record, its place in the queue, and its file URLs.
+#[derive(Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: Job,
+    /// Jobs before this one in the server's queue (queued jobs only).
+    pub queue_ahead: Option<usize>,
+    /// Download and viewer URLs (done jobs only).
+    pub files: Option<serde_json::Value>,
+}
+
+fn view(job: Job, all: &[Job]) -> JobView {
+    let queue_ahead = (job.state == JobState::Queued).then(|| {
+        all.iter()
+            .filter(|o| {
+                (o.state == JobState::Queued && o.seq < job.seq) || o.state == JobState::Processing
+            })
+            .count()
+    });
+    let base = format!("/api/jobs/{}/files", job.id);
+    let files = (job.state == JobState::Done).then(|| {
+        json!({
+            "masks": format!("{base}/masks.tif"),
+            "overlay": format!("{base}/overlay.png"),
+            "cells": format!("{base}/cells.csv"),
+            "summary": format!("{base}/summary.csv"),
+            "distmap": format!("{base}/distmap.tif"),
+            "zip": format!("{base}/results.zip"),
+            "image": format!("{base}/image.png"),
+            "view_image": format!("{base}/view_image.png"),
+            "view_fill": format!("{base}/view_fill.png"),
+            "view_edges": format!("{base}/view_edges.png"),
+            "view_distmap": format!("{base}/view_distmap.png"),
+        })
+    });
+    JobView {
+        job,
+        queue_ahead,
+        files,
+    }
+}
+
+/// Figures across the finished images of a list.
+#[derive(Serialize, Debug, Default)]
+pub struct BatchSummary {
+    pub images: usize,
+    pub queued: usize,
+    pub processing: usize,
+    pub done: usize,
+    pub failed: usize,
+    /// Cells in all finished images.
+    pub cell_count: usize,
+    /// Mean area over all cells of all finished images (px^2).
+    pub mean_area_px: Option<f64>,
+    pub mean_area_um2: Option<f64>,
+    /// Mean of the images' confluency (percent).
+    pub mean_confluency_percent: Option<f64>,
+    /// Mean touching neighbours over all cells.
+    pub mean_neighbors: Option<f64>,
+}
+
+fn summarize(jobs: &[Job], pixel_size_um: Option<f64>) -> BatchSummary {
+    let mut s = BatchSummary {
+        images: jobs.len(),
+        ..Default::default()
+    };
+    let (mut area_sum, mut neigh_sum, mut conf_sum, mut conf_n) = (0.0, 0.0, 0.0, 0usize);
+    for j in jobs {
+        match j.state {
+            JobState::Queued => s.queued += 1,
+            JobState::Processing => s.processing += 1,
+            JobState::Failed => s.failed += 1,
+            JobState::Done => s.done += 1,
+        }
+        if let (JobState::Done, Some(m)) = (j.state, &j.metrics) {
+            s.cell_count += m.cell_count;
+            area_sum += m.cell_pixels as f64;
+            neigh_sum += m.mean_neighbors.unwrap_or(0.0) * m.cell_count as f64;
+            if let Some(c) = m.confluency_percent {
+                conf_sum += c;
+                conf_n += 1;
+            }
+        }
+    }
+    if s.cell_count > 0 {
+        let n = s.cell_count as f64;
+        s.mean_area_px = Some(area_sum / n);
+        s.mean_area_um2 = pixel_size_um.map(|p| area_sum / n * p * p);
+        s.mean_neighbors = Some(neigh_sum / n);
+    }
+    if conf_n > 0 {
+        s.mean_confluency_percent = Some(conf_sum / conf_n as f64);
+    }
+    s
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    batch: Option<String>,
+}
+
+fn check_batch(b: &str) -> ApiResult<()> {
+    if valid_batch(b) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            400,
+            format!("invalid batch name {b:?}: use 1-64 letters, digits, '-' or '_'"),
+        ))
+    }
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            404,
+            format!("no job {id:?} (job ids are 16 hex digits)"),
+        ))
+    }
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if let Some(b) = &q.batch {
+        check_batch(b)?;
+    }
+    let all = s.0.all();
+    let mine: Vec<Job> = all
+        .iter()
+        .filter(|j| q.batch.as_ref().is_none_or(|b| &j.batch == b))
+        .cloned()
+        .collect();
+    let summary = summarize(&mine, s.config().pixel_size_um);
+    let server = json!({
+        "queued": all.iter().filter(|j| j.state == JobState::Queued).count(),
+        "processing": all.iter().filter(|j| j.state == JobState::Processing).count(),
+    });
+    let views: Vec<JobView> = mine.into_iter().map(|j| view(j, &all)).collect();
+    Ok(Json(
+        json!({ "jobs": views, "summary": summary, "server": server }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    batch: Option<String>,
+    peak: Option<f32>,
+    fill: Option<f32>,
+    name: Option<String>,
+}
+
+fn check_thresholds(peak: f32, fill: f32) -> ApiResult<()> {
+    for (n, v) in [("peak", peak), ("fill", fill)] {
+        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+            return Err(ApiError(
+                400,
+                format!("{n} threshold {v} must be a number between 0 and 1"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn upload(State(s): State<AppState>, Query(q): Query<UploadQuery>, req: Request) -> Response {
+    let run = async {
+        let batch = q.batch.unwrap_or_else(|| DEFAULT_BATCH.to_string());
+        check_batch(&batch)?;
+        let (peak, fill) = (
+            q.peak.unwrap_or(s.config().peak),
+            q.fill.unwrap_or(s.config().fill),
+        );
+        check_thresholds(peak, fill)?;
+        let p = UploadParams {
+            batch,
+            peak,
+            fill,
+            name: q.name,
+        };
+        let (jobs, rejected) = upload::receive(&s, req, p).await?;
+        let all = s.0.all();
+        let status = if jobs.is_empty() {
+            rejected.first().map(|r| r.status).unwrap_or(400)
+        } else {
+            202
+        };
+        let error = jobs.is_empty().then(|| {
+            rejected
+                .iter()
+                .map(|r| format!("{}: {}", r.name, r.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        let views: Vec<JobView> = jobs.into_iter().map(|j| view(j, &all)).collect();
+        let mut body = json!({ "jobs": views, "rejected": rejected });
+        if let Some(e) = error {
+            body["error"] = json!(e);
+        }
+        Ok::<_, ApiError>(
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                Json(body),
+            )
+                .into_response(),
+        )
+    };
+    run.await.unwrap_or_else(|e| e.into_response())
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+    check_id(&id)?;
+    let j =
+        s.0.get(&id)
+            .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
+    Ok(Json(view(j, &s.0.all())))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_id(&id)?;
+    let lock = s.0.job_lock(&id);
+    let _guard = lock.lock().await;
+    s.0.remove(&id)?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+#[derive(Deserialize)]
+struct ThresholdBody {
+    peak: f32,
+    fill: f32,
+}
+
+fn parse_thresholds(body: &Bytes) -> ApiResult<(f32, f32)> {
+    let t: ThresholdBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            400,
+            format!("expected JSON {{\"peak\": 0.47, \"fill\": 0.09}}: {e}"),
+        )
+    })?;
+    check_thresholds(t.peak, t.fill)?;
+    Ok((t.peak, t.fill))
+}
+
+async fn rethreshold_one(s: &AppState, id: &str, peak: f32, fill: f32) -> ApiResult<Job> {
+    let lock = s.0.job_lock(id);
+    let _guard = lock.lock().await;
+    let (s2, id2) = (s.clone(), id.to_string());
+    let r = tokio::task::spawn_blocking(move || s2.0.rethreshold(&id2, peak, fill))
+        .await
+        .map_err(|e| ApiError(500, format!("re-thresholding stopped: {e}")))?;
+    Ok(r?)
+}
+
+async fn threshold(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JobView>> {
+    check_id(&id)?;
+    let (peak, fill) = parse_thresholds(&body)?;
+    let j = rethreshold_one(&s, &id, peak, fill).await?;
+    Ok(Json(view(j, &s.0.all())))
+}
+
+async fn batch_threshold(
+    State(s): State<AppState>,
+    Path(batch): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    check_batch(&batch)?;
+    let (peak, fill) = parse_thresholds(&body)?;
+    let ids: Vec<String> =
+        s.0.all()
+            .into_iter()
+            .filter(|j| j.batch == batch && j.state == JobState::Done)
+            .map(|j| j.id)
+            .collect();
+    let mut out = Vec::new();
+    for id in ids {
+        match rethreshold_one(&s, &id, peak, fill).await {
+            Ok(j) => out.push(j),
+            Err(ApiError(404, _)) => {} // removed meanwhile
+            Err(e) => return Err(e),
+        }
+    }
+    let all = s.0.all();
+    let views: Vec<JobView> = out.into_iter().map(|j| view(j, &all)).collect();
+    Ok(Json(json!({ "jobs": views })))
+}
+
+/// `filename*` (RFC 5987) with an ASCII fallback.
+fn disposition(kind: &str, name: &str) -> HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut enc = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.+".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{enc}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+fn bytes_response(ctype: &str, disp: Option<HeaderValue>, bytes: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(ctype)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(d) = disp {
+        h.insert(header::CONTENT_DISPOSITION, d);
+    }
+    r
+}
+
+fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
+    json!({
+        "samcell_version": env!("CARGO_PKG_VERSION"),
+        "model": s.model_description(),
+        "neighbor_distance_px": s.config().neighbor_distance,
+        "pixel_size_um": s.config().pixel_size_um,
+        "images": jobs.iter().map(|j| json!({
+            "name": j.name, "id": j.id, "peak": j.peak, "fill": j.fill,
+            "width": j.width, "height": j.height, "source": j.source,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn job_file(
+    State(s): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_id(&id)?;
+    let j =
+        s.0.get(&id)
+            .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
+    let stem = j.stem();
+    let (disk, ctype, download): (&str, &str, Option<String>) = match file.as_str() {
+        "masks.tif" => (
+            files::MASKS,
+            "image/tiff",
+            Some(format!("{stem}_masks.tif")),
+        ),
+        "overlay.png" => (
+            files::OVERLAY,
+            "image/png",
+            Some(format!("{stem}_overlay.png")),
+        ),
+        "cells.csv" => (
+            files::CELLS,
+            "text/csv; charset=utf-8",
+            Some(format!("{stem}_cells.csv")),
+        ),
+        "summary.csv" => (
+            files::SUMMARY,
+            "text/csv; charset=utf-8",
+            Some(format!("{stem}_summary.csv")),
+        ),
+        "distmap.tif" => (
+            files::DISTMAP_TIFF,
+            "image/tiff",
+            Some(format!("{stem}_distmap.tif")),
+        ),
+        "image.png" => (files::GRAY, "image/png", None),
+        "view_image.png" => (files::VIEW_IMAGE, "image/png", None),
+        "view_fill.png" => (files::VIEW_FILL, "image/png", None),
+        "view_edges.png" => (files::VIEW_EDGES, "image/png", None),
+        "view_distmap.png" => (files::VIEW_DISTMAP, "image/png", None),
+        "results.zip" => ("", "application/zip", Some(format!("{stem}_results.zip"))),
+        _ => {
+            return Err(ApiError(
+                404,
+                format!("no file {file:?}; see README-serve.md for the list"),
+            ))
+        }
+    };
+    let ready = j.state == JobState::Done || (file.ends_with("image.png") && j.width.is_some());
+    if !ready {
+        let why = match j.state {
+            JobState::Failed => {
+                format!("{} failed: {}", j.name, j.error.clone().unwrap_or_default())
+            }
+            st => format!("{} is {st:?}: results are not ready yet", j.name).to_lowercase(),
+        };
+        return Err(ApiError(409, why));
+    }
+    let disp = download.map(|n| disposition("attachment", &n));
+    let lock = s.0.job_lock(&id);
+    let _guard = lock.lock().await; // never read files half-way through a re-threshold
+    if file == "results.zip" {
+        let (s2, jobs) = (s.clone(), vec![j]);
+        let bytes = tokio::task::spawn_blocking(move || {
+            zipping::results_zip(&s2.0.root, &jobs, &settings_json(&s2, &jobs))
+        })
+        .await
+        .map_err(|e| ApiError(500, e.to_string()))?
+        .map_err(|e| ApiError(500, e.to_string()))?;
+        return Ok(bytes_response(ctype, disp, bytes));
+    }
+    let path = s.0.dir(&id).join(disk);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError(500, format!("cannot read {file}: {e}")))?;
+    Ok(bytes_response(ctype, disp, bytes))
+}
+
+fn done_in(s: &AppState, batch: &str) -> ApiResult<Vec<Job>> {
+    check_batch(batch)?;
+    let jobs: Vec<Job> =
+        s.0.all()
+            .into_iter()
+            .filter(|j| j.batch == batch && j.state == JobState::Done)
+            .collect();
+    if jobs.is_empty() {
+        return Err(ApiError(
+            404,
+            format!("batch {batch} has no finished image yet"),
+        ));
+    }
+    Ok(jobs)
+}
+
+async fn batch_summary(
+    State(s): State<AppState>,
+    Path(batch): Path<String>,
+) -> ApiResult<Response> {
+    let jobs = done_in(&s, &batch)?;
+    let stems = zipping::unique_stems(&jobs);
+    let csv =
+        zipping::summary_csv(&s.0.root, &jobs, &stems).map_err(|e| ApiError(500, e.to_string()))?;
+    Ok(bytes_response(
+        "text/csv; charset=utf-8",
+        Some(disposition("attachment", "summary.csv")),
+        csv.into_bytes(),
+    ))
+}
+
+async fn batch_zip(State(s): State<AppState>, Path(batch): Path<String>) -> ApiResult<Response> {
+    let jobs = done_in(&s, &batch)?;
+    let s2 = s.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        zipping::results_zip(&s2.0.root, &jobs, &settings_json(&s2, &jobs))
+    })
+    .await
+    .map_err(|e| ApiError(500, e.to_string()))?
+    .map_err(|e| ApiError(500, e.to_string()))?;
+    let name = format!("samcell-results-{batch}.zip");
+    Ok(bytes_response(
+        "application/zip",
+        Some(disposition("attachment", &name)),
+        bytes,
+    ))
+}

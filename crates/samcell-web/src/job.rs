@@ -1,0 +1,294 @@
+//! The job record: one uploaded image, its state and its results, persisted as
+//! `<work_dir>/jobs/<id>/job.json` next to the job's files.
+//!
+//! Files of a job directory:
+//! `input.<ext>` (the upload as received), `gray.png` (the 8-bit grey image the model saw),
+//! `distmap.f32` (the blended distance map, raw little-endian f32 after a 16-byte header, kept for
+//! re-thresholding without the model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`,
+//! `summary.csv`, `distmap.tif`, plus the viewer layers `view_image.png`, `view_fill.png`,
+//! `view_edges.png`, `view_distmap.png`.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::WebError;
+
+/// Where a job is in its life. The page colours them as the published SAMCell GUI does:
+/// queued plain, processing yellow, done green, and failed red.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for the model.
+    Queued,
+    /// The model is working on it (see [`Job::progress`]).
+    Processing,
+    /// Results are ready.
+    Done,
+    /// Stopped; [`Job::error`] says why.
+    Failed,
+}
+
+impl JobState {
+    /// Done or failed: nothing will change without a request.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+/// Crops predicted so far, out of the image's total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// The per-image figures shown in the table (from samcell-measure's `ImageSummary`).
+/// `null` in JSON where undefined (no cells).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Number of cells.
+    pub cell_count: usize,
+    /// Mean cell area in px^2.
+    pub mean_area_px: Option<f64>,
+    /// Median cell area in px^2.
+    pub median_area_px: Option<f64>,
+    /// Mean cell area in um^2 when the pixel size is known.
+    pub mean_area_um2: Option<f64>,
+    /// Cell pixels / image pixels, in percent.
+    pub confluency_percent: Option<f64>,
+    /// Mean number of touching neighbours (CellProfiler `NumberOfNeighbors_Adjacent`).
+    pub mean_neighbors: Option<f64>,
+    /// Mean number of cells within `neighbor_distance` px.
+    pub mean_neighbors_within: Option<f64>,
+    /// Distance of `mean_neighbors_within`, px.
+    pub neighbor_distance: u32,
+    /// Cell pixels (for pooled confluency across images).
+    pub cell_pixels: u64,
+}
+
+/// Wall-clock milliseconds of the stages of one image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimingsMs {
+    pub read: u64,
+    pub model: u64,
+    pub postprocess: u64,
+    pub outputs: u64,
+}
+
+/// One uploaded image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// 16 lowercase hex digits.
+    pub id: String,
+    /// The group the image was uploaded in (one browser tab, or a name a script chose).
+    pub batch: String,
+    /// File name as uploaded (directories stripped).
+    pub name: String,
+    pub state: JobState,
+    /// Why it failed, in words for the user.
+    pub error: Option<String>,
+    pub progress: Progress,
+    /// Position in the server's queue (processing order).
+    pub seq: u64,
+    /// Upload size in bytes.
+    pub bytes: u64,
+    /// Unix milliseconds: uploaded, started, finished (the latest run).
+    pub created_ms: u64,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub width: Option<usize>,
+    pub height: Option<usize>,
+    /// What the file held (format, bit depth, scaling), in words.
+    pub source: Option<String>,
+    /// Thresholds of the current results.
+    pub peak: f32,
+    pub fill: f32,
+    /// Bumped each time the results are rewritten (re-thresholding), so clients can reload.
+    pub revision: u32,
+    pub metrics: Option<Metrics>,
+    pub timings_ms: Option<TimingsMs>,
+}
+
+impl Job {
+    /// The file name without its extension, made safe for download names (used as
+    /// `<stem>_masks.tif` etc.).
+    pub fn stem(&self) -> String {
+        let stem = match self.name.rsplit_once('.') {
+            Some((s, _)) if !s.is_empty() => s,
+            _ => self.name.as_str(),
+        };
+        let clean: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "-_.+".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(120)
+            .collect();
+        let clean = clean.trim_start_matches('.');
+        if clean.is_empty() {
+            "image".into()
+        } else {
+            clean.to_string()
+        }
+    }
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A fresh job id: 16 hex digits from the clock, a counter and the process's random hasher keys.
+pub fn new_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// Job ids are exactly 16 lowercase hex digits (checked before any path is built from one).
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Batch names: 1-64 of `A-Z a-z 0-9 _ -`.
+pub fn valid_batch(b: &str) -> bool {
+    (1..=64).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// File names of a job directory.
+pub mod files {
+    pub const RECORD: &str = "job.json";
+    pub const GRAY: &str = "gray.png";
+    pub const DISTMAP_RAW: &str = "distmap.f32";
+    pub const DISTMAP_TIFF: &str = "distmap.tif";
+    pub const MASKS: &str = "masks.tif";
+    pub const OVERLAY: &str = "overlay.png";
+    pub const CELLS: &str = "cells.csv";
+    pub const SUMMARY: &str = "summary.csv";
+    pub const VIEW_IMAGE: &str = "view_image.png";
+    pub const VIEW_FILL: &str = "view_fill.png";
+    pub const VIEW_EDGES: &str = "view_edges.png";
+    pub const VIEW_DISTMAP: &str = "view_distmap.png";
+}
+
+/// `<work_dir>/jobs`.
+pub fn jobs_root(work_dir: &Path) -> PathBuf {
+    work_dir.join("jobs")
+}
+
+/// Writes `job.json` atomically.
+pub fn save(dir: &Path, job: &Job) -> Result<(), WebError> {
+    let text =
+        serde_json::to_vec_pretty(job).map_err(|e| WebError::Io(format!("job {}: {e}", job.id)))?;
+    samcell_io::write_atomic(&dir.join(files::RECORD), &text)
+        .map_err(|e| WebError::Io(e.to_string()))
+}
+
+/// Reads every `jobs/*/job.json`; unreadable records are reported and skipped.
+pub fn load_all(root: &Path) -> (Vec<Job>, Vec<String>) {
+    let (mut jobs, mut problems) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return (jobs, problems);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !valid_id(&name) {
+            continue;
+        }
+        let path = e.path().join(files::RECORD);
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Job>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(j) if j.id == name => jobs.push(j),
+            Ok(j) => problems.push(format!(
+                "{}: id {} does not match its directory",
+                path.display(),
+                j.id
+            )),
+            Err(err) => problems.push(format!("{}: {err}", path.display())),
+        }
+    }
+    jobs.sort_by_key(|j| j.seq);
+    (jobs, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_batches() {
+        let a = new_id();
+        let b = new_id();
+        assert!(valid_id(&a) && valid_id(&b) && a != b, "{a} {b}");
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "0123456789abcdeF",
+            "0123456789abcde",
+        ] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+        assert!(
+            valid_batch("tab-1_x")
+                && !valid_batch("a/b")
+                && !valid_batch("")
+                && !valid_batch(&"a".repeat(65))
+        );
+    }
+
+    #[test]
+    fn stems_are_safe() {
+        let mut j = Job {
+            id: new_id(),
+            batch: "b".into(),
+            name: "cells day 1.tif".into(),
+            state: JobState::Queued,
+            error: None,
+            progress: Progress::default(),
+            seq: 0,
+            bytes: 0,
+            created_ms: 0,
+            started_ms: None,
+            finished_ms: None,
+            width: None,
+            height: None,
+            source: None,
+            peak: 0.5,
+            fill: 0.1,
+            revision: 0,
+            metrics: None,
+            timings_ms: None,
+        };
+        assert_eq!(j.stem(), "cells_day_1");
+        j.name = ".hidden".into();
+        assert_eq!(j.stem(), "hidden");
+        j.name = "a\"b;c.png".into();
+        assert_eq!(j.stem(), "a_b_c");
+    }
+}

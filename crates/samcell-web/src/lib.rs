@@ -1,0 +1,137 @@
+//! SAMCell's web GUI: `samcell serve` runs this HTTP server; the page (plain HTML/CSS/JS in
+//! `assets/`, embedded in the binary) lets a user drop images, watch each one's state, view the
+//! masks over the image, read the per-image metrics and download the results.
+//!
+//! - [`ServeConfig`]: host, port, work directory, upload limits, default thresholds.
+//! - [`AppState`]: the job table, persisted under the work directory (one `job.json` per job,
+//!   reloaded at start-up: finished results survive a restart, unfinished jobs are queued again),
+//!   and one worker thread that runs the shared [`Segmenter`] on the queued images in upload order.
+//! - [`router`]: the JSON HTTP API (documented in `README-serve.md`) and the page.
+//! - [`serve`]: binds and runs until Ctrl+C.
+//!
+//! ```no_run
+//! # async fn run(segmenter: std::sync::Arc<samcell_web::Segmenter>) -> Result<(), samcell_web::WebError> {
+//! let cfg = samcell_web::ServeConfig { port: 9000, ..Default::default() };
+//! samcell_web::serve(cfg, segmenter).await // until Ctrl+C
+//! # }
+//! ```
+//!
+//! Numbers come from the other crates: the distance map from `Segmenter::distance_map`,
+//! labels from `samcell_pipeline::labels_from_distance_map` (samcell 1.1.4 post-processing),
+//! measurements from samcell-measure (CellProfiler definitions). Re-thresholding re-runs only
+//! the post-processing on the stored distance map.
+
+mod api;
+mod assets;
+pub mod config;
+pub mod job;
+pub mod outputs;
+mod state;
+mod upload;
+mod zipping;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use api::router;
+pub use config::ServeConfig;
+pub use job::{Job, JobState, Metrics, Progress};
+pub use samcell_pipeline::Segmenter;
+pub use state::AppState;
+
+/// Errors of the server.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// A setting that cannot work.
+    #[error("invalid settings: {0}")]
+    Config(String),
+    /// The address cannot be bound (in use, no permission, unknown host).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The work directory cannot be created or written.
+    #[error("work directory {path}: {reason}")]
+    WorkDir { path: PathBuf, reason: String },
+    /// Reading or writing a job's files.
+    #[error("{0}")]
+    Io(String),
+    /// Post-processing or measuring failed.
+    #[error("{0}")]
+    Processing(String),
+    /// The HTTP server stopped with an error.
+    #[error("server error: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+/// Opens the work directory, starts the worker, binds `cfg.host:cfg.port` and serves the page
+/// and the API until Ctrl+C (or SIGTERM). Prints the address to stderr, and a warning when the
+/// host is not a loopback address ([`ServeConfig::exposure_warning`]).
+pub async fn serve(cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<(), WebError> {
+    cfg.validate().map_err(WebError::Config)?;
+    if let Some(w) = cfg.exposure_warning() {
+        eprintln!("{w}");
+    }
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| WebError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let state = AppState::open(cfg, segmenter)?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| WebError::Bind { addr, source })?;
+    let shown = if local.ip().is_unspecified() {
+        format!("127.0.0.1:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    eprintln!(
+        "SAMCell web GUI on http://{shown}/ (model: {}; work directory: {}). Press Ctrl+C to stop.",
+        state.model_description(),
+        state.config().work_dir.display()
+    );
+    serve_on(listener, state, shutdown_signal()).await
+}
+
+/// Serves `state` on an already bound listener until `shutdown` completes (for tests and
+/// embedding; [`serve`] uses it).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(WebError::Server)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("stopping: unfinished images stay queued in the work directory and resume at the next start");
+}

@@ -1,0 +1,322 @@
+//! Everything derived from a job's distance map: labels (samcell post-processing through
+//! `samcell_pipeline::labels_from_distance_map`), measurements (samcell-measure), the download
+//! files and the viewer layers. Used after the model ran and again on each re-threshold, which
+//! therefore never touches the model.
+//!
+//! Viewer layers (PNGs, the page stacks them on a canvas; `view_image.png` is the grey image with
+//! display contrast, [`display_stretch`]):
+//! - `view_fill.png`: each cell in its overlay colour (`samcell_io::write::label_color`), opaque;
+//!   background transparent. The page draws it at the chosen opacity.
+//! - `view_edges.png`: the same colours on cell pixels that have a 4-neighbour with another label
+//!   (the overlay PNG's outline rule), transparent elsewhere.
+//! - `view_distmap.png`: the distance map on samcell-measure's viridis-like scale, 0 -> dark
+//!   purple, 1 -> yellow (absolute, so the colours relate to the thresholds).
+
+use std::path::Path;
+use std::time::Instant;
+
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
+use samcell_imaging::{GrayU8, Labels, MapF32};
+use samcell_measure::{measure_labels, Intensity, MeasureConfig};
+
+use crate::job::{files, Metrics};
+use crate::WebError;
+
+const MAGIC: &[u8; 4] = b"SCDM";
+
+fn io_err(e: impl std::fmt::Display) -> WebError {
+    WebError::Io(e.to_string())
+}
+
+/// Saves a distance map as `distmap.f32`: "SCDM", version 1, width, height (u32 LE), then the
+/// values (f32 LE, row-major).
+pub fn save_distmap(path: &Path, map: &MapF32) -> Result<(), WebError> {
+    let mut bytes = Vec::with_capacity(16 + 4 * map.data().len());
+    bytes.extend_from_slice(MAGIC);
+    for v in [1u32, map.width() as u32, map.height() as u32] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in map.data() {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    samcell_io::write_atomic(path, &bytes).map_err(io_err)
+}
+
+/// Reads a map written by [`save_distmap`].
+pub fn load_distmap(path: &Path) -> Result<MapF32, WebError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| WebError::Io(format!("{}: {e}", path.display())))?;
+    let bad = |why: &str| WebError::Io(format!("{}: {why}", path.display()));
+    if bytes.len() < 16 || &bytes[..4] != MAGIC {
+        return Err(bad("not a samcell distance map"));
+    }
+    let word = |i: usize| {
+        u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+    };
+    let (w, h) = (word(8), word(12));
+    if word(4) != 1
+        || w.checked_mul(h)
+            .and_then(|n| n.checked_mul(4))
+            .map(|n| n + 16)
+            != Some(bytes.len())
+    {
+        return Err(bad("truncated or unknown version"));
+    }
+    let data = bytes[16..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    MapF32::from_vec(w, h, data).map_err(io_err)
+}
+
+/// Encodes RGBA or grey pixels as a PNG quickly (viewer layers are re-made on every re-threshold).
+pub fn png_bytes(
+    width: usize,
+    height: usize,
+    pixels: &[u8],
+    color: ExtendedColorType,
+) -> Result<Vec<u8>, WebError> {
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(pixels, width as u32, height as u32, color)
+        .map_err(|e| WebError::Io(format!("PNG encoding: {e}")))?;
+    Ok(out)
+}
+
+/// Writes the 8-bit grey image the model saw (`gray.png`) and its contrast-stretched copy for
+/// the viewer (`view_image.png`, see [`display_stretch`]).
+pub fn save_gray(dir: &Path, gray: &GrayU8) -> Result<(), WebError> {
+    let png = png_bytes(
+        gray.width(),
+        gray.height(),
+        gray.data(),
+        ExtendedColorType::L8,
+    )?;
+    samcell_io::write_atomic(&dir.join(files::GRAY), &png).map_err(io_err)?;
+    let shown = display_stretch(gray);
+    let png = png_bytes(gray.width(), gray.height(), &shown, ExtendedColorType::L8)?;
+    samcell_io::write_atomic(&dir.join(files::VIEW_IMAGE), &png).map_err(io_err)
+}
+
+/// Display contrast (viewer only, never used for segmentation): the grey values between the
+/// 0.5th and 99.5th percentile of the histogram are stretched linearly to 0..255 (rounded),
+/// values outside are clipped; an image whose percentiles coincide is returned unchanged.
+pub fn display_stretch(gray: &GrayU8) -> Vec<u8> {
+    let data = gray.data();
+    let mut hist = [0u64; 256];
+    for &v in data {
+        hist[v as usize] += 1;
+    }
+    let n = data.len() as u64;
+    let rank = |q: u64| -> usize {
+        // smallest value whose cumulative count exceeds q
+        let mut acc = 0;
+        for (v, &c) in hist.iter().enumerate() {
+            acc += c;
+            if acc > q {
+                return v;
+            }
+        }
+        255
+    };
+    let (lo, hi) = (rank(n / 200), rank(n - 1 - n / 200));
+    if hi <= lo {
+        return data.to_vec();
+    }
+    let lut: Vec<u8> = (0..256)
+        .map(|v: usize| {
+            let t = (v.clamp(lo, hi) - lo) as f64 / (hi - lo) as f64;
+            (t * 255.0).round() as u8
+        })
+        .collect();
+    data.iter().map(|&v| lut[v as usize]).collect()
+}
+
+/// Writes the model's outputs that do not depend on the thresholds: `distmap.f32`,
+/// `distmap.tif` and `view_distmap.png`.
+pub fn save_map_outputs(dir: &Path, map: &MapF32) -> Result<(), WebError> {
+    save_distmap(&dir.join(files::DISTMAP_RAW), map)?;
+    samcell_io::write_f32_tiff(&dir.join(files::DISTMAP_TIFF), map).map_err(io_err)?;
+    let mut rgba = Vec::with_capacity(map.data().len() * 4);
+    for &v in map.data() {
+        let c = samcell_measure::heatmap::colour(f64::from(v));
+        rgba.extend_from_slice(&[c[0], c[1], c[2], 255]);
+    }
+    let png = png_bytes(map.width(), map.height(), &rgba, ExtendedColorType::Rgba8)?;
+    samcell_io::write_atomic(&dir.join(files::VIEW_DISTMAP), &png).map_err(io_err)
+}
+
+/// The viewer's fill and edge layers of `labels` (RGBA each).
+pub fn view_layers(labels: &Labels) -> (Vec<u8>, Vec<u8>) {
+    let (w, h) = (labels.width(), labels.height());
+    let lab = labels.data();
+    let mut fill = vec![0u8; w * h * 4];
+    let mut edges = vec![0u8; w * h * 4];
+    let mut cache: Option<(u32, [u8; 3])> = None;
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let l = lab[i];
+            if l == 0 {
+                continue;
+            }
+            let c = match cache {
+                Some((id, c)) if id == l => c,
+                _ => {
+                    let c = samcell_io::write::label_color(l);
+                    cache = Some((l, c));
+                    c
+                }
+            };
+            fill[4 * i..4 * i + 4].copy_from_slice(&[c[0], c[1], c[2], 255]);
+            let edge = (x > 0 && lab[i - 1] != l)
+                || (x + 1 < w && lab[i + 1] != l)
+                || (y > 0 && lab[i - w] != l)
+                || (y + 1 < h && lab[i + w] != l);
+            if edge {
+                edges[4 * i..4 * i + 4].copy_from_slice(&[c[0], c[1], c[2], 255]);
+            }
+        }
+    }
+    (fill, edges)
+}
+
+/// What [`write_threshold_outputs`] produced.
+pub struct ThresholdResult {
+    pub metrics: Metrics,
+    pub postprocess_ms: u64,
+    pub outputs_ms: u64,
+}
+
+/// What the threshold-dependent outputs depend on besides the map.
+#[derive(Clone, Copy, Debug)]
+pub struct PostSettings {
+    /// Seed threshold (`map > peak`).
+    pub peak: f32,
+    /// Cell extent threshold (`map > fill`).
+    pub fill: f32,
+    /// Distance of `NumberOfNeighbors_<N>`, px.
+    pub neighbor_distance: u32,
+    /// Micrometres per pixel, for areas in um^2.
+    pub pixel_size_um: Option<f64>,
+}
+
+/// Post-processes `map` at (`peak`, `fill`) and (re)writes every threshold-dependent file of the
+/// job directory: `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv` and the two label layers.
+pub fn write_threshold_outputs(
+    dir: &Path,
+    stem: &str,
+    gray: &GrayU8,
+    map: &MapF32,
+    settings: PostSettings,
+) -> Result<ThresholdResult, WebError> {
+    let PostSettings {
+        peak,
+        fill,
+        neighbor_distance,
+        pixel_size_um,
+    } = settings;
+    let t = Instant::now();
+    let (labels, _) = samcell_pipeline::labels_from_distance_map(map, peak, fill)
+        .map_err(|e| WebError::Processing(format!("post-processing: {e}")))?;
+    let postprocess_ms = t.elapsed().as_millis() as u64;
+    let t = Instant::now();
+    let m = measure_labels(
+        &labels,
+        Some(Intensity::U8(gray)),
+        &MeasureConfig { neighbor_distance },
+    )
+    .map_err(|e| WebError::Processing(format!("measurements: {e}")))?;
+    let summary = m.summary(stem);
+    samcell_measure::write_cells_csv(&dir.join(files::CELLS), &m).map_err(io_err)?;
+    samcell_measure::write_summary_csv(&dir.join(files::SUMMARY), std::slice::from_ref(&summary))
+        .map_err(io_err)?;
+    samcell_io::write_labels_tiff(&dir.join(files::MASKS), &labels).map_err(io_err)?;
+    samcell_io::write_overlay_png(&dir.join(files::OVERLAY), gray, &labels, true)
+        .map_err(io_err)?;
+    let (fill_rgba, edge_rgba) = view_layers(&labels);
+    let (w, h) = (labels.width(), labels.height());
+    for (name, px) in [
+        (files::VIEW_FILL, &fill_rgba),
+        (files::VIEW_EDGES, &edge_rgba),
+    ] {
+        let png = png_bytes(w, h, px, ExtendedColorType::Rgba8)?;
+        samcell_io::write_atomic(&dir.join(name), &png).map_err(io_err)?;
+    }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let cell_pixels: u64 = m.cells.iter().map(|c| c.area).sum();
+    let metrics = Metrics {
+        cell_count: summary.cell_count,
+        mean_area_px: finite(summary.mean_area),
+        median_area_px: finite(summary.median_area),
+        mean_area_um2: pixel_size_um.and_then(|p| finite(summary.mean_area * p * p)),
+        confluency_percent: finite(summary.confluency * 100.0),
+        mean_neighbors: finite(summary.mean_neighbors_adjacent),
+        mean_neighbors_within: finite(summary.mean_neighbors_within),
+        neighbor_distance,
+        cell_pixels,
+    };
+    Ok(ThresholdResult {
+        metrics,
+        postprocess_ms,
+        outputs_ms: t.elapsed().as_millis() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distmap_round_trip_is_exact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let map = MapF32::from_vec(3, 2, vec![0.0, 0.25, -1.5, f32::MIN_POSITIVE, 1.0, 0.47])
+            .expect("map");
+        let p = dir.path().join("m.f32");
+        save_distmap(&p, &map).expect("save");
+        assert_eq!(load_distmap(&p).expect("load"), map);
+        std::fs::write(&p, b"SCDM\x01\0\0\0\x03\0\0\0\x02\0\0\0short").expect("write");
+        assert!(
+            load_distmap(&p).is_err(),
+            "a truncated map must be rejected"
+        );
+    }
+
+    #[test]
+    fn display_stretch_spans_the_range() {
+        // 1000 pixels: values 10..=19 (100 each); the 0.5/99.5 percentiles are 10 and 19
+        let data: Vec<u8> = (0..1000).map(|i| 10 + (i / 100) as u8).collect();
+        let img = GrayU8::from_vec(100, 10, data).expect("image");
+        let s = display_stretch(&img);
+        assert_eq!((s[0], s[999]), (0, 255));
+        assert_eq!(s[450], 113, "value 14 -> round(4/9*255)");
+        let flat = GrayU8::from_vec(2, 2, vec![7; 4]).expect("image");
+        assert_eq!(
+            display_stretch(&flat),
+            vec![7; 4],
+            "a constant image is left alone"
+        );
+    }
+
+    #[test]
+    fn layers_mark_fill_and_edges() {
+        // 4x3: cell 1 is a 2x3 block on the left, cell 2 one pixel in the middle of the right half
+        let labels =
+            Labels::from_vec(4, 3, vec![1, 1, 0, 0, 1, 1, 0, 2, 1, 1, 0, 0]).expect("labels");
+        let (fill, edges) = view_layers(&labels);
+        let alpha = |buf: &[u8], i: usize| buf[4 * i + 3];
+        assert_eq!(
+            (0..12).map(|i| alpha(&fill, i)).collect::<Vec<_>>(),
+            [255, 255, 0, 0, 255, 255, 0, 255, 255, 255, 0, 0]
+        );
+        // (1,1) borders label 0 on the right; (0,1) only touches cell 1 or the image border
+        assert_eq!(
+            alpha(&edges, 4),
+            0,
+            "interior-or-border pixel is not an edge"
+        );
+        assert_eq!(alpha(&edges, 5), 255, "pixel next to background is an edge");
+        assert_eq!(&fill[4 * 7..4 * 7 + 3], &samcell_io::write::label_color(2));
+    }
+}

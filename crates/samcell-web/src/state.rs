@@ -1,0 +1,398 @@
+//! [`AppState`]: the job table, its persistence and the worker thread that runs the model.
+//!
+//! One worker thread takes job ids from a channel in upload order and runs the shared
+//! [`Segmenter`] (a blocking, CPU-bound call) on each; HTTP handlers never run the model. The
+//! worker holds only a weak reference, so it ends when the last `AppState` is dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use samcell_imaging::{GrayU8, MapF32};
+use samcell_pipeline::Segmenter;
+
+use crate::config::ServeConfig;
+use crate::job::{self, files, now_ms, Job, JobState, Progress, TimingsMs};
+use crate::outputs;
+use crate::WebError;
+
+/// Shared server state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub cfg: ServeConfig,
+    pub segmenter: Arc<Segmenter>,
+    pub model: String,
+    /// `<work_dir>/jobs`
+    pub root: PathBuf,
+    /// `<work_dir>/tmp`: uploads in flight.
+    pub tmp: PathBuf,
+    jobs: Mutex<BTreeMap<String, Job>>,
+    next_seq: AtomicU64,
+    queue: Mutex<mpsc::Sender<String>>,
+    /// Serialises re-thresholding per job.
+    job_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Grey image and distance map of the jobs re-thresholded last (a slider drag hits the same
+    /// job many times).
+    cache: Mutex<Vec<Cached>>,
+}
+
+/// (job id, grey image, distance map)
+type Cached = (String, Arc<GrayU8>, Arc<MapF32>);
+
+const CACHE_LEN: usize = 4;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // a panic while holding the lock leaves consistent data here (whole-value updates only)
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    /// Opens (or creates) the work directory, reloads the jobs found there, queues again those
+    /// that were not finished, and starts the worker.
+    pub fn open(cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<Self, WebError> {
+        cfg.validate().map_err(WebError::Config)?;
+        let wd_err = |reason: String| WebError::WorkDir {
+            path: cfg.work_dir.clone(),
+            reason,
+        };
+        let root = job::jobs_root(&cfg.work_dir);
+        let tmp = cfg.work_dir.join("tmp");
+        std::fs::create_dir_all(&root)
+            .map_err(|e| wd_err(format!("cannot create {}: {e}", root.display())))?;
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| wd_err(format!("cannot create {}: {e}", tmp.display())))?;
+        let (loaded, problems) = job::load_all(&root);
+        for p in problems {
+            tracing::warn!("skipping an unreadable job record: {p}");
+        }
+        let model = segmenter.predictor().describe();
+        let (tx, rx) = mpsc::channel::<String>();
+        let next_seq = loaded.iter().map(|j| j.seq + 1).max().unwrap_or(0);
+        let mut table = BTreeMap::new();
+        let mut requeue = Vec::new();
+        for mut j in loaded {
+            if !j.state.is_final() {
+                j.state = JobState::Queued;
+                j.progress = Progress::default();
+                j.started_ms = None;
+                job::save(&root.join(&j.id), &j)?;
+                requeue.push(j.id.clone());
+            }
+            table.insert(j.id.clone(), j);
+        }
+        let shared = Arc::new(Shared {
+            cfg,
+            segmenter,
+            model,
+            root,
+            tmp,
+            jobs: Mutex::new(table),
+            next_seq: AtomicU64::new(next_seq),
+            queue: Mutex::new(tx.clone()),
+            job_locks: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Vec::new()),
+        });
+        if !requeue.is_empty() {
+            tracing::info!(
+                "{} unfinished image(s) from the last run are queued again",
+                requeue.len()
+            );
+        }
+        for id in requeue {
+            let _ = tx.send(id);
+        }
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("samcell-worker".into())
+            .spawn(move || worker(weak, rx))
+            .map_err(|e| WebError::Io(format!("cannot start the worker thread: {e}")))?;
+        Ok(Self(shared))
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ServeConfig {
+        &self.0.cfg
+    }
+
+    /// The predictor's description (e.g. "SAM ViT-B (candle, CPU, f32)").
+    pub fn model_description(&self) -> &str {
+        &self.0.model
+    }
+
+    /// A snapshot of every job, in queue order.
+    pub fn jobs(&self) -> Vec<Job> {
+        let mut v: Vec<Job> = lock(&self.0.jobs).values().cloned().collect();
+        v.sort_by_key(|j| j.seq);
+        v
+    }
+
+    /// A snapshot of one job.
+    pub fn job(&self, id: &str) -> Option<Job> {
+        lock(&self.0.jobs).get(id).cloned()
+    }
+}
+
+impl Shared {
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Job> {
+        lock(&self.jobs).get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Job> {
+        let mut v: Vec<Job> = lock(&self.jobs).values().cloned().collect();
+        v.sort_by_key(|j| j.seq);
+        v
+    }
+
+    /// Registers a job whose `input.*` is in place and queues it (queue order = `seq` order).
+    pub fn enqueue(&self, mut j: Job) -> Result<Job, WebError> {
+        let mut jobs = lock(&self.jobs);
+        j.seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        job::save(&self.dir(&j.id), &j)?;
+        jobs.insert(j.id.clone(), j.clone());
+        lock(&self.queue)
+            .send(j.id.clone())
+            .map_err(|_| WebError::Io("the worker has stopped; restart the server".into()))?;
+        Ok(j)
+    }
+
+    /// Applies `f` to the stored job and persists it; returns the new value.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut Job)) -> Option<Job> {
+        let mut jobs = lock(&self.jobs);
+        let j = jobs.get_mut(id)?;
+        f(j);
+        let snapshot = j.clone();
+        drop(jobs);
+        if let Err(e) = job::save(&self.dir(id), &snapshot) {
+            tracing::error!("cannot save job {id}: {e}");
+        }
+        Some(snapshot)
+    }
+
+    /// Removes a job that is not being processed; `Err` says why not.
+    pub fn remove(&self, id: &str) -> Result<(), (u16, String)> {
+        let mut jobs = lock(&self.jobs);
+        match jobs.get(id) {
+            None => return Err((404, format!("no job {id}"))),
+            Some(j) if j.state == JobState::Processing => {
+                return Err((
+                    409,
+                    format!("{} is being processed; remove it when it is done", j.name),
+                ))
+            }
+            Some(_) => {}
+        }
+        jobs.remove(id);
+        drop(jobs);
+        lock(&self.cache).retain(|(k, _, _)| k != id);
+        std::fs::remove_dir_all(self.dir(id))
+            .map_err(|e| (500, format!("cannot delete the files of {id}: {e}")))
+    }
+
+    fn post(&self, peak: f32, fill: f32) -> outputs::PostSettings {
+        outputs::PostSettings {
+            peak,
+            fill,
+            neighbor_distance: self.cfg.neighbor_distance,
+            pixel_size_um: self.cfg.pixel_size_um,
+        }
+    }
+
+    pub fn job_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.job_locks)
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Grey image and map of a finished job, from the small cache or from disk.
+    pub fn inputs_of(&self, id: &str) -> Result<(Arc<GrayU8>, Arc<MapF32>), WebError> {
+        if let Some((_, g, m)) = lock(&self.cache).iter().find(|(k, _, _)| k == id) {
+            return Ok((g.clone(), m.clone()));
+        }
+        let dir = self.dir(id);
+        let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
+            .map_err(|e| WebError::Io(e.to_string()))?;
+        let map = outputs::load_distmap(&dir.join(files::DISTMAP_RAW))?;
+        let (g, m) = (Arc::new(gray), Arc::new(map));
+        let mut c = lock(&self.cache);
+        c.insert(0, (id.to_string(), g.clone(), m.clone()));
+        c.truncate(CACHE_LEN);
+        Ok((g, m))
+    }
+
+    /// Re-runs post-processing of a done job at new thresholds (blocking).
+    pub fn rethreshold(&self, id: &str, peak: f32, fill: f32) -> Result<Job, (u16, String)> {
+        let j = self.get(id).ok_or((404, format!("no job {id}")))?;
+        if j.state != JobState::Done {
+            return Err((
+                409,
+                format!(
+                    "{} is {:?}, not done: nothing to re-threshold yet",
+                    j.name, j.state
+                ),
+            ));
+        }
+        let (gray, map) = self.inputs_of(id).map_err(|e| (500, e.to_string()))?;
+        let r = outputs::write_threshold_outputs(
+            &self.dir(id),
+            &j.stem(),
+            &gray,
+            &map,
+            self.post(peak, fill),
+        )
+        .map_err(|e| (500, e.to_string()))?;
+        self.update(id, |j| {
+            j.peak = peak;
+            j.fill = fill;
+            j.revision += 1;
+            j.metrics = Some(r.metrics);
+            if let Some(t) = &mut j.timings_ms {
+                t.postprocess = r.postprocess_ms;
+                t.outputs = r.outputs_ms;
+            }
+        })
+        .ok_or((404, format!("job {id} was removed")))
+    }
+
+    /// Runs the model on one queued job and stores the outcome.
+    fn process(self: &Arc<Self>, id: &str) {
+        let Some(j) = self.update(id, |j| {
+            if j.state == JobState::Queued {
+                j.state = JobState::Processing;
+                j.started_ms = Some(now_ms());
+                j.finished_ms = None;
+                j.progress = Progress::default();
+                j.error = None;
+            }
+        }) else {
+            return; // removed while queued
+        };
+        if j.state != JobState::Processing {
+            return;
+        }
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.run(&j))).unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown".into());
+                Err(format!(
+                    "internal error while processing (please report): {what}"
+                ))
+            });
+        self.update(id, |j| {
+            j.finished_ms = Some(now_ms());
+            match outcome {
+                Ok(()) => j.state = JobState::Done,
+                Err(e) => {
+                    j.state = JobState::Failed;
+                    j.error = Some(e);
+                }
+            }
+        });
+    }
+
+    fn run(self: &Arc<Self>, j: &Job) -> Result<(), String> {
+        let dir = self.dir(&j.id);
+        let input =
+            find_input(&dir).ok_or("the uploaded file is missing from the work directory")?;
+        let t = Instant::now();
+        if let Ok((w, h)) = image::ImageReader::open(&input)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.into_dimensions().map_err(|e| e.to_string()))
+        {
+            let px = u64::from(w) * u64::from(h);
+            if px > self.cfg.max_pixels {
+                return Err(format!(
+                    "image is {w}x{h} = {:.0} megapixels; this server accepts up to {:.0} megapixels",
+                    px as f64 / 1e6,
+                    self.cfg.max_pixels as f64 / 1e6
+                ));
+            }
+        }
+        let (gray, info) =
+            samcell_io::read_gray_with_info(&input, &Default::default()).map_err(|e| match e {
+                samcell_io::IoError::Read { reason, .. }
+                | samcell_io::IoError::Write { reason, .. } => {
+                    format!("cannot read the image: {reason}")
+                }
+            })?;
+        let read_ms = t.elapsed().as_millis() as u64;
+        if (gray.width() as u64) * (gray.height() as u64) > self.cfg.max_pixels {
+            return Err(format!(
+                "image is {}x{}: above this server's limit",
+                gray.width(),
+                gray.height()
+            ));
+        }
+        outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
+        self.update(&j.id, |j| {
+            j.width = Some(gray.width());
+            j.height = Some(gray.height());
+            j.source = Some(info.to_string());
+        });
+        let me = Arc::downgrade(self);
+        let id = j.id.clone();
+        let seg = (*self.segmenter)
+            .clone()
+            .with_progress(Arc::new(move |done, total| {
+                if let Some(s) = me.upgrade() {
+                    if let Some(job) = lock(&s.jobs).get_mut(&id) {
+                        job.progress = Progress { done, total };
+                    }
+                }
+            }));
+        let t = Instant::now();
+        let map = seg
+            .distance_map(&gray)
+            .map_err(|e| format!("segmentation failed: {e}"))?;
+        let model_ms = t.elapsed().as_millis() as u64;
+        outputs::save_map_outputs(&dir, &map).map_err(|e| e.to_string())?;
+        let r = outputs::write_threshold_outputs(
+            &dir,
+            &j.stem(),
+            &gray,
+            &map,
+            self.post(j.peak, j.fill),
+        )
+        .map_err(|e| e.to_string())?;
+        self.update(&j.id, |j| {
+            j.metrics = Some(r.metrics);
+            j.timings_ms = Some(TimingsMs {
+                read: read_ms,
+                model: model_ms,
+                postprocess: r.postprocess_ms,
+                outputs: r.outputs_ms,
+            });
+        });
+        Ok(())
+    }
+}
+
+/// The job's `input.<ext>` file.
+pub(crate) fn find_input(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_stem().is_some_and(|s| s == "input") && p.is_file())
+}
+
+fn worker(shared: Weak<Shared>, rx: mpsc::Receiver<String>) {
+    while let Ok(id) = rx.recv() {
+        let Some(s) = shared.upgrade() else { break };
+        s.process(&id);
+    }
+}
