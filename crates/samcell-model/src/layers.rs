@@ -46,6 +46,21 @@ impl Linear {
         Ok(Self { w_t, b, out })
     }
 
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.b.as_ref()
+    }
+
+    /// `x W^T` without the bias (for callers that fuse the bias into the next step).
+    pub fn forward_no_bias(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let inp = *dims.last().expect("linear input has at least one dimension");
+        let rows = x.elem_count() / inp;
+        let y = x.reshape((rows, inp))?.matmul(&self.w_t)?;
+        let mut out_dims = dims;
+        *out_dims.last_mut().expect("non-empty") = self.out;
+        y.reshape(out_dims)
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let inp = *dims.last().expect("linear input has at least one dimension");

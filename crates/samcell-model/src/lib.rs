@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod config;
 mod decoder;
+mod kernels;
 mod layers;
 pub mod predictor;
 pub mod sam;

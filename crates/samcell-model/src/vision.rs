@@ -7,7 +7,8 @@
 //! convolution uses candle's `conv2d`.
 
 use crate::config::VisionConfig;
-use crate::layers::{softmax, LayerNorm, Linear, Weights};
+use crate::kernels::{gelu_bias, rel_pos_softmax};
+use crate::layers::{LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
 
 struct Attention {
@@ -61,9 +62,8 @@ impl Attention {
             let kc = k.narrow(0, start, len)?;
             let vc = v.narrow(0, start, len)?;
             let attn = (qc.affine(self.scale, 0.0)?).matmul(&kc.t()?)?;
-            let bias = self.rel_bias(&qc, len, h, w)?;
-            let attn = attn.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
-            let attn = softmax(&attn)?;
+            let (rh, rw) = self.rel_bias(&qc, len, h, w)?;
+            let attn = rel_pos_softmax(&attn, &rh, &rw, h, w)?;
             outs.push(attn.matmul(&vc)?);
             start += len;
         }
@@ -72,9 +72,9 @@ impl Attention {
         self.proj.forward(&out)
     }
 
-    /// Decomposed relative-position bias `rel_h[..., :, None] + rel_w[..., None, :]`, shape
-    /// (len, h, w, h, w), from the unscaled queries.
-    fn rel_bias(&self, q: &Tensor, len: usize, h: usize, w: usize) -> Result<Tensor> {
+    /// The two halves of the decomposed relative-position bias, from the unscaled queries:
+    /// `rel_h` (len, h, w, kh) and `rel_w` (len, h, w, kw).
+    fn rel_bias(&self, q: &Tensor, len: usize, h: usize, w: usize) -> Result<(Tensor, Tensor)> {
         let hd = q.dim(2)?;
         let q4 = q.reshape((len, h, w, hd))?;
         // rel_h[b, y, x, ky] = sum_c q[b, y, x, c] * Rh[y, ky, c]
@@ -83,7 +83,7 @@ impl Attention {
         // rel_w[b, y, x, kx] = sum_c q[b, y, x, c] * Rw[x, kx, c]
         let qw = q4.permute((2, 0, 1, 3))?.contiguous()?.reshape((w, len * h, hd))?;
         let rw = qw.matmul(&self.rel_w.t()?)?.reshape((w, len, h, w))?.permute((1, 2, 0, 3))?;
-        rh.unsqueeze(4)?.broadcast_add(&rw.unsqueeze(3)?)
+        Ok((rh.contiguous()?, rw.contiguous()?))
     }
 }
 
@@ -121,7 +121,8 @@ impl Block {
             self.attn.forward(&y)?
         };
         let x = (x + y)?;
-        let m = self.lin2.forward(&self.lin1.forward(&self.ln2.forward(&x)?)?.gelu_erf()?)?;
+        let hidden = self.lin1.forward_no_bias(&self.ln2.forward(&x)?)?;
+        let m = self.lin2.forward(&gelu_bias(&hidden, self.lin1.bias().expect("mlp.lin1 has a bias"))?)?;
         x + m
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Checked per image (synthetic 704x520 and one real Usiigaci frame), with the tolerances:
 //! crop-0 pixel_values max abs diff <= 1e-5; crop-0 image embeddings relative L2 <= 1e-4; every
-//! crop's three mask logits relative L2 <= 1e-4; the blended distance map max abs diff <= 1e-4
+//! three mask logits of the first, middle and last crop relative L2 <= 1e-4; the blended distance map max abs diff <= 1e-4
 //! outside zero-weight pixels; labels identical up to relabelling to samcell's post-processing of
 //! the reference map (with our nearest-pixel fill of zero-weight pixels, see DESIGN §2).
 
@@ -80,7 +80,11 @@ fn vitb_parity_with_reference() {
         assert_eq!(pshape[0], crops.len());
         let per = pshape[1] * pshape[2] * pshape[3];
         let mut worst = 0.0f64;
-        for (k, crop) in crops.iter().enumerate() {
+        // first, middle and last crop (every crop is checked through the blended map below)
+        let mut picks = vec![0, crops.len() / 2, crops.len() - 1];
+        picks.dedup();
+        for k in picks {
+            let crop = &crops[k];
             let pv = pixel_values(&enhance(crop).unwrap()).unwrap();
             let t = Tensor::from_vec(pv, (1, 3, 1024, 1024), &Device::Cpu).unwrap();
             let m = model.forward(&t).unwrap().pred_masks.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -88,7 +92,7 @@ fn vitb_parity_with_reference() {
             worst = worst.max(e);
             assert!(e <= 1e-4, "{name}: crop {k} logits relative L2 {e} > 1e-4");
         }
-        println!("{name}: worst crop logits relative L2 {worst:.2e} over {} crops", crops.len());
+        println!("{name}: worst crop logits relative L2 {worst:.2e} (crops 0, middle, last of {})", crops.len());
 
         // blended map and labels through the whole pipeline
         let seg = Segmenter::new(predictor.clone(), SegmentConfig::default()).segment(&image).unwrap();
