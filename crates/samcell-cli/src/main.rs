@@ -6,12 +6,16 @@
 
 mod discover;
 mod download;
+mod eval_cmd;
 mod logging;
+mod measure_cmd;
 mod model_source;
 mod progress;
 mod run_meta;
 mod segment;
+mod serve_cmd;
 mod threads;
+mod tune_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,8 +42,11 @@ impl std::error::Error for UsageError {}
 #[command(after_help = "Examples:\n  \
     samcell segment image.png --model generalist\n  \
     samcell segment plates/ --recursive --model cyto --output results\n  \
-    samcell segment \"data/*.tif\" --model ./samcell-generalist.pt --save-distmap\n\n\
-    Run `samcell segment --help` for all options.")]
+    samcell segment \"data/*.tif\" --model ./samcell-generalist.pt --save-distmap\n  \
+    samcell measure results/ --output measurements\n  \
+    samcell eval --pred results --gt ground_truth\n  \
+    samcell tune --gt ground_truth --distmaps results --peak 0.3:0.6:0.05 --fill 0.05:0.3:0.05\n\n\
+    Run `samcell <command> --help` for all options.")]
 struct Cli {
     /// Only warnings and errors (no progress bars, no per-image lines).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -55,6 +62,14 @@ struct Cli {
 enum Command {
     /// Segment cells in images: label masks, overlays and run metadata.
     Segment(Box<segment::SegmentArgs>),
+    /// Per-cell measurements (size, shape, neighbours, intensity) of label images.
+    Measure(measure_cmd::MeasureArgs),
+    /// Score predicted labels against ground truth (CTC SEG/DET/OP_CSB, AP, F1).
+    Eval(eval_cmd::EvalArgs),
+    /// Grid-search the peak/fill thresholds against ground truth.
+    Tune(Box<tune_cmd::TuneArgs>),
+    /// Web GUI: drop images in a browser, view and download the results.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +78,10 @@ fn main() -> ExitCode {
     logging::init(cli.quiet, cli.verbose, &term);
     let result = match cli.command {
         Command::Segment(args) => segment::run(*args, &term),
+        Command::Measure(args) => measure_cmd::run(args, &term),
+        Command::Eval(args) => eval_cmd::run(args),
+        Command::Tune(args) => tune_cmd::run(*args, &term),
+        Command::Serve(args) => serve_cmd::run(args, &term),
     };
     match result {
         Ok(code) => code,

@@ -55,6 +55,20 @@ impl Terminal {
     }
 
     /// Bars for a run over `n_images` images.
+    /// One bar counting `n` files (absent without a terminal or with `--quiet`).
+    pub fn file_bar(&self, n: usize, what: &str) -> Option<ProgressBar> {
+        if !self.bars {
+            return None;
+        }
+        let bar = self
+            .mp
+            .add(ProgressBar::new(n as u64).with_style(style(&format!(
+                "{what} [{{bar:30}}] {{pos}}/{{len}} {{elapsed_precise}} eta {{eta}} {{wide_msg}}"
+            ))));
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Some(bar)
+    }
+
     pub fn run_bars(&self, n_images: usize) -> RunBars {
         if !self.bars {
             return RunBars {

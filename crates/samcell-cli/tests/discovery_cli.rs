@@ -130,6 +130,7 @@ fn folders_globs_and_names() {
         "f/a_masks.tif",
         "f/a_distmap.tif",
         "f/a_run.json",
+        "f/a_cells.csv",
     ] {
         touch(root, f);
     }

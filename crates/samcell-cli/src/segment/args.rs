@@ -27,8 +27,9 @@ Examples:
       third page of a 16-bit stack, scaled between its 1st and 99th percentiles
 
 Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
-<name>_overlay.png, <name>_run.json, and <name>_distmap.tif with --save-distmap; run.json
-describes the whole run. An image whose outputs all exist is skipped (use --overwrite).
+<name>_overlay.png, <name>_cells.csv (per-cell measurements), <name>_run.json, and
+<name>_distmap.tif with --save-distmap; run.json describes the whole run and summary.csv has one
+row per image. An image whose outputs all exist is skipped (use --overwrite).
 
 Exit status: 0 all images done or skipped, 1 some image failed, 2 usage error.";
 

@@ -1,4 +1,7 @@
-//! One image: read, segment, write its outputs (masks last), and record what happened.
+//! One image: read, segment, measure the cells, write its outputs (masks last), and record what
+//! happened. The per-cell CSV comes from `samcell_measure::measure_labels` on the labels with the
+//! grey input (as segmented, after any scaling) as the intensity image and the default
+//! neighbour distance (5 px).
 
 use super::outputs::OutputSet;
 use crate::progress::RunBars;
@@ -7,6 +10,7 @@ use crate::run_meta::{
 };
 use anyhow::{Context, Result};
 use samcell_io::{ReadOptions, SourceInfo};
+use samcell_measure::{ImageSummary, Intensity, MeasureConfig};
 use samcell_pipeline::{Segmenter, TilePlan};
 use std::path::Path;
 use std::time::Instant;
@@ -23,15 +27,24 @@ pub struct JobContext<'a> {
 }
 
 /// Segments `input` into `outputs`; never fails: errors become a `Failed` record whose error
-/// text says what went wrong (the input itself is in the record).
-pub fn run_image(ctx: &JobContext, input: &Path, name: &str, outputs: &OutputSet) -> ImageRecord {
+/// text says what went wrong (the input itself is in the record). The summary row of the image
+/// (for `summary.csv`) comes with a successful record.
+pub fn run_image(
+    ctx: &JobContext,
+    input: &Path,
+    name: &str,
+    outputs: &OutputSet,
+) -> (ImageRecord, Option<ImageSummary>) {
     let mut record = ImageRecord::new(input, name, Status::Ok);
-    if let Err(e) = segment_and_write(ctx, input, outputs, &mut record) {
-        record.status = Status::Failed;
-        record.error = Some(format!("{e:#}"));
-        record.outputs.clear();
+    match segment_and_write(ctx, input, name, outputs, &mut record) {
+        Ok(summary) => (record, Some(summary)),
+        Err(e) => {
+            record.status = Status::Failed;
+            record.error = Some(format!("{e:#}"));
+            record.outputs.clear();
+            (record, None)
+        }
     }
-    record
 }
 
 fn source_meta(info: &SourceInfo, scaling_label: &str) -> SourceMeta {
@@ -53,9 +66,10 @@ fn source_meta(info: &SourceInfo, scaling_label: &str) -> SourceMeta {
 fn segment_and_write(
     ctx: &JobContext,
     input: &Path,
+    name: &str,
     outputs: &OutputSet,
     record: &mut ImageRecord,
-) -> Result<()> {
+) -> Result<ImageSummary> {
     let start = Instant::now();
     outputs
         .invalidate()
@@ -93,6 +107,14 @@ fn segment_and_write(
         samcell_io::write_f32_tiff(path, &seg.distance_map)?;
     }
     samcell_io::write_overlay_png(&outputs.overlay, &image, &seg.labels, ctx.outlines)?;
+    let cells = samcell_measure::measure_labels(
+        &seg.labels,
+        Some(Intensity::U8(&image)),
+        &MeasureConfig::default(),
+    )
+    .context("cannot measure the cells")?;
+    samcell_measure::write_cells_csv(&outputs.cells, &cells)?;
+    let summary = cells.summary(name);
     record.outputs = outputs.file_names();
     let mut seconds = Seconds {
         read: read_s,
@@ -122,5 +144,5 @@ fn segment_and_write(
     seconds.write = write_start.elapsed().as_secs_f64();
     seconds.total = start.elapsed().as_secs_f64();
     record.seconds = Some(seconds);
-    Ok(())
+    Ok(summary)
 }

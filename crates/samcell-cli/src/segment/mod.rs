@@ -6,6 +6,11 @@
 //! `--overwrite`) or segmented, one failure not stopping the others; `run.json` is rewritten
 //! after every image, and a summary line ends the run. Exit 1 if any image failed.
 //!
+//! Measurements: each segmented image gets `<name>_cells.csv` (one row per cell), and the run
+//! gets `summary.csv` (one row per image, rewritten after every image) with the images
+//! segmented in this run and the skipped ones, whose existing `<name>_masks.tif` is re-measured
+//! (summary columns only need the labels). Failed images have no row.
+//!
 //! Reference: samcell 1.1.4 `samcell segment` (`cli.py`) reads one image with
 //! `cv2.imread(IMREAD_GRAYSCALE)`, runs `SAMCellPipeline.run` and writes `<name>_labels.png`
 //! (labels scaled to 0..255 for display, so ids above 255 are lost). The segmentation here is
@@ -16,7 +21,7 @@ mod args;
 mod job;
 mod outputs;
 
-pub use args::SegmentArgs;
+pub use args::{SegmentArgs, DEFAULT_BATCH};
 
 use crate::discover::{self, Input};
 use crate::model_source::{self, ModelFile};
@@ -48,7 +53,8 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let (inputs, names) = find_inputs(&args)?;
 
     let model_file = model_source::resolve(model_spec, args.model_dir.as_deref(), term)?;
-    let (predictor, model_info) = load_model(&model_file, &args)?;
+    let (predictor, model_info) =
+        load_model(&model_file, args.model_config.as_deref(), args.batch_size)?;
     let config = SegmentConfig {
         tiling: TilingConfig::default(),
         peak: args.peak,
@@ -109,6 +115,8 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         images: Vec::with_capacity(inputs.len()),
     };
     let run_json = args.output.join("run.json");
+    let summary_csv = args.output.join("summary.csv");
+    let mut summaries: Vec<samcell_measure::ImageSummary> = Vec::with_capacity(inputs.len());
     let run_start = Instant::now();
     let n = inputs.len();
     for (k, (input, name)) in inputs.iter().zip(&names).enumerate() {
@@ -125,9 +133,14 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
                 ),
                 None => tracing::info!("{tag}: skipped, outputs exist"),
             }
+            match resummarize(&outs, name) {
+                Ok(s) => summaries.push(s),
+                Err(e) => tracing::warn!("{tag}: no summary row: {e:#}"),
+            }
             r
         } else {
-            let r = job::run_image(&ctx, &input.path, name, &outs);
+            let (r, summary) = job::run_image(&ctx, &input.path, name, &outs);
+            summaries.extend(summary);
             match (&r.status, &r.error) {
                 (Status::Failed, Some(e)) => tracing::error!("{tag}: failed: {e}"),
                 _ => tracing::info!(
@@ -151,6 +164,9 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         if let Err(e) = run_meta::write_json(&run_json, &meta) {
             tracing::warn!("cannot write {}: {e:#}", run_json.display());
         }
+        if let Err(e) = samcell_measure::write_summary_csv(&summary_csv, &summaries) {
+            tracing::warn!("cannot write {}: {e:#}", summary_csv.display());
+        }
     }
     bars.finish();
     let s = meta.summary;
@@ -169,6 +185,14 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         tracing::info!("{line}");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The summary row of a skipped image, from its existing masks.
+fn resummarize(outs: &OutputSet, name: &str) -> Result<samcell_measure::ImageSummary> {
+    let labels = samcell_measure::read_labels(&outs.masks)?;
+    let m =
+        samcell_measure::measure_labels(&labels, None, &samcell_measure::MeasureConfig::default())?;
+    Ok(m.summary(name))
 }
 
 /// Inputs and their output names; no input is a usage error.
@@ -214,11 +238,12 @@ fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
 }
 
 /// Loads the model and describes it for the metadata.
-fn load_model(
+pub fn load_model(
     file: &ModelFile,
-    args: &SegmentArgs,
+    model_config: Option<&Path>,
+    batch_size: usize,
 ) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
-    let heads = match &args.model_config {
+    let heads = match model_config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read model config {}", p.display()))?;
@@ -232,7 +257,7 @@ fn load_model(
     let t = Instant::now();
     let model = SamModel::load(&file.path, heads).context("cannot load the model")?;
     let sha256 = run_meta::sha256_file(&file.path)?;
-    let config = match &args.model_config {
+    let config = match model_config {
         Some(p) => Some(p.display().to_string()),
         None => Some(file.path.with_file_name("config.json"))
             .filter(|p| p.is_file())
@@ -240,8 +265,7 @@ fn load_model(
     };
     let variant = model.config.variant().to_string();
     let format = format!("{:?}", model.format);
-    let predictor: Arc<dyn DistanceMapPredictor> =
-        Arc::new(SamPredictor::new(model, args.batch_size));
+    let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(SamPredictor::new(model, batch_size));
     tracing::debug!(
         "model loaded and hashed in {:.2} s",
         t.elapsed().as_secs_f64()

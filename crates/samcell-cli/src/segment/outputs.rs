@@ -3,6 +3,8 @@
 //! An image is done when all of its outputs exist; the masks file is written last, so a run that
 //! stops mid-image leaves no masks file and the image is redone next time. Before an image is
 //! (re)done, its old masks file is removed, so a failure never leaves stale masks that look done.
+//! `<name>_cells.csv` (per-cell measurements, `samcell_measure`) is one of the outputs that must
+//! exist for an image to count as done.
 
 use crate::run_meta::{ResultSettings, StoredImageMeta};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ pub struct OutputSet {
     pub masks: PathBuf,
     pub overlay: PathBuf,
     pub meta: PathBuf,
+    pub cells: PathBuf,
     pub distmap: Option<PathBuf>,
 }
 
@@ -24,18 +27,20 @@ impl OutputSet {
             masks: p("_masks.tif"),
             overlay: p("_overlay.png"),
             meta: p("_run.json"),
+            cells: p("_cells.csv"),
             distmap: save_distmap.then(|| p("_distmap.tif")),
         }
     }
 
     /// All paths, in writing order (masks last).
     pub fn in_write_order(&self) -> Vec<&Path> {
-        let mut v: Vec<&Path> = Vec::with_capacity(4);
+        let mut v: Vec<&Path> = Vec::with_capacity(5);
         if let Some(d) = &self.distmap {
             v.push(d);
         }
         v.extend([
             self.overlay.as_path(),
+            self.cells.as_path(),
             self.meta.as_path(),
             self.masks.as_path(),
         ]);
@@ -105,6 +110,7 @@ mod tests {
             [
                 "a_distmap.tif",
                 "a_overlay.png",
+                "a_cells.csv",
                 "a_run.json",
                 "a_masks.tif"
             ]
@@ -112,7 +118,7 @@ mod tests {
         let o = OutputSet::new(Path::new("out"), "b", false);
         assert_eq!(
             o.file_names(),
-            ["b_overlay.png", "b_run.json", "b_masks.tif"]
+            ["b_overlay.png", "b_cells.csv", "b_run.json", "b_masks.tif"]
         );
     }
 }

@@ -1,0 +1,54 @@
+//! `samcell eval`: scores predicted label images against ground truth.
+//!
+//! Files of the two folders are paired by stem with `samcell_measure::pair_by_stem` (suffixes
+//! like `_masks` and CTC names like `man_seg004` are stripped); files that cannot be paired are a
+//! usage error (exit 2) naming them. Scores (`samcell_measure::evaluate_dirs`): Cell Tracking
+//! Challenge SEG, DET and OP_CSB as py-ctcmetrics 1.3.3 computes them, pooled and per image, plus
+//! AP at IoU 0.50:0.05:0.95 and F1@0.5. The table goes to stdout; `eval.json` and `eval.csv` are
+//! written to the output folder.
+
+use crate::UsageError;
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use samcell_measure::MeasureError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `samcell eval`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  samcell eval --pred samcell_output --gt ground_truth --output eval\n\n\
+Exit status: 0 done, 1 a file could not be read, 2 usage error (e.g. files that do not pair)."
+)]
+pub struct EvalArgs {
+    /// Folder of predicted label images.
+    #[arg(long, value_name = "DIR")]
+    pub pred: PathBuf,
+    /// Folder of ground-truth label images.
+    #[arg(long, value_name = "DIR")]
+    pub gt: PathBuf,
+    /// Folder for eval.json and eval.csv.
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub output: PathBuf,
+}
+
+/// Runs `samcell eval`.
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    let report = match samcell_measure::evaluate_dirs(&args.pred, &args.gt) {
+        Ok(r) => r,
+        Err(e @ MeasureError::Pairing(_)) => return Err(anyhow!(UsageError(e.to_string()))),
+        Err(e) => return Err(e.into()),
+    };
+    // the table ends with the warnings
+    println!("{}", report.table());
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
+    samcell_measure::eval::write_eval_json(&args.output.join("eval.json"), &report)?;
+    samcell_measure::eval::write_eval_csv(&args.output.join("eval.csv"), &report)?;
+    tracing::info!(
+        "{} image pair(s); eval.json and eval.csv in {}",
+        report.images.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,80 @@
+//! `samcell serve`: the web GUI (`samcell_web::serve`) with a model loaded once at start-up, found
+//! and loaded exactly as `samcell segment` does (names downloaded into the cache, paths used as
+//! they are, `--model-config` for non-standard head counts).
+
+use crate::model_source;
+use crate::progress::Terminal;
+use crate::{threads, UsageError};
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use samcell_pipeline::{SegmentConfig, Segmenter, TilingConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `samcell serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  samcell serve --model generalist --port 8080\n\n\
+Then open http://127.0.0.1:8080/ in a browser. A host other than 127.0.0.1/localhost exposes \
+the server to the network.")]
+pub struct ServeArgs {
+    /// Model file or name (generalist, cyto), as for `samcell segment`.
+    #[arg(short, long, value_name = "PATH|NAME")]
+    pub model: Option<String>,
+    /// Hugging Face config.json with the head counts of a non-standard model.
+    #[arg(long, value_name = "PATH")]
+    pub model_config: Option<PathBuf>,
+    /// Model cache folder (as for `samcell segment`).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Interface to listen on.
+    #[arg(long, default_value = samcell_web::config::DEFAULT_HOST)]
+    pub host: String,
+    /// TCP port (0 picks a free one).
+    #[arg(long, default_value_t = samcell_web::config::DEFAULT_PORT)]
+    pub port: u16,
+    /// Folder for uploads, results and job records (kept across restarts).
+    #[arg(long, default_value = samcell_web::config::DEFAULT_WORK_DIR, value_name = "DIR")]
+    pub work_dir: PathBuf,
+    /// Threads for the model and the image processing [default: all cores].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Runs `samcell serve` until Ctrl+C.
+pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
+    threads::configure(args.threads.map(usize::from));
+    let Some(spec) = args.model.as_deref() else {
+        return Err(anyhow!(UsageError(model_source::no_model_message())));
+    };
+    let file = model_source::resolve(spec, args.model_dir.as_deref(), term)?;
+    let (predictor, info) = crate::segment::load_model(
+        &file,
+        args.model_config.as_deref(),
+        crate::segment::DEFAULT_BATCH,
+    )?;
+    tracing::info!("model {} ({})", file.path.display(), info.variant);
+    let config = samcell_web::ServeConfig {
+        host: args.host,
+        port: args.port,
+        work_dir: args.work_dir,
+        ..Default::default()
+    };
+    let segmenter = Arc::new(Segmenter::new(
+        predictor,
+        SegmentConfig {
+            tiling: TilingConfig::default(),
+            peak: config.peak,
+            fill: config.fill,
+        },
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match rt.block_on(samcell_web::serve(config, segmenter)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ samcell_web::WebError::Config(_)) => Err(anyhow!(UsageError(e.to_string()))),
+        Err(e) => Err(e.into()),
+    }
+}
