@@ -41,12 +41,12 @@ pub struct DecoderConfig {
 }
 
 /// A whole SAM model's hyper-parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SamConfig {
     pub vision: VisionConfig,
     pub decoder: DecoderConfig,
     /// Layer-norm epsilon everywhere (SAM: 1e-6).
-    pub eps_millionths: u32,
+    pub eps: f32,
 }
 
 /// SAM's named sizes.
@@ -91,10 +91,6 @@ impl HeadOverrides {
 }
 
 impl SamConfig {
-    pub fn eps(&self) -> f32 {
-        self.eps_millionths as f32 * 1e-6
-    }
-
     pub fn variant(&self) -> Variant {
         match (self.vision.hidden, self.vision.layers) {
             (768, 12) => Variant::VitB,
@@ -188,13 +184,13 @@ impl SamConfig {
             upscale2: shape("mask_decoder.upscale_conv2.weight")?[1],
             mask_input_channels: shape("prompt_encoder.mask_embed.conv2.weight")?[0],
         };
-        if decoder.hidden % decoder.heads != 0 || (decoder.hidden / decoder.downsample) % decoder.heads != 0 {
+        if !decoder.hidden.is_multiple_of(decoder.heads) || !(decoder.hidden / decoder.downsample).is_multiple_of(decoder.heads) {
             return Err(ModelError::Config(format!(
                 "{} decoder heads do not divide the decoder width {} (use a config.json with mask_decoder_config.num_attention_heads)",
                 decoder.heads, decoder.hidden
             )));
         }
-        Ok(Self { vision, decoder, eps_millionths: 1 })
+        Ok(Self { vision, decoder, eps: 1e-6 })
     }
 
     /// Every key and shape a checkpoint of this configuration must contain (Hugging Face

@@ -229,8 +229,9 @@ impl MaskDecoder {
         self.image_pe.reshape((grid, grid, c))?.permute((2, 0, 1))?.contiguous()
     }
 
-    /// `image_embeddings`: (B, C, g, g) channels-first.
-    pub fn forward(&self, image_embeddings: &Tensor) -> Result<DecoderOutput> {
+    /// Runs the two-way transformer and the upscaling, then the hypernetworks of the mask
+    /// tokens in `tokens` only. Returns the masks (B, len(tokens), 4g, 4g) and the final queries.
+    fn run(&self, image_embeddings: &Tensor, tokens: std::ops::Range<usize>) -> Result<(Tensor, Tensor)> {
         let (b, c, g, _) = image_embeddings.dims4()?;
         let n_tok = self.tokens.dim(0)?;
         let keys0 = image_embeddings.permute((0, 2, 3, 1))?.reshape((b, g * g, c))?.broadcast_add(&self.no_mask)?;
@@ -252,14 +253,19 @@ impl MaskDecoder {
         let x = self.up2.forward(&x)?.gelu_erf()?; // (B, 4g, 4g, C2)
         let (_, hh, ww, c2) = x.dims4()?;
         let x = x.reshape((b, hh * ww, c2))?;
-        let mut masks = Vec::new();
-        for t in 1..self.hyper.len() {
-            let tok = queries.narrow(1, 1 + t, 1)?; // (B, 1, C)
+        let mut masks = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let tok = queries.narrow(1, 1 + t, 1)?; // mask token t, (B, 1, C)
             let hyp = self.hyper[t].forward(&tok)?; // (B, 1, C2)
             masks.push(x.matmul(&hyp.transpose(1, 2)?.contiguous()?)?.reshape((b, 1, hh, ww))?);
         }
-        let _ = n_tok;
-        let masks = Tensor::cat(&masks, 1)?;
+        Ok((Tensor::cat(&masks, 1)?, queries))
+    }
+
+    /// The multimask outputs (mask tokens 1..) and their IoU predictions.
+    /// `image_embeddings`: (B, C, g, g) channels-first.
+    pub fn forward(&self, image_embeddings: &Tensor) -> Result<DecoderOutput> {
+        let (masks, queries) = self.run(image_embeddings, 1..self.hyper.len())?;
         let iou = self.iou_head.forward(&queries.narrow(1, 0, 1)?)?.squeeze(1)?; // (B, mask_tokens)
         let iou = iou.narrow(1, 1, iou.dim(1)? - 1)?;
         Ok(DecoderOutput { masks, iou })
@@ -267,7 +273,6 @@ impl MaskDecoder {
 
     /// Only mask token 1 (what SAMCell uses), (B, 4g, 4g) logits.
     pub fn forward_token1(&self, image_embeddings: &Tensor) -> Result<Tensor> {
-        let out = self.forward(image_embeddings)?;
-        out.masks.narrow(1, 0, 1)?.squeeze(1)
+        self.run(image_embeddings, 1..2)?.0.squeeze(1)
     }
 }

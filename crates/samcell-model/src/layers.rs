@@ -38,16 +38,14 @@ pub struct Linear {
 }
 
 impl Linear {
-    pub fn load(w: &Weights, bias: bool) -> Result<Self> {
-        let weight = w.get("weight")?;
-        let out = weight.dim(0)?;
-        let w_t = weight.t()?.contiguous()?;
-        let b = if bias { Some(w.get("bias")?) } else { None };
-        Ok(Self { w_t, b, out })
+    /// From a (out, in) weight and an optional bias.
+    pub fn new(weight: &Tensor, b: Option<Tensor>) -> Result<Self> {
+        Ok(Self { w_t: weight.t()?.contiguous()?, b, out: weight.dim(0)? })
     }
 
-    pub fn bias(&self) -> Option<&Tensor> {
-        self.b.as_ref()
+    pub fn load(w: &Weights, bias: bool) -> Result<Self> {
+        let b = if bias { Some(w.get("bias")?) } else { None };
+        Self::new(&w.get("weight")?, b)
     }
 
     /// `x W^T` without the bias (for callers that fuse the bias into the next step).
@@ -62,17 +60,11 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let inp = *dims.last().expect("linear input has at least one dimension");
-        let rows = x.elem_count() / inp;
-        let y = x.reshape((rows, inp))?.matmul(&self.w_t)?;
-        let y = match &self.b {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
-        let mut out_dims = dims;
-        *out_dims.last_mut().expect("non-empty") = self.out;
-        y.reshape(out_dims)
+        let y = self.forward_no_bias(x)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
     }
 }
 

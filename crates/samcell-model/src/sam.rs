@@ -51,8 +51,8 @@ impl SamModel {
         let device = Device::Cpu;
         let w = Weights::new(&ckpt.tensors);
         let build = || -> candle_core::Result<(VisionEncoder, MaskDecoder)> {
-            let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps())?;
-            let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps())?;
+            let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps)?;
+            let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps)?;
             Ok((vision, decoder))
         };
         let (vision, decoder) =
@@ -72,11 +72,6 @@ impl SamModel {
     /// Side of the low-resolution mask output (256 for SAM).
     pub fn mask_size(&self) -> usize {
         4 * self.config.grid()
-    }
-
-    /// Image embeddings of `pixel_values` (B, 3, S, S).
-    pub fn embed(&self, pixel_values: &Tensor) -> Result<Tensor, ModelError> {
-        Ok(self.vision.forward(pixel_values)?)
     }
 
     /// The full forward pass (`SamModel(pixel_values, multimask_output=True)`).

@@ -91,7 +91,9 @@ struct Block {
     ln1: LayerNorm,
     attn: Attention,
     ln2: LayerNorm,
+    /// `mlp.lin1` without its bias, which is fused into the GELU.
     lin1: Linear,
+    lin1_bias: Tensor,
     lin2: Linear,
     window: usize,
 }
@@ -122,7 +124,7 @@ impl Block {
         };
         let x = (x + y)?;
         let hidden = self.lin1.forward_no_bias(&self.ln2.forward(&x)?)?;
-        let m = self.lin2.forward(&gelu_bias(&hidden, self.lin1.bias().expect("mlp.lin1 has a bias"))?)?;
+        let m = self.lin2.forward(&gelu_bias(&hidden, &self.lin1_bias)?)?;
         x + m
     }
 }
@@ -143,14 +145,9 @@ impl VisionEncoder {
     pub fn load(w: &Weights, cfg: &VisionConfig, eps: f32) -> Result<Self> {
         let grid = cfg.image_size / cfg.patch;
         let pe = w.pp("patch_embed.projection");
-        let pw = pe.get("weight")?; // (C, 3, p, p) -> (C, 3*p*p)
-        let patch_w = {
-            let flat = pw.reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
-            let mut t = std::collections::HashMap::new();
-            t.insert("weight".to_string(), flat);
-            t.insert("bias".to_string(), pe.get("bias")?);
-            Linear::load(&Weights::new(&t), true)?
-        };
+        // the 16x16 stride-16 convolution as a matrix product: (C, 3, p, p) -> (C, 3*p*p)
+        let pw = pe.get("weight")?.reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
+        let patch_w = Linear::new(&pw, Some(pe.get("bias")?))?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
             let bw = w.pp(format!("layers.{i}"));
@@ -160,7 +157,8 @@ impl VisionEncoder {
                 ln1: LayerNorm::load(&bw.pp("layer_norm1"), eps)?,
                 attn: Attention::load(&bw.pp("attn"), cfg.hidden, cfg.heads, size)?,
                 ln2: LayerNorm::load(&bw.pp("layer_norm2"), eps)?,
-                lin1: Linear::load(&bw.pp("mlp.lin1"), true)?,
+                lin1: Linear::load(&bw.pp("mlp.lin1"), false)?,
+                lin1_bias: bw.get("mlp.lin1.bias")?,
                 lin2: Linear::load(&bw.pp("mlp.lin2"), true)?,
                 window: if global { 0 } else { cfg.window },
             });
@@ -168,9 +166,7 @@ impl VisionEncoder {
         let neck = w.pp("neck");
         let c1 = neck.get("conv1.weight")?;
         let (n, hidden) = (c1.dim(0)?, c1.dim(1)?);
-        let mut t = std::collections::HashMap::new();
-        t.insert("weight".to_string(), c1.reshape((n, hidden))?);
-        let neck_conv1 = Linear::load(&Weights::new(&t), false)?;
+        let neck_conv1 = Linear::new(&c1.reshape((n, hidden))?, None)?;
         Ok(Self {
             patch_w,
             patch: cfg.patch,

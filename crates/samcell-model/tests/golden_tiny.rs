@@ -9,6 +9,9 @@ use candle_core::{Device, Tensor};
 use samcell_model::{HeadOverrides, SamModel};
 use std::path::PathBuf;
 
+mod common;
+use common::{max_abs, npy, rel_l2};
+
 fn shared() -> PathBuf {
     let p = std::env::var_os("SAMCELL_SHARED")
         .map(PathBuf::from)
@@ -18,11 +21,7 @@ fn shared() -> PathBuf {
 }
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let npy = npyz::NpyFile::new(&bytes[..]).expect("npy header");
-    let shape = npy.shape().iter().map(|&d| d as usize).collect();
-    (shape, npy.into_vec::<f32>().expect("f32 npy"))
+    npy(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
 }
 
 /// Tiny config: vision 2 heads, decoder 2 heads (not visible in shapes).
@@ -46,17 +45,6 @@ fn pixel_values(batch: usize) -> Tensor {
         }
     }
     Tensor::from_vec(v, (batch, 3, 1024, 1024), &Device::Cpu).unwrap()
-}
-
-fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
-    assert_eq!(got.len(), want.len());
-    let num: f64 = got.iter().zip(want).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-    let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
-    (num / den).sqrt()
-}
-
-fn max_abs(got: &[f32], want: &[f32]) -> f32 {
-    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
 }
 
 /// Takes every `step`-th element of the last two dims of a (..., H, W) tensor.

@@ -21,21 +21,11 @@ use samcell_pipeline::sam_input::pixel_values;
 use samcell_pipeline::segment::{SegmentConfig, Segmenter};
 use samcell_pipeline::{extract_crops, TilePlan};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
-    let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (shape, f.into_vec::<T>().unwrap())
-}
-
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let n: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let d: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (n / d).sqrt()
-}
+mod common;
+use common::{max_abs, npy, rel_l2};
 
 /// True when `a` and `b` are the same partition (equal up to relabelling, 0 = background in both).
 fn same_partition(a: &[u32], b: &[i32]) -> bool {
@@ -64,7 +54,7 @@ fn vitb_parity_with_reference() {
         // crop 0: pixel values, embeddings
         let pv = pixel_values(&enhance(&crops[0]).unwrap()).unwrap();
         let (_, want_pv) = npy::<f32>(&d.join("crop0_pixel_values.npy"));
-        let e = pv.iter().zip(&want_pv).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let e = max_abs(&pv, &want_pv);
         println!("{name}: crop0 pixel_values max abs diff {e:.2e}");
         assert!(e <= 1e-5, "{name}: pixel_values max abs diff {e} > 1e-5");
         let pv_t = Tensor::from_vec(pv, (1, 3, 1024, 1024), &Device::Cpu).unwrap();
