@@ -1,7 +1,7 @@
 //! A plain row-major, single-channel image buffer shared by every stage.
 //!
 //! Pixel `(x, y)` lives at `data[y * width + x]`. Multi-channel data never reaches the
-//! pipeline: decoders convert to one grey channel first (see [`crate::io`]).
+//! pipeline: decoders convert to one grey channel first (samcell-io's `read_gray`).
 
 use crate::ImagingError;
 

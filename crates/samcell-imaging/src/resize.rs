@@ -15,6 +15,20 @@ pub mod pillow;
 pub use opencv::opencv_linear_f32;
 pub use pillow::pillow_bilinear_u8;
 
+use crate::ImagingError;
+
+/// The size checks both resizers make: a non-empty `w x h` source (`what` names it in the
+/// message) and a target of at least 1x1.
+fn check_sizes(what: &str, w: usize, h: usize, width: usize, height: usize) -> Result<(), ImagingError> {
+    if w == 0 || h == 0 {
+        return Err(ImagingError::Shape(format!("cannot resize an empty {w}x{h} {what}")));
+    }
+    if width == 0 || height == 0 {
+        return Err(ImagingError::Invalid(format!("resize target must be at least 1x1, got {width}x{height}")));
+    }
+    Ok(())
+}
+
 /// Output `(width, height)` of transformers 4.57 `SamImageProcessor._get_preprocess_shape` for an
 /// image of `width x height` and target `longest` side: `scale = longest * 1.0 / max(h, w)` in
 /// `f64`, each side becomes `int(side * scale + 0.5)`. Non-square crops keep their aspect ratio,

@@ -1,7 +1,8 @@
 //! Writing outputs atomically: the bytes go to a temporary file in the target's directory
-//! (`tempfile::NamedTempFile::new_in`), are flushed to disk (`fsync`), and the file is then renamed
+//! (`tempfile::Builder::tempfile_in`), are flushed to disk (`fsync`), and the file is then renamed
 //! onto the target (`persist`). A failure at any step leaves nothing at the target path (an
-//! existing file there is kept unchanged) and no temporary file behind.
+//! existing file there is kept unchanged) and no temporary file behind. Encoders (TIFF, PNG)
+//! write straight into the buffered temporary file, so no encoded copy is held in memory.
 //!
 //! TIFFs are baseline, little-endian, one image directory, strips of about 1 MB
 //! (`RowsPerStrip` set accordingly), `PhotometricInterpretation` BlackIsZero, `SampleFormat`
@@ -15,7 +16,8 @@ pub use overlay::{label_color, overlay_rgb, write_overlay_png};
 
 use crate::IoError;
 use samcell_imaging::{Labels, MapF32};
-use std::io::{Cursor, Write};
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 use tiff::encoder::colortype::{Gray16, Gray32, Gray32Float};
 use tiff::encoder::compression::DeflateLevel;
@@ -40,22 +42,20 @@ pub fn label_tiff_bits(labels: &Labels) -> u8 {
 /// Label image as compressed TIFF: u16 when the largest label fits, u32 otherwise.
 pub fn write_labels_tiff(path: &Path, labels: &Labels) -> Result<(), IoError> {
     let (w, h) = dims(path, labels.width(), labels.height())?;
-    let bytes = if label_tiff_bits(labels) == 16 {
+    if label_tiff_bits(labels) == 16 {
         let v: Vec<u16> = labels.data().iter().map(|&x| x as u16).collect();
-        encode_tiff::<Gray16>(w, h, &v)
+        write_atomic_with(path, |out| encode_tiff::<Gray16>(out, w, h, &v))
     } else {
-        encode_tiff::<Gray32>(w, h, labels.data())
+        write_atomic_with(path, |out| encode_tiff::<Gray32>(out, w, h, labels.data()))
     }
-    .map_err(|e| werr(path, format!("cannot encode TIFF: {e}")))?;
-    write_atomic(path, &bytes)
 }
 
 /// f32 TIFF (distance maps), Deflate-compressed, SampleFormat IEEE float.
 pub fn write_f32_tiff(path: &Path, map: &MapF32) -> Result<(), IoError> {
     let (w, h) = dims(path, map.width(), map.height())?;
-    let bytes = encode_tiff::<Gray32Float>(w, h, map.data())
-        .map_err(|e| werr(path, format!("cannot encode TIFF: {e}")))?;
-    write_atomic(path, &bytes)
+    write_atomic_with(path, |out| {
+        encode_tiff::<Gray32Float>(out, w, h, map.data())
+    })
 }
 
 fn dims(path: &Path, w: usize, h: usize) -> Result<(u32, u32), IoError> {
@@ -71,20 +71,33 @@ fn dims(path: &Path, w: usize, h: usize) -> Result<(u32, u32), IoError> {
     }
 }
 
-fn encode_tiff<C>(w: u32, h: u32, data: &[C::Inner]) -> Result<Vec<u8>, tiff::TiffError>
+fn encode_tiff<C>(out: impl Write + Seek, w: u32, h: u32, data: &[C::Inner]) -> Result<(), String>
 where
     C: tiff::encoder::colortype::ColorType,
     [C::Inner]: tiff::encoder::TiffValue,
 {
-    let mut cur = Cursor::new(Vec::new());
-    TiffEncoder::new(&mut cur)?
-        .with_compression(Compression::Deflate(DeflateLevel::Balanced))
-        .write_image::<C>(w, h, data)?;
-    Ok(cur.into_inner())
+    TiffEncoder::new(out)
+        .and_then(|e| {
+            e.with_compression(Compression::Deflate(DeflateLevel::Balanced))
+                .write_image::<C>(w, h, data)
+        })
+        .map_err(|e| format!("cannot encode TIFF: {e}"))
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    write_atomic_with(path, |out| {
+        out.write_all(bytes)
+            .map_err(|e| format!("cannot write: {e}"))
+    })
+}
+
+/// [`write_atomic`] with `fill` writing the content into the (buffered) temporary file; an
+/// error from `fill` is its reason, and leaves nothing behind.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), String>,
+) -> Result<(), IoError> {
     if path.file_name().is_none() {
         return Err(werr(path, "not a file path"));
     }
@@ -103,14 +116,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         // NamedTempFile defaults to 0600; outputs are ordinary files (0644, minus the umask).
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+    let tmp = builder.tempfile_in(dir).map_err(|e| {
         werr(
             path,
             format!("cannot create a temporary file in {}: {e}", dir.display()),
         )
     })?;
-    tmp.write_all(bytes)
-        .map_err(|e| werr(path, format!("cannot write: {e}")))?;
+    let mut out = BufWriter::new(tmp.as_file());
+    fill(&mut out).map_err(|reason| werr(path, reason))?;
+    out.into_inner()
+        .map_err(|e| werr(path, format!("cannot write: {}", e.error())))?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| werr(path, format!("cannot flush to disk: {e}")))?;

@@ -26,8 +26,9 @@ fn options(c: &Case) -> ReadOptions {
     }
 }
 
-/// Compares every manifest case selected by `select`: returns (pixels differing, max |diff|,
-/// pixels) summed over the cases, after checking shapes; panics on read errors.
+/// Compares every manifest case selected by `select` with its golden (shape, then at most
+/// `max_frac` of the pixels differing, by at most `max_abs`); returns the number of cases
+/// compared. Panics on read errors.
 fn run(select: impl Fn(&Case) -> bool, max_abs: u8, max_frac: f64) -> usize {
     let mut n = 0;
     for c in cases().iter().filter(|c| select(c)) {

@@ -313,8 +313,7 @@ mod tests {
                 })
                 .collect();
             let value = |i: usize| values[i];
-            let expected =
-                crate::watershed::tests_support::flood_heap(w, h, &value, markers.clone(), &mask);
+            let expected = crate::watershed::flood_f32_heap(w, h, &value, markers.clone(), &mask);
             for bits in [0, 1, 2, BLOCK_BITS] {
                 let got = flood_ranked_blocks(w, h, &value, markers.clone(), &mask, bits);
                 assert_eq!(got, expected, "case {case}, {w}x{h}, block bits {bits}");

@@ -50,6 +50,7 @@ pub fn watershed(
         |i| values[i],
         markers.data(),
         mask.data(),
+        false,
     )
 }
 
@@ -67,6 +68,7 @@ pub(crate) fn watershed_negated(
         |i| -values[i],
         markers.data(),
         mask,
+        false,
     )
 }
 
@@ -85,13 +87,14 @@ pub(crate) fn check_shapes(
 
 /// The flooding itself; `value(i)` is the priority of raveled pixel `i`. Without NaN in the
 /// mask the rank-based path runs (`crate::ranked`); with NaN (whose comparisons skimage's heap
-/// takes as they come) the plain heap simulation on `f32` values.
+/// takes as they come), or with `heap_only`, the plain heap simulation on `f32` values.
 fn flood(
     width: usize,
     height: usize,
     value: impl Fn(usize) -> f32,
     markers: &[u32],
     mask: &[bool],
+    heap_only: bool,
 ) -> Result<Image<u32>, MorphologyError> {
     let n = width * height;
     // skimage stores ages as int32 (they would wrap beyond 2^31 pushes); at most one push per
@@ -101,13 +104,22 @@ fn flood(
             "{width}x{height} image is too large for the watershed (max 2^31 - 2 pixels)"
         )));
     }
+    // One pass: markers outside the mask dropped, and NaN looked for inside it.
+    let mut has_nan = false;
     let out: Vec<u32> = markers
         .iter()
         .zip(mask)
-        .map(|(&m, &k)| if k { m } else { 0 })
+        .enumerate()
+        .map(|(i, (&m, &k))| {
+            if k {
+                has_nan |= value(i).is_nan();
+                m
+            } else {
+                0
+            }
+        })
         .collect();
-    let has_nan = (0..n).any(|i| mask[i] && value(i).is_nan());
-    let out = if has_nan {
+    let out = if heap_only || has_nan {
         flood_f32_heap(width, height, &value, out, mask)
     } else {
         flood_ranked(width, height, &value, out, mask)
@@ -116,7 +128,7 @@ fn flood(
 }
 
 /// skimage's flooding loop, step for step, on its heap with `f32` keys.
-fn flood_f32_heap(
+pub(crate) fn flood_f32_heap(
     width: usize,
     height: usize,
     value: &impl Fn(usize) -> f32,
@@ -169,30 +181,15 @@ pub(crate) fn flood_exact_heap(
     mask: &Image<bool>,
 ) -> Result<Image<u32>, MorphologyError> {
     check_shapes(image.shape_hw(), markers.shape_hw(), mask.shape_hw())?;
-    let (w, h) = (image.width(), image.height());
-    let out: Vec<u32> = markers
-        .data()
-        .iter()
-        .zip(mask.data())
-        .map(|(&m, &k)| if k { m } else { 0 })
-        .collect();
     let values = image.data();
-    let out = flood_f32_heap(w, h, &|i| values[i], out, mask.data());
-    Image::from_vec(w, h, out).map_err(|e| MorphologyError::Shape(e.to_string()))
-}
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    /// The plain `f32` heap simulation, for comparing the fast path in unit tests.
-    pub(crate) fn flood_heap(
-        w: usize,
-        h: usize,
-        value: &impl Fn(usize) -> f32,
-        out: Vec<u32>,
-        mask: &[bool],
-    ) -> Vec<u32> {
-        super::flood_f32_heap(w, h, value, out, mask)
-    }
+    flood(
+        image.width(),
+        image.height(),
+        |i| values[i],
+        markers.data(),
+        mask.data(),
+        true,
+    )
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
-//! Property tests: the fast watershed (array heap with skimage's sift rules) against the naive
+//! Property tests: the fast watershed (value ranks and a bucket queue) against the naive
 //! linear-scan restatement in `samcell_morphology::naive`, on small maps with many ties, random
 //! markers and random masks; plus invariants that hold for any seeded flooding.
 //!
 //! The only documented difference between the two is the order of *markers with equal
 //! values* (skimage's heap vs raster order), so the inputs give markers distinct values
 //! (pixels may still tie with markers and with each other). With distinct marker values the
-//! fast path is the radix heap; the exact binary-heap simulation (the path for tied markers)
-//! is checked against the naive version as well. Tolerance: exact labels.
+//! fast path is the rank-based bucket queue alone; the exact binary-heap simulation (the path
+//! for tied markers, and for NaN) is checked against the naive version as well. Tolerance:
+//! exact labels.
 
 use proptest::prelude::*;
 use samcell_imaging::Image;

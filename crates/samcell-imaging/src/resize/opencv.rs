@@ -34,18 +34,19 @@ struct Axis {
     w1: Vec<f32>,
 }
 
+impl Axis {
+    fn with_capacity(n: usize) -> Self {
+        Self { i0: Vec::with_capacity(n), i1: Vec::with_capacity(n), w0: Vec::with_capacity(n), w1: Vec::with_capacity(n) }
+    }
+}
+
 /// `clamp_weights`: OpenCV's horizontal rule (out-of-range positions snap to the edge with
 /// weight 0); otherwise the vertical rule (indices clamped, weights kept).
 fn axis(src: usize, dst: usize, clamp_weights: bool) -> Axis {
     let inv_scale = dst as f64 / src as f64;
     let scale = 1.0 / inv_scale;
     let last = src as i64 - 1;
-    let mut a = Axis {
-        i0: Vec::with_capacity(dst),
-        i1: Vec::with_capacity(dst),
-        w0: Vec::with_capacity(dst),
-        w1: Vec::with_capacity(dst),
-    };
+    let mut a = Axis::with_capacity(dst);
     for i in 0..dst {
         let f = ((i as f64 + 0.5) * scale - 0.5) as f32;
         let s_f = f.floor();
@@ -73,12 +74,7 @@ fn axis(src: usize, dst: usize, clamp_weights: bool) -> Axis {
 fn ipp_axis(src: usize, dst: usize) -> Axis {
     let ratio = src as f64 / dst as f64;
     let last = src as i64 - 1;
-    let mut a = Axis {
-        i0: Vec::with_capacity(dst),
-        i1: Vec::with_capacity(dst),
-        w0: Vec::with_capacity(dst),
-        w1: Vec::with_capacity(dst),
-    };
+    let mut a = Axis::with_capacity(dst);
     for i in 0..dst {
         let f = (i as f64 + 0.5) * ratio - 0.5;
         let s_f = f.floor();
@@ -111,12 +107,7 @@ fn lerp_fused(a: f32, b: f32, t: f32) -> f32 {
 /// Errors: an empty source or a zero target size.
 pub fn opencv_linear_f32(img: &MapF32, width: usize, height: usize) -> Result<MapF32, ImagingError> {
     let (w, h) = (img.width(), img.height());
-    if w == 0 || h == 0 {
-        return Err(ImagingError::Shape(format!("cannot resize an empty {w}x{h} map")));
-    }
-    if width == 0 || height == 0 {
-        return Err(ImagingError::Invalid(format!("resize target must be at least 1x1, got {width}x{height}")));
-    }
+    super::check_sizes("map", w, h, width, height)?;
     if width == w && height == h {
         return Ok(img.clone());
     }

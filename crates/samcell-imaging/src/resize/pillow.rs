@@ -189,12 +189,7 @@ fn vertical(src: &[u8], w: usize, row0: usize, taps: &Taps, out: &mut [u8]) {
 /// Errors: an empty source or a zero target size.
 pub fn pillow_bilinear_u8(img: &GrayU8, width: usize, height: usize) -> Result<GrayU8, ImagingError> {
     let (w, h) = (img.width(), img.height());
-    if w == 0 || h == 0 {
-        return Err(ImagingError::Shape(format!("cannot resize an empty {w}x{h} image")));
-    }
-    if width == 0 || height == 0 {
-        return Err(ImagingError::Invalid(format!("resize target must be at least 1x1, got {width}x{height}")));
-    }
+    super::check_sizes("image", w, h, width, height)?;
     let need_h = width != w;
     let need_v = height != h;
     match (need_h, need_v) {

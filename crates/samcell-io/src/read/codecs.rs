@@ -87,7 +87,7 @@ pub(crate) fn decode_png(bytes: &[u8]) -> Result<Decoded, String> {
     let pixels = match color {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
             let conv = PngRgbToGray::new(gamma);
-            Pixels::Gray8(interleaved_u8_to_gray(&buf, channels, |r, g, b| {
+            Pixels::Gray8(interleaved_u8_to_gray(buf, channels, |r, g, b| {
                 conv.gray(r, g, b)
             }))
         }
@@ -169,8 +169,8 @@ pub(crate) fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, String> {
     let data = d.decode().map_err(zerr)?;
     let gray = match (input, out) {
         (_, ColorSpace::Luma) => data,
-        (ColorSpace::RGB, _) => interleaved_u8_to_gray(&data, 3, jpeg_rgb_to_gray),
-        _ => interleaved_u8_to_gray(&data, 3, cv_rgb_to_gray),
+        (ColorSpace::RGB, _) => interleaved_u8_to_gray(data, 3, jpeg_rgb_to_gray),
+        _ => interleaved_u8_to_gray(data, 3, cv_rgb_to_gray),
     };
     if gray.len() != w * h {
         return Err(format!(
@@ -208,7 +208,7 @@ pub(crate) fn decode_bmp(bytes: &[u8]) -> Result<Decoded, String> {
     let channels = color.channel_count() as usize;
     let pixels = match color {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-            interleaved_u8_to_gray(&buf, channels, cv_rgb_to_gray)
+            interleaved_u8_to_gray(buf, channels, cv_rgb_to_gray)
         }
         other => return Err(format!("unsupported BMP colour type {other:?}")),
     };

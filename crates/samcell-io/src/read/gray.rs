@@ -121,14 +121,15 @@ pub fn jpeg_rgb_to_gray(r: u8, g: u8, b: u8) -> u8 {
     ((19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 32768) >> 16) as u8
 }
 
-/// Grey from interleaved 8-bit samples with `channels` per pixel (1..=4), alpha ignored.
+/// Grey from interleaved 8-bit samples with `channels` per pixel (1..=4), alpha ignored. One
+/// channel is already grey: the buffer is returned as it is, without a copy.
 pub(crate) fn interleaved_u8_to_gray(
-    data: &[u8],
+    data: Vec<u8>,
     channels: usize,
     rgb: impl Fn(u8, u8, u8) -> u8,
 ) -> Vec<u8> {
     match channels {
-        1 => data.to_vec(),
+        1 => data,
         2 => data.chunks_exact(2).map(|p| p[0]).collect(),
         _ => data
             .chunks_exact(channels)

@@ -170,7 +170,7 @@ pub(crate) fn decode(bytes: &[u8], page: usize) -> Result<Decoded, String> {
                 premultiply(&mut v, channels);
             }
             (
-                Pixels::Gray8(interleaved_u8_to_gray(&v, c, cv_rgb_to_gray)),
+                Pixels::Gray8(interleaved_u8_to_gray(v, c, cv_rgb_to_gray)),
                 SampleType::U8,
             )
         }

@@ -4,7 +4,7 @@
 //! colour is a fixed function of its id ([`label_color`]), so reruns and different images give the
 //! same cell id the same colour.
 
-use super::{werr, write_atomic};
+use super::{werr, write_atomic_with};
 use crate::IoError;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
@@ -112,9 +112,9 @@ pub fn write_overlay_png(
         (Ok(a), Ok(b)) if a > 0 && b > 0 => (a, b),
         _ => return Err(werr(path, format!("cannot write a {w}x{h} PNG"))),
     };
-    let mut png = Vec::new();
-    PngEncoder::new(&mut png)
-        .write_image(&rgb, w32, h32, ExtendedColorType::Rgb8)
-        .map_err(|e| werr(path, format!("cannot encode PNG: {e}")))?;
-    write_atomic(path, &png)
+    write_atomic_with(path, |out| {
+        PngEncoder::new(out)
+            .write_image(&rgb, w32, h32, ExtendedColorType::Rgb8)
+            .map_err(|e| format!("cannot encode PNG: {e}"))
+    })
 }
