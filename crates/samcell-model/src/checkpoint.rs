@@ -157,8 +157,11 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// Opens the zip and checks every member's stored size is within the file (catches truncation
-/// with a clear message before the pickle reader sees it).
+/// Opens the zip and reads every member once to its end, which makes the zip reader verify each
+/// member's CRC-32. This is a deliberate second read of the file: the tensor loader reads exactly
+/// each tensor's bytes and never reaches the CRC check, so a corrupted download would otherwise
+/// load as wrong weights without any error. Truncation is caught earlier, by the missing central
+/// directory.
 fn check_zip(path: &Path) -> Result<(), ModelError> {
     let f = std::fs::File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
     let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
