@@ -72,17 +72,7 @@ fn main() {
         let img = &req["images"][id];
         let gt = &labels_cache[id];
         let variant = case["variant"].as_str().expect("variant");
-        let lab = if variant == "gt" {
-            gt.clone()
-        } else {
-            let v = img["variants"]
-                .as_array()
-                .expect("variants")
-                .iter()
-                .find(|v| v["name"] == variant)
-                .expect("variant");
-            common::apply_ops(gt, &v["ops"])
-        };
+        let lab = common::variant_labels(gt, img, variant);
         let inten = common::intensity_image(lab.width(), lab.height());
         let m = measure_labels(&lab, Some(Intensity::U8(&inten)), &MeasureConfig::default())
             .expect("measure");

@@ -96,8 +96,7 @@ pub fn render_heatmap(grid: &TuneGrid) -> (usize, usize, Vec<u8>) {
     let title = "OP_CSB = (SEG + DET) / 2, POOLED";
     let width = width.max(PAD * 2 + text_width(title, SCALE));
     let height = top + grid_h + 10 + th + 10 + th + PAD;
-    let mut buf = vec![255u8; width * height * 3];
-    fill_rect(&mut buf, width, 0, 0, width, height, BG);
+    let mut buf = BG.repeat(width * height);
 
     let vals: Vec<f64> = grid
         .points
@@ -110,7 +109,8 @@ pub fn render_heatmap(grid: &TuneGrid) -> (usize, usize, Vec<u8>) {
     let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
 
     draw_text(&mut buf, width, PAD, PAD, title, SCALE, INK);
-    let sub = match grid.best() {
+    let best = grid.best();
+    let sub = match best {
         Some(b) => format!(
             "BEST {:.3} AT PEAK {:.3}, FILL {:.3}",
             b.scores.op_csb, b.peak, b.fill
@@ -131,7 +131,7 @@ pub fn render_heatmap(grid: &TuneGrid) -> (usize, usize, Vec<u8>) {
         INK,
     );
 
-    let best = grid.best().map(|b| (b.peak, b.fill));
+    let best = best.map(|b| (b.peak, b.fill));
     for (ip, lab) in tick_labels.iter().enumerate() {
         let y = top + ip * CELL_H;
         draw_text(

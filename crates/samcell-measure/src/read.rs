@@ -1,7 +1,7 @@
 //! Reading label images with their integer values kept (samcell-io's `read_gray` scales to u8,
 //! which would merge labels).
 //!
-//! Accepted, found from the file's first bytes (never the extension):
+//! Accepted, found from the file's first bytes (`samcell_io::read::detect`, never the extension):
 //! - TIFF/BigTIFF, first page of a single-page file, one sample per pixel: unsigned 8/16/32/64-bit,
 //!   signed 8/16/32/64-bit (negative values are an error), 32/64-bit float holding whole numbers
 //!   (anything else is an error). Values above `u32::MAX` are an error.
@@ -12,6 +12,7 @@
 
 use crate::MeasureError;
 use samcell_imaging::Labels;
+use samcell_io::Format;
 use std::io::Cursor;
 use std::path::Path;
 use tiff::decoder::{Decoder, DecodingResult, Limits};
@@ -32,18 +33,16 @@ pub fn read_labels(path: &Path) -> Result<Labels, MeasureError> {
 
 /// Decodes label-image bytes (TIFF or PNG); the error is a reason without the file name.
 pub fn decode_labels(bytes: &[u8]) -> Result<Labels, String> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        decode_png(bytes)
-    } else if bytes.starts_with(b"II*\0")
-        || bytes.starts_with(b"MM\0*")
-        || bytes.starts_with(b"II+\0")
-        || bytes.starts_with(b"MM\0+")
-    {
-        decode_tiff(bytes)
-    } else if bytes.starts_with(&[0xff, 0xd8]) {
-        Err("JPEG cannot hold a label image (lossy compression changes the labels); use TIFF or PNG".into())
-    } else {
-        Err("not a TIFF or PNG file (label images must be TIFF or PNG)".into())
+    match samcell_io::read::detect(bytes) {
+        Ok(Format::Png) => decode_png(bytes),
+        Ok(Format::Tiff) => decode_tiff(bytes),
+        Ok(Format::Jpeg) => Err(
+            "JPEG cannot hold a label image (lossy compression changes the labels); use TIFF or PNG"
+                .into(),
+        ),
+        Ok(Format::Bmp) | Err(_) => {
+            Err("not a TIFF or PNG file (label images must be TIFF or PNG)".into())
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! in parallel (rayon). Points with `fill >= peak` are evaluated like the others (the
 //! post-processing is defined there too: seeds outside the fill mask are dropped).
 
-use crate::eval::{evaluate_labels, EvalCounts, Scores};
+use crate::eval::{DenseGt, EvalCounts, Scores};
 use crate::MeasureError;
 use rayon::prelude::*;
 use samcell_imaging::{Labels, MapF32};
@@ -185,24 +185,21 @@ where
     }
     peak.validate().map_err(MeasureError::Invalid)?;
     fill.validate().map_err(MeasureError::Invalid)?;
+    // the ground truths are re-indexed once; each grid point only re-runs `post` and the counting
+    let dense_gts: Vec<DenseGt> = gts.par_iter().map(DenseGt::new).collect();
     let points = grid(peak, fill)
         .into_par_iter()
         .map(|(p, f)| {
-            let mut counts: Option<EvalCounts> = None;
-            for (i, (m, g)) in maps.iter().zip(gts).enumerate() {
+            let mut counts = EvalCounts::empty();
+            for (i, (m, g)) in maps.iter().zip(&dense_gts).enumerate() {
                 let labels = post(m, p, f).map_err(|reason| MeasureError::PostProcess {
                     peak: p,
                     fill: f,
                     image: i,
                     reason,
                 })?;
-                let e = evaluate_labels(&labels, g, &format!("image {i}"))?;
-                match &mut counts {
-                    None => counts = Some(e.counts),
-                    Some(c) => c.add(&e.counts),
-                }
+                counts.add(&g.counts(&labels, &format!("image {i}"))?);
             }
-            let counts = counts.unwrap_or_default();
             let scores = counts.scores();
             Ok(TunePoint {
                 peak: p,

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{apply_ops, data_dir, fixtures, intensity_image, sha256};
+use common::{apply_ops, data_dir, fixtures, intensity_image, sha256, variant_labels};
 use samcell_measure::{
     evaluate_labels, measure_labels, read_labels, EvalCounts, Intensity, MeasureConfig,
 };
@@ -156,17 +156,7 @@ fn shapes_match_regionprops_and_neighbours_match_cellprofiler() {
         let img = &images[case["image"].as_u64().expect("image") as usize];
         let variant = case["variant"].as_str().expect("variant");
         let gt = read_labels(&data.join(img["path"].as_str().expect("path"))).expect("labels");
-        let lab = if variant == "gt" {
-            gt
-        } else {
-            let v = img["variants"]
-                .as_array()
-                .expect("variants")
-                .iter()
-                .find(|v| v["name"] == variant)
-                .expect("variant");
-            apply_ops(&gt, &v["ops"])
-        };
+        let lab = variant_labels(&gt, img, variant);
         let inten = intensity_image(lab.width(), lab.height());
         let m = measure_labels(&lab, Some(Intensity::U8(&inten)), &MeasureConfig::default())
             .expect("measure");

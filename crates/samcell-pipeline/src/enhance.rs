@@ -9,7 +9,7 @@
 //! The arithmetic lives in `samcell_imaging::{clahe, normalize}`; this module fixes the settings.
 
 use rayon::prelude::*;
-use samcell_imaging::{clahe, normalize, ClaheConfig, GrayU8};
+use samcell_imaging::{clahe, normalize, ClaheConfig, GrayU8, ImagingError};
 
 use crate::PipelineError;
 
@@ -20,7 +20,12 @@ pub fn clahe_config() -> ClaheConfig {
 
 /// CLAHE (clip 1, 8x8) then min-max to 0..255, on one crop.
 pub fn enhance(crop: &GrayU8) -> Result<GrayU8, PipelineError> {
-    let eq = clahe::clahe(crop, &clahe_config()).map_err(PipelineError::imaging)?;
+    enhance_with(crop, PipelineError::imaging)
+}
+
+/// [`enhance`], with `err` wrapping a CLAHE failure (so that [`enhance_all`] can name the crop).
+fn enhance_with(crop: &GrayU8, err: impl FnOnce(ImagingError) -> PipelineError) -> Result<GrayU8, PipelineError> {
+    let eq = clahe::clahe(crop, &clahe_config()).map_err(err)?;
     Ok(normalize::minmax_u8(&eq))
 }
 
@@ -30,9 +35,6 @@ pub fn enhance_all(crops: &[GrayU8], first_index: usize) -> Result<Vec<GrayU8>, 
     crops
         .par_iter()
         .enumerate()
-        .map(|(i, c)| {
-            let eq = clahe::clahe(c, &clahe_config()).map_err(PipelineError::imaging_on(first_index + i))?;
-            Ok(normalize::minmax_u8(&eq))
-        })
+        .map(|(i, c)| enhance_with(c, PipelineError::imaging_on(first_index + i)))
         .collect()
 }

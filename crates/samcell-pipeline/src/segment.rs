@@ -10,7 +10,8 @@
 //! indices, with gaps); that is the only difference in the labels.
 //!
 //! Crops go to the predictor in batches of `predictor.max_batch()`; the crops of a batch are cut
-//! and enhanced in parallel (rayon).
+//! (a plain copy), then enhanced in parallel (rayon). The blending mask and accumulators are made
+//! once per image.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -77,7 +77,7 @@ pub struct EvalCounts {
 }
 
 impl EvalCounts {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             tp: vec![0; AP_THRESHOLDS_PERCENT.len()],
             ..Self::default()
@@ -364,17 +364,45 @@ fn count_pair(g: &Dense, p: &Dense) -> EvalCounts {
     c
 }
 
-/// Evaluates `pred` against `gt` (same size) under the name `name`.
-pub fn evaluate_labels(pred: &Labels, gt: &Labels, name: &str) -> Result<ImageEval, MeasureError> {
-    if (pred.width(), pred.height()) != (gt.width(), gt.height()) {
+fn check_same_size(pred: &Labels, gt_wh: (usize, usize), name: &str) -> Result<(), MeasureError> {
+    if (pred.width(), pred.height()) != gt_wh {
         return Err(MeasureError::Shape(format!(
             "{name}: prediction is {}x{} but ground truth is {}x{} (width x height)",
             pred.width(),
             pred.height(),
-            gt.width(),
-            gt.height()
+            gt_wh.0,
+            gt_wh.1
         )));
     }
+    Ok(())
+}
+
+/// A ground truth re-indexed once, to be evaluated against many predictions (threshold tuning).
+pub(crate) struct DenseGt {
+    width: usize,
+    height: usize,
+    dense: Dense,
+}
+
+impl DenseGt {
+    pub(crate) fn new(gt: &Labels) -> Self {
+        Self {
+            width: gt.width(),
+            height: gt.height(),
+            dense: densify(gt.data()),
+        }
+    }
+
+    /// The counts of [`evaluate_labels`]`(pred, gt, name)`.
+    pub(crate) fn counts(&self, pred: &Labels, name: &str) -> Result<EvalCounts, MeasureError> {
+        check_same_size(pred, (self.width, self.height), name)?;
+        Ok(count_pair(&self.dense, &densify(pred.data())))
+    }
+}
+
+/// Evaluates `pred` against `gt` (same size) under the name `name`.
+pub fn evaluate_labels(pred: &Labels, gt: &Labels, name: &str) -> Result<ImageEval, MeasureError> {
+    check_same_size(pred, (gt.width(), gt.height()), name)?;
     let (g, p) = rayon::join(|| densify(gt.data()), || densify(pred.data()));
     let counts = count_pair(&g, &p);
     let mut warnings = Vec::new();

@@ -53,6 +53,21 @@ fn u32s(v: &Value) -> Vec<u32> {
         .collect()
 }
 
+/// The labels of a fixture case: `gt` itself for the variant "gt", otherwise `gt` with the recipe
+/// of the variant named `variant` of fixture image `img` applied.
+pub fn variant_labels(gt: &Labels, img: &Value, variant: &str) -> Labels {
+    if variant == "gt" {
+        return gt.clone();
+    }
+    let v = img["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .find(|v| v["name"] == variant)
+        .unwrap_or_else(|| panic!("variant {variant}"));
+    apply_ops(gt, &v["ops"])
+}
+
 /// Applies a recipe (list of operations) to a copy of `gt`.
 pub fn apply_ops(gt: &Labels, ops: &Value) -> Labels {
     let (w, h) = (gt.width(), gt.height());
