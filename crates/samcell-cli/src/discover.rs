@@ -232,7 +232,14 @@ fn walk(
         }
     };
     let mut subdirs = Vec::new();
-    for entry in entries.flatten() {
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                warnings.push(format!("cannot read folder {}: {e}", dir.display()));
+                continue;
+            }
+        };
         let path = entry.path();
         if is_hidden(&path) {
             continue;

@@ -8,13 +8,15 @@ use std::io::{IsTerminal, Write};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-const CRATES: [&str; 6] = [
+const CRATES: [&str; 8] = [
     "samcell",
     "samcell_io",
     "samcell_pipeline",
     "samcell_model",
     "samcell_morphology",
     "samcell_imaging",
+    "samcell_measure",
+    "samcell_web",
 ];
 
 fn default_filter(quiet: bool, verbose: u8) -> String {

@@ -5,12 +5,21 @@
 //! `%LOCALAPPDATA%\samcell`). A named model that is not in the cache is downloaded from the
 //! SAMCell release (`<base>/samcell-<name>.pt`, base [`DEFAULT_BASE_URL`], overridable with env
 //! `SAMCELL_MODEL_BASE_URL`), see [`crate::download`].
+//!
+//! [`ModelArgs`] are the model options shared by `segment`, `tune` and `serve`;
+//! [`ModelArgs::load`] resolves, hashes and loads the model the same way for all three.
 
 use crate::download;
 use crate::progress::Terminal;
+use crate::run_meta::{self, ModelInfo};
 use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use samcell_model::{HeadOverrides, SamModel, SamPredictor};
+use samcell_pipeline::DistanceMapPredictor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Published SAMCell models (SAMCell v1 release assets).
 pub const MODEL_NAMES: [&str; 2] = ["generalist", "cyto"];
@@ -24,6 +33,48 @@ pub const BASE_URL_ENV: &str = "SAMCELL_MODEL_BASE_URL";
 
 /// Env var naming the model cache folder.
 pub const MODEL_DIR_ENV: &str = "SAMCELL_MODEL_DIR";
+
+/// The model options of `segment`, `tune` and `serve` (flattened into each).
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model: a published name (generalist, cyto) or the path of a checkpoint
+    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout). There is no default model.
+    ///
+    /// Names resolve to <cache>/samcell-<name>.pt, downloaded from the SAMCell release on first
+    /// use (override the base URL with SAMCELL_MODEL_BASE_URL).
+    #[arg(short, long, value_name = "PATH|NAME")]
+    pub model: Option<String>,
+
+    /// Hugging Face config.json giving the head counts of a non-standard model (by default a
+    /// config.json beside the checkpoint is used if present).
+    #[arg(long, value_name = "PATH")]
+    pub model_config: Option<PathBuf>,
+
+    /// Model cache folder [default: $SAMCELL_MODEL_DIR, else $XDG_CACHE_HOME/samcell, else
+    /// ~/.cache/samcell].
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The `--model` value; a missing one is a usage error (exit 2).
+    pub fn spec(&self) -> Result<&str> {
+        self.model
+            .as_deref()
+            .ok_or_else(|| anyhow!(UsageError(no_model_message())))
+    }
+
+    /// Resolves `--model` ([`resolve`], downloading a named model if needed) and loads it
+    /// ([`load_model`]) with `batch_size` crops per forward pass.
+    pub fn load(
+        &self,
+        term: &Terminal,
+        batch_size: usize,
+    ) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
+        let file = resolve(self.spec()?, self.model_dir.as_deref(), term)?;
+        load_model(&file, self.model_config.as_deref(), batch_size)
+    }
+}
 
 /// A resolved model file.
 #[derive(Clone, Debug)]
@@ -117,6 +168,59 @@ pub fn resolve(spec: &str, model_dir: Option<&Path>, term: &Terminal) -> Result<
         "model {spec:?} {what}: --model takes a model name ({}) or the path of a checkpoint file",
         MODEL_NAMES.join(", ")
     ))))
+}
+
+/// Loads the model and describes it for the metadata (the file is hashed once, here).
+pub fn load_model(
+    file: &ModelFile,
+    model_config: Option<&Path>,
+    batch_size: usize,
+) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
+    let heads = match model_config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read model config {}", p.display()))?;
+            Some(
+                HeadOverrides::from_hf_json(&text)
+                    .with_context(|| format!("model config {}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let t = Instant::now();
+    let model = SamModel::load(&file.path, heads).context("cannot load the model")?;
+    let sha256 = run_meta::sha256_file(&file.path)?;
+    let config = match model_config {
+        Some(p) => Some(p.display().to_string()),
+        None => Some(file.path.with_file_name("config.json"))
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string()),
+    };
+    let variant = model.config.variant().to_string();
+    let format = format!("{:?}", model.format);
+    let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(SamPredictor::new(model, batch_size));
+    tracing::debug!(
+        "model loaded and hashed in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let info = ModelInfo {
+        path: display_abs(&file.path),
+        name: file.name.clone(),
+        url: file.url.clone(),
+        sha256,
+        config,
+        variant,
+        format,
+        predictor: predictor.describe(),
+    };
+    Ok((predictor, info))
+}
+
+fn display_abs(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -54,7 +54,6 @@ impl Terminal {
         pb
     }
 
-    /// Bars for a run over `n_images` images.
     /// One bar counting `n` files (absent without a terminal or with `--quiet`).
     pub fn file_bar(&self, n: usize, what: &str) -> Option<ProgressBar> {
         if !self.bars {
@@ -69,6 +68,7 @@ impl Terminal {
         Some(bar)
     }
 
+    /// Bars for a run over `n_images` images.
     pub fn run_bars(&self, n_images: usize) -> RunBars {
         if !self.bars {
             return RunBars {

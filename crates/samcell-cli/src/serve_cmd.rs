@@ -2,7 +2,7 @@
 //! and loaded exactly as `samcell segment` does (names downloaded into the cache, paths used as
 //! they are, `--model-config` for non-standard head counts).
 
-use crate::model_source;
+use crate::model_source::ModelArgs;
 use crate::progress::Terminal;
 use crate::{threads, UsageError};
 use anyhow::{anyhow, Context, Result};
@@ -14,19 +14,14 @@ use std::sync::Arc;
 
 /// `samcell serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  samcell serve --model generalist --port 8080\n\n\
+#[command(
+    after_help = "Example:\n  samcell serve --model generalist --port 8080\n\n\
 Then open http://127.0.0.1:8080/ in a browser. A host other than 127.0.0.1/localhost exposes \
-the server to the network.")]
+the server to the network."
+)]
 pub struct ServeArgs {
-    /// Model file or name (generalist, cyto), as for `samcell segment`.
-    #[arg(short, long, value_name = "PATH|NAME")]
-    pub model: Option<String>,
-    /// Hugging Face config.json with the head counts of a non-standard model.
-    #[arg(long, value_name = "PATH")]
-    pub model_config: Option<PathBuf>,
-    /// Model cache folder (as for `samcell segment`).
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Interface to listen on.
     #[arg(long, default_value = samcell_web::config::DEFAULT_HOST)]
     pub host: String,
@@ -44,16 +39,8 @@ pub struct ServeArgs {
 /// Runs `samcell serve` until Ctrl+C.
 pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     threads::configure(args.threads.map(usize::from));
-    let Some(spec) = args.model.as_deref() else {
-        return Err(anyhow!(UsageError(model_source::no_model_message())));
-    };
-    let file = model_source::resolve(spec, args.model_dir.as_deref(), term)?;
-    let (predictor, info) = crate::segment::load_model(
-        &file,
-        args.model_config.as_deref(),
-        crate::segment::DEFAULT_BATCH,
-    )?;
-    tracing::info!("model {} ({})", file.path.display(), info.variant);
+    let (predictor, info) = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
+    tracing::info!("model {} ({})", info.path, info.variant);
     let config = samcell_web::ServeConfig {
         host: args.host,
         port: args.port,

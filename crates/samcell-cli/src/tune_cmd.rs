@@ -11,7 +11,7 @@
 //! with the pooled CTC SEG/DET/OP_CSB. Prints the best point by OP_CSB; writes `tune.csv` (whole
 //! grid) and `tune_heatmap.png`.
 
-use crate::model_source;
+use crate::model_source::ModelArgs;
 use crate::progress::Terminal;
 use crate::UsageError;
 use anyhow::{anyhow, bail, Context, Result};
@@ -40,15 +40,9 @@ pub struct TuneArgs {
     /// Folder of images to compute distance maps from (needs --model).
     #[arg(long, value_name = "DIR", requires = "model")]
     pub images: Option<PathBuf>,
-    /// Model file or name (as for `samcell segment`).
-    #[arg(short, long, value_name = "PATH|NAME", requires = "images")]
-    pub model: Option<String>,
-    /// Hugging Face config.json with the head counts of a non-standard model.
-    #[arg(long, value_name = "PATH")]
-    pub model_config: Option<PathBuf>,
-    /// Model cache folder (as for `samcell segment`).
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
+    // --model, --model-config, --model-dir (used with --images)
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Peak (seed) thresholds: start:stop:step or one value.
     #[arg(long, default_value = "0.3:0.6:0.05", value_parser = parse_range)]
     pub peak: GridRange,
@@ -64,7 +58,7 @@ fn parse_range(s: &str) -> Result<GridRange, String> {
     GridRange::parse(s).map_err(|e| e.to_string())
 }
 
-fn lower_name(p: &Path) -> String {
+fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -86,7 +80,7 @@ fn distmap_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
         let p = e
             .with_context(|| format!("cannot list {}", dir.display()))?
             .path();
-        let name = lower_name(&p);
+        let name = file_name(&p);
         let lower = name.to_ascii_lowercase();
         let Some(cut) = ["_distmap.tiff", "_distmap.tif"]
             .iter()
@@ -174,8 +168,8 @@ fn pair(
         .collect())
 }
 
-/// Reads a one-page 32-bit float TIFF (a saved distance map).
-pub fn read_distmap(path: &Path) -> Result<MapF32> {
+/// Reads a 32-bit float TIFF (a saved distance map; the first page).
+fn read_distmap(path: &Path) -> Result<MapF32> {
     use tiff::decoder::{Decoder, DecodingResult};
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut d = Decoder::new(std::io::BufReader::new(f))
@@ -230,18 +224,13 @@ pub fn run(args: TuneArgs, term: &Terminal) -> Result<ExitCode> {
         }
         (maps, labels)
     } else {
-        let (Some(dir), Some(spec)) = (&args.images, &args.model) else {
+        let Some(dir) = &args.images else {
             bail!(UsageError(
                 "give --distmaps DIR, or --images DIR with --model".into()
             ));
         };
         let pairs = pair(image_files(dir)?, &gts, "image")?;
-        let file = model_source::resolve(spec, args.model_dir.as_deref(), term)?;
-        let (predictor, _) = crate::segment::load_model(
-            &file,
-            args.model_config.as_deref(),
-            crate::segment::DEFAULT_BATCH,
-        )?;
+        let (predictor, _) = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
         let seg =
             samcell_pipeline::Segmenter::new(predictor, samcell_pipeline::SegmentConfig::default());
         let bar = term.file_bar(pairs.len(), "images");

@@ -115,8 +115,8 @@ fn eval_identical_perturbed_and_unpaired() {
 
     // prediction = ground truth without one cell (as TIFF masks: pairs with the PNGs by stem)
     std::fs::create_dir_all(&pred).unwrap();
-    for i in 0..2 {
-        let mut l = samcell_measure::read_labels(&gt.join(DSB_IMAGES[i])).unwrap();
+    for (i, file) in DSB_IMAGES.iter().enumerate().take(2) {
+        let mut l = samcell_measure::read_labels(&gt.join(file)).unwrap();
         if i == 0 {
             let victim = l.data().iter().copied().find(|&v| v != 0).unwrap();
             for v in l.data_mut() {
@@ -158,8 +158,8 @@ fn segment_measures_cells_and_tune_reads_its_distmaps() {
         tmp.path().join("seg"),
         tmp.path().join("tune"),
     );
-    for i in 0..2 {
-        copy_dsb(i, &inp.join(DSB_IMAGES[i]));
+    for (i, file) in DSB_IMAGES.iter().enumerate().take(2) {
+        copy_dsb(i, &inp.join(file));
         copy_label(i, &gt);
     }
     let segment = || {
@@ -207,15 +207,18 @@ fn segment_measures_cells_and_tune_reads_its_distmaps() {
     assert!(seg.join(format!("{}_cells.csv", stem(1))).is_file());
     assert_eq!(col(&csv_rows(&seg.join("summary.csv"))), counts);
 
-    let (code, stdout, err) = run(samcell()
-        .arg("tune")
-        .arg("--gt")
-        .arg(&gt)
-        .arg("--distmaps")
-        .arg(&seg)
-        .args(["--peak", "0.50:0.56:0.02", "--fill", "0.48:0.52:0.02"])
-        .arg("--output")
-        .arg(&tn));
+    let tune = |peak: &str, fill: &str| {
+        run(samcell()
+            .arg("tune")
+            .arg("--gt")
+            .arg(&gt)
+            .arg("--distmaps")
+            .arg(&seg)
+            .args(["--peak", peak, "--fill", fill])
+            .arg("--output")
+            .arg(&tn))
+    };
+    let (code, stdout, err) = tune("0.50:0.56:0.02", "0.48:0.52:0.02");
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("best: peak"), "{stdout}");
     let rows = csv_rows(&tn.join("tune.csv"));
@@ -239,15 +242,7 @@ fn segment_measures_cells_and_tune_reads_its_distmaps() {
 
     // ground truth without a distance map: exit 2 naming it
     copy_label(2, &gt);
-    let (code, _, err) = run(samcell()
-        .arg("tune")
-        .arg("--gt")
-        .arg(&gt)
-        .arg("--distmaps")
-        .arg(&seg)
-        .args(["--peak", "0.5", "--fill", "0.5"])
-        .arg("--output")
-        .arg(&tn));
+    let (code, _, err) = tune("0.5", "0.5");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(DSB_IMAGES[2]), "{err}");
 }

@@ -6,6 +6,7 @@
 //! 0.09, from `samcell_pipeline`). It has no equivalent of `--crop-size` (fixed at the trained
 //! 256) or `--device`, and takes one image where this takes many.
 
+use crate::model_source::ModelArgs;
 use clap::builder::TypedValueParser;
 use clap::Args;
 use samcell_io::Scaling;
@@ -48,23 +49,8 @@ pub struct SegmentArgs {
     #[arg(short, long)]
     pub recursive: bool,
 
-    /// Model: a published name (generalist, cyto) or the path of a checkpoint
-    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout). Required for now.
-    ///
-    /// Names resolve to <cache>/samcell-<name>.pt, downloaded from the SAMCell release on first
-    /// use (override the base URL with SAMCELL_MODEL_BASE_URL).
-    #[arg(short, long, value_name = "PATH|NAME")]
-    pub model: Option<String>,
-
-    /// Hugging Face config.json giving the head counts of a non-standard model (by default a
-    /// config.json beside the checkpoint is used if present).
-    #[arg(long, value_name = "PATH")]
-    pub model_config: Option<PathBuf>,
-
-    /// Model cache folder [default: $SAMCELL_MODEL_DIR, else $XDG_CACHE_HOME/samcell, else
-    /// ~/.cache/samcell].
-    #[arg(long, value_name = "DIR")]
-    pub model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// Output folder (created if needed).
     #[arg(short, long, value_name = "DIR", default_value = "samcell_output")]

@@ -24,21 +24,15 @@ mod outputs;
 pub use args::{SegmentArgs, DEFAULT_BATCH};
 
 use crate::discover::{self, Input};
-use crate::model_source::{self, ModelFile};
 use crate::progress::Terminal;
-use crate::run_meta::{
-    self, ImageRecord, ModelInfo, ResultSettings, RunMeta, RunSettings, Status, Summary,
-};
+use crate::run_meta::{self, ImageRecord, ResultSettings, RunMeta, RunSettings, Status, Summary};
 use crate::{threads, UsageError};
 use anyhow::{anyhow, Context, Result};
 use job::JobContext;
 use outputs::OutputSet;
 use samcell_io::ReadOptions;
-use samcell_model::{HeadOverrides, SamModel, SamPredictor};
-use samcell_pipeline::{DistanceMapPredictor, SegmentConfig, Segmenter, TilingConfig};
-use std::path::Path;
+use samcell_pipeline::{SegmentConfig, Segmenter, TilingConfig};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Runs `samcell segment`.
@@ -47,19 +41,18 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     if args.dry_run {
         return dry_run(&args);
     }
-    let Some(model_spec) = args.model.as_deref() else {
-        return Err(anyhow!(UsageError(model_source::no_model_message())));
-    };
+    // a missing --model is reported before a missing input
+    args.model.spec()?;
     let (inputs, names) = find_inputs(&args)?;
 
-    let model_file = model_source::resolve(model_spec, args.model_dir.as_deref(), term)?;
-    let (predictor, model_info) =
-        load_model(&model_file, args.model_config.as_deref(), args.batch_size)?;
+    let (predictor, model_info) = args.model.load(term, args.batch_size)?;
     let config = SegmentConfig {
         tiling: TilingConfig::default(),
         peak: args.peak,
         fill: args.fill,
     };
+    let scaling = args.scaling();
+    let scaling_label = args::scaling_label(&scaling);
     let settings = RunSettings {
         result: ResultSettings {
             peak: args.peak,
@@ -67,7 +60,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
             crop: config.tiling.crop,
             overlap: config.tiling.overlap,
             page: args.page,
-            scaling: args::scaling_label(&args.scaling()),
+            scaling: scaling_label.clone(),
             outlines: args.outlines,
         },
         batch_size: args.batch_size,
@@ -84,9 +77,9 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         segmenter: &segmenter,
         read: ReadOptions {
             page: args.page,
-            scaling: args.scaling(),
+            scaling,
         },
-        scaling_label: args::scaling_label(&args.scaling()),
+        scaling_label,
         outlines: args.outlines,
         settings: &settings,
         model: &model_info,
@@ -96,7 +89,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         "{} image(s) -> {} | model {} ({}, sha256 {}) | {} thread(s), batch {}",
         inputs.len(),
         args.output.display(),
-        model_file.path.display(),
+        model_info.path,
         model_info.variant,
         &model_info.sha256[..12.min(model_info.sha256.len())],
         n_threads,
@@ -235,57 +228,4 @@ fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Loads the model and describes it for the metadata.
-pub fn load_model(
-    file: &ModelFile,
-    model_config: Option<&Path>,
-    batch_size: usize,
-) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
-    let heads = match model_config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read model config {}", p.display()))?;
-            Some(
-                HeadOverrides::from_hf_json(&text)
-                    .with_context(|| format!("model config {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
-    let t = Instant::now();
-    let model = SamModel::load(&file.path, heads).context("cannot load the model")?;
-    let sha256 = run_meta::sha256_file(&file.path)?;
-    let config = match model_config {
-        Some(p) => Some(p.display().to_string()),
-        None => Some(file.path.with_file_name("config.json"))
-            .filter(|p| p.is_file())
-            .map(|p| p.display().to_string()),
-    };
-    let variant = model.config.variant().to_string();
-    let format = format!("{:?}", model.format);
-    let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(SamPredictor::new(model, batch_size));
-    tracing::debug!(
-        "model loaded and hashed in {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
-    let info = ModelInfo {
-        path: display_abs(&file.path),
-        name: file.name.clone(),
-        url: file.url.clone(),
-        sha256,
-        config,
-        variant,
-        format,
-        predictor: predictor.describe(),
-    };
-    Ok((predictor, info))
-}
-
-fn display_abs(p: &Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }

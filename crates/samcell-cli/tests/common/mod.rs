@@ -26,30 +26,27 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared folder holding `reference/`.
-pub fn shared() -> PathBuf {
-    let p = std::env::var_os("SAMCELL_SHARED")
+/// The folder named by env `var` (default `<workspace>/../<default>`), which must hold `inside`.
+fn env_dir(var: &str, default: &str, inside: &str) -> PathBuf {
+    let p = std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared"));
+        .unwrap_or_else(|| workspace().join("..").join(default));
     assert!(
-        p.join("reference").is_dir(),
-        "reference harness not found at {}/reference: set SAMCELL_SHARED to the folder holding reference/",
+        p.join(inside).is_dir(),
+        "{inside} not found in {}: set {var} to the folder holding {inside}/",
         p.display()
     );
     p
 }
 
+/// The shared folder holding `reference/`.
+pub fn shared() -> PathBuf {
+    env_dir("SAMCELL_SHARED", "shared", "reference")
+}
+
 /// The real data folder.
 pub fn data() -> PathBuf {
-    let p = std::env::var_os("SAMCELL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"));
-    assert!(
-        p.join("dsb2018-train/images").is_dir(),
-        "real data not found at {}/dsb2018-train/images: set SAMCELL_DATA to the folder holding dsb2018-train/",
-        p.display()
-    );
-    p
+    env_dir("SAMCELL_DATA", "shared/data", "dsb2018-train/images")
 }
 
 /// A file of the shared reference harness, which must exist.
