@@ -9,7 +9,7 @@ pub mod read;
 pub mod write;
 
 pub use read::{
-    page_count, read_gray, read_gray_with_info, Format, ReadOptions, SampleType, Scaling,
+    page_count, read_f32_tiff, read_gray, read_gray_with_info, Format, ReadOptions, SampleType, Scaling,
     SourceInfo,
 };
 pub use write::{write_atomic, write_f32_tiff, write_labels_tiff, write_overlay_png};

@@ -36,8 +36,11 @@
 //! extension. Every error names the file.
 
 mod codecs;
+mod float_map;
 pub mod gray;
 mod tiff_input;
+
+pub use float_map::read_f32_tiff;
 
 use crate::IoError;
 use samcell_imaging::GrayU8;

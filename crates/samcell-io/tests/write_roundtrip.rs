@@ -138,6 +138,26 @@ fn f32_round_trip() {
         "bit-exact"
     );
     keep(&p, "distmap_f32", 23, 37, &data);
+    // and through our own reader, the counterpart of write_f32_tiff
+    let back = samcell_io::read_f32_tiff(&p).unwrap();
+    assert_eq!((back.width(), back.height()), (37, 23));
+    assert_eq!(
+        back.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        "read_f32_tiff: bit-exact"
+    );
+}
+
+#[test]
+fn read_f32_tiff_rejects_integer_tiffs_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("labels_not_a_map.tif");
+    write_labels_tiff(&p, &labels_with(4, 3, |x, y| (x + y) as u32)).unwrap();
+    let err = samcell_io::read_f32_tiff(&p).unwrap_err().to_string();
+    assert!(err.contains("labels_not_a_map.tif") && err.contains("32-bit float"), "{err}");
+    let missing = dir.path().join("missing.tif");
+    let err = samcell_io::read_f32_tiff(&missing).unwrap_err().to_string();
+    assert!(err.contains("missing.tif"), "{err}");
 }
 
 #[test]

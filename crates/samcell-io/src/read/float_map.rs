@@ -1,0 +1,31 @@
+//! Reading a float map back: the counterpart of [`crate::write_f32_tiff`].
+//!
+//! Distance maps are written as single-channel 32-bit float TIFFs (`<stem>_distmap.tif`); tools
+//! that re-threshold or tune from saved maps read them here, values untouched (no scaling to u8,
+//! unlike [`crate::read_gray`]). Only the first page is read.
+
+use crate::IoError;
+use samcell_imaging::MapF32;
+use std::path::Path;
+use tiff::decoder::{Decoder, DecodingResult};
+use tiff::ColorType;
+
+fn rerr(path: &Path, reason: impl Into<String>) -> IoError {
+    IoError::Read { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Reads the first page of a single-channel 32-bit float TIFF as a map.
+pub fn read_f32_tiff(path: &Path) -> Result<MapF32, IoError> {
+    let f = std::fs::File::open(path).map_err(|e| rerr(path, format!("cannot open: {e}")))?;
+    let mut d = Decoder::new(std::io::BufReader::new(f)).map_err(|e| rerr(path, format!("not a readable TIFF: {e}")))?;
+    let (w, h) = d.dimensions().map_err(|e| rerr(path, e.to_string()))?;
+    match d.colortype().map_err(|e| rerr(path, e.to_string()))? {
+        ColorType::Gray(32) => {}
+        other => return Err(rerr(path, format!("expected a one-channel 32-bit float TIFF (a distance map), found {other:?}"))),
+    }
+    let data = match d.read_image().map_err(|e| rerr(path, format!("cannot decode: {e}")))? {
+        DecodingResult::F32(v) => v,
+        _ => return Err(rerr(path, "expected 32-bit float samples (a distance map), found integers")),
+    };
+    MapF32::from_vec(w as usize, h as usize, data).map_err(|e| rerr(path, e.to_string()))
+}
