@@ -16,7 +16,7 @@ use crate::progress::Terminal;
 use crate::UsageError;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use samcell_imaging::{Labels, MapF32};
+use samcell_imaging::Labels;
 use samcell_measure::eval::stem_key;
 use samcell_measure::{GridRange, TuneGrid};
 use std::collections::BTreeMap;
@@ -168,28 +168,6 @@ fn pair(
         .collect())
 }
 
-/// Reads a 32-bit float TIFF (a saved distance map; the first page).
-fn read_distmap(path: &Path) -> Result<MapF32> {
-    use tiff::decoder::{Decoder, DecodingResult};
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut d = Decoder::new(std::io::BufReader::new(f))
-        .with_context(|| format!("{}: not a TIFF", path.display()))?;
-    let (w, h) = d
-        .dimensions()
-        .with_context(|| format!("{}", path.display()))?;
-    let data = match d
-        .read_image()
-        .with_context(|| format!("{}", path.display()))?
-    {
-        DecodingResult::F32(v) => v,
-        _ => bail!(
-            "{}: not a 32-bit float TIFF (a distance map)",
-            path.display()
-        ),
-    };
-    MapF32::from_vec(w as usize, h as usize, data).map_err(|e| anyhow!("{}: {e}", path.display()))
-}
-
 fn write_csv(path: &Path, grid: &TuneGrid) -> Result<()> {
     let f = |v: f64| samcell_measure::csv::fmt_f64(v);
     let mut s = String::from("peak,fill,op_csb,seg,det,ap_mean,f1_50,n_gt,n_pred\n");
@@ -219,7 +197,7 @@ pub fn run(args: TuneArgs, term: &Terminal) -> Result<ExitCode> {
         let mut maps = Vec::with_capacity(pairs.len());
         let mut labels: Vec<Labels> = Vec::with_capacity(pairs.len());
         for (_, m, g) in &pairs {
-            maps.push(read_distmap(m)?);
+            maps.push(samcell_io::read_f32_tiff(m)?);
             labels.push(samcell_measure::read_labels(g)?);
         }
         (maps, labels)

@@ -1,4 +1,5 @@
-//! The HTTP routes: the page, its assets and the JSON API (see `README-serve.md` for examples).
+//! The HTTP routes: the page, its assets and the JSON API (listed, with examples, in the
+//! workspace README's section "The web GUI: `samcell serve`").
 //! Errors are JSON `{"error": "..."}` with a fitting status code.
 
 use axum::body::{Body, Bytes};
@@ -15,6 +16,9 @@ use crate::job::{files, valid_batch, valid_id, Job, JobState};
 use crate::state::AppState;
 use crate::upload::{self, UploadParams};
 use crate::zipping;
+
+/// Where a user finds the API, for error messages.
+const API_DOCS: &str = "the README, section \"The web GUI\"";
 
 /// Batch of uploads that name none.
 pub const DEFAULT_BATCH: &str = "default";
@@ -56,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             ApiError(
                 404,
-                "no such page or API endpoint (see README-serve.md)".into(),
+                format!("no such page or API endpoint (see {API_DOCS})"),
             )
         })
         .with_state(state)
@@ -109,6 +113,55 @@ pub struct JobView {
     pub files: Option<serde_json::Value>,
 }
 
+/// A file of a finished job, served at `/api/jobs/{id}/files/{name}`.
+struct JobFile {
+    /// Key in [`JobView::files`].
+    key: &'static str,
+    /// Name in the URL; downloads are saved as `<stem>_<name>`.
+    name: &'static str,
+    /// File in the job directory (`None`: the ZIP, made on request).
+    disk: Option<&'static str>,
+    ctype: &'static str,
+    /// Sent as an attachment (download) rather than shown inline (viewer layers).
+    download: bool,
+}
+
+const fn jf(
+    key: &'static str,
+    name: &'static str,
+    disk: Option<&'static str>,
+    ctype: &'static str,
+    download: bool,
+) -> JobFile {
+    JobFile {
+        key,
+        name,
+        disk,
+        ctype,
+        download,
+    }
+}
+
+const TIFF: &str = "image/tiff";
+const PNG: &str = "image/png";
+const CSV: &str = "text/csv; charset=utf-8";
+
+/// Every file a finished job offers (the README's API table lists the same).
+#[rustfmt::skip]
+const JOB_FILES: [JobFile; 11] = [
+    jf("masks", "masks.tif", Some(files::MASKS), TIFF, true),
+    jf("overlay", "overlay.png", Some(files::OVERLAY), PNG, true),
+    jf("cells", "cells.csv", Some(files::CELLS), CSV, true),
+    jf("summary", "summary.csv", Some(files::SUMMARY), CSV, true),
+    jf("distmap", "distmap.tif", Some(files::DISTMAP_TIFF), TIFF, true),
+    jf("zip", "results.zip", None, "application/zip", true),
+    jf("image", "image.png", Some(files::GRAY), PNG, false),
+    jf("view_image", "view_image.png", Some(files::VIEW_IMAGE), PNG, false),
+    jf("view_fill", "view_fill.png", Some(files::VIEW_FILL), PNG, false),
+    jf("view_edges", "view_edges.png", Some(files::VIEW_EDGES), PNG, false),
+    jf("view_distmap", "view_distmap.png", Some(files::VIEW_DISTMAP), PNG, false),
+];
+
 fn view(job: Job, all: &[Job]) -> JobView {
     let queue_ahead = (job.state == JobState::Queued).then(|| {
         all.iter()
@@ -117,21 +170,13 @@ fn view(job: Job, all: &[Job]) -> JobView {
             })
             .count()
     });
-    let base = format!("/api/jobs/{}/files", job.id);
     let files = (job.state == JobState::Done).then(|| {
-        json!({
-            "masks": format!("{base}/masks.tif"),
-            "overlay": format!("{base}/overlay.png"),
-            "cells": format!("{base}/cells.csv"),
-            "summary": format!("{base}/summary.csv"),
-            "distmap": format!("{base}/distmap.tif"),
-            "zip": format!("{base}/results.zip"),
-            "image": format!("{base}/image.png"),
-            "view_image": format!("{base}/view_image.png"),
-            "view_fill": format!("{base}/view_fill.png"),
-            "view_edges": format!("{base}/view_edges.png"),
-            "view_distmap": format!("{base}/view_distmap.png"),
-        })
+        let base = format!("/api/jobs/{}/files", job.id);
+        JOB_FILES
+            .iter()
+            .map(|f| (f.key.to_string(), json!(format!("{base}/{}", f.name))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
     });
     JobView {
         job,
@@ -374,15 +419,9 @@ async fn batch_threshold(
 ) -> ApiResult<Json<serde_json::Value>> {
     check_batch(&batch)?;
     let (peak, fill) = parse_thresholds(&body)?;
-    let ids: Vec<String> =
-        s.0.all()
-            .into_iter()
-            .filter(|j| j.batch == batch && j.state == JobState::Done)
-            .map(|j| j.id)
-            .collect();
     let mut out = Vec::new();
-    for id in ids {
-        match rethreshold_one(&s, &id, peak, fill).await {
+    for j in finished_in(&s, &batch) {
+        match rethreshold_one(&s, &j.id, peak, fill).await {
             Ok(j) => out.push(j),
             Err(ApiError(404, _)) => {} // removed meanwhile
             Err(e) => return Err(e),
@@ -451,6 +490,17 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
     })
 }
 
+/// The ZIP of `jobs` (all done) with `settings.json`, built off the async threads.
+async fn results_zip(s: &AppState, jobs: Vec<Job>) -> ApiResult<Vec<u8>> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || {
+        zipping::results_zip(&s.0.root, &jobs, &settings_json(&s, &jobs))
+    })
+    .await
+    .map_err(|e| ApiError(500, e.to_string()))?
+    .map_err(|e| ApiError(500, e.to_string()))
+}
+
 async fn job_file(
     State(s): State<AppState>,
     Path((id, file)): Path<(String, String)>,
@@ -459,45 +509,11 @@ async fn job_file(
     let j =
         s.0.get(&id)
             .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
-    let stem = j.stem();
-    let (disk, ctype, download): (&str, &str, Option<String>) = match file.as_str() {
-        "masks.tif" => (
-            files::MASKS,
-            "image/tiff",
-            Some(format!("{stem}_masks.tif")),
-        ),
-        "overlay.png" => (
-            files::OVERLAY,
-            "image/png",
-            Some(format!("{stem}_overlay.png")),
-        ),
-        "cells.csv" => (
-            files::CELLS,
-            "text/csv; charset=utf-8",
-            Some(format!("{stem}_cells.csv")),
-        ),
-        "summary.csv" => (
-            files::SUMMARY,
-            "text/csv; charset=utf-8",
-            Some(format!("{stem}_summary.csv")),
-        ),
-        "distmap.tif" => (
-            files::DISTMAP_TIFF,
-            "image/tiff",
-            Some(format!("{stem}_distmap.tif")),
-        ),
-        "image.png" => (files::GRAY, "image/png", None),
-        "view_image.png" => (files::VIEW_IMAGE, "image/png", None),
-        "view_fill.png" => (files::VIEW_FILL, "image/png", None),
-        "view_edges.png" => (files::VIEW_EDGES, "image/png", None),
-        "view_distmap.png" => (files::VIEW_DISTMAP, "image/png", None),
-        "results.zip" => ("", "application/zip", Some(format!("{stem}_results.zip"))),
-        _ => {
-            return Err(ApiError(
-                404,
-                format!("no file {file:?}; see README-serve.md for the list"),
-            ))
-        }
+    let Some(f) = JOB_FILES.iter().find(|f| f.name == file) else {
+        return Err(ApiError(
+            404,
+            format!("no file {file:?}; see {API_DOCS} for the list"),
+        ));
     };
     let ready = j.state == JobState::Done || (file.ends_with("image.png") && j.width.is_some());
     if !ready {
@@ -509,33 +525,32 @@ async fn job_file(
         };
         return Err(ApiError(409, why));
     }
-    let disp = download.map(|n| disposition("attachment", &n));
+    let disp = f
+        .download
+        .then(|| disposition("attachment", &format!("{}_{}", j.stem(), f.name)));
     let lock = s.0.job_lock(&id);
     let _guard = lock.lock().await; // never read files half-way through a re-threshold
-    if file == "results.zip" {
-        let (s2, jobs) = (s.clone(), vec![j]);
-        let bytes = tokio::task::spawn_blocking(move || {
-            zipping::results_zip(&s2.0.root, &jobs, &settings_json(&s2, &jobs))
-        })
-        .await
-        .map_err(|e| ApiError(500, e.to_string()))?
-        .map_err(|e| ApiError(500, e.to_string()))?;
-        return Ok(bytes_response(ctype, disp, bytes));
-    }
-    let path = s.0.dir(&id).join(disk);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ApiError(500, format!("cannot read {file}: {e}")))?;
-    Ok(bytes_response(ctype, disp, bytes))
+    let bytes = match f.disk {
+        Some(disk) => tokio::fs::read(s.0.dir(&id).join(disk))
+            .await
+            .map_err(|e| ApiError(500, format!("cannot read {file}: {e}")))?,
+        None => results_zip(&s, vec![j]).await?,
+    };
+    Ok(bytes_response(f.ctype, disp, bytes))
 }
 
+/// The done jobs of `batch`, in queue order.
+fn finished_in(s: &AppState, batch: &str) -> Vec<Job> {
+    s.0.all()
+        .into_iter()
+        .filter(|j| j.batch == batch && j.state == JobState::Done)
+        .collect()
+}
+
+/// [`finished_in`] for downloads: 404 when there is nothing to download.
 fn done_in(s: &AppState, batch: &str) -> ApiResult<Vec<Job>> {
     check_batch(batch)?;
-    let jobs: Vec<Job> =
-        s.0.all()
-            .into_iter()
-            .filter(|j| j.batch == batch && j.state == JobState::Done)
-            .collect();
+    let jobs = finished_in(s, batch);
     if jobs.is_empty() {
         return Err(ApiError(
             404,
@@ -554,21 +569,14 @@ async fn batch_summary(
     let csv =
         zipping::summary_csv(&s.0.root, &jobs, &stems).map_err(|e| ApiError(500, e.to_string()))?;
     Ok(bytes_response(
-        "text/csv; charset=utf-8",
+        CSV,
         Some(disposition("attachment", "summary.csv")),
         csv.into_bytes(),
     ))
 }
 
 async fn batch_zip(State(s): State<AppState>, Path(batch): Path<String>) -> ApiResult<Response> {
-    let jobs = done_in(&s, &batch)?;
-    let s2 = s.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        zipping::results_zip(&s2.0.root, &jobs, &settings_json(&s2, &jobs))
-    })
-    .await
-    .map_err(|e| ApiError(500, e.to_string()))?
-    .map_err(|e| ApiError(500, e.to_string()))?;
+    let bytes = results_zip(&s, done_in(&s, &batch)?).await?;
     let name = format!("samcell-results-{batch}.zip");
     Ok(bytes_response(
         "application/zip",

@@ -147,29 +147,25 @@ mod tests {
     fn validation_rejects_bad_values() {
         let ok = ServeConfig::default();
         assert_eq!(ok.validate(), Ok(()));
-        assert!(ServeConfig {
-            peak: 1.5,
-            ..ok.clone()
+        for bad in [
+            ServeConfig {
+                peak: 1.5,
+                ..ok.clone()
+            },
+            ServeConfig {
+                fill: f32::NAN,
+                ..ok.clone()
+            },
+            ServeConfig {
+                max_upload_bytes: 0,
+                ..ok.clone()
+            },
+            ServeConfig {
+                pixel_size_um: Some(-1.0),
+                ..ok
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
         }
-        .validate()
-        .is_err());
-        assert!(ServeConfig {
-            fill: f32::NAN,
-            ..ok.clone()
-        }
-        .validate()
-        .is_err());
-        assert!(ServeConfig {
-            max_upload_bytes: 0,
-            ..ok.clone()
-        }
-        .validate()
-        .is_err());
-        assert!(ServeConfig {
-            pixel_size_um: Some(-1.0),
-            ..ok
-        }
-        .validate()
-        .is_err());
     }
 }

@@ -3,9 +3,8 @@
 //!
 //! Files of a job directory:
 //! `input.<ext>` (the upload as received), `gray.png` (the 8-bit grey image the model saw),
-//! `distmap.f32` (the blended distance map, raw little-endian f32 after a 16-byte header, kept for
-//! re-thresholding without the model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`,
-//! `summary.csv`, `distmap.tif`, plus the viewer layers `view_image.png`, `view_fill.png`,
+//! `distmap.tif` (the blended distance map, f32, also read back for re-thresholding without the
+//! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the viewer layers `view_image.png`, `view_fill.png`,
 //! `view_edges.png`, `view_distmap.png`.
 
 use serde::{Deserialize, Serialize};
@@ -183,7 +182,6 @@ pub fn valid_batch(b: &str) -> bool {
 pub mod files {
     pub const RECORD: &str = "job.json";
     pub const GRAY: &str = "gray.png";
-    pub const DISTMAP_RAW: &str = "distmap.f32";
     pub const DISTMAP_TIFF: &str = "distmap.tif";
     pub const MASKS: &str = "masks.tif";
     pub const OVERLAY: &str = "overlay.png";

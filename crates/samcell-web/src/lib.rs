@@ -6,7 +6,7 @@
 //! - [`AppState`]: the job table, persisted under the work directory (one `job.json` per job,
 //!   reloaded at start-up: finished results survive a restart, unfinished jobs are queued again),
 //!   and one worker thread that runs the shared [`Segmenter`] on the queued images in upload order.
-//! - [`router`]: the JSON HTTP API (documented in `README-serve.md`) and the page.
+//! - [`router`]: the JSON HTTP API (documented in the workspace README, "The web GUI") and the page.
 //! - [`serve`]: binds and runs until Ctrl+C.
 //!
 //! ```no_run

@@ -23,51 +23,9 @@ use samcell_measure::{measure_labels, Intensity, MeasureConfig};
 use crate::job::{files, Metrics};
 use crate::WebError;
 
-const MAGIC: &[u8; 4] = b"SCDM";
 
 fn io_err(e: impl std::fmt::Display) -> WebError {
     WebError::Io(e.to_string())
-}
-
-/// Saves a distance map as `distmap.f32`: "SCDM", version 1, width, height (u32 LE), then the
-/// values (f32 LE, row-major).
-pub fn save_distmap(path: &Path, map: &MapF32) -> Result<(), WebError> {
-    let mut bytes = Vec::with_capacity(16 + 4 * map.data().len());
-    bytes.extend_from_slice(MAGIC);
-    for v in [1u32, map.width() as u32, map.height() as u32] {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in map.data() {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    samcell_io::write_atomic(path, &bytes).map_err(io_err)
-}
-
-/// Reads a map written by [`save_distmap`].
-pub fn load_distmap(path: &Path) -> Result<MapF32, WebError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| WebError::Io(format!("{}: {e}", path.display())))?;
-    let bad = |why: &str| WebError::Io(format!("{}: {why}", path.display()));
-    if bytes.len() < 16 || &bytes[..4] != MAGIC {
-        return Err(bad("not a samcell distance map"));
-    }
-    let word = |i: usize| {
-        u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
-    };
-    let (w, h) = (word(8), word(12));
-    if word(4) != 1
-        || w.checked_mul(h)
-            .and_then(|n| n.checked_mul(4))
-            .map(|n| n + 16)
-            != Some(bytes.len())
-    {
-        return Err(bad("truncated or unknown version"));
-    }
-    let data = bytes[16..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    MapF32::from_vec(w, h, data).map_err(io_err)
 }
 
 /// Encodes RGBA or grey pixels as a PNG quickly (viewer layers are re-made on every re-threshold).
@@ -133,10 +91,9 @@ pub fn display_stretch(gray: &GrayU8) -> Vec<u8> {
     data.iter().map(|&v| lut[v as usize]).collect()
 }
 
-/// Writes the model's outputs that do not depend on the thresholds: `distmap.f32`,
-/// `distmap.tif` and `view_distmap.png`.
+/// Writes the model's outputs that do not depend on the thresholds: `distmap.tif` (also what
+/// re-thresholding reads back, with `samcell_io::read_f32_tiff`) and `view_distmap.png`.
 pub fn save_map_outputs(dir: &Path, map: &MapF32) -> Result<(), WebError> {
-    save_distmap(&dir.join(files::DISTMAP_RAW), map)?;
     samcell_io::write_f32_tiff(&dir.join(files::DISTMAP_TIFF), map).map_err(io_err)?;
     let mut rgba = Vec::with_capacity(map.data().len() * 4);
     for &v in map.data() {
@@ -267,21 +224,6 @@ pub fn write_threshold_outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distmap_round_trip_is_exact() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let map = MapF32::from_vec(3, 2, vec![0.0, 0.25, -1.5, f32::MIN_POSITIVE, 1.0, 0.47])
-            .expect("map");
-        let p = dir.path().join("m.f32");
-        save_distmap(&p, &map).expect("save");
-        assert_eq!(load_distmap(&p).expect("load"), map);
-        std::fs::write(&p, b"SCDM\x01\0\0\0\x03\0\0\0\x02\0\0\0short").expect("write");
-        assert!(
-            load_distmap(&p).is_err(),
-            "a truncated map must be rejected"
-        );
-    }
 
     #[test]
     fn display_stretch_spans_the_range() {

@@ -127,14 +127,12 @@ impl AppState {
 
     /// A snapshot of every job, in queue order.
     pub fn jobs(&self) -> Vec<Job> {
-        let mut v: Vec<Job> = lock(&self.0.jobs).values().cloned().collect();
-        v.sort_by_key(|j| j.seq);
-        v
+        self.0.all()
     }
 
     /// A snapshot of one job.
     pub fn job(&self, id: &str) -> Option<Job> {
-        lock(&self.0.jobs).get(id).cloned()
+        self.0.get(id)
     }
 }
 
@@ -222,7 +220,7 @@ impl Shared {
         let dir = self.dir(id);
         let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
             .map_err(|e| WebError::Io(e.to_string()))?;
-        let map = outputs::load_distmap(&dir.join(files::DISTMAP_RAW))?;
+        let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF)).map_err(|e| WebError::Io(e.to_string()))?;
         let (g, m) = (Arc::new(gray), Arc::new(map));
         let mut c = lock(&self.cache);
         c.insert(0, (id.to_string(), g.clone(), m.clone()));
@@ -307,13 +305,8 @@ impl Shared {
         let dir = self.dir(&j.id);
         let input =
             find_input(&dir).ok_or("the uploaded file is missing from the work directory")?;
-        let t = Instant::now();
-        if let Ok((w, h)) = image::ImageReader::open(&input)
-            .and_then(|r| r.with_guessed_format())
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.into_dimensions().map_err(|e| e.to_string()))
-        {
-            let px = u64::from(w) * u64::from(h);
+        let check_size = |w: u64, h: u64| {
+            let px = w.saturating_mul(h);
             if px > self.cfg.max_pixels {
                 return Err(format!(
                     "image is {w}x{h} = {:.0} megapixels; this server accepts up to {:.0} megapixels",
@@ -321,6 +314,17 @@ impl Shared {
                     self.cfg.max_pixels as f64 / 1e6
                 ));
             }
+            Ok(())
+        };
+        let t = Instant::now();
+        // the header alone, so that an oversized image is refused before it is decoded; a header
+        // the `image` crate cannot read is left to samcell-io's decoder (checked again below)
+        if let Ok((w, h)) = image::ImageReader::open(&input)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.into_dimensions().map_err(|e| e.to_string()))
+        {
+            check_size(w.into(), h.into())?;
         }
         let (gray, info) =
             samcell_io::read_gray_with_info(&input, &Default::default()).map_err(|e| match e {
@@ -330,13 +334,7 @@ impl Shared {
                 }
             })?;
         let read_ms = t.elapsed().as_millis() as u64;
-        if (gray.width() as u64) * (gray.height() as u64) > self.cfg.max_pixels {
-            return Err(format!(
-                "image is {}x{}: above this server's limit",
-                gray.width(),
-                gray.height()
-            ));
-        }
+        check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
         self.update(&j.id, |j| {
             j.width = Some(gray.width());

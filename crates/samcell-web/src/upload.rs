@@ -60,6 +60,8 @@ struct Sink {
     bytes: u64,
     head: Vec<u8>,
     limit: u64,
+    /// Set when reading stopped before the end of an oversized file ([`DRAIN_LIMIT`]).
+    cut: bool,
 }
 
 impl Sink {
@@ -74,17 +76,20 @@ impl Sink {
             bytes: 0,
             head: Vec::new(),
             limit,
+            cut: false,
         })
     }
 
-    /// Takes a chunk; returns false once the file is over the limit (the data is then dropped).
+    /// Takes a chunk; once the file is over the limit the data is dropped. Returns false when
+    /// the caller should stop reading: more than [`DRAIN_LIMIT`] bytes past the limit.
     async fn push(&mut self, chunk: &[u8]) -> Result<bool, String> {
         self.bytes += chunk.len() as u64;
         if self.bytes > self.limit {
             if self.file.take().is_some() {
                 let _ = tokio::fs::remove_file(&self.path).await;
             }
-            return Ok(false);
+            self.cut = self.bytes > self.limit.saturating_add(DRAIN_LIMIT);
+            return Ok(!self.cut);
         }
         if self.head.len() < HEAD {
             let n = (HEAD - self.head.len()).min(chunk.len());
@@ -98,11 +103,11 @@ impl Sink {
         Ok(true)
     }
 
-    async fn finish(mut self, complete: bool) -> Result<Saved, String> {
+    async fn finish(mut self) -> Result<Saved, String> {
         let Some(f) = self.file.as_mut() else {
             return Ok(Saved::TooLarge {
                 bytes: self.bytes,
-                complete,
+                complete: !self.cut,
             });
         };
         // on error the file is still owned by the sink, whose drop removes it
@@ -258,17 +263,13 @@ pub async fn receive(
         let name = clean_name(p.name.as_deref(), 0);
         let mut sink = Sink::new(&shared.tmp, limit).await.map_err(|e| (500, e))?;
         let mut stream = req.into_body().into_data_stream();
-        let mut complete = true;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| (400, format!("upload interrupted: {e}")))?;
-            if !sink.push(&chunk).await.map_err(|e| (500, e))?
-                && sink.bytes > limit.saturating_add(DRAIN_LIMIT)
-            {
-                complete = false;
+            if !sink.push(&chunk).await.map_err(|e| (500, e))? {
                 break;
             }
         }
-        let saved = sink.finish(complete).await.map_err(|e| (500, e))?;
+        let saved = sink.finish().await.map_err(|e| (500, e))?;
         match accept(shared, saved, name, &p).await {
             Ok(j) => jobs.push(j),
             Err(r) => rejected.push(r),
@@ -305,14 +306,10 @@ pub async fn receive(
         let name = clean_name(field.file_name(), index);
         index += 1;
         let mut sink = Sink::new(&shared.tmp, limit).await.map_err(|e| (500, e))?;
-        let mut complete = true;
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {
-                    if !sink.push(&chunk).await.map_err(|e| (500, e))?
-                        && sink.bytes > limit.saturating_add(DRAIN_LIMIT)
-                    {
-                        complete = false;
+                    if !sink.push(&chunk).await.map_err(|e| (500, e))? {
                         break;
                     }
                 }
@@ -325,8 +322,9 @@ pub async fn receive(
                 }
             }
         }
-        let saved = sink.finish(complete).await.map_err(|e| (500, e))?;
-        let stop = !complete;
+        // the rest of the request is unread: answer now
+        let stop = sink.cut;
+        let saved = sink.finish().await.map_err(|e| (500, e))?;
         match accept(shared, saved, name, &p).await {
             Ok(j) => jobs.push(j),
             Err(r) => rejected.push(r),

@@ -25,10 +25,7 @@ async fn upload_status_transitions_results_and_downloads() {
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let base = srv.url("");
-    let files: Vec<(String, Vec<u8>)> = IMAGES
-        .iter()
-        .map(|n| (n.to_string(), read(&image(n))))
-        .collect();
+    let files: Vec<(String, Vec<u8>)> = IMAGES.iter().map(|n| real_file(n)).collect();
     let (status, body) = upload(&c, &srv.url("/api/jobs?batch=t1"), &files).await;
     assert_eq!(status, 202, "{body}");
     let jobs = body["jobs"].as_array().expect("jobs");
@@ -170,14 +167,7 @@ async fn upload_status_transitions_results_and_downloads() {
     assert_eq!(settings["images"].as_array().expect("images").len(), 3);
 
     // the list endpoint: this batch only, with a summary across images
-    let l: Value = c
-        .get(srv.url("/api/jobs?batch=t1"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let l = get_json(&c, &srv.url("/api/jobs?batch=t1")).await;
     assert_eq!(l["jobs"].as_array().expect("jobs").len(), 3);
     let total: u64 = finals
         .iter()
@@ -185,14 +175,7 @@ async fn upload_status_transitions_results_and_downloads() {
         .sum();
     assert_eq!(l["summary"]["cell_count"].as_u64(), Some(total));
     assert_eq!(l["summary"]["done"].as_u64(), Some(3));
-    let other: Value = c
-        .get(srv.url("/api/jobs?batch=someone-else"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let other = get_json(&c, &srv.url("/api/jobs?batch=someone-else")).await;
     assert!(other["jobs"].as_array().expect("jobs").is_empty());
     drop(c);
     srv.stop().await;
@@ -202,14 +185,9 @@ async fn upload_status_transitions_results_and_downloads() {
 async fn rethreshold_reruns_only_postprocessing() {
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
-    let (status, body) = upload(
-        &c,
-        &srv.url("/api/jobs?batch=thr"),
-        &[(IMAGES[1].to_string(), read(&image(IMAGES[1])))],
-    )
-    .await;
+    let (status, body) = upload(&c, &srv.url("/api/jobs?batch=thr"), &[real_file(IMAGES[1])]).await;
     assert_eq!(status, 202, "{body}");
-    let id = body["jobs"][0]["id"].as_str().expect("id").to_string();
+    let id = job_id(&body, 0);
     let (_, before) = wait_final(&c, &srv.url(""), &id, LONG).await;
     assert_eq!(before["state"], "done", "{before}");
     let n0 = before["metrics"]["cell_count"].as_u64().expect("n");
@@ -225,8 +203,8 @@ async fn rethreshold_reruns_only_postprocessing() {
     let after: Value = r.json().await.expect("json");
     let n1 = after["metrics"]["cell_count"].as_u64().expect("n");
     // the stored distance map post-processed at the new thresholds (no model involved)
-    let map = samcell_web::outputs::load_distmap(
-        &srv.work.path().join("jobs").join(&id).join("distmap.f32"),
+    let map = samcell_io::read_f32_tiff(
+        &srv.work.path().join("jobs").join(&id).join("distmap.tif"),
     )
     .expect("stored map");
     let (want, want_n) =
@@ -312,19 +290,11 @@ async fn rethreshold_reruns_only_postprocessing() {
 async fn restart_keeps_results_and_resumes_unfinished_jobs() {
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
-    let (_, body) = upload(
-        &c,
-        &srv.url("/api/jobs?batch=r"),
-        &[(IMAGES[0].into(), read(&image(IMAGES[0])))],
-    )
-    .await;
-    let first = body["jobs"][0]["id"].as_str().expect("id").to_string();
+    let (_, body) = upload(&c, &srv.url("/api/jobs?batch=r"), &[real_file(IMAGES[0])]).await;
+    let first = job_id(&body, 0);
     let (_, done) = wait_final(&c, &srv.url(""), &first, LONG).await;
     assert_eq!(done["state"], "done");
-    let files: Vec<(String, Vec<u8>)> = IMAGES
-        .iter()
-        .map(|n| (n.to_string(), read(&image(n))))
-        .collect();
+    let files: Vec<(String, Vec<u8>)> = IMAGES.iter().map(|n| real_file(n)).collect();
     let (status, body) = upload(&c, &srv.url("/api/jobs?batch=r"), &files).await;
     assert_eq!(status, 202);
     let later: Vec<String> = body["jobs"]
@@ -348,14 +318,7 @@ async fn restart_keeps_results_and_resumes_unfinished_jobs() {
 
     let srv = TestServer::start_in(work, |_| {}).await;
     let c = reqwest::Client::new();
-    let j: Value = c
-        .get(srv.url(&format!("/api/jobs/{first}")))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json");
+    let j = get_json(&c, &srv.url(&format!("/api/jobs/{first}"))).await;
     assert_eq!(j["state"], "done");
     assert_eq!(
         j["metrics"], done["metrics"],

@@ -14,12 +14,7 @@ async fn oversized_uploads_get_413_and_the_server_keeps_working() {
     let srv = TestServer::start(|c| c.max_upload_bytes = 30_000).await;
     let c = reqwest::Client::new();
     let big = IMAGES[1]; // 39 KB
-    let (status, body) = upload(
-        &c,
-        &srv.url("/api/jobs"),
-        &[(big.to_string(), read(&image(big)))],
-    )
-    .await;
+    let (status, body) = upload(&c, &srv.url("/api/jobs"), &[real_file(big)]).await;
     assert_eq!(status, 413, "{body}");
     let msg = body["error"].as_str().expect("error");
     assert!(
@@ -36,14 +31,7 @@ async fn oversized_uploads_get_413_and_the_server_keeps_working() {
         .expect("POST");
     assert_eq!(r.status().as_u16(), 413);
     // nothing was kept
-    let l: Value = c
-        .get(srv.url("/api/jobs"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let l = get_json(&c, &srv.url("/api/jobs")).await;
     assert!(l["jobs"].as_array().expect("jobs").is_empty(), "{l}");
     assert_eq!(
         std::fs::read_dir(srv.work.path().join("tmp"))
@@ -57,15 +45,12 @@ async fn oversized_uploads_get_413_and_the_server_keeps_working() {
     let (status, body) = upload(
         &c,
         &srv.url("/api/jobs"),
-        &[
-            (big.to_string(), read(&image(big))),
-            (small.to_string(), read(&image(small))),
-        ],
+        &[real_file(big), real_file(small)],
     )
     .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["rejected"].as_array().expect("rejected").len(), 1);
-    let id = body["jobs"][0]["id"].as_str().expect("id").to_string();
+    let id = job_id(&body, 0);
     let (_, j) = wait_final(&c, &srv.url(""), &id, LONG).await;
     assert_eq!(j["state"], "done", "{j}");
     drop(c);
@@ -115,7 +100,7 @@ async fn non_images_get_a_clear_message_and_the_server_keeps_working() {
     broken.extend_from_slice(&[7u8; 100]);
     let (status, body) = upload(&c, &srv.url("/api/jobs"), &[("broken.png".into(), broken)]).await;
     assert_eq!(status, 202, "{body}");
-    let id = body["jobs"][0]["id"].as_str().expect("id").to_string();
+    let id = job_id(&body, 0);
     let (_, j) = wait_final(&c, &srv.url(""), &id, LONG).await;
     assert_eq!(j["state"], "failed");
     let err = j["error"].as_str().expect("error");
@@ -131,20 +116,9 @@ async fn non_images_get_a_clear_message_and_the_server_keeps_working() {
         .expect("GET");
     assert_eq!(r.status().as_u16(), 409, "no results for a failed job");
     // and a real image still goes through
-    let (status, body) = upload(
-        &c,
-        &srv.url("/api/jobs"),
-        &[(IMAGES[0].into(), read(&image(IMAGES[0])))],
-    )
-    .await;
+    let (status, body) = upload(&c, &srv.url("/api/jobs"), &[real_file(IMAGES[0])]).await;
     assert_eq!(status, 202);
-    let (_, j) = wait_final(
-        &c,
-        &srv.url(""),
-        body["jobs"][0]["id"].as_str().expect("id"),
-        LONG,
-    )
-    .await;
+    let (_, j) = wait_final(&c, &srv.url(""), &job_id(&body, 0), LONG).await;
     assert_eq!(j["state"], "done", "{j}");
     drop(c);
     srv.stop().await;
@@ -181,16 +155,8 @@ async fn eight_clients_upload_at_once() {
                 )
                 .await;
                 assert_eq!(status, 202, "client {k}: {body}");
-                let id = body["jobs"][0]["id"].as_str().expect("id").to_string();
-                let (_, j) = wait_final(&c, &base, &id, LONG).await;
-                let l: Value = c
-                    .get(format!("{base}/api/jobs?batch=client-{k}"))
-                    .send()
-                    .await
-                    .expect("list")
-                    .json()
-                    .await
-                    .expect("json");
+                let (_, j) = wait_final(&c, &base, &job_id(&body, 0), LONG).await;
+                let l = get_json(&c, &format!("{base}/api/jobs?batch=client-{k}")).await;
                 assert_eq!(
                     l["jobs"].as_array().expect("jobs").len(),
                     1,
@@ -259,14 +225,7 @@ async fn page_assets_info_and_errors() {
             "{path}"
         );
     }
-    let info: Value = c
-        .get(srv.url("/api/info"))
-        .send()
-        .await
-        .expect("info")
-        .json()
-        .await
-        .expect("json");
+    let info = get_json(&c, &srv.url("/api/info")).await;
     assert_eq!(
         info["defaults"]["peak"].as_f64().map(|v| v as f32),
         Some(TINY_PEAK)
@@ -289,21 +248,11 @@ async fn page_assets_info_and_errors() {
         assert!(e["error"].is_string(), "{path}: {e}");
     }
     // bad thresholds on upload
-    let (status, body) = upload(
-        &c,
-        &srv.url("/api/jobs?peak=2"),
-        &[(IMAGES[0].into(), read(&image(IMAGES[0])))],
-    )
-    .await;
+    let (status, body) = upload(&c, &srv.url("/api/jobs?peak=2"), &[real_file(IMAGES[0])]).await;
     assert_eq!(status, 400, "{body}");
     // removing a job removes its files
-    let (_, body) = upload(
-        &c,
-        &srv.url("/api/jobs"),
-        &[(IMAGES[0].into(), read(&image(IMAGES[0])))],
-    )
-    .await;
-    let id = body["jobs"][0]["id"].as_str().expect("id").to_string();
+    let (_, body) = upload(&c, &srv.url("/api/jobs"), &[real_file(IMAGES[0])]).await;
+    let id = job_id(&body, 0);
     wait_final(&c, &srv.url(""), &id, LONG).await;
     let r = c
         .delete(srv.url(&format!("/api/jobs/{id}")))

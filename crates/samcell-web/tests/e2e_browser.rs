@@ -28,6 +28,14 @@ fn artefacts() -> PathBuf {
     d
 }
 
+/// A number as the page prints it, without thousands separators (`,` `.` and the spaces
+/// `Intl.NumberFormat` uses); "" when `v` is not a string.
+fn without_separators(v: &Value) -> String {
+    v.as_str()
+        .map(|s| s.replace([',', '.', '\u{a0}', '\u{202f}'], ""))
+        .unwrap_or_default()
+}
+
 /// Cell counts in the results table, per row, in list order (None where not a number).
 async fn table_counts(page: &common::cdp::Page<'_>) -> Vec<Option<u64>> {
     let v = page
@@ -98,12 +106,7 @@ async fn browser_drop_process_rethreshold_download() {
         .eval("document.querySelector('#summary-row [data-col=count]').textContent")
         .await;
     let total: u64 = counts.iter().map(|c| c.unwrap_or(0)).sum();
-    assert_eq!(
-        summary_total
-            .as_str()
-            .map(|s| s.replace([',', '.', '\u{202f}', '\u{a0}'], "")),
-        Some(total.to_string())
-    );
+    assert_eq!(without_separators(&summary_total), total.to_string());
     // the viewer shows the first image with its masks
     page.wait_for(
         "document.getElementById('viewer-message').hidden",
@@ -160,22 +163,16 @@ async fn browser_drop_process_rethreshold_download() {
     let status = page
         .eval("document.getElementById('thr-status').textContent")
         .await;
-    let plain = |v: &Value| {
-        v.as_str()
-            .map(|s| s.replace([',', '.', '\u{a0}', '\u{202f}'], ""))
-            .unwrap_or_default()
-    };
     assert!(
-        plain(&status).contains(&format!("{after} cells")),
+        without_separators(&status).contains(&format!("{after} cells")),
         "{status}"
     );
     // the server agrees
-    let j: Value = reqwest::get(srv.url(&format!("/api/jobs/{sel}")))
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json");
+    let j = get_json(
+        &reqwest::Client::new(),
+        &srv.url(&format!("/api/jobs/{sel}")),
+    )
+    .await;
     assert_eq!(j["metrics"]["cell_count"].as_u64(), Some(after));
     assert!((j["peak"].as_f64().expect("peak") - peak1).abs() < 1e-6);
     page.screenshot(&art.join("04-rethresholded.png"), false)

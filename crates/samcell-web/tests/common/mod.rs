@@ -197,6 +197,28 @@ pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// (name, bytes) of one of the DSB2018 test images, for [`upload`].
+pub fn real_file(name: &str) -> (String, Vec<u8>) {
+    (name.to_string(), read(&image(name)))
+}
+
+/// The id of the `k`-th job of an upload answer.
+pub fn job_id(body: &serde_json::Value, k: usize) -> String {
+    body["jobs"][k]["id"].as_str().expect("id").to_string()
+}
+
+/// The JSON body of a GET.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON answer")
+}
+
 /// Polls `GET /api/jobs/{id}` until the job is done or failed; returns every state seen, in order
 /// (repeats removed), and the final job.
 pub async fn wait_final(
@@ -208,14 +230,7 @@ pub async fn wait_final(
     let t = Instant::now();
     let mut seen: Vec<String> = Vec::new();
     loop {
-        let j: serde_json::Value = client
-            .get(format!("{base}/api/jobs/{id}"))
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("json");
+        let j = get_json(client, &format!("{base}/api/jobs/{id}")).await;
         let st = j["state"].as_str().expect("state").to_string();
         if seen.last() != Some(&st) {
             seen.push(st.clone());
