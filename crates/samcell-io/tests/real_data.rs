@@ -1,23 +1,11 @@
 //! One real Usiigaci phase-contrast image (u16 TIFF) through `read_gray`.
 //!
-//! Data folder: env `SAMCELL_DATA`, default `<workspace root>/../shared/data`; the test fails with
-//! a clear message when the folder is missing (it is never skipped silently).
+//! Data folder: `samcell_testdata::data_dir` (env `SAMCELL_DATA`); the test fails with a clear
+//! message when the folder is missing (it is never skipped silently).
 
 use samcell_io::read::{read_gray_with_info, Format, ReadOptions, SampleType};
+use samcell_testdata::data_dir;
 use std::path::PathBuf;
-
-fn data_dir() -> PathBuf {
-    let dir = match std::env::var_os("SAMCELL_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    assert!(
-        dir.is_dir(),
-        "real data folder {} not found: set SAMCELL_DATA to the folder holding usiigaci-phc/",
-        dir.display()
-    );
-    dir
-}
 
 #[test]
 fn usiigaci_u16_tiff_reads_and_spans_full_range() {

@@ -32,7 +32,6 @@ fn env_path(key: &str, default: PathBuf) -> PathBuf {
 fn main() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let weights_dir = env_path("SAMCELL_REF_WEIGHTS", repo.join("reference/weights"));
-    let shared = env_path("SAMCELL_SHARED", repo.join("../shared"));
     let python = env_path("SAMCELL_REF_PYTHON", repo.join("reference/venv/bin/python"));
     let image_path = env_path("SAMCELL_BENCH_IMAGE", weights_dir.join("synth_704x520.png"));
     let weights = weights_dir.join("sam_vitb_scaled.pt");
@@ -68,7 +67,7 @@ fn main() {
     } else {
         let out = std::env::temp_dir().join(format!("samcell-bench-ref-{}", std::process::id()));
         let status = std::process::Command::new(&python)
-            .arg(shared.join("reference/reference_pipeline.py"))
+            .arg(samcell_testdata::reference_file("reference_pipeline.py"))
             .arg(&image_path)
             .arg(&weights)
             .args(["--config", "base", "--no-intermediates", "--threads", &threads.to_string(), "--out"])

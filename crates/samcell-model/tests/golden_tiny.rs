@@ -13,11 +13,7 @@ mod common;
 use common::{max_abs, npy, rel_l2};
 
 fn shared() -> PathBuf {
-    let p = std::env::var_os("SAMCELL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(p.join("reference").is_dir(), "reference harness not found at {} (set SAMCELL_SHARED)", p.display());
-    p
+    samcell_testdata::shared_dir()
 }
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {

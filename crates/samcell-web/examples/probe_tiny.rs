@@ -3,16 +3,13 @@
 //! for each image given.
 //!
 //! `cargo run -p samcell-web --example probe_tiny -- IMAGE...` (reads the checkpoint from
-//! `$SAMCELL_SHARED/reference`, default `<workspace>/../shared`).
+//! `$SAMCELL_SHARED/reference`, see samcell-testdata).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let shared = std::env::var_os("SAMCELL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let ck = shared.join("reference/sam_tiny_scaled.safetensors");
+    let ck = samcell_testdata::reference_file("sam_tiny_scaled.safetensors");
     let heads = samcell_model::HeadOverrides {
         vision_heads: Some(2),
         decoder_heads: Some(2),

@@ -22,42 +22,19 @@ pub const DSB_IMAGES: [&str; 3] = [
     "0280fa8f60f6bcae0f97d93c28f60be194f9309ff610dc5845e60455b0f87c21.png",
 ];
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The folder named by env `var` (default `<workspace>/../<default>`), which must hold `inside`.
-fn env_dir(var: &str, default: &str, inside: &str) -> PathBuf {
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("..").join(default));
-    assert!(
-        p.join(inside).is_dir(),
-        "{inside} not found in {}: set {var} to the folder holding {inside}/",
-        p.display()
-    );
-    p
-}
-
-/// The shared folder holding `reference/`.
+/// The shared folder holding `reference/` (`SAMCELL_SHARED`).
 pub fn shared() -> PathBuf {
-    env_dir("SAMCELL_SHARED", "shared", "reference")
+    samcell_testdata::shared_dir()
 }
 
-/// The real data folder.
+/// The real data folder (`SAMCELL_DATA`).
 pub fn data() -> PathBuf {
-    env_dir("SAMCELL_DATA", "shared/data", "dsb2018-train/images")
+    samcell_testdata::data_dir()
 }
 
 /// A file of the shared reference harness, which must exist.
 pub fn reference_file(name: &str) -> PathBuf {
-    let p = shared().join("reference").join(name);
-    assert!(
-        p.is_file(),
-        "{} missing from the reference harness",
-        p.display()
-    );
-    p
+    samcell_testdata::reference_file(name)
 }
 
 /// The tiny checkpoint (`ext`: "safetensors" or "pt").

@@ -7,19 +7,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
-/// `$SAMCELL_DATA`, default `<workspace root>/../shared/data`; panics when missing.
-pub fn data_dir() -> PathBuf {
-    let dir = match std::env::var_os("SAMCELL_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    assert!(
-        dir.is_dir(),
-        "real-data tests need the data folder: {} does not exist (set SAMCELL_DATA to the folder holding usiigaci-phc/ and dsb2018-train/)",
-        dir.display()
-    );
-    dir
-}
+#[allow(unused_imports)] // each test binary uses its own part of this module
+pub use samcell_testdata::data_dir;
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

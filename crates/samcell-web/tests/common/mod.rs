@@ -47,30 +47,8 @@ pub fn dsb_images(n: usize) -> Vec<PathBuf> {
     v
 }
 
-pub fn workspace_root() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::canonicalize(&p).unwrap_or(p)
-}
-
-/// `$SAMCELL_SHARED`, default `<workspace>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("SAMCELL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
-}
-
-/// `$SAMCELL_DATA`, default `<workspace>/../shared/data`; panics if missing.
-pub fn data_dir() -> PathBuf {
-    let d = std::env::var_os("SAMCELL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/data"));
-    assert!(
-        d.is_dir(),
-        "test data not found at {} (set SAMCELL_DATA to the shared data folder)",
-        d.display()
-    );
-    d
-}
+#[allow(unused_imports)] // each test binary uses its own part of this module
+pub use samcell_testdata::{data_dir, shared_dir, workspace_root};
 
 pub fn image(name: &str) -> PathBuf {
     let p = data_dir().join("dsb2018-train/images").join(name);
