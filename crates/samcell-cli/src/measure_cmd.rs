@@ -130,7 +130,22 @@ fn find_images(args: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
             ))));
         };
         for f in files {
-            map.entry(stem(&f)).or_insert(f);
+            match map.entry(stem(&f)) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(f);
+                }
+                // the same file named twice (a folder and a file in it) is fine; two files that
+                // would both be the intensity image of one label file are not
+                std::collections::btree_map::Entry::Occupied(e) if e.get() != &f => {
+                    return Err(anyhow!(UsageError(format!(
+                        "--image: {} and {} have the same name; which one belongs to the labels named {} is ambiguous",
+                        e.get().display(),
+                        f.display(),
+                        e.key()
+                    ))));
+                }
+                std::collections::btree_map::Entry::Occupied(_) => {}
+            }
         }
     }
     Ok(map)
@@ -219,5 +234,23 @@ pub fn run(args: MeasureArgs, term: &Terminal) -> Result<ExitCode> {
     } else {
         tracing::info!("{line}");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_with_the_same_stem_are_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.png", "a.tif", "b.png"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let err = find_images(&[dir.path().join("a.png"), dir.path().join("a.tif")]).unwrap_err();
+        assert!(err.to_string().contains("a.png") && err.to_string().contains("a.tif"), "{err}");
+        // the same file twice (folder + file) is not ambiguous
+        let ok = find_images(&[dir.path().join("b.png"), dir.path().join("b.png")]).unwrap();
+        assert_eq!(ok.len(), 1);
     }
 }
