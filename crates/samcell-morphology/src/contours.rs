@@ -54,7 +54,18 @@ const VISITED: i8 = 2;
 /// OpenCV `findContours(mask, RETR_EXTERNAL, CHAIN_APPROX_SIMPLE)`: same contours, same order,
 /// same points. Non-zero pixels are foreground.
 pub fn external_contours(mask: &Image<u8>) -> Vec<Contour> {
-    let (w, h) = (mask.width(), mask.height());
+    external_contours_where(mask.width(), mask.height(), |y, x| mask.row(y)[x] != 0)
+}
+
+/// [`external_contours`] of the `width x height` mask whose foreground pixels are those where
+/// `foreground(y, x)` is true, without materialising the mask (one byte per pixel of working
+/// memory, the tracer's own framed copy).
+pub fn external_contours_where(
+    width: usize,
+    height: usize,
+    foreground: impl Fn(usize, usize) -> bool,
+) -> Vec<Contour> {
+    let (w, h) = (width, height);
     if w == 0 || h == 0 {
         return Vec::new();
     }
@@ -64,8 +75,8 @@ pub fn external_contours(mask: &Image<u8>) -> Vec<Contour> {
     let mut buf = vec![0i8; pw * (h + 2)];
     for y in 0..h {
         let dst = &mut buf[(y + 1) * pw + 1..(y + 1) * pw + 1 + w];
-        for (d, &v) in dst.iter_mut().zip(mask.row(y)) {
-            *d = i8::from(v != 0);
+        for (x, d) in dst.iter_mut().enumerate() {
+            *d = i8::from(foreground(y, x));
         }
     }
     let offsets: [isize; 8] = std::array::from_fn(|d| DY[d] * pw as isize + DX[d]);

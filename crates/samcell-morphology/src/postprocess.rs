@@ -15,8 +15,8 @@
 //! (OpenCV 4.12.0, scikit-image 0.25.2, numpy 2.2: the Python-float thresholds are weak
 //! scalars, so the comparison happens in float32, which is what the `f32` thresholds here do.)
 
-use crate::contours::{contour_seed, external_contours};
-use crate::watershed::watershed_negated;
+use crate::contours::{contour_seed, external_contours, external_contours_where};
+use crate::watershed::watershed_negated_sparse;
 use crate::MorphologyError;
 use samcell_imaging::Image;
 
@@ -47,22 +47,61 @@ pub fn seeds_from_peaks(peak: &Image<u8>) -> Image<u32> {
     markers
 }
 
+/// The seeds of [`seeds_from_peaks`] as `(raveled index, label)` pairs in raster order (one
+/// per pixel: where contours share a seed pixel the later contour's id is kept, as the marker
+/// image keeps it), for the peak mask `peak(y, x)` of a `width x height` image.
+pub fn seed_list_from_peaks(
+    width: usize,
+    height: usize,
+    peak: impl Fn(usize, usize) -> bool,
+) -> Vec<(u32, u32)> {
+    if width == 0 || height == 0 {
+        return Vec::new();
+    }
+    let mut seeds: Vec<(u32, u32)> = Vec::new();
+    for (i, contour) in external_contours_where(width, height, peak).iter().enumerate() {
+        if let Some((x, y)) = contour_seed(contour) {
+            let x = (x.max(0) as usize).min(width - 1);
+            let y = (y.max(0) as usize).min(height - 1);
+            // Ids and indices fit in u32: the watershed refuses images of 2^31 pixels or more.
+            let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            seeds.push((u32::try_from(y * width + x).unwrap_or(u32::MAX), id));
+        }
+    }
+    // Stable sort by pixel: entries of one pixel stay in contour order, the last one wins.
+    seeds.sort_by_key(|s| s.0);
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(seeds.len());
+    for s in seeds {
+        match out.last_mut() {
+            Some(last) if last.0 == s.0 => *last = s,
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 /// The whole samcell post-processing of a distance map: peak mask `dist > peak`, fill mask
 /// `dist > fill` (both strict), seeds from [`seeds_from_peaks`], then
 /// `watershed(-dist, seeds, mask=fill)`; all zeros when there is no seed. Label ids are the
 /// seeds' ids (contour index + 1), so they can have gaps.
+///
+/// Memory: neither mask nor the marker image is built (the seeds are a sparse list, the masks
+/// are comparisons made where needed); besides the distance map and the labels returned, the
+/// working set is 1 byte per pixel for contour tracing, then at most 12 bytes per pixel in the
+/// watershed (see `crate::ranked`). The result is the same as building them (the property
+/// tests compare with [`seeds_from_peaks`] + [`crate::watershed()`]).
 pub fn cells_from_distance_map(
     dist: &Image<f32>,
     peak: f32,
     fill: f32,
 ) -> Result<Image<u32>, MorphologyError> {
-    let peak_mask = dist.map(|v| u8::from(v > peak));
-    let markers = seeds_from_peaks(&peak_mask);
-    if markers.data().iter().all(|&m| m == 0) {
-        return Ok(Image::filled(dist.width(), dist.height(), 0));
+    let (w, h) = (dist.width(), dist.height());
+    let values = dist.data();
+    let seeds = seed_list_from_peaks(w, h, |y, x| values[y * w + x] > peak);
+    if seeds.is_empty() {
+        return Ok(Image::filled(w, h, 0));
     }
-    let fill_mask: Vec<bool> = dist.data().iter().map(|&v| v > fill).collect();
-    watershed_negated(dist, &markers, &fill_mask)
+    watershed_negated_sparse(dist, &seeds, fill)
 }
 
 #[cfg(test)]

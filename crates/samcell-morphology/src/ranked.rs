@@ -19,10 +19,12 @@
 //! leave the heap first, so the heap phase is then short; in the worst case (tied markers at
 //! the highest level) it covers the whole flood and costs what skimage's heap costs.
 //!
-//! Cost: a 3-pass LSD radix sort of the in-mask keys for the ranks, then O(1) per pixel (plus
+//! Cost: a 3-pass LSD radix sort of the in-mask keys (4 bytes each, plus as much scratch),
+//! deduplicated, and a table lookup per pixel for the ranks, then O(1) per pixel (plus
 //! O(log f) per pixel during a heap phase). Each pixel is queued at most once, so the FIFO
 //! links live in one per-pixel array; a pixel's rank and label share one 8-byte slot, so
-//! visiting a neighbour touches one cache line.
+//! visiting a neighbour touches one cache line. Peak working memory: 12 bytes per pixel (slots
+//! and links) during the flood, 8 bytes per in-mask pixel before it.
 
 use crate::queue::FloodHeap;
 
@@ -126,16 +128,17 @@ impl Buckets {
     }
 }
 
-/// Floods `out` (markers already inside the mask, 0 elsewhere) in skimage's order; `value(i)`
-/// is pixel `i`'s priority. Precondition (checked by the caller): no in-mask value is NaN.
+/// Floods from `seeds` (`(raveled index, label)`, raster order; those outside the mask are
+/// dropped) in skimage's order; `value(i)` is pixel `i`'s priority, `in_mask(i)` whether it
+/// may be flooded. Precondition (checked by the caller): no in-mask value is NaN.
 pub(crate) fn flood_ranked(
     width: usize,
     height: usize,
     value: &impl Fn(usize) -> f32,
-    out: Vec<u32>,
-    mask: &[bool],
+    seeds: &[(u32, u32)],
+    in_mask: &impl Fn(usize) -> bool,
 ) -> Vec<u32> {
-    flood_ranked_blocks(width, height, value, out, mask, BLOCK_BITS)
+    flood_ranked_blocks(width, height, value, seeds, in_mask, BLOCK_BITS)
 }
 
 /// [`flood_ranked`] with `2^bits` ranks per block (tests use tiny blocks).
@@ -143,13 +146,13 @@ fn flood_ranked_blocks(
     width: usize,
     height: usize,
     value: &impl Fn(usize) -> f32,
-    out: Vec<u32>,
-    mask: &[bool],
+    seeds: &[(u32, u32)],
+    in_mask: &impl Fn(usize) -> bool,
     bits: u32,
 ) -> Vec<u32> {
     let n = width * height;
     // px[i] = [rank of pixel i's value (OUTSIDE if not in the mask), label so far].
-    let (mut px, ranks) = pixel_states(value, mask, &out);
+    let (mut px, ranks) = pixel_states(n, value, in_mask, seeds);
     let mut buckets = Buckets::new(ranks, n, bits);
 
     // Markers sharing a rank need the heap phase.
@@ -227,29 +230,59 @@ fn flood_ranked_blocks(
             }
         }
     }
-    px.into_iter().map(|s| s[1]).collect()
+    // The links go before the labels are copied out: 12 bytes per pixel at most at any time.
+    drop(buckets);
+    let mut out = Vec::with_capacity(n);
+    out.extend(px.iter().map(|s| s[1]));
+    out
 }
 
 /// `[rank, label]` per pixel: the rank of its value among the distinct in-mask values
-/// (0 = smallest; OUTSIDE for pixels outside the mask) and its marker label; plus the number
-/// of distinct values.
+/// (0 = smallest; OUTSIDE for pixels outside the mask) and its seed label (0 if none); plus the
+/// number of distinct values.
+///
+/// The ranks come from the sorted distinct order-preserving keys of the in-mask values (LSD
+/// radix sort of 4-byte keys, then dedup) and a coarse table over the key range that narrows
+/// each lookup to a short binary search; 8 bytes per in-mask pixel while sorting, freed before
+/// the flood.
 fn pixel_states(
+    n: usize,
     value: &impl Fn(usize) -> f32,
-    mask: &[bool],
-    labels: &[u32],
+    in_mask: &impl Fn(usize) -> bool,
+    seeds: &[(u32, u32)],
 ) -> (Vec<[u32; 2]>, usize) {
-    let n = mask.len();
-    // (ordered key << 32 | pixel index), sorted by key with a stable LSD radix sort.
-    let mut items: Vec<u64> = (0..n)
-        .filter(|&i| mask[i])
-        .map(|i| (u64::from(crate::queue::ordered_key(value(i))) << 32) | i as u64)
+    let mut keys: Vec<u32> = (0..n)
+        .filter(|&i| in_mask(i))
+        .map(|i| crate::queue::ordered_key(value(i)))
         .collect();
-    let mut scratch = vec![0u64; items.len()];
-    for (shift, bits) in [(32u32, 11u32), (43, 11), (54, 10)] {
+    radix_sort_u32(&mut keys);
+    keys.dedup();
+    keys.shrink_to_fit();
+    let lookup = RankLookup::new(&keys);
+    let mut px: Vec<[u32; 2]> = vec![[OUTSIDE, 0]; n];
+    for (i, p) in px.iter_mut().enumerate() {
+        if in_mask(i) {
+            p[0] = lookup.rank(crate::queue::ordered_key(value(i)));
+        }
+    }
+    for &(i, label) in seeds {
+        let p = &mut px[i as usize];
+        if p[0] != OUTSIDE {
+            p[1] = label;
+        }
+    }
+    (px, keys.len())
+}
+
+/// Stable LSD radix sort of `u32`s, 11/11/10-bit digits, passes whose digit is the same for
+/// every key skipped.
+fn radix_sort_u32(items: &mut Vec<u32>) {
+    let mut scratch = vec![0u32; items.len()];
+    for (shift, bits) in [(0u32, 11u32), (11, 11), (22, 10)] {
         let digits = 1usize << bits;
-        let digit = |v: u64| ((v >> shift) as usize) & (digits - 1);
+        let digit = |v: u32| ((v >> shift) as usize) & (digits - 1);
         let mut count = vec![0usize; digits];
-        for &v in &items {
+        for &v in items.iter() {
             count[digit(v)] += 1;
         }
         if count.contains(&items.len()) {
@@ -261,23 +294,57 @@ fn pixel_states(
             *c = pos;
             pos += here;
         }
-        for &v in &items {
+        for &v in items.iter() {
             let d = digit(v);
             scratch[count[d]] = v;
             count[d] += 1;
         }
-        std::mem::swap(&mut items, &mut scratch);
+        std::mem::swap(items, &mut scratch);
     }
-    let mut px: Vec<[u32; 2]> = labels.iter().map(|&l| [OUTSIDE, l]).collect();
-    let mut r = 0u32;
-    for (k, &v) in items.iter().enumerate() {
-        if k > 0 && (v >> 32) != (items[k - 1] >> 32) {
-            r += 1;
+}
+
+/// Rank of a key among sorted distinct keys: a table of `2^TABLE_BITS` buckets over the key
+/// range gives the slice to binary-search.
+struct RankLookup<'a> {
+    keys: &'a [u32],
+    low: u32,
+    shift: u32,
+    /// `start[b]`: index of the first key whose bucket is `>= b`; one extra entry at the end.
+    start: Vec<u32>,
+}
+
+const TABLE_BITS: u32 = 20;
+
+impl<'a> RankLookup<'a> {
+    fn new(keys: &'a [u32]) -> Self {
+        let (low, high) = match (keys.first(), keys.last()) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (0, 0),
+        };
+        let span = u64::from(high - low) + 1;
+        let mut shift = 0;
+        while (span >> shift) > (1u64 << TABLE_BITS) {
+            shift += 1;
         }
-        px[(v & 0xFFFF_FFFF) as usize][0] = r;
+        let buckets = ((u64::from(high - low) >> shift) + 1) as usize;
+        let mut start = vec![0u32; buckets + 1];
+        let mut k = 0usize;
+        for (b, s) in start.iter_mut().enumerate() {
+            while k < keys.len() && (((keys[k] - low) >> shift) as usize) < b {
+                k += 1;
+            }
+            *s = k as u32;
+        }
+        Self { keys, low, shift, start }
     }
-    let ranks = if items.is_empty() { 0 } else { r as usize + 1 };
-    (px, ranks)
+
+    /// Rank of `key`, which must be one of the keys.
+    #[inline]
+    fn rank(&self, key: u32) -> u32 {
+        let b = ((key - self.low) >> self.shift) as usize;
+        let (lo, hi) = (self.start[b] as usize, self.start[b + 1] as usize);
+        (lo + self.keys[lo..hi].partition_point(|&k| k < key)) as u32
+    }
 }
 
 #[cfg(test)]
@@ -313,9 +380,11 @@ mod tests {
                 })
                 .collect();
             let value = |i: usize| values[i];
-            let expected = crate::watershed::flood_f32_heap(w, h, &value, markers.clone(), &mask);
+            let in_mask = |i: usize| mask[i];
+            let expected = crate::watershed::flood_f32_heap(w, h, &value, markers.clone(), &in_mask);
+            let seeds = crate::watershed::seed_list(&markers);
             for bits in [0, 1, 2, BLOCK_BITS] {
-                let got = flood_ranked_blocks(w, h, &value, markers.clone(), &mask, bits);
+                let got = flood_ranked_blocks(w, h, &value, &seeds, &in_mask, bits);
                 assert_eq!(got, expected, "case {case}, {w}x{h}, block bits {bits}");
             }
         }

@@ -44,30 +44,41 @@ pub fn watershed(
 ) -> Result<Image<u32>, MorphologyError> {
     check_shapes(image.shape_hw(), markers.shape_hw(), mask.shape_hw())?;
     let values = image.data();
+    let m = mask.data();
     flood(
         image.width(),
         image.height(),
         |i| values[i],
-        markers.data(),
-        mask.data(),
+        &seed_list(markers.data()),
+        |i| m[i],
         false,
     )
 }
 
-/// Same as [`watershed`] on the negated image (`watershed(-dist, markers, mask=mask)`)
-/// without materialising `-dist`.
-pub(crate) fn watershed_negated(
+/// The non-zero markers of a marker image as `(raveled index, label)`, raster order.
+pub(crate) fn seed_list(markers: &[u32]) -> Vec<(u32, u32)> {
+    markers
+        .iter()
+        .enumerate()
+        .filter(|(_, &l)| l != 0)
+        .map(|(i, &l)| (i as u32, l))
+        .collect()
+}
+
+/// `watershed(-dist, markers, mask=dist > fill)` without materialising `-dist`, the mask or
+/// a marker image: `seeds` are `(raveled index, label)` pairs in raster order, one per pixel.
+pub(crate) fn watershed_negated_sparse(
     dist: &Image<f32>,
-    markers: &Image<u32>,
-    mask: &[bool],
+    seeds: &[(u32, u32)],
+    fill: f32,
 ) -> Result<Image<u32>, MorphologyError> {
     let values = dist.data();
     flood(
         dist.width(),
         dist.height(),
         |i| -values[i],
-        markers.data(),
-        mask,
+        seeds,
+        |i| values[i] > fill,
         false,
     )
 }
@@ -85,15 +96,20 @@ pub(crate) fn check_shapes(
     Ok(())
 }
 
-/// The flooding itself; `value(i)` is the priority of raveled pixel `i`. Without NaN in the
-/// mask the rank-based path runs (`crate::ranked`); with NaN (whose comparisons skimage's heap
-/// takes as they come), or with `heap_only`, the plain heap simulation on `f32` values.
+/// The flooding itself; `value(i)` is the priority of raveled pixel `i`, `in_mask(i)` whether
+/// it may be flooded, `seeds` the markers as `(raveled index, label)` in raster order (labels
+/// non-zero; seeds outside the mask are dropped). Without NaN in the mask the rank-based path
+/// runs (`crate::ranked`); with NaN (whose comparisons skimage's heap takes as they come), or
+/// with `heap_only`, the plain heap simulation on `f32` values.
+///
+/// Working memory of the rank-based path: 12 bytes per pixel during the flood (rank and label
+/// per pixel, the FIFO links), 8 bytes per in-mask pixel while the ranks are computed before.
 fn flood(
     width: usize,
     height: usize,
     value: impl Fn(usize) -> f32,
-    markers: &[u32],
-    mask: &[bool],
+    seeds: &[(u32, u32)],
+    in_mask: impl Fn(usize) -> bool,
     heap_only: bool,
 ) -> Result<Image<u32>, MorphologyError> {
     let n = width * height;
@@ -104,25 +120,22 @@ fn flood(
             "{width}x{height} image is too large for the watershed (max 2^31 - 2 pixels)"
         )));
     }
-    // One pass: markers outside the mask dropped, and NaN looked for inside it.
-    let mut has_nan = false;
-    let out: Vec<u32> = markers
-        .iter()
-        .zip(mask)
-        .enumerate()
-        .map(|(i, (&m, &k))| {
-            if k {
-                has_nan |= value(i).is_nan();
-                m
-            } else {
-                0
-            }
-        })
-        .collect();
+    if let Some(&(i, _)) = seeds.iter().find(|s| s.0 as usize >= n) {
+        return Err(MorphologyError::Shape(format!(
+            "seed at raveled index {i} outside the {width}x{height} image"
+        )));
+    }
+    let has_nan = (0..n).any(|i| in_mask(i) && value(i).is_nan());
     let out = if heap_only || has_nan {
-        flood_f32_heap(width, height, &value, out, mask)
+        let mut out = vec![0u32; n];
+        for &(i, label) in seeds {
+            if in_mask(i as usize) {
+                out[i as usize] = label;
+            }
+        }
+        flood_f32_heap(width, height, &value, out, &in_mask)
     } else {
-        flood_ranked(width, height, &value, out, mask)
+        flood_ranked(width, height, &value, seeds, &in_mask)
     };
     Image::from_vec(width, height, out).map_err(|e| MorphologyError::Shape(e.to_string()))
 }
@@ -133,7 +146,7 @@ pub(crate) fn flood_f32_heap(
     height: usize,
     value: &impl Fn(usize) -> f32,
     mut out: Vec<u32>,
-    mask: &[bool],
+    in_mask: &impl Fn(usize) -> bool,
 ) -> Vec<u32> {
     let mut heap = FloodHeap::with_capacity(1024);
     for (i, &label) in out.iter().enumerate() {
@@ -146,7 +159,7 @@ pub(crate) fn flood_f32_heap(
         let i = item.index as usize;
         let label = out[i];
         for j in neighbours(i, width, height) {
-            if mask[j] && out[j] == 0 {
+            if in_mask(j) && out[j] == 0 {
                 age += 1;
                 out[j] = label;
                 let v = value(j);
@@ -182,12 +195,13 @@ pub(crate) fn flood_exact_heap(
 ) -> Result<Image<u32>, MorphologyError> {
     check_shapes(image.shape_hw(), markers.shape_hw(), mask.shape_hw())?;
     let values = image.data();
+    let m = mask.data();
     flood(
         image.width(),
         image.height(),
         |i| values[i],
-        markers.data(),
-        mask.data(),
+        &seed_list(markers.data()),
+        |i| m[i],
         true,
     )
 }

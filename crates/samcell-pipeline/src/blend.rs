@@ -111,49 +111,14 @@ impl<'a> Blender<'a> {
 
     /// Adds crop `index`'s distance map (resized to the crop's shape first if it is not).
     pub fn add(&mut self, index: usize, map: &MapF32) -> Result<(), PipelineError> {
-        let total = self.plan.len();
-        let tile = *self.plan.tiles.get(index).ok_or_else(|| PipelineError::CropMap {
-            index,
-            total,
-            reason: "no such crop in the plan".into(),
-        })?;
-        let resized;
-        let map = if (map.width(), map.height()) != (tile.width, tile.height) {
-            if map.width() == 0 || map.height() == 0 {
-                return Err(PipelineError::CropMap { index, total, reason: "empty distance map".into() });
-            }
-            resized = resize::opencv_linear_f32(map, tile.width, tile.height)
-                .map_err(PipelineError::imaging_on(index))?;
-            &resized
-        } else {
-            map
-        };
-        let r = tile.region;
-        let (img_w, img_h) = (self.plan.image_width, self.plan.image_height);
-        let mh = (r.y + r.h.min(self.mask.height())).min(img_h).saturating_sub(r.y);
-        let mw = (r.x + r.w.min(self.mask.width())).min(img_w).saturating_sub(r.x);
-        if mh == 0 || mw == 0 {
+        let Some(part) = CropPart::new(self.plan, &self.mask, index, map)? else {
             return Ok(());
-        }
-        if map.height() < mh || map.width() < mw {
-            return Err(PipelineError::CropMap {
-                index,
-                total,
-                reason: format!("map {}x{} smaller than its {mw}x{mh} region", map.width(), map.height()),
-            });
-        }
-        for row in 0..mh {
-            let m = &map.row(row)[..mw];
-            let k = &self.mask.row(row)[..mw];
-            let y = r.y + row;
-            let acc = &mut self.accum.row_mut(y)[r.x..r.x + mw];
-            for ((a, &v), &kv) in acc.iter_mut().zip(m).zip(k) {
-                *a += v * kv;
-            }
-            let wgt = &mut self.weight.row_mut(y)[r.x..r.x + mw];
-            for (a, &kv) in wgt.iter_mut().zip(k) {
-                *a += kv;
-            }
+        };
+        for row in 0..part.h {
+            let y = part.y + row;
+            let acc = &mut self.accum.row_mut(y)[part.x..part.x + part.w];
+            let wgt = &mut self.weight.row_mut(y)[part.x..part.x + part.w];
+            part.accumulate_row(&self.mask, row, acc, wgt);
         }
         Ok(())
     }
@@ -171,6 +136,78 @@ impl<'a> Blender<'a> {
         fill_from_nearest(&mut out, &valid);
         out
     }
+}
+
+/// The part of one crop's map that `combine_crops` adds: its top-left `h x w` pixels (the crop
+/// map resized to the crop's shape first if needed) go to image rows `y..y + h`, columns
+/// `x..x + w`.
+pub(crate) struct CropPart<'m> {
+    pub map: std::borrow::Cow<'m, MapF32>,
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl<'m> CropPart<'m> {
+    /// The part crop `index` of `plan` contributes with `map` (None when it covers nothing).
+    pub fn new(
+        plan: &TilePlan,
+        mask: &MapF32,
+        index: usize,
+        map: &'m MapF32,
+    ) -> Result<Option<Self>, PipelineError> {
+        let total = plan.len();
+        let tile = *plan.tiles.get(index).ok_or_else(|| PipelineError::CropMap {
+            index,
+            total,
+            reason: "no such crop in the plan".into(),
+        })?;
+        let map = if (map.width(), map.height()) != (tile.width, tile.height) {
+            if map.width() == 0 || map.height() == 0 {
+                return Err(PipelineError::CropMap { index, total, reason: "empty distance map".into() });
+            }
+            std::borrow::Cow::Owned(
+                resize::opencv_linear_f32(map, tile.width, tile.height).map_err(PipelineError::imaging_on(index))?,
+            )
+        } else {
+            std::borrow::Cow::Borrowed(map)
+        };
+        let (mh, mw) = touched(plan, mask, &tile);
+        if mh == 0 || mw == 0 {
+            return Ok(None);
+        }
+        if map.height() < mh || map.width() < mw {
+            return Err(PipelineError::CropMap {
+                index,
+                total,
+                reason: format!("map {}x{} smaller than its {mw}x{mh} region", map.width(), map.height()),
+            });
+        }
+        Ok(Some(Self { map, x: tile.region.x, y: tile.region.y, w: mw, h: mh }))
+    }
+
+    /// `acc += map * mask`, `wgt += mask` over row `row` of the part (f32, in this order).
+    #[inline]
+    pub fn accumulate_row(&self, mask: &MapF32, row: usize, acc: &mut [f32], wgt: &mut [f32]) {
+        let m = &self.map.row(row)[..self.w];
+        let k = &mask.row(row)[..self.w];
+        for ((a, &v), &kv) in acc.iter_mut().zip(m).zip(k) {
+            *a += v * kv;
+        }
+        for (a, &kv) in wgt.iter_mut().zip(k) {
+            *a += kv;
+        }
+    }
+}
+
+/// Rows and columns `(mh, mw)` of `tile`'s region that blending touches: the region clipped to
+/// the mask's shape and the image.
+pub(crate) fn touched(plan: &TilePlan, mask: &MapF32, tile: &crate::tiling::Tile) -> (usize, usize) {
+    let r = tile.region;
+    let mh = (r.y + r.h.min(mask.height())).min(plan.image_height).saturating_sub(r.y);
+    let mw = (r.x + r.w.min(mask.width())).min(plan.image_width).saturating_sub(r.x);
+    (mh, mw)
 }
 
 const NONE: u32 = u32::MAX;

@@ -4,9 +4,11 @@
 //!
 //! Stages, each in its own module with the exact reference behaviour in its doc:
 //! [`tiling`] (crops), [`enhance`] (CLAHE + min-max per crop), [`sam_input`] (SAM's input
-//! encoding and the way back to crop size), [`blend`] (cosine-weighted blending) and
+//! encoding and the way back to crop size), [`blend`] (cosine-weighted blending; [`band`] does
+//! the same in row bands, the path [`Segmenter`] uses) and
 //! [`segment`] (the [`Segmenter`] facade and post-processing).
 
+pub mod band;
 pub mod blend;
 pub mod enhance;
 mod error;
@@ -18,7 +20,7 @@ pub mod tiling;
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{
-    labels_from_distance_map, relabel_sequential, ProgressFn, SegmentConfig, Segmentation, Segmenter, StageTimings,
+    labels_from_distance_map, relabel_sequential, relabel_sequential_in_place, ProgressFn, SegmentConfig, Segmentation, Segmenter, StageTimings,
     DEFAULT_FILL, DEFAULT_PEAK,
 };
 pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

@@ -10,15 +10,23 @@
 //! indices, with gaps); that is the only difference in the labels.
 //!
 //! Crops go to the predictor in batches of `predictor.max_batch()`; the crops of a batch are cut
-//! (a plain copy), then enhanced in parallel (rayon). The blending mask and accumulators are made
-//! once per image.
+//! (a plain copy), then enhanced in parallel (rayon), predicted, and blended in row bands
+//! ([`crate::band`], bit-identical to the whole-image [`crate::blend::Blender`]).
+//!
+//! Memory for a `W x H` image (N pixels; the model's own working memory comes on top): the u8
+//! image (N bytes, the caller's), the distance map (4N), the blending bands (two f32 bands about
+//! two crop heights tall) and a bit per pixel while blending; then post-processing
+//! (`samcell_morphology::cells_from_distance_map`): 1 byte per pixel while tracing contours, at
+//! most 12 bytes per pixel in the watershed, the labels (4N) renumbered in place. Peak: about
+//! 17 bytes per pixel besides the model, 1.7 GB for 10,000 x 10,000. The labels are those of
+//! the whole-image implementation (tests compare them exactly).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samcell_imaging::{GrayU8, Labels, MapF32};
 
-use crate::blend::Blender;
+use crate::band::BandBlender;
 use crate::enhance;
 use crate::predictor::DistanceMapPredictor;
 use crate::tiling::{TilePlan, TilingConfig};
@@ -151,7 +159,7 @@ impl Segmenter {
         let t = Instant::now();
         let plan = TilePlan::new(image.width(), image.height(), &self.config.tiling)?;
         timings.tiling += t.elapsed();
-        let mut blender = Blender::new(&plan)?;
+        let mut blender = BandBlender::new(&plan)?;
         let total = plan.len();
         let batch = self.predictor.max_batch().max(1);
         let mut done = 0;
@@ -184,7 +192,7 @@ impl Segmenter {
             }
         }
         let t = Instant::now();
-        let map = blender.finish();
+        let map = blender.finish()?;
         timings.blend += t.elapsed();
         Ok((map, timings))
     }
@@ -193,18 +201,25 @@ impl Segmenter {
 /// samcell's post-processing on a distance map (seeds `> peak`, watershed inside `> fill`),
 /// labels renumbered 1..N in raster order; returns the labels and N.
 pub fn labels_from_distance_map(map: &MapF32, peak: f32, fill: f32) -> Result<(Labels, usize), PipelineError> {
-    let raw = samcell_morphology::cells_from_distance_map(map, peak, fill)?;
-    Ok(relabel_sequential(&raw))
+    let mut labels = samcell_morphology::cells_from_distance_map(map, peak, fill)?;
+    let n = relabel_sequential_in_place(&mut labels);
+    Ok((labels, n))
 }
 
 /// Renumbers non-zero labels 1..N in raster order of their first pixel; 0 stays 0.
 pub fn relabel_sequential(labels: &Labels) -> (Labels, usize) {
     let mut out = labels.clone();
+    let n = relabel_sequential_in_place(&mut out);
+    (out, n)
+}
+
+/// [`relabel_sequential`] without a copy of the labels; returns N.
+pub fn relabel_sequential_in_place(labels: &mut Labels) -> usize {
     let max = labels.data().iter().copied().max().unwrap_or(0) as usize;
     let mut n = 0u32;
     if max <= labels.data().len().max(1024) {
         let mut map = vec![0u32; max + 1];
-        for v in out.data_mut() {
+        for v in labels.data_mut() {
             if *v != 0 {
                 let slot = &mut map[*v as usize];
                 if *slot == 0 {
@@ -216,7 +231,7 @@ pub fn relabel_sequential(labels: &Labels) -> (Labels, usize) {
         }
     } else {
         let mut map = std::collections::HashMap::new();
-        for v in out.data_mut() {
+        for v in labels.data_mut() {
             if *v != 0 {
                 *v = *map.entry(*v).or_insert_with(|| {
                     n += 1;
@@ -225,7 +240,7 @@ pub fn relabel_sequential(labels: &Labels) -> (Labels, usize) {
             }
         }
     }
-    (out, n as usize)
+    n as usize
 }
 
 #[cfg(test)]

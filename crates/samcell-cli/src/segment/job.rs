@@ -106,6 +106,11 @@ fn segment_and_write(
     if let Some(path) = &outputs.distmap {
         samcell_io::write_f32_tiff(path, &seg.distance_map)?;
     }
+    // the map (4 bytes per pixel) is not needed for the other outputs: free it before them
+    let seg = samcell_pipeline::Segmentation {
+        distance_map: samcell_imaging::MapF32::filled(0, 0, 0.0),
+        ..seg
+    };
     samcell_io::write_overlay_png(&outputs.overlay, &image, &seg.labels, ctx.outlines)?;
     let cells = samcell_measure::measure_labels(
         &seg.labels,
