@@ -1,0 +1,466 @@
+//! The training-set folder `samcell prepare` writes and `samcell train` reads:
+//!
+//! ```text
+//! <out>/manifest.json        format "samcell-trainset", version 1, target method, samples,
+//!                            skipped inputs with reasons, counts; sha256 of every file
+//! <out>/images/<id>.tif      grey u8, exactly what `samcell_io::read_gray` (default options,
+//!                            the reader of `samcell segment`) returned for the source image
+//! <out>/labels/<id>.tif      instance labels as read (u16 TIFF, u32 when a label > 65535)
+//! <out>/targets/<id>.tif     f32 distance-map target (`samcell_io::write_f32_tiff`)
+//! ```
+//!
+//! The set is built in `<out>.partial` and renamed to `<out>` only when complete, so a failed or
+//! interrupted run never leaves a half-written set at `<out>` (a stale `.partial` is replaced by
+//! the next run). A pair is skipped — recorded in `skipped` with a reason, never silently — when
+//! its image or labels cannot be read (including RGB label images), their sizes differ, the
+//! labels hold no cell, or its id was already used.
+
+use crate::import::{PairSource, Skipped};
+use crate::labels::{count_cells, read_labels};
+use crate::target::{distance_target, TargetMethod};
+use crate::DataError;
+use samcell_imaging::{GrayU8, Labels, MapF32};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// `format` of the manifest.
+pub const FORMAT: &str = "samcell-trainset";
+/// `version` of the manifest this crate writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Checksums of one sample's files (hex sha256).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksums {
+    pub image: String,
+    pub labels: String,
+    pub target: String,
+}
+
+/// One sample in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleEntry {
+    pub id: String,
+    /// Paths relative to the set's folder.
+    pub image: String,
+    pub labels: String,
+    pub target: String,
+    pub width: usize,
+    pub height: usize,
+    pub cells: usize,
+    /// The original image path as given.
+    pub source: String,
+    pub source_labels: String,
+    pub sha256: Checksums,
+}
+
+/// Totals of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub samples: usize,
+    pub cells: usize,
+    pub skipped: usize,
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub target: String,
+    pub created_by: String,
+    pub samples: Vec<SampleEntry>,
+    pub skipped: Vec<Skipped>,
+    pub counts: Counts,
+}
+
+/// Options of [`TrainSetWriter`].
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub target: TargetMethod,
+    /// Replace an existing set at the output path (only when the run succeeds).
+    pub overwrite: bool,
+    /// `created_by` of the manifest, e.g. "samcell 0.1.0".
+    pub created_by: String,
+}
+
+/// Builds a training set in `<out>.partial`; [`TrainSetWriter::finish`] moves it to `<out>`.
+pub struct TrainSetWriter {
+    out: PathBuf,
+    partial: PathBuf,
+    opts: WriteOptions,
+    samples: Vec<SampleEntry>,
+    skipped: Vec<Skipped>,
+    ids: HashSet<String>,
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_os_string();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+fn sha256_file(path: &Path) -> Result<String, DataError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| DataError::read(path, format!("cannot read: {e}")))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn write_gray_tiff(path: &Path, img: &GrayU8) -> Result<(), DataError> {
+    use tiff::encoder::{colortype::Gray8, compression::DeflateLevel, Compression, TiffEncoder};
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let (w, h) = (img.width() as u32, img.height() as u32);
+    TiffEncoder::new(&mut buf)
+        .and_then(|e| {
+            e.with_compression(Compression::Deflate(DeflateLevel::Balanced))
+                .write_image::<Gray8>(w, h, img.data())
+        })
+        .map_err(|e| DataError::write(path, format!("cannot encode TIFF: {e}")))?;
+    samcell_io::write_atomic(path, buf.get_ref())?;
+    Ok(())
+}
+
+impl TrainSetWriter {
+    /// Starts a set at `out`. Errors if `out` exists and `overwrite` is off.
+    pub fn create(out: &Path, opts: WriteOptions) -> Result<Self, DataError> {
+        if out.exists() && !opts.overwrite {
+            return Err(DataError::Invalid(format!(
+                "{} already exists (use --overwrite to replace it)",
+                out.display()
+            )));
+        }
+        let partial = partial_path(out);
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).map_err(|e| {
+                DataError::write(&partial, format!("cannot remove stale partial set: {e}"))
+            })?;
+        }
+        for sub in ["images", "labels", "targets"] {
+            let d = partial.join(sub);
+            std::fs::create_dir_all(&d)
+                .map_err(|e| DataError::write(&d, format!("cannot create folder: {e}")))?;
+        }
+        Ok(Self {
+            out: out.to_path_buf(),
+            partial,
+            opts,
+            samples: Vec::new(),
+            skipped: Vec::new(),
+            ids: HashSet::new(),
+        })
+    }
+
+    /// Records an input that was left out.
+    pub fn skip(&mut self, s: Skipped) {
+        self.skipped.push(s);
+    }
+
+    /// Skipped inputs so far.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Samples written so far.
+    pub fn samples(&self) -> &[SampleEntry] {
+        &self.samples
+    }
+
+    /// Reads, checks and writes one pair. `Ok(Err(skipped))`: the pair was bad and is recorded
+    /// as skipped; `Err`: writing failed (the set cannot be completed).
+    pub fn add(&mut self, pair: &PairSource) -> Result<Result<&SampleEntry, Skipped>, DataError> {
+        match self.prepare(pair) {
+            Ok((image, labels, cells)) => {
+                let e = self.write_sample(pair, &image, &labels, cells)?;
+                self.ids.insert(pair.id.clone());
+                self.samples.push(e);
+                Ok(Ok(self.samples.last().expect("just pushed")))
+            }
+            Err(reason) => {
+                let s = Skipped::new(pair.image.display().to_string(), reason);
+                self.skipped.push(s.clone());
+                Ok(Err(s))
+            }
+        }
+    }
+
+    fn prepare(&self, pair: &PairSource) -> Result<(GrayU8, Labels, usize), String> {
+        if self.ids.contains(&pair.id) {
+            return Err(format!(
+                "duplicate id {} (another input has the same name)",
+                pair.id
+            ));
+        }
+        let image = samcell_io::read_gray(&pair.image, &samcell_io::ReadOptions::default())
+            .map_err(|e| format!("unreadable image: {e}"))?;
+        let labels = pair
+            .load_labels()
+            .map_err(|e| format!("unreadable labels: {e}"))?;
+        if image.shape_hw() != labels.shape_hw() {
+            return Err(format!(
+                "size mismatch: image {}x{}, labels {}x{} ({})",
+                image.width(),
+                image.height(),
+                labels.width(),
+                labels.height(),
+                pair.labels_description()
+            ));
+        }
+        let cells = count_cells(&labels);
+        if cells == 0 {
+            return Err(format!(
+                "empty mask: no cells in {}",
+                pair.labels_description()
+            ));
+        }
+        Ok((image, labels, cells))
+    }
+
+    fn write_sample(
+        &self,
+        pair: &PairSource,
+        image: &GrayU8,
+        labels: &Labels,
+        cells: usize,
+    ) -> Result<SampleEntry, DataError> {
+        let target = distance_target(labels, self.opts.target);
+        let rel = |sub: &str| format!("{sub}/{}.tif", pair.id);
+        let (ri, rl, rt) = (rel("images"), rel("labels"), rel("targets"));
+        let (pi, pl, pt) = (
+            self.partial.join(&ri),
+            self.partial.join(&rl),
+            self.partial.join(&rt),
+        );
+        write_gray_tiff(&pi, image)?;
+        samcell_io::write_labels_tiff(&pl, labels)?;
+        samcell_io::write_f32_tiff(&pt, &target)?;
+        Ok(SampleEntry {
+            id: pair.id.clone(),
+            image: ri,
+            labels: rl,
+            target: rt,
+            width: image.width(),
+            height: image.height(),
+            cells,
+            source: pair.image.display().to_string(),
+            source_labels: pair.labels_description(),
+            sha256: Checksums {
+                image: sha256_file(&pi)?,
+                labels: sha256_file(&pl)?,
+                target: sha256_file(&pt)?,
+            },
+        })
+    }
+
+    /// Writes the manifest and moves the set to its place. With no sample the partial set is
+    /// removed and an error returned (nothing is created at `out`).
+    pub fn finish(self) -> Result<Manifest, DataError> {
+        if self.samples.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.partial);
+            return Err(DataError::Invalid(format!(
+                "no sample could be imported ({} input(s) skipped); nothing written to {}",
+                self.skipped.len(),
+                self.out.display()
+            )));
+        }
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            target: self.opts.target.name().into(),
+            created_by: self.opts.created_by.clone(),
+            counts: Counts {
+                samples: self.samples.len(),
+                cells: self.samples.iter().map(|s| s.cells).sum(),
+                skipped: self.skipped.len(),
+            },
+            samples: self.samples,
+            skipped: self.skipped,
+        };
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| DataError::write(&self.partial, format!("cannot encode manifest: {e}")))?;
+        samcell_io::write_atomic(&self.partial.join("manifest.json"), &json)?;
+        if self.out.exists() {
+            // overwrite was checked in create(); move the old set aside first so that a failed
+            // rename leaves it in place.
+            let mut old = self.out.as_os_str().to_os_string();
+            old.push(".old");
+            let old = PathBuf::from(old);
+            if old.exists() {
+                std::fs::remove_dir_all(&old)
+                    .map_err(|e| DataError::write(&old, format!("cannot remove: {e}")))?;
+            }
+            std::fs::rename(&self.out, &old).map_err(|e| {
+                DataError::write(&self.out, format!("cannot move the old set aside: {e}"))
+            })?;
+            std::fs::rename(&self.partial, &self.out).map_err(|e| {
+                DataError::write(&self.out, format!("cannot move the new set in place: {e}"))
+            })?;
+            let remove = if old.is_dir() {
+                std::fs::remove_dir_all(&old)
+            } else {
+                std::fs::remove_file(&old)
+            };
+            remove
+                .map_err(|e| DataError::write(&old, format!("cannot remove the old set: {e}")))?;
+        } else {
+            std::fs::rename(&self.partial, &self.out).map_err(|e| {
+                DataError::write(&self.out, format!("cannot move the set in place: {e}"))
+            })?;
+        }
+        Ok(manifest)
+    }
+}
+
+/// One loaded sample.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub id: String,
+    pub image: GrayU8,
+    pub labels: Labels,
+    pub target: MapF32,
+}
+
+/// An existing training set.
+#[derive(Clone, Debug)]
+pub struct TrainSet {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl TrainSet {
+    /// Opens a set: the manifest must be a version-1 `samcell-trainset` whose files all exist.
+    pub fn open(dir: &Path) -> Result<TrainSet, DataError> {
+        let bad = |reason: String| DataError::TrainSet {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let mp = dir.join("manifest.json");
+        let bytes =
+            std::fs::read(&mp).map_err(|e| bad(format!("cannot read manifest.json: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("invalid manifest.json: {e}")))?;
+        if manifest.format != FORMAT || manifest.version != VERSION {
+            return Err(bad(format!(
+                "manifest format {:?} version {} (expected {FORMAT:?} version {VERSION})",
+                manifest.format, manifest.version
+            )));
+        }
+        if TargetMethod::from_name(&manifest.target).is_none() {
+            return Err(bad(format!("unknown target method {:?}", manifest.target)));
+        }
+        if manifest.counts.samples != manifest.samples.len() {
+            return Err(bad(
+                "counts.samples differs from the number of samples".into()
+            ));
+        }
+        for s in &manifest.samples {
+            for rel in [&s.image, &s.labels, &s.target] {
+                let p = Path::new(rel);
+                if p.is_absolute()
+                    || p.components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err(bad(format!(
+                        "sample {}: path {rel} leaves the set's folder",
+                        s.id
+                    )));
+                }
+                if !dir.join(p).is_file() {
+                    return Err(bad(format!("sample {}: {rel} is missing", s.id)));
+                }
+            }
+        }
+        Ok(TrainSet {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn samples(&self) -> &[SampleEntry] {
+        &self.manifest.samples
+    }
+
+    pub fn len(&self) -> usize {
+        self.manifest.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.manifest.samples.is_empty()
+    }
+
+    /// The target method the set was written with.
+    pub fn target_method(&self) -> TargetMethod {
+        TargetMethod::from_name(&self.manifest.target).unwrap_or_default()
+    }
+
+    /// Checks every file's sha256 against the manifest.
+    pub fn verify_checksums(&self) -> Result<(), DataError> {
+        for s in self.samples() {
+            for (rel, want) in [
+                (&s.image, &s.sha256.image),
+                (&s.labels, &s.sha256.labels),
+                (&s.target, &s.sha256.target),
+            ] {
+                let got = sha256_file(&self.dir.join(rel))?;
+                if &got != want {
+                    return Err(DataError::TrainSet {
+                        path: self.dir.clone(),
+                        reason: format!(
+                            "sample {}: {rel} has sha256 {got}, the manifest says {want}",
+                            s.id
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads sample `i`; the three images must have the manifest's size.
+    pub fn load(&self, i: usize) -> Result<Sample, DataError> {
+        let s = self
+            .manifest
+            .samples
+            .get(i)
+            .ok_or_else(|| DataError::TrainSet {
+                path: self.dir.clone(),
+                reason: format!("no sample {i} (the set has {})", self.len()),
+            })?;
+        let image = samcell_io::read_gray(
+            &self.dir.join(&s.image),
+            &samcell_io::ReadOptions::default(),
+        )?;
+        let labels = read_labels(&self.dir.join(&s.labels))?;
+        let target = samcell_io::read_f32_tiff(&self.dir.join(&s.target))?;
+        let want = (s.height, s.width);
+        for (what, got) in [
+            ("image", image.shape_hw()),
+            ("labels", labels.shape_hw()),
+            ("target", target.shape_hw()),
+        ] {
+            if got != want {
+                return Err(DataError::TrainSet {
+                    path: self.dir.clone(),
+                    reason: format!(
+                        "sample {}: {what} is {}x{}, the manifest says {}x{}",
+                        s.id, got.1, got.0, s.width, s.height
+                    ),
+                });
+            }
+        }
+        Ok(Sample {
+            id: s.id.clone(),
+            image,
+            labels,
+            target,
+        })
+    }
+}
