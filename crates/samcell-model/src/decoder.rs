@@ -9,9 +9,14 @@
 //!
 //! Transposed convolutions with kernel 2 and stride 2 are computed as matrix products on
 //! channels-last tensors.
+//!
+//! In training mode every parameter-derived layout (the token table, the transposed-convolution
+//! weights) is rebuilt from the live parameters on each forward, and all mask tokens' masks are
+//! computed before mask token 1 is selected, as transformers does: the hypernetworks of the
+//! unused tokens then get (zero) gradients exactly as in PyTorch, where they are part of the graph.
 
 use crate::config::DecoderConfig;
-use crate::layers::{softmax, LayerNorm, Linear, Weights};
+use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
 
 struct Attention {
@@ -20,6 +25,7 @@ struct Attention {
     v: Linear,
     out: Linear,
     heads: usize,
+    exec: Exec,
 }
 
 impl Attention {
@@ -30,6 +36,7 @@ impl Attention {
             v: Linear::load(&w.pp("v_proj"), true)?,
             out: Linear::load(&w.pp("out_proj"), true)?,
             heads,
+            exec: w.exec,
         })
     }
 
@@ -46,7 +53,7 @@ impl Attention {
         };
         let (q, k, v) = (split(&q, nq)?, split(&k, nk)?, split(&v, nk)?);
         let attn = q.matmul(&k.t()?)?.affine(1.0 / (hd as f64).sqrt(), 0.0)?;
-        let attn = softmax(&attn)?;
+        let attn = softmax(&attn, self.exec)?;
         let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((b, nq, inner))?;
         self.out.forward(&o)
     }
@@ -117,27 +124,40 @@ impl Mlp {
 
 /// A transposed 2x2 stride-2 convolution as a matrix product on (B, H, W, Cin).
 struct Upscale {
-    w: Tensor, // (Cin, 2*2*Cout) ordered (dy, dx, cout)
+    /// (Cin, Cout, 2, 2) as stored.
+    weight: Tensor,
+    /// Inference only: (Cin, 2*2*Cout) ordered (dy, dx, cout).
+    w: Option<Tensor>,
     b: Tensor,
     cout: usize,
+}
+
+fn upscale_matrix(weight: &Tensor) -> Result<Tensor> {
+    let (cin, cout) = (weight.dim(0)?, weight.dim(1)?);
+    weight.permute((0, 2, 3, 1))?.contiguous()?.reshape((cin, 4 * cout))
 }
 
 impl Upscale {
     fn load(w: &Weights) -> Result<Self> {
         let weight = w.get("weight")?; // (Cin, Cout, 2, 2)
-        let (cin, cout) = (weight.dim(0)?, weight.dim(1)?);
-        let w2 = weight.permute((0, 2, 3, 1))?.contiguous()?.reshape((cin, 4 * cout))?;
-        Ok(Self { w: w2, b: w.get("bias")?, cout })
+        let cout = weight.dim(1)?;
+        let w2 = if w.exec.train() { None } else { Some(upscale_matrix(&weight)?) };
+        Ok(Self { weight, w: w2, b: w.get("bias")?, cout })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, w, cin) = x.dims4()?;
-        let y = x.reshape((b * h * w, cin))?.matmul(&self.w)?;
-        let y = y
-            .reshape((b, h, w, 2, 2, self.cout))?
-            .permute((0, 1, 3, 2, 4, 5))?
-            .contiguous()?
-            .reshape((b, 2 * h, 2 * w, self.cout))?;
+        let m = match &self.w {
+            Some(m) => m.clone(),
+            None => upscale_matrix(&self.weight)?,
+        };
+        let y = x.reshape((b * h * w, cin))?.matmul(&m)?;
+        let y = y.reshape((b, h, w, 2, 2, self.cout))?.permute((0, 1, 3, 2, 4, 5))?.contiguous()?.reshape((
+            b,
+            2 * h,
+            2 * w,
+            self.cout,
+        ))?;
         y.broadcast_add(&self.b)
     }
 }
@@ -152,8 +172,12 @@ pub struct DecoderOutput {
 
 /// The no-prompt prompt path plus the mask decoder.
 pub struct MaskDecoder {
-    tokens: Tensor, // (1 + mask_tokens, C)
-    no_mask: Tensor, // (1, 1, C) channels-last broadcast
+    iou_token: Tensor,   // (1, C)
+    mask_tokens: Tensor, // (mask_tokens, C)
+    /// Inference only: [iou_token; mask_tokens], (1 + mask_tokens, C).
+    tokens: Option<Tensor>,
+    exec: Exec,
+    no_mask: Tensor,  // (1, 1, C) channels-last broadcast
     image_pe: Tensor, // (g*g, C)
     blocks: Vec<TwoWayBlock>,
     final_attn: Attention,
@@ -177,7 +201,8 @@ fn image_pe(gaussian: &Tensor, g: usize) -> Result<Tensor> {
             coords.push(2.0 * cy - 1.0);
         }
     }
-    let c = Tensor::from_vec(coords, (g * g, 2), gaussian.device())?;
+    // coordinates in f32 as transformers computes them, then in the table's precision
+    let c = Tensor::from_vec(coords, (g * g, 2), gaussian.device())?.to_dtype(gaussian.dtype())?;
     let proj = c.matmul(gaussian)?.affine(2.0 * std::f64::consts::PI, 0.0)?;
     Tensor::cat(&[proj.sin()?, proj.cos()?], 1)
 }
@@ -185,7 +210,8 @@ fn image_pe(gaussian: &Tensor, g: usize) -> Result<Tensor> {
 impl MaskDecoder {
     pub fn load(root: &Weights, cfg: &DecoderConfig, grid: usize, eps: f32) -> Result<Self> {
         let w = root.pp("mask_decoder");
-        let tokens = Tensor::cat(&[w.get("iou_token.weight")?, w.get("mask_tokens.weight")?], 0)?;
+        let (iou_token, mask_tokens) = (w.get("iou_token.weight")?, w.get("mask_tokens.weight")?);
+        let tokens = if w.exec.train() { None } else { Some(Tensor::cat(&[&iou_token, &mask_tokens], 0)?) };
         let no_mask = root.get("prompt_encoder.no_mask_embed.weight")?.reshape((1, 1, cfg.hidden))?;
         let image_pe = image_pe(&root.get("shared_image_embedding.positional_embedding")?, grid)?;
         let t = w.pp("transformer");
@@ -209,7 +235,10 @@ impl MaskDecoder {
             .map(|i| Mlp::load(&w.pp(format!("output_hypernetworks_mlps.{i}")), cfg.hyper_layers))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
+            iou_token,
+            mask_tokens,
             tokens,
+            exec: w.exec,
             no_mask,
             image_pe,
             blocks,
@@ -233,9 +262,13 @@ impl MaskDecoder {
     /// tokens in `tokens` only. Returns the masks (B, len(tokens), 4g, 4g) and the final queries.
     fn run(&self, image_embeddings: &Tensor, tokens: std::ops::Range<usize>) -> Result<(Tensor, Tensor)> {
         let (b, c, g, _) = image_embeddings.dims4()?;
-        let n_tok = self.tokens.dim(0)?;
+        let all_tokens = match &self.tokens {
+            Some(t) => t.clone(),
+            None => Tensor::cat(&[&self.iou_token, &self.mask_tokens], 0)?,
+        };
+        let n_tok = all_tokens.dim(0)?;
         let keys0 = image_embeddings.permute((0, 2, 3, 1))?.reshape((b, g * g, c))?.broadcast_add(&self.no_mask)?;
-        let qpe = self.tokens.unsqueeze(0)?.broadcast_as((b, n_tok, c))?.contiguous()?;
+        let qpe = all_tokens.unsqueeze(0)?.broadcast_as((b, n_tok, c))?.contiguous()?;
         let kpe = self.image_pe.unsqueeze(0)?;
         let mut queries = qpe.clone();
         let mut keys = keys0;
@@ -253,13 +286,18 @@ impl MaskDecoder {
         let x = self.up2.forward(&x)?.gelu_erf()?; // (B, 4g, 4g, C2)
         let (_, hh, ww, c2) = x.dims4()?;
         let x = x.reshape((b, hh * ww, c2))?;
-        let mut masks = Vec::with_capacity(tokens.len());
-        for t in tokens {
+        // training: every token's hypernetwork is in the graph, as in transformers
+        let computed = if self.exec.train() { 0..self.hyper.len() } else { tokens.clone() };
+        let mut hyps = Vec::with_capacity(computed.len());
+        for t in computed.clone() {
             let tok = queries.narrow(1, 1 + t, 1)?; // mask token t, (B, 1, C)
-            let hyp = self.hyper[t].forward(&tok)?; // (B, 1, C2)
-            masks.push(x.matmul(&hyp.transpose(1, 2)?.contiguous()?)?.reshape((b, 1, hh, ww))?);
+            hyps.push(self.hyper[t].forward(&tok)?); // (B, 1, C2)
         }
-        Ok((Tensor::cat(&masks, 1)?, queries))
+        let hyp = Tensor::cat(&hyps, 1)?; // (B, T, C2)
+        let masks = x.matmul(&hyp.transpose(1, 2)?.contiguous()?)?; // (B, HW, T)
+        let masks = masks.transpose(1, 2)?.reshape((b, computed.len(), hh, ww))?;
+        let masks = masks.narrow(1, tokens.start - computed.start, tokens.len())?;
+        Ok((masks, queries))
     }
 
     /// The multimask outputs (mask tokens 1..) and their IoU predictions.

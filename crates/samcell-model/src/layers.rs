@@ -1,22 +1,62 @@
-//! Building blocks shared by the encoder and decoder: linear layers, layer norm, attention
-//! helpers. Weights are plain tensors (no autograd variables) for inference.
+//! Building blocks shared by the encoder and decoder: linear layers, layer norm, softmax.
+//!
+//! Two execution modes ([`Mode`]):
+//! - **inference** precomputes derived weight layouts once (transposed linear weights) and uses
+//!   candle's fused ops (`softmax_last_dim`, `layer_norm`), which have no backward pass;
+//! - **training** keeps only the live parameter tensors (views of `Var`s, so optimiser updates
+//!   are seen by the next forward) and uses plain differentiable candle ops throughout
+//!   (layer norm, softmax written with `mean`/`sub`/`exp`/`sum`/`div`).
 
-use candle_core::{Result, Tensor};
+use candle_core::{Device, Result, Tensor, D};
 use std::collections::HashMap;
+
+/// How a model is built and run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Plain tensors, fused kernels, precomputed layouts (fast, no gradients).
+    #[default]
+    Infer,
+    /// Live parameter tensors and plain differentiable ops only (for `Tensor::backward`).
+    Train,
+}
+
+/// What a layer may use, decided once per model from the mode and the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exec {
+    pub mode: Mode,
+    /// The device is the CPU (the hand-written kernels in `kernels.rs` are CPU-only).
+    pub cpu: bool,
+}
+
+impl Exec {
+    pub fn new(mode: Mode, device: &Device) -> Self {
+        Self { mode, cpu: device.is_cpu() }
+    }
+
+    pub fn train(&self) -> bool {
+        self.mode == Mode::Train
+    }
+
+    /// The CPU-only fused kernels of `kernels.rs` may be used.
+    pub fn cpu_kernels(&self) -> bool {
+        self.mode == Mode::Infer && self.cpu
+    }
+}
 
 /// Takes tensors out of a checkpoint by key prefix.
 pub struct Weights<'a> {
     pub tensors: &'a HashMap<String, Tensor>,
     pub prefix: String,
+    pub exec: Exec,
 }
 
 impl<'a> Weights<'a> {
-    pub fn new(tensors: &'a HashMap<String, Tensor>) -> Self {
-        Self { tensors, prefix: String::new() }
+    pub fn new(tensors: &'a HashMap<String, Tensor>, exec: Exec) -> Self {
+        Self { tensors, prefix: String::new(), exec }
     }
 
     pub fn pp(&self, name: impl std::fmt::Display) -> Weights<'a> {
-        Weights { tensors: self.tensors, prefix: format!("{}{}.", self.prefix, name) }
+        Weights { tensors: self.tensors, prefix: format!("{}{}.", self.prefix, name), exec: self.exec }
     }
 
     pub fn get(&self, name: &str) -> Result<Tensor> {
@@ -31,21 +71,24 @@ impl<'a> Weights<'a> {
 /// `y = x W^T + b` over the last dimension, computed as one 2-D matrix product.
 #[derive(Clone, Debug)]
 pub struct Linear {
-    /// Weight transposed to (in, out).
-    w_t: Tensor,
+    /// (out, in), as stored (a view of the parameter in training mode).
+    weight: Tensor,
+    /// Inference only: the weight transposed to (in, out), contiguous.
+    w_t: Option<Tensor>,
     b: Option<Tensor>,
     out: usize,
 }
 
 impl Linear {
     /// From a (out, in) weight and an optional bias.
-    pub fn new(weight: &Tensor, b: Option<Tensor>) -> Result<Self> {
-        Ok(Self { w_t: weight.t()?.contiguous()?, b, out: weight.dim(0)? })
+    pub fn new(weight: &Tensor, b: Option<Tensor>, exec: Exec) -> Result<Self> {
+        let w_t = if exec.train() { None } else { Some(weight.t()?.contiguous()?) };
+        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)? })
     }
 
     pub fn load(w: &Weights, bias: bool) -> Result<Self> {
         let b = if bias { Some(w.get("bias")?) } else { None };
-        Self::new(&w.get("weight")?, b)
+        Self::new(&w.get("weight")?, b, w.exec)
     }
 
     /// `x W^T` without the bias (for callers that fuse the bias into the next step).
@@ -53,7 +96,11 @@ impl Linear {
         let dims = x.dims().to_vec();
         let inp = *dims.last().expect("linear input has at least one dimension");
         let rows = x.elem_count() / inp;
-        let y = x.reshape((rows, inp))?.matmul(&self.w_t)?;
+        let x2 = x.reshape((rows, inp))?;
+        let y = match &self.w_t {
+            Some(w_t) => x2.matmul(w_t)?,
+            None => x2.matmul(&self.weight.t()?)?,
+        };
         let mut out_dims = dims;
         *out_dims.last_mut().expect("non-empty") = self.out;
         y.reshape(out_dims)
@@ -69,26 +116,53 @@ impl Linear {
 }
 
 /// Layer norm over the last dimension (also serves SAM's channels-first `LayerNorm2d`, which the
-/// model keeps channels-last).
+/// model keeps channels-last). Matches `torch.nn.LayerNorm` / transformers' `SamLayerNorm`:
+/// biased variance, `(x - mean) / sqrt(var + eps) * w + b`.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f32,
+    fused: bool,
 }
 
 impl LayerNorm {
     pub fn load(w: &Weights, eps: f32) -> Result<Self> {
-        Ok(Self { w: w.get("weight")?, b: w.get("bias")?, eps })
+        Ok(Self { w: w.get("weight")?, b: w.get("bias")?, eps, fused: !w.exec.train() })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = x.contiguous()?;
-        candle_nn::ops::layer_norm(&x, &self.w, &self.b, self.eps)
+        if self.fused {
+            let x = x.contiguous()?;
+            return candle_nn::ops::layer_norm(&x, &self.w, &self.b, self.eps);
+        }
+        layer_norm_plain(x, &self.w, &self.b, self.eps)
     }
 }
 
-/// Softmax over the last dimension.
-pub fn softmax(x: &Tensor) -> Result<Tensor> {
-    candle_nn::ops::softmax_last_dim(&x.contiguous()?)
+/// Layer norm over the last dimension with differentiable candle ops only.
+pub fn layer_norm_plain(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    let xn = xc.broadcast_div(&(var + eps as f64)?.sqrt()?)?;
+    xn.broadcast_mul(w)?.broadcast_add(b)
+}
+
+/// Softmax over the last dimension: candle's fused kernel for inference, plain ops for training.
+pub fn softmax(x: &Tensor, exec: Exec) -> Result<Tensor> {
+    if exec.train() {
+        softmax_plain(x)
+    } else {
+        candle_nn::ops::softmax_last_dim(&x.contiguous()?)
+    }
+}
+
+/// Softmax over the last dimension with differentiable ops. The row maximum is subtracted for
+/// range only; it is detached (the softmax does not depend on it mathematically).
+pub fn softmax_plain(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    let s = e.sum_keepdim(D::Minus1)?;
+    e.broadcast_div(&s)
 }

@@ -2,8 +2,9 @@
 //! it: an image in, no prompt, the first multimask output (mask token 1) through a sigmoid as
 //! the distance map.
 //!
-//! Back-end: candle on the CPU in f32 (see `docs/backend.md` in the repository for the measured
-//! choice). The pipeline sees the model only through
+//! Back-end: candle in f32, on the CPU by default (see `docs/backend.md` in the repository for the
+//! measured choice) or any candle device through [`SamModel::load_on`]. [`SamModel::from_tensors`]
+//! with [`Mode::Train`] builds a differentiable model from trainable variables. The pipeline sees the model only through
 //! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
 //! back-ends or precisions plug in without touching the pipeline.
 
@@ -18,8 +19,9 @@ mod vision;
 
 pub use checkpoint::{Checkpoint, Format};
 pub use config::{HeadOverrides, SamConfig, Variant};
+pub use layers::Mode;
 pub use predictor::SamPredictor;
-pub use sam::{SamModel, SamOutput};
+pub use sam::{read_checkpoint, SamModel, SamOutput};
 
 use std::path::PathBuf;
 

@@ -27,7 +27,11 @@ impl SamPredictor {
 
 impl DistanceMapPredictor for SamPredictor {
     fn describe(&self) -> String {
-        format!("SAM {} (candle, CPU, f32)", self.model.config.variant())
+        let device = match self.model.device() {
+            candle_core::Device::Cpu => "CPU".to_string(),
+            d => format!("{d:?}"),
+        };
+        format!("SAM {} (candle, {device}, {:?})", self.model.config.variant(), self.model.dtype())
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
@@ -45,10 +49,14 @@ impl DistanceMapPredictor for SamPredictor {
             .try_for_each(|(buf, crop)| write_pixel_values(crop, buf))
             .map_err(|e| PredictError(format!("input encoding: {e}")))?;
         let pv = Tensor::from_vec(input, (n, 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE), self.model.device())
+            .and_then(|t| t.to_dtype(self.model.dtype()))
             .map_err(|e| PredictError(e.to_string()))?;
         let maps = self.model.distance_maps(&pv).map_err(|e| PredictError(e.to_string()))?;
         let side = self.model.mask_size();
-        let flat = maps.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| PredictError(e.to_string()))?;
+        let flat = maps
+            .flatten_all()
+            .and_then(|t| t.to_dtype(candle_core::DType::F32))
+            .and_then(|t| t.to_vec1::<f32>()).map_err(|e| PredictError(e.to_string()))?;
         flat.chunks(side * side)
             .zip(crops)
             .map(|(m, crop)| {

@@ -3,10 +3,11 @@
 use crate::checkpoint::{Checkpoint, Format};
 use crate::config::{HeadOverrides, SamConfig};
 use crate::decoder::{DecoderOutput, MaskDecoder};
-use crate::layers::Weights;
+use crate::layers::{Exec, Mode, Weights};
 use crate::vision::VisionEncoder;
 use crate::ModelError;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// A loaded SAM model.
@@ -16,6 +17,8 @@ pub struct SamModel {
     vision: VisionEncoder,
     decoder: MaskDecoder,
     device: Device,
+    mode: Mode,
+    dtype: DType,
 }
 
 /// Everything the model computes for a batch (for parity checks).
@@ -33,31 +36,68 @@ impl SamModel {
     /// `config.json` beside the checkpoint (Hugging Face format) supplies head counts that the
     /// tensor shapes cannot reveal; `heads` overrides both.
     pub fn load(path: &Path, heads: Option<HeadOverrides>) -> Result<Self, ModelError> {
-        let heads = match heads {
-            Some(h) => h,
-            None => {
-                let cfg_path = path.with_file_name("config.json");
-                match std::fs::read_to_string(&cfg_path) {
-                    Ok(text) => HeadOverrides::from_hf_json(&text).map_err(|e| ModelError::Checkpoint {
-                        path: cfg_path.clone(),
-                        reason: e.to_string(),
-                    })?,
-                    Err(_) => HeadOverrides::default(),
-                }
-            }
+        Self::load_on(path, heads, &Device::Cpu)
+    }
+
+    /// [`SamModel::load`] for inference on `device` (CPU or CUDA). On the CPU the fused
+    /// kernels are used; elsewhere the same computations run as plain candle ops.
+    pub fn load_on(path: &Path, heads: Option<HeadOverrides>, device: &Device) -> Result<Self, ModelError> {
+        Self::load_as(path, heads, device, DType::F32)
+    }
+
+    /// [`SamModel::load_on`] with the weights (and so every activation) in `dtype`: `F32`
+    /// everywhere, or `BF16` on a CUDA device (the tensor cores' format; the CPU kernels are f32
+    /// only). The predictor casts its input to this dtype and the distance maps back to f32.
+    pub fn load_as(path: &Path, heads: Option<HeadOverrides>, device: &Device, dtype: DType) -> Result<Self, ModelError> {
+        if dtype != DType::F32 && device.is_cpu() {
+            return Err(ModelError::Config(format!("{dtype:?} inference needs a GPU device; the CPU path is f32")));
+        }
+        let (ckpt, config) = read_checkpoint(path, heads)?;
+        let tensors = if device.is_cpu() {
+            ckpt.tensors
+        } else {
+            ckpt.tensors
+                .into_iter()
+                .map(|(k, t)| Ok((k, t.to_device(device)?.to_dtype(dtype)?)))
+                .collect::<candle_core::Result<HashMap<_, _>>>()?
         };
-        let ckpt = Checkpoint::read(path)?;
-        let config = ckpt.validate(path, heads)?;
-        let device = Device::Cpu;
-        let w = Weights::new(&ckpt.tensors);
-        let build = || -> candle_core::Result<(VisionEncoder, MaskDecoder)> {
-            let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps)?;
-            let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps)?;
-            Ok((vision, decoder))
-        };
-        let (vision, decoder) =
-            build().map_err(|e| ModelError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
-        Ok(Self { config, format: ckpt.format, vision, decoder, device })
+        let mut model = Self::from_tensors(&tensors, config, device, Mode::Infer)
+            .map_err(|e| ModelError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
+        model.format = ckpt.format;
+        model.dtype = dtype;
+        Ok(model)
+    }
+
+    /// The dtype of the weights and activations.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Builds the model from tensors in the Hugging Face key layout, already on `device`, for a
+    /// known configuration (e.g. from [`Checkpoint::validate`]).
+    ///
+    /// With [`Mode::Train`] the model keeps the given tensors themselves (pass
+    /// `Var::as_tensor()` clones: optimiser updates through `Var::set` are then seen by the next
+    /// forward), derives every layout from them on each forward and uses only differentiable
+    /// candle ops, so `Tensor::backward` on a loss gives the gradients of every parameter used.
+    /// With [`Mode::Infer`] derived layouts are precomputed and fused kernels are used.
+    pub fn from_tensors(
+        tensors: &HashMap<String, Tensor>,
+        config: SamConfig,
+        device: &Device,
+        mode: Mode,
+    ) -> Result<Self, ModelError> {
+        let exec = Exec::new(mode, device);
+        let w = Weights::new(tensors, exec);
+        let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps)?;
+        let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps)?;
+        let dtype = tensors.values().next().map(|t| t.dtype()).unwrap_or(DType::F32);
+        Ok(Self { config, format: Format::Safetensors, vision, decoder, device: device.clone(), mode, dtype })
+    }
+
+    /// The execution mode the model was built for.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     pub fn device(&self) -> &Device {
@@ -83,13 +123,50 @@ impl SamModel {
 
     /// SAMCell's distance maps: `sigmoid` of mask token 1, (B, 4g, 4g).
     pub fn distance_maps(&self, pixel_values: &Tensor) -> Result<Tensor, ModelError> {
-        let emb = self.vision.forward(pixel_values)?;
-        let logits = self.decoder.forward_token1(&emb)?;
+        // the sigmoid runs in f32 whatever the model's dtype, so thresholds see full precision
+        let logits = self.token1_logits(pixel_values)?.to_dtype(DType::F32)?;
         Ok(candle_nn::ops::sigmoid(&logits)?)
+    }
+
+    /// Logits of mask token 1 (the first multimask output), (B, 4g, 4g): what SAMCell's
+    /// training loss puts through a sigmoid.
+    pub fn token1_logits(&self, pixel_values: &Tensor) -> Result<Tensor, ModelError> {
+        let emb = self.vision.forward(pixel_values)?;
+        Ok(self.decoder.forward_token1(&emb)?)
+    }
+
+    /// The image encoder alone: (B, C, g, g) channels-first embeddings.
+    pub fn image_embeddings(&self, pixel_values: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(self.vision.forward(pixel_values)?)
+    }
+
+    /// The mask decoder alone: mask token 1 logits (B, 4g, 4g) from image embeddings.
+    pub fn token1_logits_from_embeddings(&self, image_embeddings: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(self.decoder.forward_token1(image_embeddings)?)
     }
 
     /// The image-wide positional encoding (C, g, g).
     pub fn image_positional_embeddings(&self) -> Result<Tensor, ModelError> {
         Ok(self.decoder.image_positional_embeddings(self.config.grid())?)
     }
+}
+
+/// Reads and validates a checkpoint (tensors as f32 on the CPU) and detects its configuration.
+/// A `config.json` beside the checkpoint (Hugging Face format) supplies head counts that the
+/// tensor shapes cannot reveal; `heads` overrides both.
+pub fn read_checkpoint(path: &Path, heads: Option<HeadOverrides>) -> Result<(Checkpoint, SamConfig), ModelError> {
+    let heads = match heads {
+        Some(h) => h,
+        None => {
+            let cfg_path = path.with_file_name("config.json");
+            match std::fs::read_to_string(&cfg_path) {
+                Ok(text) => HeadOverrides::from_hf_json(&text)
+                    .map_err(|e| ModelError::Checkpoint { path: cfg_path.clone(), reason: e.to_string() })?,
+                Err(_) => HeadOverrides::default(),
+            }
+        }
+    };
+    let ckpt = Checkpoint::read(path)?;
+    let config = ckpt.validate(path, heads)?;
+    Ok((ckpt, config))
 }

@@ -5,10 +5,15 @@
 //! (normalisation over channels) is therefore a plain last-dimension layer norm. The 16x16 patch
 //! convolution and the 1x1 neck convolution are computed as matrix products; the 3x3 neck
 //! convolution uses candle's `conv2d`.
+//!
+//! In inference mode on the CPU the relative-position softmax and the MLP's bias + GELU run as
+//! the fused kernels of `kernels.rs`; in training mode (and on other devices) the same
+//! computations are written with plain candle ops: `softmax(scores + rel_h[.., :, None] +
+//! rel_w[.., None, :])` with a broadcast add and a plain softmax, `gelu_erf(x + b)`.
 
 use crate::config::VisionConfig;
 use crate::kernels::{gelu_bias, rel_pos_softmax};
-use crate::layers::{LayerNorm, Linear, Weights};
+use crate::layers::{softmax, softmax_plain, Exec, LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
 
 struct Attention {
@@ -16,9 +21,14 @@ struct Attention {
     proj: Linear,
     heads: usize,
     scale: f64,
-    /// Gathered relative-position tables `(q, k, head_dim)` for this block's attention size.
-    rel_h: Tensor,
-    rel_w: Tensor,
+    /// Relative-position tables `(2 size - 1, head_dim)` as stored (live parameters in training).
+    rel_pos_h: Tensor,
+    rel_pos_w: Tensor,
+    /// Attention side (window or grid) the tables are gathered for.
+    size: usize,
+    /// Inference only: gathered tables `(q, k, head_dim)` for this block's attention size.
+    gathered: Option<(Tensor, Tensor)>,
+    exec: Exec,
 }
 
 /// `R[i, j] = table[i - j + size - 1]`, SAM's `get_rel_pos` for equal query and key sizes.
@@ -32,13 +42,22 @@ fn gather_rel_pos(table: &Tensor, size: usize) -> Result<Tensor> {
 impl Attention {
     fn load(w: &Weights, hidden: usize, heads: usize, size: usize) -> Result<Self> {
         let hd = hidden / heads;
+        let (rel_pos_h, rel_pos_w) = (w.get("rel_pos_h")?, w.get("rel_pos_w")?);
+        let gathered = if w.exec.train() {
+            None
+        } else {
+            Some((gather_rel_pos(&rel_pos_h, size)?, gather_rel_pos(&rel_pos_w, size)?))
+        };
         Ok(Self {
             qkv: Linear::load(&w.pp("qkv"), true)?,
             proj: Linear::load(&w.pp("proj"), true)?,
             heads,
             scale: (hd as f64).powf(-0.5),
-            rel_h: gather_rel_pos(&w.get("rel_pos_h")?, size)?,
-            rel_w: gather_rel_pos(&w.get("rel_pos_w")?, size)?,
+            rel_pos_h,
+            rel_pos_w,
+            size,
+            gathered,
+            exec: w.exec,
         })
     }
 
@@ -51,9 +70,14 @@ impl Attention {
         let q = qkv.get(0)?.contiguous()?.reshape((b * self.heads, n, hd))?;
         let k = qkv.get(1)?.contiguous()?.reshape((b * self.heads, n, hd))?;
         let v = qkv.get(2)?.contiguous()?.reshape((b * self.heads, n, hd))?;
-        // Large (global) attention is done a few heads at a time to bound memory.
+        let (rel_h, rel_w) = match &self.gathered {
+            Some((a, b)) => (a.clone(), b.clone()),
+            None => (gather_rel_pos(&self.rel_pos_h, self.size)?, gather_rel_pos(&self.rel_pos_w, self.size)?),
+        };
+        // Large (global) attention is done a few heads at a time to bound memory (inference
+        // only: training keeps every intermediate for the backward pass anyway).
         let bh = b * self.heads;
-        let chunk = if n > 1024 { 1 } else { bh };
+        let chunk = if n > 1024 && !self.exec.train() { 1 } else { bh };
         let mut outs = Vec::with_capacity(bh.div_ceil(chunk));
         let mut start = 0;
         while start < bh {
@@ -62,8 +86,18 @@ impl Attention {
             let kc = k.narrow(0, start, len)?;
             let vc = v.narrow(0, start, len)?;
             let attn = (qc.affine(self.scale, 0.0)?).matmul(&kc.t()?)?;
-            let (rh, rw) = self.rel_bias(&qc, len, h, w)?;
-            let attn = rel_pos_softmax(&attn, &rh, &rw, h, w)?;
+            let (rh, rw) = rel_bias(&qc, &rel_h, &rel_w, len, h, w)?;
+            let attn = if self.exec.cpu_kernels() {
+                rel_pos_softmax(&attn, &rh, &rw, h, w)?
+            } else {
+                let bias = rh.unsqueeze(4)?.broadcast_add(&rw.unsqueeze(3)?)?; // (len, h, w, h, w)
+                let scores = attn.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
+                if self.exec.train() {
+                    softmax_plain(&scores)?
+                } else {
+                    softmax(&scores, self.exec)?
+                }
+            };
             outs.push(attn.matmul(&vc)?);
             start += len;
         }
@@ -71,20 +105,20 @@ impl Attention {
         let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
         self.proj.forward(&out)
     }
+}
 
-    /// The two halves of the decomposed relative-position bias, from the unscaled queries:
-    /// `rel_h` (len, h, w, kh) and `rel_w` (len, h, w, kw).
-    fn rel_bias(&self, q: &Tensor, len: usize, h: usize, w: usize) -> Result<(Tensor, Tensor)> {
-        let hd = q.dim(2)?;
-        let q4 = q.reshape((len, h, w, hd))?;
-        // rel_h[b, y, x, ky] = sum_c q[b, y, x, c] * Rh[y, ky, c]
-        let qh = q4.permute((1, 0, 2, 3))?.contiguous()?.reshape((h, len * w, hd))?;
-        let rh = qh.matmul(&self.rel_h.t()?)?.reshape((h, len, w, h))?.permute((1, 0, 2, 3))?;
-        // rel_w[b, y, x, kx] = sum_c q[b, y, x, c] * Rw[x, kx, c]
-        let qw = q4.permute((2, 0, 1, 3))?.contiguous()?.reshape((w, len * h, hd))?;
-        let rw = qw.matmul(&self.rel_w.t()?)?.reshape((w, len, h, w))?.permute((1, 2, 0, 3))?;
-        Ok((rh.contiguous()?, rw.contiguous()?))
-    }
+/// The two halves of the decomposed relative-position bias, from the unscaled queries:
+/// `rel_h` (len, h, w, kh) and `rel_w` (len, h, w, kw), given the gathered tables `(q, k, hd)`.
+fn rel_bias(q: &Tensor, rel_h: &Tensor, rel_w: &Tensor, len: usize, h: usize, w: usize) -> Result<(Tensor, Tensor)> {
+    let hd = q.dim(2)?;
+    let q4 = q.reshape((len, h, w, hd))?;
+    // rel_h[b, y, x, ky] = sum_c q[b, y, x, c] * Rh[y, ky, c]
+    let qh = q4.permute((1, 0, 2, 3))?.contiguous()?.reshape((h, len * w, hd))?;
+    let rh = qh.matmul(&rel_h.t()?)?.reshape((h, len, w, h))?.permute((1, 0, 2, 3))?;
+    // rel_w[b, y, x, kx] = sum_c q[b, y, x, c] * Rw[x, kx, c]
+    let qw = q4.permute((2, 0, 1, 3))?.contiguous()?.reshape((w, len * h, hd))?;
+    let rw = qw.matmul(&rel_w.t()?)?.reshape((w, len, h, w))?.permute((1, 2, 0, 3))?;
+    Ok((rh.contiguous()?, rw.contiguous()?))
 }
 
 struct Block {
@@ -96,6 +130,7 @@ struct Block {
     lin1_bias: Tensor,
     lin2: Linear,
     window: usize,
+    exec: Exec,
 }
 
 impl Block {
@@ -124,7 +159,12 @@ impl Block {
         };
         let x = (x + y)?;
         let hidden = self.lin1.forward_no_bias(&self.ln2.forward(&x)?)?;
-        let m = self.lin2.forward(&gelu_bias(&hidden, &self.lin1_bias)?)?;
+        let act = if self.exec.cpu_kernels() {
+            gelu_bias(&hidden, &self.lin1_bias)?
+        } else {
+            hidden.broadcast_add(&self.lin1_bias)?.gelu_erf()?
+        };
+        let m = self.lin2.forward(&act)?;
         x + m
     }
 }
@@ -147,7 +187,7 @@ impl VisionEncoder {
         let pe = w.pp("patch_embed.projection");
         // the 16x16 stride-16 convolution as a matrix product: (C, 3, p, p) -> (C, 3*p*p)
         let pw = pe.get("weight")?.reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
-        let patch_w = Linear::new(&pw, Some(pe.get("bias")?))?;
+        let patch_w = Linear::new(&pw, Some(pe.get("bias")?), w.exec)?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
             let bw = w.pp(format!("layers.{i}"));
@@ -161,12 +201,13 @@ impl VisionEncoder {
                 lin1_bias: bw.get("mlp.lin1.bias")?,
                 lin2: Linear::load(&bw.pp("mlp.lin2"), true)?,
                 window: if global { 0 } else { cfg.window },
+                exec: w.exec,
             });
         }
         let neck = w.pp("neck");
         let c1 = neck.get("conv1.weight")?;
         let (n, hidden) = (c1.dim(0)?, c1.dim(1)?);
-        let neck_conv1 = Linear::new(&c1.reshape((n, hidden))?, None)?;
+        let neck_conv1 = Linear::new(&c1.reshape((n, hidden))?, None, w.exec)?;
         Ok(Self {
             patch_w,
             patch: cfg.patch,
@@ -191,11 +232,12 @@ impl VisionEncoder {
         let (b, ch, s, _) = pixel_values.dims4()?;
         let p = self.patch;
         let g = s / p;
-        let cols = pixel_values
-            .reshape((b, ch, g, p, g, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .contiguous()?
-            .reshape((b, g, g, ch * p * p))?;
+        let cols = pixel_values.reshape((b, ch, g, p, g, p))?.permute((0, 2, 4, 1, 3, 5))?.contiguous()?.reshape((
+            b,
+            g,
+            g,
+            ch * p * p,
+        ))?;
         let mut x = self.patch_w.forward(&cols)?.broadcast_add(&self.pos)?;
         for blk in &self.blocks {
             x = blk.forward(&x)?;

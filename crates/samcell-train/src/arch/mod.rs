@@ -1,0 +1,4 @@
+//! Trainable architectures implementing [`crate::model::TrainableModel`].
+
+pub mod lite;
+pub mod sam;

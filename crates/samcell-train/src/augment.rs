@@ -1,0 +1,198 @@
+//! Training augmentation and the random crop (paper: "Data augmentation"; DESIGN §6).
+//!
+//! Per sample and epoch, from its own random stream ([`crate::rng`]): horizontal flip (p 0.5),
+//! rotation by U(-180°, 180°) about the image centre, isotropic rescaling by U(0.8, 1.2),
+//! brightness x U(0.95, 1.05) and inversion (p 0.5); then one random `crop` x `crop` window.
+//! Only that window is computed (inverse mapping of its pixels), never the whole warped image.
+//!
+//! **Geometry.** The augmented canvas is the rescaled image, `round(W s) x round(H s)`, rotated
+//! about its centre without expanding (like `torchvision`'s `rotate(expand=False)`). The crop's
+//! top-left corner is uniform over the integer positions that keep it inside that canvas (0 when
+//! the canvas is smaller than the crop). A crop pixel is mapped back (pixel centres, undo
+//! rotation, undo scale, undo flip) to a real source position and sampled **bilinearly**.
+//!
+//! **Target.** The precomputed distance-map target is warped with the *same* mapping, bilinearly,
+//! as the paper does ("the associated distance map, augmented by mirroring, rotation and
+//! rescaling only" — distance maps are invariant to rotation/mirroring and scale-covariant, and
+//! per-cell normalisation makes them scale-invariant); labels are not re-rasterised. Brightness
+//! and inversion touch the image only.
+//!
+//! **Outside the image** (rotated corners, canvases smaller than the crop): both image and
+//! target are read through OpenCV `BORDER_REFLECT` indexing (`fedcba|abcdef`), the padding the
+//! inference tiling uses ([`samcell_pipeline::tiling`]), so the model is trained on the same kind
+//! of border content it sees at inference, and no artificial constant corners appear.
+//!
+//! **Image values.** Bilinear interpolation in f32 on the u8 image, times the brightness factor,
+//! rounded half away from zero, clamped to 0..255, then inverted (`255 - v`) if drawn. With every
+//! augmentation off the crop is bit-identical to a plain crop of the image.
+
+use samcell_imaging::{GrayU8, MapF32};
+
+use crate::config::AugmentConfig;
+use crate::rng::Stream;
+
+/// The drawn augmentation of one sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Augmentation {
+    pub flip: bool,
+    /// Rotation in degrees.
+    pub angle_deg: f64,
+    pub scale: f64,
+    pub brightness: f64,
+    pub invert: bool,
+    /// Top-left corner of the crop in the augmented canvas.
+    pub crop_x: usize,
+    pub crop_y: usize,
+}
+
+impl Augmentation {
+    /// The identity with the crop at `(x, y)`.
+    pub fn identity_at(crop_x: usize, crop_y: usize) -> Self {
+        Self {
+            flip: false,
+            angle_deg: 0.0,
+            scale: 1.0,
+            brightness: 1.0,
+            invert: false,
+            crop_x,
+            crop_y,
+        }
+    }
+
+    /// Draws the augmentation of a `width x height` image (always the same amount of numbers,
+    /// in a fixed order: flip, angle, scale, brightness, invert, crop x, crop y).
+    pub fn draw(
+        cfg: &AugmentConfig,
+        rng: &mut Stream,
+        width: usize,
+        height: usize,
+        crop: usize,
+    ) -> Self {
+        let flip = rng.bernoulli(cfg.flip_p);
+        let angle_deg = rng.uniform(-cfg.rotate_max_deg, cfg.rotate_max_deg);
+        let scale = rng.uniform(cfg.scale.0, cfg.scale.1);
+        let brightness = rng.uniform(cfg.brightness.0, cfg.brightness.1);
+        let invert = rng.bernoulli(cfg.invert_p);
+        let (cw, ch) = canvas(width, height, scale);
+        let crop_x = rng.below(cw.saturating_sub(crop) + 1);
+        let crop_y = rng.below(ch.saturating_sub(crop) + 1);
+        Self {
+            flip,
+            angle_deg,
+            scale,
+            brightness,
+            invert,
+            crop_x,
+            crop_y,
+        }
+    }
+}
+
+/// Size of the rescaled canvas.
+fn canvas(width: usize, height: usize, scale: f64) -> (usize, usize) {
+    (
+        ((width as f64 * scale).round() as usize).max(1),
+        ((height as f64 * scale).round() as usize).max(1),
+    )
+}
+
+/// OpenCV `BORDER_REFLECT` index (`fedcba|abcdef`), for any integer position.
+pub fn reflect(i: i64, n: usize) -> usize {
+    let n = n as i64;
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * n;
+    let m = i.rem_euclid(period);
+    (if m < n { m } else { period - 1 - m }) as usize
+}
+
+/// Bilinear sample at a real position with reflected borders.
+fn bilinear(data: &[f32], w: usize, h: usize, x: f64, y: f64) -> f32 {
+    let x0 = x.floor();
+    let y0 = y.floor();
+    let fx = (x - x0) as f32;
+    let fy = (y - y0) as f32;
+    let (x0, y0) = (x0 as i64, y0 as i64);
+    let (xa, xb) = (reflect(x0, w), reflect(x0 + 1, w));
+    let (ya, yb) = (reflect(y0, h), reflect(y0 + 1, h));
+    let top = data[ya * w + xa] * (1.0 - fx) + data[ya * w + xb] * fx;
+    let bot = data[yb * w + xa] * (1.0 - fx) + data[yb * w + xb] * fx;
+    top * (1.0 - fy) + bot * fy
+}
+
+/// The source position of every crop pixel, row-major.
+fn source_positions(
+    aug: &Augmentation,
+    width: usize,
+    height: usize,
+    crop: usize,
+) -> Vec<(f64, f64)> {
+    let (cw, ch) = canvas(width, height, aug.scale);
+    let (cx, cy) = ((cw as f64 - 1.0) / 2.0, (ch as f64 - 1.0) / 2.0);
+    let t = aug.angle_deg.to_radians();
+    let (sin, cos) = t.sin_cos();
+    let mut out = Vec::with_capacity(crop * crop);
+    for v in 0..crop {
+        for u in 0..crop {
+            let dx = (aug.crop_x + u) as f64 - cx;
+            let dy = (aug.crop_y + v) as f64 - cy;
+            // Undo the rotation (canvas = C + R(t) (q - C)).
+            let qx = cx + cos * dx + sin * dy;
+            let qy = cy - sin * dx + cos * dy;
+            // Undo the scale (pixel centres), then the flip.
+            let mut x = (qx + 0.5) / aug.scale - 0.5;
+            let y = (qy + 0.5) / aug.scale - 0.5;
+            if aug.flip {
+                x = width as f64 - 1.0 - x;
+            }
+            out.push((x, y));
+        }
+    }
+    out
+}
+
+/// The augmented `crop x crop` image and target of one sample (`image` and `target` must have
+/// the same size).
+pub fn apply(image: &GrayU8, target: &MapF32, aug: &Augmentation, crop: usize) -> (GrayU8, MapF32) {
+    let (w, h) = (image.width(), image.height());
+    debug_assert_eq!(target.shape_hw(), image.shape_hw());
+    let img_f: Vec<f32> = image.data().iter().map(|&v| v as f32).collect();
+    let pos = source_positions(aug, w, h, crop);
+    let bright = aug.brightness as f32;
+    let mut px = Vec::with_capacity(crop * crop);
+    let mut tg = Vec::with_capacity(crop * crop);
+    for &(x, y) in &pos {
+        let v = (bilinear(&img_f, w, h, x, y) * bright)
+            .round()
+            .clamp(0.0, 255.0) as u8;
+        px.push(if aug.invert { 255 - v } else { v });
+        tg.push(bilinear(target.data(), w, h, x, y));
+    }
+    (image_of(crop, px), image_of(crop, tg))
+}
+
+fn image_of<T: Copy>(side: usize, data: Vec<T>) -> samcell_imaging::Image<T> {
+    samcell_imaging::Image::from_vec(side, side, data).expect("side x side buffer")
+}
+
+/// A `crop x crop` window of an image whose top-left pixel is `(x0, y0)` (may be negative or
+/// run past the end: reflected), no interpolation.
+pub fn reflect_window<T: Copy>(
+    img: &samcell_imaging::Image<T>,
+    x0: i64,
+    y0: i64,
+    crop: usize,
+) -> samcell_imaging::Image<T> {
+    let (w, h) = (img.width(), img.height());
+    let mut out = Vec::with_capacity(crop * crop);
+    for v in 0..crop as i64 {
+        let row = img.row(reflect(y0 + v, h));
+        out.extend((0..crop as i64).map(|u| row[reflect(x0 + u, w)]));
+    }
+    image_of(crop, out)
+}
+
+#[cfg(test)]
+#[path = "augment_tests.rs"]
+mod tests;
