@@ -10,11 +10,13 @@ mod eval_cmd;
 mod logging;
 mod measure_cmd;
 mod model_source;
+mod prepare_cmd;
 mod progress;
 mod run_meta;
 mod segment;
 mod serve_cmd;
 mod threads;
+mod train_cmd;
 mod tune_cmd;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +72,10 @@ enum Command {
     Tune(Box<tune_cmd::TuneArgs>),
     /// Web GUI: drop images in a browser, view and download the results.
     Serve(serve_cmd::ServeArgs),
+    /// Import an annotated dataset (LIVECell, Cellpose, CTC, folders) as a training set.
+    Prepare(prepare_cmd::PrepareArgs),
+    /// Train or fine-tune a model on a training set made by `samcell prepare`.
+    Train(Box<train_cmd::TrainArgs>),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +88,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval_cmd::run(args),
         Command::Tune(args) => tune_cmd::run(*args, &term),
         Command::Serve(args) => serve_cmd::run(args, &term),
+        Command::Prepare(args) => prepare_cmd::run(args, &term),
+        Command::Train(args) => train_cmd::run(*args, &term),
     };
     match result {
         Ok(code) => code,

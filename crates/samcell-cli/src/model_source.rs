@@ -1,4 +1,14 @@
-//! Where the model comes from: `--model PATH` or a published model name.
+//! Where the model comes from: `--model PATH`, a published model name, or samcell-lite.
+//!
+//! samcell-lite (the small U-Net of `samcell-lite`, run with its own tiling, stored in its
+//! weights file): `--model lite` is the model built into the binary (error "this build has no
+//! lite model" when the build has none), or the file named by env `SAMCELL_LITE_WEIGHTS` when
+//! that is set (to try a newly trained model without rebuilding; also what the CLI tests use);
+//! `--model lite:PATH` is the lite weights file PATH; `--model PATH` of a samcell-lite
+//! safetensors file (metadata `format = samcell-lite`) is recognised as such. Without `--model`,
+//! the lite model is used when one is available (built in, or `SAMCELL_LITE_WEIGHTS`), with the
+//! info line "model: samcell-lite (built-in) — use --model generalist for SAMCell ViT-B";
+//! otherwise a missing `--model` is a usage error.
 //!
 //! A name resolves to `<cache>/samcell-<name>.pt`, with `<cache>` the first of: `--model-dir`,
 //! env `SAMCELL_MODEL_DIR`, `$XDG_CACHE_HOME/samcell`, `~/.cache/samcell` (Windows:
@@ -12,11 +22,13 @@
 use crate::download;
 use crate::progress::Terminal;
 use crate::run_meta::{self, ModelInfo};
+use crate::train_cmd::DeviceArg;
 use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use samcell_model::{HeadOverrides, SamModel, SamPredictor};
-use samcell_pipeline::DistanceMapPredictor;
+use samcell_lite::{LiteModel, LitePredictor};
+use samcell_pipeline::{DistanceMapPredictor, TilingConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,11 +46,19 @@ pub const BASE_URL_ENV: &str = "SAMCELL_MODEL_BASE_URL";
 /// Env var naming the model cache folder.
 pub const MODEL_DIR_ENV: &str = "SAMCELL_MODEL_DIR";
 
+/// `--model` value selecting samcell-lite (`lite`, or `lite:PATH` for a weights file).
+pub const LITE_NAME: &str = "lite";
+
+/// Env var naming a samcell-lite weights file that replaces the built-in one.
+pub const LITE_WEIGHTS_ENV: &str = "SAMCELL_LITE_WEIGHTS";
+
 /// The model options of `segment`, `tune` and `serve` (flattened into each).
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model: a published name (generalist, cyto) or the path of a checkpoint
-    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout). There is no default model.
+    /// Model: lite (the small built-in samcell-lite model), lite:PATH (a samcell-lite weights
+    /// file), a published SAMCell name (generalist, cyto) or the path of a checkpoint
+    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout, or a samcell-lite file).
+    /// Default: lite when this build has it (or SAMCELL_LITE_WEIGHTS names a file).
     ///
     /// Names resolve to <cache>/samcell-<name>.pt, downloaded from the SAMCell release on first
     /// use (override the base URL with SAMCELL_MODEL_BASE_URL).
@@ -54,14 +74,41 @@ pub struct ModelArgs {
     /// ~/.cache/samcell].
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
+
+    /// Where SAM runs: the CPU, or the first CUDA GPU (binaries built with the `cuda` feature).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+
+    /// SAM's precision: f32 (default; matches the Python reference to ~1e-6) or bf16 (GPU
+    /// only: the tensor cores' format, several times faster, maps differ by ~1e-2).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+}
+
+/// Numeric precision of SAM's weights and activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    F32,
+    Bf16,
+}
+
+/// A loaded model with the tiling it runs with.
+pub struct LoadedModel {
+    pub predictor: Arc<dyn DistanceMapPredictor>,
+    pub info: ModelInfo,
+    /// SAM: samcell's 256 + 32; samcell-lite: the tiling stored in its weights.
+    pub tiling: TilingConfig,
 }
 
 impl ModelArgs {
-    /// The `--model` value; a missing one is a usage error (exit 2).
+    /// The `--model` value, or `lite` when it is absent and a lite model is available; otherwise
+    /// a missing one is a usage error (exit 2).
     pub fn spec(&self) -> Result<&str> {
-        self.model
-            .as_deref()
-            .ok_or_else(|| anyhow!(UsageError(no_model_message())))
+        match self.model.as_deref() {
+            Some(m) => Ok(m),
+            None if lite_available() => Ok(LITE_NAME),
+            None => Err(anyhow!(UsageError(no_model_message()))),
+        }
     }
 
     /// Resolves `--model` ([`resolve`], downloading a named model if needed) and loads it
@@ -71,9 +118,109 @@ impl ModelArgs {
         term: &Terminal,
         batch_size: usize,
     ) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
-        let file = resolve(self.spec()?, self.model_dir.as_deref(), term)?;
-        load_model(&file, self.model_config.as_deref(), batch_size)
+        self.load_with_tiling(term, batch_size)
+            .map(|m| (m.predictor, m.info))
     }
+
+    /// [`Self::load`], with the tiling the model is to be run with.
+    pub fn load_with_tiling(&self, term: &Terminal, batch_size: usize) -> Result<LoadedModel> {
+        let spec = self.spec()?;
+        let lite_path = if spec == LITE_NAME {
+            Some(None)
+        } else if let Some(p) = spec.strip_prefix("lite:") {
+            Some(Some(PathBuf::from(p)))
+        } else if !MODEL_NAMES.contains(&spec) && samcell_lite::is_lite_file(Path::new(spec)) {
+            Some(Some(PathBuf::from(spec)))
+        } else {
+            None
+        };
+        if let Some(path) = lite_path {
+            if self.model_config.is_some() {
+                return Err(anyhow!(UsageError(
+                    "--model-config applies to SAM checkpoints, not to samcell-lite".into()
+                )));
+            }
+            let loaded = load_lite(path.as_deref(), batch_size)?;
+            if self.model.is_none() {
+                let which = if loaded.info.path == samcell_lite::BUILTIN_NAME {
+                    loaded.info.path.clone()
+                } else {
+                    format!("samcell-lite ({LITE_WEIGHTS_ENV}={})", loaded.info.path)
+                };
+                tracing::info!("model: {which} — use --model generalist for SAMCell ViT-B");
+            }
+            return Ok(loaded);
+        }
+        let file = resolve(spec, self.model_dir.as_deref(), term)?;
+        if self.precision == Precision::Bf16 && self.device == DeviceArg::Cpu {
+            return Err(anyhow!(UsageError("--precision bf16 needs --device cuda; the CPU path is f32".into())));
+        }
+        let device = samcell_train::factory::device(self.device == DeviceArg::Cuda)?;
+        let dtype = match self.precision {
+            Precision::F32 => candle_core::DType::F32,
+            Precision::Bf16 => candle_core::DType::BF16,
+        };
+        let (predictor, info) = load_model(&file, self.model_config.as_deref(), batch_size, &device, dtype)?;
+        Ok(LoadedModel {
+            predictor,
+            info,
+            tiling: TilingConfig::default(),
+        })
+    }
+}
+
+/// Whether `lite` (and the default) can be served: a built-in model or `SAMCELL_LITE_WEIGHTS`.
+pub fn lite_available() -> bool {
+    samcell_lite::builtin_weights().is_some() || env_nonempty(LITE_WEIGHTS_ENV).is_some()
+}
+
+/// Loads samcell-lite: the file `path`, else `SAMCELL_LITE_WEIGHTS`, else the built-in model.
+pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel> {
+    let env_path = env_nonempty(LITE_WEIGHTS_ENV).map(PathBuf::from);
+    let (model, shown, name) = match path.or(env_path.as_deref()) {
+        Some(p) => {
+            if !p.is_file() {
+                let from = if path.is_some() { "--model lite:PATH" } else { LITE_WEIGHTS_ENV };
+                return Err(anyhow!(UsageError(format!(
+                    "samcell-lite weights {} ({from}) not found",
+                    p.display()
+                ))));
+            }
+            let m = LiteModel::load(p).context("cannot load the samcell-lite model")?;
+            (m, display_abs(p), None)
+        }
+        None => {
+            let m = match LiteModel::builtin() {
+                Err(e @ samcell_lite::LiteError::NoBuiltin) => {
+                    return Err(anyhow!(UsageError(format!(
+                        "{e}; use --model lite:PATH with a samcell-lite weights file, or a SAMCell model ({})",
+                        MODEL_NAMES.join(", ")
+                    ))))
+                }
+                r => r.context("cannot load the built-in samcell-lite model")?,
+            };
+            (m, samcell_lite::BUILTIN_NAME.to_string(), Some(LITE_NAME.to_string()))
+        }
+    };
+    let tiling = model.config.tiling();
+    let info_variant = format!("samcell-lite {}", model.config.describe());
+    let sha256 = model.sha256.clone();
+    let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(LitePredictor::new(model, batch_size));
+    let info = ModelInfo {
+        path: shown,
+        name,
+        url: None,
+        sha256,
+        config: None,
+        variant: info_variant,
+        format: "samcell-lite safetensors".into(),
+        predictor: predictor.describe(),
+    };
+    Ok(LoadedModel {
+        predictor,
+        info,
+        tiling,
+    })
 }
 
 /// A resolved model file.
@@ -89,8 +236,9 @@ pub struct ModelFile {
 /// The message for a missing `--model`.
 pub fn no_model_message() -> String {
     format!(
-        "no model given: pass --model with a model name ({}) or the path of a checkpoint \
-         (.pt/.pth/.bin/.safetensors in the Hugging Face SamModel layout); there is no default model yet",
+        "no model given: pass --model with a model name ({}), lite:PATH (a samcell-lite weights file) \
+         or the path of a checkpoint (.pt/.pth/.bin/.safetensors in the Hugging Face SamModel layout); \
+         this build has no built-in lite model to use by default",
         MODEL_NAMES.join(", ")
     )
 }
@@ -175,6 +323,8 @@ pub fn load_model(
     file: &ModelFile,
     model_config: Option<&Path>,
     batch_size: usize,
+    device: &candle_core::Device,
+    dtype: candle_core::DType,
 ) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
     let heads = match model_config {
         Some(p) => {
@@ -188,7 +338,7 @@ pub fn load_model(
         None => None,
     };
     let t = Instant::now();
-    let model = SamModel::load(&file.path, heads).context("cannot load the model")?;
+    let model = SamModel::load_as(&file.path, heads, device, dtype).context("cannot load the model")?;
     let sha256 = run_meta::sha256_file(&file.path)?;
     let config = match model_config {
         Some(p) => Some(p.display().to_string()),

@@ -7,7 +7,7 @@ use crate::progress::Terminal;
 use crate::{threads, UsageError};
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use samcell_pipeline::{SegmentConfig, Segmenter, TilingConfig};
+use samcell_pipeline::{SegmentConfig, Segmenter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,7 +39,10 @@ pub struct ServeArgs {
 /// Runs `samcell serve` until Ctrl+C.
 pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     threads::configure(args.threads.map(usize::from));
-    let (predictor, info) = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
+    let loaded = args
+        .model
+        .load_with_tiling(term, crate::segment::DEFAULT_BATCH)?;
+    let (predictor, info) = (loaded.predictor, loaded.info);
     tracing::info!("model {} ({})", info.path, info.variant);
     let config = samcell_web::ServeConfig {
         host: args.host,
@@ -50,7 +53,7 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     let segmenter = Arc::new(Segmenter::new(
         predictor,
         SegmentConfig {
-            tiling: TilingConfig::default(),
+            tiling: loaded.tiling,
             peak: config.peak,
             fill: config.fill,
         },

@@ -1,10 +1,12 @@
 //! Command-line options of `samcell segment`.
 //!
 //! The options shared with the Python `samcell segment` (samcell 1.1.4 `cli.py`) keep its names
-//! and defaults: `--model/-m` (required), `--output/-o` (default `./samcell_output`),
+//! and defaults: `--model/-m` (required there; here it defaults to the built-in samcell-lite
+//! model when the build has one), `--output/-o` (default `./samcell_output`),
 //! `--peak-threshold` and `--fill-threshold` (aliases of `--peak`/`--fill`, defaults 0.47 and
 //! 0.09, from `samcell_pipeline`). It has no equivalent of `--crop-size` (fixed at the trained
-//! 256) or `--device`, and takes one image where this takes many.
+//! 256 for SAM; samcell-lite uses the tiling stored in its weights) or `--device`, and takes one
+//! image where this takes many.
 
 use crate::model_source::ModelArgs;
 use clap::builder::TypedValueParser;

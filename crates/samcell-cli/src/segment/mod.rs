@@ -31,7 +31,7 @@ use anyhow::{anyhow, Context, Result};
 use job::JobContext;
 use outputs::OutputSet;
 use samcell_io::ReadOptions;
-use samcell_pipeline::{SegmentConfig, Segmenter, TilingConfig};
+use samcell_pipeline::{SegmentConfig, Segmenter};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -45,9 +45,11 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     args.model.spec()?;
     let (inputs, names) = find_inputs(&args)?;
 
-    let (predictor, model_info) = args.model.load(term, args.batch_size)?;
+    let loaded = args.model.load_with_tiling(term, args.batch_size)?;
+    let (predictor, model_info) = (loaded.predictor, loaded.info);
     let config = SegmentConfig {
-        tiling: TilingConfig::default(),
+        // SAM: samcell's 256 + 32; samcell-lite: the tiling in its weights file
+        tiling: loaded.tiling,
         peak: args.peak,
         fill: args.fill,
     };

@@ -64,6 +64,7 @@ pub fn samcell() -> Command {
     for k in [
         "SAMCELL_MODEL_DIR",
         "SAMCELL_MODEL_BASE_URL",
+        "SAMCELL_LITE_WEIGHTS",
         "RUST_LOG",
         "RAYON_NUM_THREADS",
     ] {

@@ -1,0 +1,124 @@
+//! `samcell segment` with samcell-lite: `--model lite:PATH`, a lite file given as a plain path,
+//! the `SAMCELL_LITE_WEIGHTS` override (which also stands in for a built-in model, so the
+//! default-model path is tested whether or not this build embeds one), and the errors.
+//!
+//! The weights are untrained (seeded, written by the test): these tests are about model
+//! selection, the model's own tiling and the metadata, not about segmentation quality.
+
+mod common;
+
+use common::*;
+use samcell_lite::LiteConfig;
+use std::path::{Path, PathBuf};
+
+/// A small lite network with an unusual tiling (96 + 16), so the run metadata shows whether
+/// the model's tiling was used.
+fn write_lite(dir: &Path) -> (PathBuf, String) {
+    let config = LiteConfig { base_width: 4, levels: 2, norm_groups: 0, crop: 96, overlap: 16 };
+    let bytes = samcell_lite::untrained_file_bytes(&config, 17).expect("weights");
+    let path = dir.join("lite-test.safetensors");
+    std::fs::write(&path, &bytes).unwrap();
+    (path, samcell_lite::sha256_hex(&bytes))
+}
+
+fn segment(img: &Path, out: &Path, model: Option<&str>, env: Option<&Path>) -> (i32, String, serde_json::Value) {
+    let mut c = samcell();
+    c.env_remove("SAMCELL_LITE_WEIGHTS");
+    if let Some(p) = env {
+        c.env("SAMCELL_LITE_WEIGHTS", p);
+    }
+    c.arg("segment").arg(img).args(["--threads", "2", "--output"]).arg(out);
+    if let Some(m) = model {
+        c.args(["--model", m]);
+    }
+    let (code, _, err) = run(&mut c);
+    let meta = if code == 0 { json(&out.join("run.json")) } else { serde_json::Value::Null };
+    (code, err, meta)
+}
+
+fn check_lite_run(code: i32, err: &str, meta: &serde_json::Value, sha: &str) {
+    assert_eq!(code, 0, "stderr:\n{err}");
+    assert_eq!(meta["model"]["sha256"], sha, "{meta:#}");
+    assert!(meta["model"]["variant"].as_str().unwrap().contains("samcell-lite"), "{meta:#}");
+    assert!(meta["model"]["predictor"].as_str().unwrap().contains("samcell-lite"), "{meta:#}");
+    assert_eq!(meta["settings"]["crop"], 96, "the model's own tiling: {meta:#}");
+    assert_eq!(meta["settings"]["overlap"], 16, "the model's own tiling: {meta:#}");
+    assert_eq!(meta["summary"]["ok"], 1, "{meta:#}");
+}
+
+#[test]
+fn lite_by_path_by_env_and_as_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (weights, sha) = write_lite(tmp.path());
+    let img = tmp.path().join("a.png");
+    copy_dsb(0, &img);
+
+    let spec = format!("lite:{}", weights.display());
+    let (code, err, meta) = segment(&img, &tmp.path().join("o1"), Some(&spec), None);
+    check_lite_run(code, &err, &meta, &sha);
+    assert!(tmp.path().join("o1/a_masks.tif").is_file());
+
+    // a lite file given as a plain path is recognised by its metadata
+    let (code, err, meta) = segment(&img, &tmp.path().join("o2"), Some(weights.to_str().unwrap()), None);
+    check_lite_run(code, &err, &meta, &sha);
+
+    // SAMCELL_LITE_WEIGHTS replaces the built-in model, for --model lite and for the default
+    let (code, err, meta) = segment(&img, &tmp.path().join("o3"), Some("lite"), Some(&weights));
+    check_lite_run(code, &err, &meta, &sha);
+    let (code, err, meta) = segment(&img, &tmp.path().join("o4"), None, Some(&weights));
+    check_lite_run(code, &err, &meta, &sha);
+    assert!(
+        err.contains("model: samcell-lite") && err.contains("use --model generalist for SAMCell ViT-B"),
+        "the default model is announced; stderr:\n{err}"
+    );
+}
+
+#[test]
+fn lite_without_a_model_and_bad_lite_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (weights, _) = write_lite(tmp.path());
+    let img = tmp.path().join("a.png");
+    write_dsb_corner(0, 64, &img);
+
+    let (code, err, meta) = segment(&img, &tmp.path().join("o1"), Some("lite"), None);
+    let (dcode, derr, dmeta) = segment(&img, &tmp.path().join("o2"), None, None);
+    match samcell_lite::builtin_weights() {
+        None => {
+            assert_eq!(code, 2, "stderr:\n{err}");
+            assert!(err.contains("this build has no lite model"), "stderr:\n{err}");
+            assert_eq!(dcode, 2, "stderr:\n{derr}");
+            assert!(derr.contains("no model given"), "stderr:\n{derr}");
+        }
+        Some(bytes) => {
+            let sha = samcell_lite::sha256_hex(bytes);
+            assert_eq!(code, 0, "stderr:\n{err}");
+            assert_eq!(meta["model"]["sha256"], sha.as_str());
+            assert_eq!(dcode, 0, "stderr:\n{derr}");
+            assert_eq!(dmeta["model"]["path"], samcell_lite::BUILTIN_NAME);
+            assert!(
+                derr.contains("model: samcell-lite (built-in) — use --model generalist for SAMCell ViT-B"),
+                "stderr:\n{derr}"
+            );
+        }
+    }
+
+    let missing = format!("lite:{}", tmp.path().join("nope.safetensors").display());
+    let (code, err, _) = segment(&img, &tmp.path().join("o3"), Some(&missing), None);
+    assert_eq!(code, 2, "stderr:\n{err}");
+    assert!(err.contains("nope.safetensors") && err.contains("not found"), "stderr:\n{err}");
+
+    // a file that is not lite weights, named as lite
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"junk").unwrap();
+    let (code, err, _) = segment(&img, &tmp.path().join("o4"), Some(&format!("lite:{}", junk.display())), None);
+    assert_eq!(code, 1, "a bad model file is a failure, not a usage error; stderr:\n{err}");
+    assert!(err.contains("samcell-lite"), "stderr:\n{err}");
+
+    let mut c = samcell();
+    c.env_remove("SAMCELL_LITE_WEIGHTS");
+    c.arg("segment").arg(&img).arg("--output").arg(tmp.path().join("o5"));
+    c.args(["--model", &format!("lite:{}", weights.display()), "--model-config"]).arg(&junk);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 2, "stderr:\n{err}");
+    assert!(err.contains("--model-config"), "stderr:\n{err}");
+}

@@ -1,0 +1,270 @@
+//! `samcell train` end to end with the built binary and the reference harness's tiny SAM
+//! (`sam_tiny_scaled.safetensors`, `config_tiny.json`) on real Usiigaci phase-contrast images
+//! (SAMCELL_DATA/usiigaci-phc), prepared into the training-set format with `samcell_data`.
+
+use samcell_data::{
+    discover, ImportFormat, ImportOptions, TargetMethod, TrainSetWriter, WriteOptions,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A training set of the first `n` Usiigaci images (by name).
+fn prepare(out: &Path, n: usize) -> PathBuf {
+    let src = samcell_testdata::data_dir().join("usiigaci-phc/train");
+    let images = src.join("images");
+    let masks = src.join("masks");
+    assert!(
+        images.is_dir() && masks.is_dir(),
+        "{} must hold images/ and masks/",
+        src.display()
+    );
+    let opts = ImportOptions {
+        images: Some(images),
+        masks: Some(masks),
+        ..Default::default()
+    };
+    let mut found = discover(ImportFormat::Folders, &opts).expect("discover usiigaci pairs");
+    found.pairs.sort_by(|a, b| a.id.cmp(&b.id));
+    assert!(
+        found.pairs.len() >= n,
+        "only {} usiigaci pairs found",
+        found.pairs.len()
+    );
+    let set = out.join("set");
+    let wopts = WriteOptions {
+        target: TargetMethod::Chamfer3,
+        overwrite: false,
+        created_by: "train_cli test".into(),
+    };
+    let mut w = TrainSetWriter::create(&set, wopts).unwrap();
+    for p in &found.pairs[..n] {
+        w.add(p).unwrap().expect("usiigaci pair accepted");
+    }
+    w.finish().unwrap();
+    set
+}
+
+fn samcell() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_samcell"));
+    c.env("RAYON_NUM_THREADS", "2").env_remove("RUST_LOG");
+    c
+}
+
+/// The common arguments of a tiny-SAM run.
+fn tiny_args(set: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let w = samcell_testdata::reference_file("sam_tiny_scaled.safetensors");
+    let cfg = samcell_testdata::reference_file("config_tiny.json");
+    let mut a: Vec<String> = vec![
+        "train".into(),
+        "--data".into(),
+        set.display().to_string(),
+        "--init".into(),
+        w.display().to_string(),
+        "--init-config".into(),
+        cfg.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn run_ok(args: &[String]) -> String {
+    let o = samcell().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "samcell {args:?} failed: {err}");
+    err
+}
+
+/// `log.csv` without the wall-clock column.
+fn log_without_seconds(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("log.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = prepare(tmp.path(), 3);
+    // 3 images: 1 validation, 2 training; batch 1: 2 steps per epoch, 2 epochs; a resume point
+    // after every step.
+    let extra = [
+        "--epochs",
+        "2",
+        "--batch-size",
+        "1",
+        "--warmup",
+        "1",
+        "--lr",
+        "1e-3",
+        "--val-crops",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--seed",
+        "3",
+    ];
+    let a = tmp.path().join("a");
+    run_ok(&tiny_args(&set, &a, &extra));
+
+    let b = tmp.path().join("b");
+    let args = tiny_args(&set, &b, &extra);
+    let mut child = samcell()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let latest = b.join("state/latest");
+    let t0 = Instant::now();
+    loop {
+        if std::fs::read_to_string(&latest)
+            .map(|s| s.trim() == "ckpt-0000000001")
+            .unwrap_or(false)
+        {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before the first resume point was seen"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "no resume point after 600 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Mid-epoch 1 of 2: step 1 of 4 done. SIGKILL.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be going when killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state_at_kill = std::fs::read_to_string(&latest).unwrap();
+    assert_ne!(
+        state_at_kill.trim(),
+        "ckpt-0000000004",
+        "killed before the end"
+    );
+
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    run_ok(&resume);
+    for f in ["best.safetensors", "last.safetensors"] {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{f}: the resumed run's weights must be bit-identical to the uninterrupted run's"
+        );
+    }
+    assert_eq!(
+        log_without_seconds(&a),
+        log_without_seconds(&b),
+        "same losses and learning rates per epoch"
+    );
+
+    // Resuming with another setting is refused (usage error, exit 2).
+    let mut other = tiny_args(&set, &b, &extra);
+    other.extend(["--resume".into(), "--weight-decay".into(), "0.2".into()]);
+    let o = samcell().args(&other).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("weight_decay"));
+    // Starting over an existing run without --resume is refused too.
+    let o = samcell()
+        .args(tiny_args(&set, &b, &extra))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn short_real_run_lowers_the_validation_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = prepare(tmp.path(), 4);
+    let out = tmp.path().join("run");
+    let extra = [
+        "--epochs",
+        "3",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "0",
+        "--lr",
+        "2e-3",
+        "--val-crops",
+        "2",
+        "--checkpoint-every",
+        "0",
+        "--seed",
+        "1",
+    ];
+    let t0 = Instant::now();
+    run_ok(&tiny_args(&set, &out, &extra));
+    eprintln!(
+        "3 epochs of 3 images + validation: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    eprintln!("{log}");
+    let val: Vec<f64> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(val.len(), 3, "{log}");
+    let best = val.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(
+        best < val[0],
+        "validation loss must fall below the first epoch's: {val:?}"
+    );
+    let png = std::fs::read(out.join("loss.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["config"]["batch_size"], 2);
+    assert_eq!(cfg["val_ids"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn cuda_without_the_feature_and_missing_model_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = samcell()
+        .args(["train", "--data", "nowhere", "--out"])
+        .arg(tmp.path().join("r"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "no --init / --from-scratch");
+    let o = samcell()
+        .args([
+            "train",
+            "--data",
+            "nowhere",
+            "--from-scratch",
+            "--arch-config",
+            "tiny",
+            "--device",
+            "cuda",
+            "--out",
+        ])
+        .arg(tmp.path().join("r"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    if !cfg!(feature = "cuda") {
+        assert!(err.contains("without CUDA"), "{err}");
+    }
+}
