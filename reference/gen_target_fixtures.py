@@ -13,9 +13,10 @@ Writes crates/samcell-data/tests/fixtures/ (about 250 KB; a few seconds):
   images (touching cells, cells on the image border, holes, one-pixel cells, a non-convex cell,
   large label values, a cell filling the whole image: chamfer3 only, scipy's EDT of an image with
   no background is not a distance).
-- target_usiigaci_chamfer3.npy / _edt.npy (f32): the targets of the 256x256 crop
-  masks/set1.png[384:640, 384:640] of $SAMCELL_DATA/usiigaci-phc/train, stored only at the crop's
-  cell pixels (row-major order; the Rust test reads the mask itself from SAMCELL_DATA).
+- only when SAMCELL_REAL_GOLDEN names a folder (outputs derived from the shared data are not
+  committed): target_usiigaci_chamfer3.npy / _edt.npy (f32) there, the targets of the 256x256 crop
+  masks/set1.png[384:640, 384:640] of $SAMCELL_DATA/usiigaci-phc/train at the crop's cell pixels
+  (row-major); the ignored Rust test `usiigaci_crop_matches_reference` reads them from there.
 - coco_polygons.json: polygons on small images with pycocotools' uncompressed and compressed RLE of
   each rasterised polygon.
 
@@ -151,10 +152,14 @@ def main():
         np.save(os.path.join(OUT, f"target_{name}_chamfer3.npy"), dist_target.target(lab))
         if (lab == 0).any():  # scipy's EDT of an image without background is not meaningful
             np.save(os.path.join(OUT, f"target_{name}_edt.npy"), edt_target(lab))
-    crop = usiigaci_crop()
-    inside = crop != 0
-    np.save(os.path.join(OUT, "target_usiigaci_chamfer3.npy"), dist_target.target(crop)[inside])
-    np.save(os.path.join(OUT, "target_usiigaci_edt.npy"), edt_target(crop)[inside])
+    real = os.environ.get("SAMCELL_REAL_GOLDEN")
+    if real:
+        os.makedirs(real, exist_ok=True)
+        crop = usiigaci_crop()
+        inside = crop != 0
+        np.save(os.path.join(real, "target_usiigaci_chamfer3.npy"), dist_target.target(crop)[inside])
+        np.save(os.path.join(real, "target_usiigaci_edt.npy"), edt_target(crop)[inside])
+        print(f"wrote the real-data goldens to {real}")
     with open(os.path.join(OUT, "coco_polygons.json"), "w") as f:
         json.dump(coco_cases(), f, indent=None, separators=(",", ":"))
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))

@@ -19,9 +19,8 @@ harness's tiny configuration (`config_tiny.json`) and its well-conditioned weigh
   (no scheduler): the paper's LambdaLR schedule gives factor 0 at step 0, which would make the
   first step a no-op and test nothing.
 
-Written to crates/samcell-train/tests/fixtures/:
-  step_crops.npy        (2, 256, 256) u8 enhanced crops
-  step_targets.npy      (2, 256, 256) f32 targets
+Written to crates/samcell-train/tests/fixtures/ (the batch itself is not stored: it is derived
+from the shared data, and the Rust test rebuilds it from SAMCELL_DATA the same way):
   step_grads.safetensors, step_params.safetensors
                         per trainable tensor: the gradient and the value after the step, whole
                         for tensors of <= FULL elements, else elements 0, s, 2s, ... (s = numel // SUB)
@@ -100,8 +99,6 @@ def main():
     opt.step()
 
     os.makedirs(OUT, exist_ok=True)
-    np.save(os.path.join(OUT, "step_crops.npy"), crops)
-    np.save(os.path.join(OUT, "step_targets.npy"), targets)
     g_out, p_out, meta = {}, {}, {}
     for k, p in trainable:
         n = p.numel()

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 const TOL: f32 = 1e-6;
 
 fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.npy"));
+    npy_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"), name)
+}
+
+fn npy_in<T: npyz::Deserialize>(dir: &std::path::Path, name: &str) -> (Vec<usize>, Vec<T>) {
+    let path = dir.join(format!("{name}.npy"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (run reference/gen_target_fixtures.py)",
@@ -82,8 +84,17 @@ fn cell_without_background_matches_opencv() {
         .all(|&v| v == 1.0));
 }
 
+/// The real-data golden: its expected outputs are derived from the shared data, so they are not
+/// committed. Run with
+/// `SAMCELL_REAL_GOLDEN=DIR <venv>/bin/python reference/gen_target_fixtures.py` then
+/// `SAMCELL_REAL_GOLDEN=DIR cargo test -p samcell-data --test golden_target -- --ignored`.
 #[test]
+#[ignore = "needs SAMCELL_REAL_GOLDEN (outputs of reference/gen_target_fixtures.py on the shared data)"]
 fn usiigaci_crop_matches_reference() {
+    let golden = PathBuf::from(
+        std::env::var_os("SAMCELL_REAL_GOLDEN")
+            .expect("set SAMCELL_REAL_GOLDEN to the folder reference/gen_target_fixtures.py wrote the real-data goldens to"),
+    );
     let path = samcell_testdata::data_dir().join("usiigaci-phc/train/masks/set1.png");
     let full = read_labels(&path).unwrap_or_else(|e| panic!("{e} (SAMCELL_DATA)"));
     let crop = full.crop(384, 384, 256, 256).unwrap();
@@ -92,7 +103,7 @@ fn usiigaci_crop_matches_reference() {
         .collect();
     assert!(cells.len() > 10_000, "crop should be mostly cells");
     for m in [TargetMethod::Chamfer3, TargetMethod::Edt] {
-        let (_, want) = npy::<f32>(&format!("target_usiigaci_{}", m.name()));
+        let (_, want) = npy_in::<f32>(&golden, &format!("target_usiigaci_{}", m.name()));
         let t = distance_target(&crop, m);
         let got: Vec<f32> = cells.iter().map(|&i| t.data()[i]).collect();
         assert!(

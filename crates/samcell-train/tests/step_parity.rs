@@ -8,7 +8,7 @@
 //! tensor; parameters after the AdamW update <= 1e-6 max abs.
 
 use candle_core::{Device, Tensor};
-use samcell_imaging::{GrayU8, Image};
+use samcell_imaging::GrayU8;
 use samcell_model::{HeadOverrides, SamModel};
 use samcell_train::arch::sam::TrainableSam;
 use samcell_train::optim::{AdamW, AdamWConfig};
@@ -36,14 +36,39 @@ fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
     (shape, f.into_vec::<T>().unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
-/// The fixture batch: enhanced u8 crops and f32 targets (B, 256, 256).
+/// `cv2.imread(path, IMREAD_GRAYSCALE)` of a 16-bit grey TIFF, as the generator reads it: each
+/// value shifted right by 8 (samcell-io's reader min-max scales instead, as `samcell segment` does).
+fn cv2_grey_of_u16_tiff(path: &Path) -> GrayU8 {
+    let file = std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set SAMCELL_DATA to the folder holding usiigaci-phc/)", path.display()));
+    let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).unwrap();
+    let (w, h) = dec.dimensions().unwrap();
+    let tiff::decoder::DecodingResult::U16(v) = dec.read_image().unwrap() else {
+        panic!("{}: expected 16-bit grey samples", path.display())
+    };
+    GrayU8::from_vec(w as usize, h as usize, v.iter().map(|&x| (x >> 8) as u8).collect()).unwrap()
+}
+
+/// The generator's batch, rebuilt from the real data (`SAMCELL_DATA`) rather than stored: the
+/// crops at (x, y) = (0, 0) and (512, 384) of Usiigaci `train/images/set1.tif`, read like
+/// `cv2.imread(IMREAD_GRAYSCALE)` and enhanced like samcell's `_preprocess` (golden-tested exact
+/// in samcell-pipeline), and the chamfer targets of the matching label crops
+/// (samcell-data's golden-tested `dist_target.py` equivalent, <= 1 f32 ulp).
 fn batch() -> (Vec<GrayU8>, Tensor) {
-    let (shape, crops) = npy::<u8>(&fixtures().join("step_crops.npy"));
-    let (n, h, w) = (shape[0], shape[1], shape[2]);
-    let crops = crops.chunks(h * w).map(|c| Image::from_vec(w, h, c.to_vec()).unwrap()).collect();
-    let (tshape, targets) = npy::<f32>(&fixtures().join("step_targets.npy"));
-    assert_eq!(tshape, vec![n, h, w]);
-    (crops, Tensor::from_vec(targets, (n, h, w), &Device::Cpu).unwrap())
+    const CROPS: [(usize, usize); 2] = [(0, 0), (512, 384)];
+    let root = samcell_testdata::data_dir().join("usiigaci-phc/train");
+    let image = cv2_grey_of_u16_tiff(&root.join("images/set1.tif"));
+    let labels = samcell_data::read_labels(&root.join("masks/set1.png")).unwrap_or_else(|e| panic!("{e}"));
+    let mut crops = Vec::new();
+    let mut targets = Vec::new();
+    for (x, y) in CROPS {
+        let crop = image.crop(x, y, 256, 256).unwrap();
+        crops.push(samcell_pipeline::enhance::enhance(&crop).unwrap());
+        let t = samcell_data::distance_target(&labels.crop(x, y, 256, 256).unwrap(), samcell_data::TargetMethod::Chamfer3);
+        targets.extend_from_slice(t.data());
+    }
+    let n = crops.len();
+    (crops, Tensor::from_vec(targets, (n, 256, 256), &Device::Cpu).unwrap())
 }
 
 /// `mean((sigmoid(logits) - target)^2)`, PyTorch's `nn.MSELoss()` on the sigmoid.
