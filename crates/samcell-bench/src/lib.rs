@@ -1,4 +1,4 @@
-//! One benchmark command for samcell, three sections (all by default):
+//! One benchmark command for samcell, four sections (all by default):
 //!
 //! - `cpu`: one 704x520 image (12 crops) through the whole pipeline with ViT-B weights, ours and
 //!   the Python reference (samcell 1.1.4 on transformers, `reference_pipeline.py` of the shared
@@ -19,11 +19,15 @@
 //!   and 144 crops, so pixels and crops grow alike) with s per megapixel and the ratio to the
 //!   smallest.
 //!
+//! - `lite`: samcell-lite on one 1024x1024 image (best of 3 after a warm-up) and the ViT-B path
+//!   on the same image in the same run, with the ratio (see `lite.rs` for the weights used).
+//!
 //! `memory` and `scaling` use `--model PATH` (default: the harness's tiny SAM,
 //! `$SAMCELL_SHARED/reference/sam_tiny_scaled.safetensors`), `--threads N` (default: all
 //! cores) and `--batch N` (default 4, the CLI's).
 
 pub mod flops;
+mod lite;
 pub mod mosaic;
 pub mod peak;
 pub mod rss;
@@ -37,6 +41,7 @@ pub struct Options {
     pub cpu: bool,
     pub memory: bool,
     pub scaling: bool,
+    pub lite: bool,
     pub model: Option<PathBuf>,
     pub size: usize,
     pub sizes: Vec<usize>,
@@ -51,6 +56,7 @@ impl Default for Options {
             cpu: true,
             memory: true,
             scaling: true,
+            lite: true,
             model: None,
             size: 10_000,
             sizes: vec![576, 1152, 2304],
@@ -62,7 +68,7 @@ impl Default for Options {
 }
 
 const USAGE: &str = "\
-usage: samcell-bench [--only cpu,memory,scaling] [--model PATH] [--size N] [--sizes A,B,C]
+usage: samcell-bench [--only cpu,memory,scaling,lite] [--model PATH] [--size N] [--sizes A,B,C]
                      [--threads N] [--batch N] [--samcell PATH]";
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -79,12 +85,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.cpu = false;
                 o.memory = false;
                 o.scaling = false;
+                o.lite = false;
                 for s in v.split(',') {
                     match s.trim() {
                         "cpu" => o.cpu = true,
                         "memory" => o.memory = true,
                         "scaling" => o.scaling = true,
-                        other => return Err(format!("unknown section {other:?} (cpu, memory, scaling)")),
+                        "lite" => o.lite = true,
+                        other => return Err(format!("unknown section {other:?} (cpu, memory, scaling, lite)")),
                     }
                 }
             }
@@ -141,6 +149,12 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     if opts.scaling {
         if let Err(e) = sections::scaling(&opts) {
             println!("scaling section failed: {e:#}");
+            status = 1;
+        }
+    }
+    if opts.lite {
+        if let Err(e) = lite::lite(&opts) {
+            println!("lite section failed: {e:#}");
             status = 1;
         }
     }

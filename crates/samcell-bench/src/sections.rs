@@ -17,12 +17,12 @@ fn env_num(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
 }
 
-fn all_cores() -> usize {
+pub(crate) fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (candle's kernels read RAYON_NUM_THREADS too).
-fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+pub(crate) fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     Ok(pool.install(f))
@@ -39,7 +39,7 @@ fn segmenter(model: &Path, batch: usize) -> Result<(Segmenter, String)> {
     Ok((Segmenter::new(predictor, SegmentConfig::default()), variant))
 }
 
-fn load_avg() -> String {
+pub(crate) fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())

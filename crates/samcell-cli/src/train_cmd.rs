@@ -18,7 +18,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use samcell_train::data::{split, SampleSource, TrainSetSource};
-use samcell_train::factory::{arch_config_json, build_sam, ModelSpec};
+use samcell_train::factory::{arch_config_json, build_lite, build_sam, lite_config, ModelSpec};
 use samcell_train::stopping::Verdict;
 use samcell_train::{
     EpochRecord, Observer, RunFolder, RunOptions, RunRecord, StepInfo, TrainConfig, TrainData,
@@ -33,6 +33,8 @@ use std::process::ExitCode;
 pub enum Arch {
     /// Segment Anything (Hugging Face SamModel layout), as SAMCell.
     Sam,
+    /// samcell-lite, the small U-Net (`--model lite`); trained on crops of its own tile size.
+    Lite,
 }
 
 /// Where training runs.
@@ -48,7 +50,8 @@ pub enum DeviceArg {
 #[command(after_help = "Examples:\n  \
     samcell train --data trainset/ --init samcell-generalist.pt --out runs/ft1\n  \
     samcell train --data trainset/ --from-scratch --arch-config vit-b --out runs/scratch --device cuda\n  \
-    samcell train --data trainset/ --init sam-vit-base.safetensors --out runs/ft1 --resume\n\n\
+    samcell train --data trainset/ --init sam-vit-base.safetensors --out runs/ft1 --resume\n  \
+    samcell train --arch lite --from-scratch --arch-config default --data train/ --val-data val/ --out runs/lite\n\n\
 The run folder gets config.json, log.csv, loss.png, best.safetensors (lowest validation loss),\n\
 last.safetensors and state/ (resume point, written every --checkpoint-every steps and per epoch).\n\n\
 Exit status: 0 done, 1 training failed, 2 usage error (bad flags, run folder mismatch).")]
@@ -59,7 +62,8 @@ pub struct TrainArgs {
     /// Separate validation set (default: --val-fraction of --data, split by --seed).
     #[arg(long, value_name = "TRAINSET")]
     pub val_data: Option<PathBuf>,
-    /// Initial weights: a checkpoint (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout).
+    /// Initial weights: a checkpoint (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout;
+    /// with --arch lite a samcell-lite weights file).
     #[arg(
         long,
         value_name = "CHECKPOINT",
@@ -74,8 +78,9 @@ pub struct TrainArgs {
     /// Start from random weights (Hugging Face SamModel initialisation, seeded by --seed).
     #[arg(long, requires = "arch_config")]
     pub from_scratch: bool,
-    /// Architecture size for --from-scratch: tiny, vit-b, or a Hugging Face config.json.
-    #[arg(long, value_name = "tiny|vit-b|CONFIG.json")]
+    /// Architecture size for --from-scratch: tiny, vit-b, or a Hugging Face config.json; with
+    /// --arch lite: default, or a samcell-lite configuration (JSON text or file).
+    #[arg(long, value_name = "tiny|vit-b|default|CONFIG.json")]
     pub arch_config: Option<String>,
     /// Architecture.
     #[arg(long, value_enum, default_value_t = Arch::Sam)]
@@ -245,7 +250,20 @@ impl Observer for CliObserver<'_> {
 
 /// Runs `samcell train`.
 pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
-    let cfg = args.config();
+    let mut cfg = args.config();
+    if args.arch == Arch::Lite {
+        // samcell-lite trains on crops of its own tile size: the per-crop CLAHE depends on it.
+        let shape = match (&args.init, &args.arch_config) {
+            (Some(p), _) => {
+                samcell_lite::LiteModel::load(p)
+                    .map_err(|e| usage(format!("--init {}: {e}", p.display())))?
+                    .config
+            }
+            (None, Some(spec)) => lite_config(spec).map_err(|e| usage(e.to_string()))?,
+            (None, None) => samcell_lite::LiteConfig::default(),
+        };
+        cfg.crop = shape.crop;
+    }
     cfg.validate()
         .map_err(|e| usage(format!("invalid training setting: {e}")))?;
     if args.from_scratch && args.arch_config.is_none() {
@@ -273,6 +291,10 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
         Some(v) => v,
         None => &train_src,
     };
+    let arch_name = match args.arch {
+        Arch::Sam => "sam",
+        Arch::Lite => "lite",
+    };
     let (model_id, init_info) = match (&args.init, &args.arch_config) {
         (Some(p), _) => {
             if !p.is_file() {
@@ -280,14 +302,17 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
             }
             let sha = sha256_file(p)?;
             (
-                serde_json::json!({"arch": "sam", "init": {"sha256": sha}}),
+                serde_json::json!({"arch": arch_name, "init": {"sha256": sha}}),
                 serde_json::json!({"init": p}),
             )
         }
         (None, Some(spec)) => {
-            let arch = arch_config_json(spec).map_err(|e| usage(e.to_string()))?;
+            let arch = match args.arch {
+                Arch::Sam => arch_config_json(spec).map_err(|e| usage(e.to_string()))?,
+                Arch::Lite => serde_json::to_value(lite_config(spec).map_err(|e| usage(e.to_string()))?)?,
+            };
             (
-                serde_json::json!({"arch": "sam", "from_scratch": arch}),
+                serde_json::json!({"arch": arch_name, "from_scratch": arch}),
                 serde_json::json!({"arch_config": spec}),
             )
         }
@@ -327,6 +352,7 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
     };
     let mut model = match args.arch {
         Arch::Sam => build_sam(spec, &dev).map_err(classify)?,
+        Arch::Lite => build_lite(spec, &dev).map_err(classify)?.0,
     };
     tracing::info!(
         "training {} on {} ({} train / {} validation images), run folder {}",

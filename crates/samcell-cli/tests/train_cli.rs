@@ -268,3 +268,55 @@ fn cuda_without_the_feature_and_missing_model_are_usage_errors() {
         assert!(err.contains("without CUDA"), "{err}");
     }
 }
+
+/// `--arch lite`: a small samcell-lite shape trains from scratch on its own crop size (recorded
+/// in config.json), its validation loss falls, and `samcell segment --model lite:PATH` runs the
+/// result; a bad lite shape is a usage error.
+#[test]
+fn lite_architecture_trains_and_its_weights_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = prepare(tmp.path(), 3);
+    let out = tmp.path().join("lite");
+    let shape = r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#;
+    let mut args: Vec<String> = ["train", "--arch", "lite", "--from-scratch", "--arch-config", shape, "--data"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(set.display().to_string());
+    args.push("--out".into());
+    args.push(out.display().to_string());
+    for a in ["--epochs", "4", "--batch-size", "1", "--warmup", "0", "--lr", "3e-3", "--val-crops", "6", "--seed", "3"] {
+        args.push(a.into());
+    }
+    run_ok(&args);
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["config"]["crop"], 96, "lite trains on its own tile size");
+    assert_eq!(cfg["model"]["arch"], "lite");
+    let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    let val: Vec<f64> = log.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    assert_eq!(val.len(), 4, "{log}");
+    assert!(val.iter().cloned().fold(f64::INFINITY, f64::min) < val[0], "validation loss must fall: {log}");
+
+    let image = samcell_testdata::data_dir().join("usiigaci-phc/train/images/set1.tif");
+    let seg_out = tmp.path().join("seg");
+    let model = format!("lite:{}", out.join("best.safetensors").display());
+    let o = samcell()
+        .args(["segment", "--model", &model, "--output"])
+        .arg(&seg_out)
+        .arg(&image)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("samcell-lite"), "{err}");
+    assert!(seg_out.join("set1_masks.tif").is_file(), "{err}");
+
+    let o = samcell()
+        .args(["train", "--arch", "lite", "--from-scratch", "--arch-config", r#"{"base_width":0}"#, "--data"])
+        .arg(&set)
+        .arg("--out")
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}

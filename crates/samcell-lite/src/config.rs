@@ -14,7 +14,7 @@ pub const DEFAULT_BASE_WIDTH: usize = 8;
 /// Default number of 2x down-samplings.
 pub const DEFAULT_LEVELS: usize = 4;
 /// Default GroupNorm groups (0 = no normalisation).
-pub const DEFAULT_NORM_GROUPS: usize = 0;
+pub const DEFAULT_NORM_GROUPS: usize = 4;
 /// Default sliding-window crop side for this model.
 pub const DEFAULT_CROP: usize = 576;
 /// Default sliding-window overlap for this model.

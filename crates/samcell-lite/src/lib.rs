@@ -40,6 +40,7 @@
 //! ([`weights`]); [`LiteModel::builtin`] the model embedded at build time ([`embedded`]).
 
 pub mod config;
+pub mod conv;
 pub mod embedded;
 pub mod net;
 pub mod predictor;

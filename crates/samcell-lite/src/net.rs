@@ -11,13 +11,14 @@
 //! - head: a 1x1 convolution `w_0 -> 1`: the logit of the distance map.
 //!
 //! Inputs of any size are padded (edge replication) to a multiple of `2^levels` and the logits
-//! cropped back, so the output always has the crop's resolution. Every operation has a candle
-//! backward pass (nearest up-sampling is written as a broadcast, whose gradient is a sum), so the
-//! same code serves inference and training.
+//! cropped back, so the output always has the crop's resolution. On the CPU the convolutions
+//! (with bias and ReLU fused), pooling and up-sampling are this crate's parallel kernels with
+//! their own backward passes ([`crate::conv`]); elsewhere candle's ops. The same code serves
+//! inference and training.
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 
 use crate::{LiteConfig, LiteError};
 
@@ -140,9 +141,10 @@ struct Conv {
 }
 
 impl Conv {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.conv2d(&self.w, self.pad, 1, 1, 1)?;
-        y.broadcast_add(&self.b.reshape((1, (), 1, 1))?)
+    /// `conv(x) + b`, then ReLU when `relu`.
+    fn forward(&self, x: &Tensor, relu: bool) -> candle_core::Result<Tensor> {
+        debug_assert_eq!(self.pad, self.w.dim(2)? / 2);
+        crate::conv::conv_bias_act(x, &self.w, &self.b, relu)
     }
 }
 
@@ -153,15 +155,9 @@ struct Norm {
 }
 
 impl Norm {
-    /// PyTorch `nn.GroupNorm(groups, C, eps=1e-5)` (biased variance over each group).
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let xg = x.reshape((b, self.groups, (c / self.groups) * h * w))?;
-        let mean = xg.mean_keepdim(D::Minus1)?;
-        let xc = xg.broadcast_sub(&mean)?;
-        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-        let xn = xc.broadcast_div(&(var + NORM_EPS)?.sqrt()?)?.reshape((b, c, h, w))?;
-        xn.broadcast_mul(&self.gamma.reshape((1, c, 1, 1))?)?.broadcast_add(&self.beta.reshape((1, c, 1, 1))?)
+    /// PyTorch `F.relu(nn.GroupNorm(groups, C, eps=1e-5)(x))` (biased variance over each group).
+    fn forward_relu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        crate::conv::norm::group_norm_act(x, &self.gamma, &self.beta, self.groups, NORM_EPS, true)
     }
 }
 
@@ -173,11 +169,10 @@ impl Block {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
         for (conv, norm) in &self.convs {
-            x = conv.forward(&x)?;
-            if let Some(n) = norm {
-                x = n.forward(&x)?;
-            }
-            x = x.relu()?;
+            x = match norm {
+                None => conv.forward(&x, true)?,
+                Some(n) => n.forward_relu(&conv.forward(&x, false)?)?,
+            };
         }
         Ok(x)
     }
@@ -207,11 +202,7 @@ impl std::fmt::Debug for LiteNet {
     }
 }
 
-/// Nearest-neighbour 2x up-sampling as a broadcast (its gradient is a plain sum).
-fn up2(x: &Tensor) -> candle_core::Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
-    x.reshape((b, c, h, 1, w, 1))?.broadcast_as((b, c, h, 2, w, 2))?.reshape((b, c, 2 * h, 2 * w))
-}
+use crate::conv::pointwise::{max_pool2, up2};
 
 impl LiteNet {
     /// Builds the network from named tensors; every parameter of [`param_specs`] must be present
@@ -330,15 +321,15 @@ impl LiteNet {
         let mut skips = Vec::with_capacity(self.enc.len());
         for blk in &self.enc {
             let y = blk.forward(&x)?;
-            x = y.max_pool2d(2)?;
+            x = max_pool2(&y)?;
             skips.push(y);
         }
         x = self.mid.forward(&x)?;
         for (dec, skip) in self.dec.iter().zip(skips).rev() {
-            let up = up2(&dec.reduce.forward(&x)?)?;
+            let up = up2(&dec.reduce.forward(&x, false)?)?;
             x = dec.block.forward(&Tensor::cat(&[&up, &skip], 1)?)?;
         }
-        let logits = self.head.forward(&x)?.squeeze(1)?;
+        let logits = self.head.forward(&x, false)?.squeeze(1)?;
         if hp != h || wp != w {
             logits.narrow(1, 0, h)?.narrow(2, 0, w)?.contiguous()
         } else {

@@ -6,6 +6,8 @@
 //! 2 heads, global attention in layer 1, neck 32; decoder width 32, 2 layers, 2 heads, MLP 64),
 //! and a path names a Hugging Face `config.json` (`vision_config`, `prompt_encoder_config`,
 //! `mask_decoder_config` as transformers writes them; missing fields take SamConfig's defaults).
+//! For samcell-lite (`--arch lite`), `--arch-config` is `default` (the shipped shape) or a
+//! `LiteConfig` JSON, inline or in a file ([`lite_config`]).
 
 use candle_core::Device;
 use samcell_model::config::{DecoderConfig, VisionConfig};
@@ -13,7 +15,9 @@ use samcell_model::{HeadOverrides, SamConfig};
 use serde_json::Value;
 use std::path::Path;
 
+use crate::arch::lite::TrainableLite;
 use crate::arch::sam::TrainableSam;
+use samcell_lite::LiteConfig;
 use crate::{TrainError, TrainableModel};
 
 /// The compute device: the CPU, or the first CUDA GPU when `cuda` (needs the `cuda` feature).
@@ -159,6 +163,36 @@ pub fn build_sam(spec: ModelSpec, device: &Device) -> Result<Box<dyn TrainableMo
         }
     };
     Ok(Box::new(model))
+}
+
+/// The samcell-lite shape of `spec`: `default` (the shipped architecture), inline JSON
+/// (`{"base_width":8,...}`) or a JSON file; see `samcell_lite::LiteConfig`.
+pub fn lite_config(spec: &str) -> Result<LiteConfig, TrainError> {
+    let text = if spec == "default" {
+        return Ok(LiteConfig::default());
+    } else if spec.trim_start().starts_with('{') {
+        spec.to_string()
+    } else {
+        std::fs::read_to_string(spec).map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))?
+    };
+    LiteConfig::from_json(&text).map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))
+}
+
+/// The trainable samcell-lite of `spec` on `device` (a checkpoint here is a samcell-lite weights
+/// file; `Scratch` takes the `LiteConfig` JSON) and its shape.
+pub fn build_lite(spec: ModelSpec, device: &Device) -> Result<(Box<dyn TrainableModel>, LiteConfig), TrainError> {
+    let model = match spec {
+        ModelSpec::Checkpoint(path, _) => TrainableLite::load(path, device)
+            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?,
+        ModelSpec::Scratch(json, seed) => {
+            let config: LiteConfig = serde_json::from_value(json.clone())
+                .map_err(|e| TrainError::Config(format!("lite configuration {json}: {e}")))?;
+            TrainableLite::from_scratch(config, seed, device)
+                .map_err(|e| TrainError::Config(format!("--from-scratch: {e}")))?
+        }
+    };
+    let config = model.config().clone();
+    Ok((Box::new(model), config))
 }
 
 #[cfg(test)]

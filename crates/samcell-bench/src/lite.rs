@@ -1,0 +1,104 @@
+//! Section `lite`: samcell-lite on one 1024x1024 image against the ViT-B path on the same image,
+//! in the same run.
+//!
+//! The image is a 1024x1024 mosaic of the real Usiigaci images ([`crate::mosaic`]). samcell-lite
+//! runs with its own tiling (576 + 32: 4 crops) and the built-in model (or
+//! `SAMCELL_LITE_WEIGHTS`; without either, seeded random weights of the default shape: the time
+//! does not depend on the values); one warm-up run, then the best of `SAMCELL_BENCH_REPEAT`
+//! (default 3). ViT-B runs SAMCell's tiling (256 + 32: 36 crops) once, with
+//! `$SAMCELL_REF_WEIGHTS/sam_vitb_scaled.pt` when present, else seeded random ViT-B weights
+//! (Hugging Face SamModel initialisation, as `samcell train --from-scratch --arch-config vit-b`).
+//! Both use `--threads` (default: all cores) and the whole pipeline (enhancement, model,
+//! blending, watershed).
+
+use crate::{mosaic, Options};
+use anyhow::{Context, Result};
+use candle_core::Device;
+use samcell_lite::{LiteConfig, LiteModel, LitePredictor};
+use samcell_model::{Mode, SamModel, SamPredictor};
+use samcell_pipeline::{SegmentConfig, Segmenter, TilePlan};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn lite_model() -> Result<(LiteModel, &'static str)> {
+    if let Some(p) = std::env::var_os("SAMCELL_LITE_WEIGHTS") {
+        let p = std::path::PathBuf::from(p);
+        return Ok((LiteModel::load(&p).with_context(|| format!("load {}", p.display()))?, "SAMCELL_LITE_WEIGHTS"));
+    }
+    if samcell_lite::builtin_weights().is_some() {
+        return Ok((LiteModel::builtin()?, "built-in"));
+    }
+    let bytes = samcell_lite::untrained_file_bytes(&LiteConfig::default(), 1)?;
+    Ok((LiteModel::from_bytes(&bytes)?, "random, default shape"))
+}
+
+fn vitb_model(batch: usize) -> Result<(SamPredictor, String)> {
+    let dir = std::env::var_os("SAMCELL_REF_WEIGHTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| samcell_testdata::workspace_root().join("reference/weights"));
+    let file = dir.join("sam_vitb_scaled.pt");
+    if file.is_file() {
+        let m = SamModel::load(&file, None).with_context(|| format!("load {}", file.display()))?;
+        return Ok((SamPredictor::new(m, batch), file.display().to_string()));
+    }
+    let json = samcell_train::factory::arch_config_json("vit-b")?;
+    let config = samcell_train::factory::sam_config(&json)?;
+    let sam = samcell_train::arch::sam::TrainableSam::from_scratch(config.clone(), 1, &Device::Cpu)?;
+    let tensors: HashMap<String, candle_core::Tensor> = sam.state_dict().into_iter().collect();
+    let m = SamModel::from_tensors(&tensors, config, &Device::Cpu, Mode::Infer)?;
+    Ok((SamPredictor::new(m, batch), "seeded random ViT-B".into()))
+}
+
+/// Runs the section.
+pub fn lite(opts: &Options) -> Result<()> {
+    let threads = opts.threads.unwrap_or_else(crate::sections::all_cores);
+    let repeat = std::env::var("SAMCELL_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(3usize).max(1);
+    println!(
+        "\n== samcell-lite vs ViT-B: one 1024x1024 image, {threads} threads (load {}) ==",
+        crate::sections::load_avg()
+    );
+    let tiles = mosaic::load_tiles(4)?;
+    let image = mosaic::mosaic(&tiles, 1024, 1024);
+    crate::sections::with_threads(threads, || -> Result<()> {
+        let (model, source) = lite_model()?;
+        let config = model.config.clone();
+        let seg = Segmenter::new(
+            Arc::new(LitePredictor::new(model, 4)),
+            SegmentConfig { tiling: config.tiling(), ..Default::default() },
+        );
+        let crops = TilePlan::new(1024, 1024, &config.tiling())?.len();
+        seg.segment(&image)?; // warm-up
+        let mut best = f64::INFINITY;
+        let mut best_model = 0.0;
+        let mut cells = 0;
+        for _ in 0..repeat {
+            let t0 = Instant::now();
+            let s = seg.segment(&image)?;
+            let dt = t0.elapsed().as_secs_f64();
+            if dt < best {
+                (best, best_model, cells) = (dt, s.timings.predict.as_secs_f64(), s.n_cells);
+            }
+        }
+        let gflop = 2.0 * config.macs(config.crop, config.crop) as f64 * crops as f64 / 1e9;
+        println!(
+            "samcell-lite ({}, weights {source}, {} conv path): {best:.3} s/image (best of {repeat}), model {best_model:.3} s, {crops} crops, {gflop:.1} GFLOP, {:.1} GFLOP/s in the model, {cells} cells",
+            config.describe(),
+            if samcell_lite::conv::kernel::simd_path() { "AVX2+FMA" } else { "portable" },
+            gflop / best_model
+        );
+        let (vitb, which) = vitb_model(opts.batch)?;
+        let seg_b = Segmenter::new(Arc::new(vitb), SegmentConfig::default());
+        let t0 = Instant::now();
+        let s = seg_b.segment(&image)?;
+        let vit_s = t0.elapsed().as_secs_f64();
+        let crops_b = TilePlan::new(1024, 1024, &Default::default())?.len();
+        println!(
+            "ViT-B ({which}, batch {}): {vit_s:.1} s/image, {crops_b} crops, model {:.1} s",
+            opts.batch,
+            s.timings.predict.as_secs_f64()
+        );
+        println!("ratio (ViT-B / samcell-lite): {:.0}x", vit_s / best);
+        Ok(())
+    })?
+}
