@@ -8,8 +8,11 @@ use std::io::{IsTerminal, Write};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-const CRATES: [&str; 8] = [
+const CRATES: [&str; 11] = [
     "samcell",
+    "samcell_data",
+    "samcell_lite",
+    "samcell_train",
     "samcell_io",
     "samcell_pipeline",
     "samcell_model",

@@ -17,7 +17,7 @@
 //! `SAMCELL_MODEL_BASE_URL`), see [`crate::download`].
 //!
 //! [`ModelArgs`] are the model options shared by `segment`, `tune` and `serve`;
-//! [`ModelArgs::load`] resolves, hashes and loads the model the same way for all three.
+//! [`ModelArgs::load_with_tiling`] resolves, hashes and loads the model the same way for all three.
 
 use crate::download;
 use crate::progress::Terminal;
@@ -112,17 +112,8 @@ impl ModelArgs {
     }
 
     /// Resolves `--model` ([`resolve`], downloading a named model if needed) and loads it
-    /// ([`load_model`]) with `batch_size` crops per forward pass.
-    pub fn load(
-        &self,
-        term: &Terminal,
-        batch_size: usize,
-    ) -> Result<(Arc<dyn DistanceMapPredictor>, ModelInfo)> {
-        self.load_with_tiling(term, batch_size)
-            .map(|m| (m.predictor, m.info))
-    }
-
-    /// [`Self::load`], with the tiling the model is to be run with.
+    /// ([`load_model`]) with `batch_size` crops per forward pass, with the tiling the model is to
+    /// be run with.
     pub fn load_with_tiling(&self, term: &Terminal, batch_size: usize) -> Result<LoadedModel> {
         let spec = self.spec()?;
         let lite_path = if spec == LITE_NAME {

@@ -7,7 +7,7 @@
 //! exactly PyTorch's `F.relu(F.conv2d(x, w, b, padding=k // 2))` and candle's
 //! `x.conv2d(w, k / 2, 1, 1, 1)?.broadcast_add(b)?.relu()`.
 //!
-//! - **Forward** ([`kernel::forward`]): a register-blocked micro-kernel (4 output channels x 16
+//! - **Forward** ([`kernel::forward`]): a register-blocked micro-kernel (4 output channels x 24
 //!   pixels, AVX2 + FMA, chosen at run time; a portable loop otherwise) over a zero-padded copy
 //!   of the input.
 //! - **Through the ReLU**: the output gradient where the output is positive

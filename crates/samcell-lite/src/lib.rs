@@ -25,15 +25,17 @@
 //! ramp down-weights. The per-crop CLAHE (8x8 tiles) depends on the crop size, so the model must
 //! be trained on crops of the same size ([`LiteConfig::crop`], stored in the weights file).
 //!
-//! ## Size and speed (default [`LiteConfig`]: base width 8, 4 levels, no norm)
-//! 453,033 parameters (1.8 MB of f32); 3.70 G multiply-accumulates = 7.40 GFLOP per 576x576
-//! crop, 29.6 GFLOP per 1024x1024 image (4 crops) — a third of base width 16 / 3 levels
-//! (22.5 GFLOP per crop) for the same parameter count and a deeper (1/16) bottleneck.
-//! Measured with `cargo run --release -p samcell-lite --example bench_lite` on the 2-core
-//! development machine while it was shared with other builds (load ~10): 15-19 s wall,
-//! ~6.5 s of CPU time per image, nearly all of it in candle's CPU `conv2d` (~4.5 GFLOP per
-//! CPU-second). The ~2 s target therefore needs a faster 3x3 convolution kernel (or a
-//! smaller network); GroupNorm (`norm_groups > 0`) adds ~15 %.
+//! ## Size and speed (default [`LiteConfig`]: base width 8, 4 levels, GroupNorm 4 groups)
+//! 454,505 parameters (1.8 MB of f32); 3.70 G multiply-accumulates = 7.40 GFLOP per 576x576
+//! crop, 29.6 GFLOP per 1024x1024 image (4 crops). GroupNorm is part of the default because the
+//! plain U-Net, trained from scratch with SAMCell's loss (MSE on the sigmoid), saturated its
+//! output at 0 within a few epochs and stopped learning; with GroupNorm it trains.
+//! On the CPU the network runs on this crate's own kernels ([`conv`]): a register-blocked AVX2
+//! + FMA convolution with bias and ReLU fused, GroupNorm + ReLU, pooling and up-sampling, all
+//! parallel and with their own backward passes (candle's im2col `conv2d` reached ~4.5 GFLOP per
+//! CPU-second on these thin layers). Measure with `cargo run --release -p samcell-bench --
+//! --only lite` (samcell-lite against ViT-B on the same 1024x1024 image in one run) or
+//! `cargo run --release -p samcell-lite --example bench_lite`; figures are in the README.
 //!
 //! ## Weights
 //! [`LiteModel::load`] / [`LiteModel::from_bytes`] read a self-describing safetensors file
