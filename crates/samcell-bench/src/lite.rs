@@ -45,7 +45,10 @@ fn vitb_model(batch: usize) -> Result<(SamPredictor, String)> {
     let json = samcell_train::factory::arch_config_json("vit-b")?;
     let config = samcell_train::factory::sam_config(&json)?;
     let sam = samcell_train::arch::sam::TrainableSam::from_scratch(config.clone(), 1, &Device::Cpu)?;
-    let tensors: HashMap<String, candle_core::Tensor> = sam.state_dict().into_iter().collect();
+    // Detached: the training variables would otherwise make every op keep its graph.
+    let tensors: HashMap<String, candle_core::Tensor> =
+        sam.state_dict().into_iter().map(|(k, t)| (k, t.detach())).collect();
+    drop(sam);
     let m = SamModel::from_tensors(&tensors, config, &Device::Cpu, Mode::Infer)?;
     Ok((SamPredictor::new(m, batch), "seeded random ViT-B".into()))
 }
