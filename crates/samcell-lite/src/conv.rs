@@ -30,12 +30,13 @@ use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout,
 
 use kernel::Geom;
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// The f32 values of a contiguous CPU tensor (`what` names it in the error).
+pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
-        bail!("samcell-lite conv: {what} must be f32");
+        bail!("samcell-lite: {what} must be f32");
     };
     let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("samcell-lite conv: {what} must be contiguous");
+        bail!("samcell-lite: {what} must be contiguous");
     };
     Ok(&v[a..b])
 }

@@ -13,17 +13,9 @@
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
-use super::pointwise::ReluGrad;
+use super::slice;
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("samcell-lite group norm: {what} must be f32");
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("samcell-lite group norm: {what} must be contiguous");
-    };
-    Ok(&v[a..b])
-}
+use super::pointwise::ReluGrad;
 
 /// Shape of one call: batch, channels, pixels per channel, groups.
 #[derive(Clone, Copy, Debug)]

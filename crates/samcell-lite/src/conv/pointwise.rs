@@ -11,15 +11,7 @@
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("samcell-lite {what}: f32 expected");
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("samcell-lite {what}: contiguous tensor expected");
-    };
-    Ok(&v[a..b])
-}
+use super::slice;
 
 fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
     match *l.dims() {
@@ -82,6 +74,23 @@ impl CustomOp1 for ChannelSum {
     }
 }
 
+/// Each 2x2 window of `(b, c, h, w)` values reduced by `f(top-left, top-right, bottom-left,
+/// bottom-right)`, in parallel over planes.
+fn pool2(v: &[f32], (b, c, h, w): (usize, usize, usize, usize), f: impl Fn(f32, f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let (ho, wo) = (h / 2, w / 2);
+    let mut out = vec![0f32; b * c * ho * wo];
+    out.par_chunks_mut(ho * wo).enumerate().for_each(|(pl, o)| {
+        let src = &v[pl * h * w..][..h * w];
+        for y in 0..ho {
+            let (r0, r1) = (&src[2 * y * w..][..w], &src[(2 * y + 1) * w..][..w]);
+            for x in 0..wo {
+                o[y * wo + x] = f(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1]);
+            }
+        }
+    });
+    out
+}
+
 /// 2x2 max pooling with stride 2 (even sizes).
 struct MaxPool2;
 
@@ -94,19 +103,8 @@ impl CustomOp1 for MaxPool2 {
         if h % 2 != 0 || w % 2 != 0 {
             bail!("samcell-lite max pool: even sizes expected, got {h}x{w}");
         }
-        let v = slice(s, l, "max pool")?;
-        let (ho, wo) = (h / 2, w / 2);
-        let mut out = vec![0f32; b * c * ho * wo];
-        out.par_chunks_mut(ho * wo).enumerate().for_each(|(pl, o)| {
-            let src = &v[pl * h * w..][..h * w];
-            for y in 0..ho {
-                let (r0, r1) = (&src[2 * y * w..][..w], &src[(2 * y + 1) * w..][..w]);
-                for x in 0..wo {
-                    o[y * wo + x] = r0[2 * x].max(r0[2 * x + 1]).max(r1[2 * x]).max(r1[2 * x + 1]);
-                }
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
+        let out = pool2(slice(s, l, "max pool")?, (b, c, h, w), |a, b2, c2, d| a.max(b2).max(c2).max(d));
+        Ok((CpuStorage::F32(out), Shape::from((b, c, h / 2, w / 2))))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(arg.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2Grad)?))
@@ -186,19 +184,8 @@ impl CustomOp1 for SumPool2 {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = dims4(l, "sum pool")?;
-        let v = slice(s, l, "sum pool")?;
-        let (ho, wo) = (h / 2, w / 2);
-        let mut out = vec![0f32; b * c * ho * wo];
-        out.par_chunks_mut(ho * wo).enumerate().for_each(|(pl, o)| {
-            let src = &v[pl * h * w..][..h * w];
-            for y in 0..ho {
-                let (r0, r1) = (&src[2 * y * w..][..w], &src[(2 * y + 1) * w..][..w]);
-                for x in 0..wo {
-                    o[y * wo + x] = (r0[2 * x] + r0[2 * x + 1]) + (r1[2 * x] + r1[2 * x + 1]);
-                }
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
+        let out = pool2(slice(s, l, "sum pool")?, (b, c, h, w), |a, b2, c2, d| (a + b2) + (c2 + d));
+        Ok((CpuStorage::F32(out), Shape::from((b, c, h / 2, w / 2))))
     }
 }
 
