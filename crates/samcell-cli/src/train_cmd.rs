@@ -263,31 +263,61 @@ fn keep_freed_memory() {
     }
 }
 
+/// What the model is built from: a checkpoint, or an architecture (its JSON is recorded in the
+/// run folder) initialised from the seed.
+enum Source<'a> {
+    Init(&'a Path),
+    Scratch(serde_json::Value),
+}
+
+impl<'a> Source<'a> {
+    fn of(args: &'a TrainArgs) -> Result<Self> {
+        match (&args.init, &args.arch_config) {
+            (Some(p), _) => Ok(Self::Init(p)),
+            (None, Some(spec)) => Ok(Self::Scratch(match args.arch {
+                Arch::Sam => arch_config_json(spec).map_err(|e| usage(e.to_string()))?,
+                Arch::Lite => serde_json::to_value(lite_config(spec).map_err(|e| usage(e.to_string()))?)?,
+            })),
+            (None, None) => Err(usage("give --init CHECKPOINT or --from-scratch --arch-config ...")),
+        }
+    }
+
+    fn spec(&self, init_config: Option<&'a Path>, seed: u64) -> ModelSpec<'_> {
+        match self {
+            Self::Init(p) => ModelSpec::Checkpoint(p, init_config),
+            Self::Scratch(json) => ModelSpec::Scratch(json, seed),
+        }
+    }
+}
+
 /// Runs `samcell train`.
 pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
     keep_freed_memory();
     let mut cfg = args.config();
-    if args.arch == Arch::Lite {
-        // samcell-lite trains on crops of its own tile size: the per-crop CLAHE depends on it.
-        let shape = match (&args.init, &args.arch_config) {
-            (Some(p), _) => {
-                samcell_lite::LiteModel::load(p)
-                    .map_err(|e| usage(format!("--init {}: {e}", p.display())))?
-                    .config
-            }
-            (None, Some(spec)) => lite_config(spec).map_err(|e| usage(e.to_string()))?,
-            (None, None) => samcell_lite::LiteConfig::default(),
-        };
-        cfg.crop = shape.crop;
-    }
-    cfg.validate()
-        .map_err(|e| usage(format!("invalid training setting: {e}")))?;
     if args.from_scratch && args.arch_config.is_none() {
         return Err(usage(
             "--from-scratch needs --arch-config tiny|vit-b|CONFIG.json",
         ));
     }
+    if args.arch == Arch::Lite && args.init_config.is_some() {
+        return Err(usage(
+            "--init-config gives the head counts of a SAM checkpoint; samcell-lite weights describe themselves",
+        ));
+    }
+    let source = Source::of(&args)?;
     let dev = device(args.device)?;
+    // samcell-lite is built first: it trains on crops of its own tile size (the per-crop CLAHE
+    // depends on it), which the run record holds.
+    let lite = match args.arch {
+        Arch::Lite => {
+            let (model, shape) = build_lite(source.spec(None, cfg.seed), &dev).map_err(classify)?;
+            cfg.crop = shape.crop;
+            Some(model)
+        }
+        Arch::Sam => None,
+    };
+    cfg.validate()
+        .map_err(|e| usage(format!("invalid training setting: {e}")))?;
     let train_src = TrainSetSource::open(&args.data).map_err(|e| usage(e.to_string()))?;
     let val_src = match &args.val_data {
         Some(p) => Some(TrainSetSource::open(p).map_err(|e| usage(e.to_string()))?),
@@ -311,8 +341,8 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
         Arch::Sam => "sam",
         Arch::Lite => "lite",
     };
-    let (model_id, init_info) = match (&args.init, &args.arch_config) {
-        (Some(p), _) => {
+    let (model_id, init_info) = match &source {
+        Source::Init(p) => {
             if !p.is_file() {
                 return Err(usage(format!("--init {}: no such file", p.display())));
             }
@@ -322,21 +352,10 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
                 serde_json::json!({"init": p}),
             )
         }
-        (None, Some(spec)) => {
-            let arch = match args.arch {
-                Arch::Sam => arch_config_json(spec).map_err(|e| usage(e.to_string()))?,
-                Arch::Lite => serde_json::to_value(lite_config(spec).map_err(|e| usage(e.to_string()))?)?,
-            };
-            (
-                serde_json::json!({"arch": arch_name, "from_scratch": arch}),
-                serde_json::json!({"arch_config": spec}),
-            )
-        }
-        (None, None) => {
-            return Err(usage(
-                "give --init CHECKPOINT or --from-scratch --arch-config ...",
-            ))
-        }
+        Source::Scratch(arch) => (
+            serde_json::json!({"arch": arch_name, "from_scratch": arch}),
+            serde_json::json!({"arch_config": args.arch_config}),
+        ),
     };
     let record = RunRecord {
         created_by: format!("samcell {}", env!("CARGO_PKG_VERSION")),
@@ -357,18 +376,9 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
     } else {
         RunFolder::create(&args.out, &record).map_err(classify)?
     };
-    let spec = match (&args.init, &record.model.get("from_scratch")) {
-        (Some(p), _) => ModelSpec::Checkpoint(p, args.init_config.as_deref()),
-        (None, Some(json)) => ModelSpec::Scratch(json, cfg.seed),
-        (None, None) => {
-            return Err(usage(
-                "give --init CHECKPOINT or --from-scratch --arch-config ...",
-            ))
-        }
-    };
-    let mut model = match args.arch {
-        Arch::Sam => build_sam(spec, &dev).map_err(classify)?,
-        Arch::Lite => build_lite(spec, &dev).map_err(classify)?.0,
+    let mut model = match lite {
+        Some(model) => model,
+        None => build_sam(source.spec(args.init_config.as_deref(), cfg.seed), &dev).map_err(classify)?,
     };
     tracing::info!(
         "training {} on {} ({} train / {} validation images), run folder {}",

@@ -332,4 +332,20 @@ fn lite_architecture_trains_and_its_weights_segment() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // --init-config describes SAM checkpoints only: refused rather than ignored
+    let o = samcell()
+        .args(["train", "--arch", "lite", "--init"])
+        .arg(out.join("best.safetensors"))
+        .args(["--init-config"])
+        .arg(out.join("config.json"))
+        .arg("--data")
+        .arg(&set)
+        .arg("--out")
+        .arg(tmp.path().join("bad2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--init-config"), "{err}");
 }

@@ -41,6 +41,11 @@ pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a
     Ok(&v[a..b])
 }
 
+/// Whether every tensor is f32 on the CPU (the case this module's kernels serve).
+pub(crate) fn cpu_f32(ts: &[&Tensor]) -> bool {
+    ts.iter().all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
+}
+
 fn geom(input: &[usize], weight: &[usize]) -> Result<Geom> {
     let (&[batch, cin, h, w], &[cout, wcin, k, k2]) = (input, weight) else {
         bail!("samcell-lite conv: input {input:?} / weight {weight:?} must be 4-D");
@@ -158,10 +163,7 @@ fn flip_transpose(w: &Tensor) -> Result<Tensor> {
 /// for f32 on the CPU (with backward), candle's `conv2d`, `broadcast_add` and `relu` otherwise.
 pub fn conv_bias_act(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
     let k = w.dim(2)?;
-    let fast = matches!(x.device(), Device::Cpu)
-        && [x.dtype(), w.dtype(), b.dtype()].iter().all(|&d| d == DType::F32)
-        && (k == 1 || k == 3)
-        && w.dim(3)? == k;
+    let fast = cpu_f32(&[x, w, b]) && (k == 1 || k == 3) && w.dim(3)? == k;
     if fast {
         x.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, ConvBiasAct { relu })
     } else {

@@ -134,16 +134,15 @@ pub fn init_params(config: &LiteConfig, seed: u64, device: &Device) -> Result<Ve
         .collect()
 }
 
+/// A convolution with "same" zero padding (`k / 2`) and a bias.
 struct Conv {
     w: Tensor,
     b: Tensor,
-    pad: usize,
 }
 
 impl Conv {
     /// `conv(x) + b`, then ReLU when `relu`.
     fn forward(&self, x: &Tensor, relu: bool) -> candle_core::Result<Tensor> {
-        debug_assert_eq!(self.pad, self.w.dim(2)? / 2);
         crate::conv::conv_bias_act(x, &self.w, &self.b, relu)
     }
 }
@@ -232,12 +231,12 @@ impl LiteNet {
         let params: Vec<(String, Tensor)> =
             param_specs(config).into_iter().map(|s| (s.name.clone(), tensors[&s.name].clone())).collect();
         let mut take = |name: String| tensors.remove(&name).ok_or_else(|| LiteError::Format(format!("missing {name}")));
-        let mut conv = |prefix: &str, pad: usize| -> Result<Conv, LiteError> {
-            Ok(Conv { w: take(format!("{prefix}.weight"))?, b: take(format!("{prefix}.bias"))?, pad })
+        let mut conv = |prefix: &str| -> Result<Conv, LiteError> {
+            Ok(Conv { w: take(format!("{prefix}.weight"))?, b: take(format!("{prefix}.bias"))? })
         };
         let groups = config.norm_groups;
         let mut block_convs = |prefix: &str| -> Result<[Conv; 2], LiteError> {
-            Ok([conv(&format!("{prefix}.conv1"), 1)?, conv(&format!("{prefix}.conv2"), 1)?])
+            Ok([conv(&format!("{prefix}.conv1"))?, conv(&format!("{prefix}.conv2"))?])
         };
         let mut enc_c = Vec::new();
         for i in 0..config.levels {
@@ -251,9 +250,9 @@ impl LiteNet {
         drop(block_convs);
         let mut reduces = Vec::new();
         for i in 0..config.levels {
-            reduces.push(conv(&format!("dec.{i}.reduce"), 0)?);
+            reduces.push(conv(&format!("dec.{i}.reduce"))?);
         }
-        let head = conv("head", 0)?;
+        let head = conv("head")?;
         drop(conv);
         let mut norm = |prefix: &str, i: usize| -> Result<Option<Norm>, LiteError> {
             if groups == 0 {

@@ -10,17 +10,16 @@
 //! size: `d_beta[c] = sum g`, `d_gamma[c] = sum g * x_hat`, and with `d = g * gamma[c]`:
 //! `dx = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(var + eps)` (means over the group).
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, D};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
+use std::sync::Mutex;
 use rayon::prelude::*;
 
-use super::slice;
-
 use super::pointwise::ReluGrad;
+use super::{cpu_f32, slice};
 
-/// Shape of one call: batch, channels, pixels per channel, groups.
+/// Shape of one call: channels, pixels per channel, groups.
 #[derive(Clone, Copy, Debug)]
 struct Dims {
-    batch: usize,
     c: usize,
     plane: usize,
     groups: usize,
@@ -28,13 +27,13 @@ struct Dims {
 
 impl Dims {
     fn of(l: &Layout, groups: usize) -> Result<Self> {
-        let &[batch, c, h, w] = l.dims() else {
+        let &[_, c, h, w] = l.dims() else {
             bail!("samcell-lite group norm: 4-D input expected, got {:?}", l.dims());
         };
         if groups == 0 || c % groups != 0 {
             bail!("samcell-lite group norm: {groups} groups do not divide {c} channels");
         }
-        Ok(Self { batch, c, plane: h * w, groups })
+        Ok(Self { c, plane: h * w, groups })
     }
     fn per_group(&self) -> usize {
         self.c / self.groups * self.plane
@@ -53,11 +52,19 @@ fn stats(v: &[f32], eps: f64) -> (f32, f32) {
     (mean as f32, (1.0 / (var + eps).sqrt()) as f32)
 }
 
-/// `act(group_norm(x) * gamma + beta)`.
+/// `act(group_norm(x) * gamma + beta)`. The forward pass keeps each (sample, group)'s mean and
+/// `1 / std` for the backward pass, which would otherwise compute them twice more (one op
+/// instance per call: [`group_norm_act`] makes a new one each time).
 struct GroupNormAct {
     groups: usize,
     eps: f64,
     relu: bool,
+    stats: Mutex<Vec<(f32, f32)>>,
+}
+
+/// The [`stats`] of every (sample, group) of `x`, in order.
+fn all_stats(x: &[f32], d: &Dims, eps: f64) -> Vec<(f32, f32)> {
+    x.par_chunks(d.per_group()).map(|xs| stats(xs, eps)).collect()
 }
 
 impl CustomOp3 for GroupNormAct {
@@ -80,9 +87,10 @@ impl CustomOp3 for GroupNormAct {
             bail!("samcell-lite group norm: weight/bias of {} / {} for {} channels", gamma.len(), beta.len(), d.c);
         }
         let cpg = d.c / d.groups;
+        let st = all_stats(x, &d, self.eps);
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d.per_group()).zip(x.par_chunks(d.per_group())).enumerate().for_each(|(i, (o, xs))| {
-            let (mean, inv) = stats(xs, self.eps);
+            let (mean, inv) = st[i];
             let c0 = (i % d.groups) * cpg;
             for (k, (op, xp)) in o.chunks_mut(d.plane).zip(xs.chunks(d.plane)).enumerate() {
                 let (sc, sh) = (gamma[c0 + k] * inv, beta[c0 + k] - gamma[c0 + k] * inv * mean);
@@ -92,6 +100,7 @@ impl CustomOp3 for GroupNormAct {
                 }
             }
         });
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = st;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -105,17 +114,29 @@ impl CustomOp3 for GroupNormAct {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let g = if self.relu { res.apply_op2_no_bwd(&grad, &ReluGrad)? } else { grad };
-        let params = x.apply_op2_no_bwd(&g, &ParamGrad { groups: self.groups, eps: self.eps })?;
+        let stats = std::mem::take(&mut *self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+        let params = x.apply_op2_no_bwd(&g, &ParamGrad { groups: self.groups, eps: self.eps, stats: stats.clone() })?;
         let gamma_v: Vec<f32> = gamma.to_vec1()?;
-        let dx = x.apply_op2_no_bwd(&g, &InputGrad { groups: self.groups, eps: self.eps, gamma: gamma_v })?;
+        let dx = x.apply_op2_no_bwd(&g, &InputGrad { groups: self.groups, eps: self.eps, gamma: gamma_v, stats })?;
         Ok((Some(dx), Some(params.get(0)?), Some(params.get(1)?)))
     }
 }
 
-/// `(x, g) -> (2, C)`: rows `d_gamma`, `d_beta`.
+/// `(x, g) -> (2, C)`: rows `d_gamma`, `d_beta`. `stats`: the forward pass's, or empty (then
+/// computed again).
 struct ParamGrad {
     groups: usize,
     eps: f64,
+    stats: Vec<(f32, f32)>,
+}
+
+/// `kept` when it has one entry per (sample, group) of `x`, else computed from `x`.
+fn stats_of(kept: &[(f32, f32)], x: &[f32], d: &Dims, eps: f64) -> Vec<(f32, f32)> {
+    if kept.len() * d.per_group() == x.len() {
+        kept.to_vec()
+    } else {
+        all_stats(x, d, eps)
+    }
 }
 
 impl CustomOp2 for ParamGrad {
@@ -129,12 +150,13 @@ impl CustomOp2 for ParamGrad {
         }
         let (x, g) = (slice(s1, l1, "input")?, slice(s2, l2, "gradient")?);
         let cpg = d.c / d.groups;
+        let st = stats_of(&self.stats, x, &d, self.eps);
         // Per (sample, group): per channel (sum g * x_hat, sum g), in f64.
         let parts: Vec<Vec<(f64, f64)>> = x
             .par_chunks(d.per_group())
             .zip(g.par_chunks(d.per_group()))
-            .map(|(xs, gs)| {
-                let (mean, inv) = stats(xs, self.eps);
+            .zip(st)
+            .map(|((xs, gs), (mean, inv))| {
                 xs.chunks(d.plane)
                     .zip(gs.chunks(d.plane))
                     .map(|(xp, gp)| {
@@ -162,17 +184,16 @@ impl CustomOp2 for ParamGrad {
             }
         }
         let out: Vec<f32> = dgamma.iter().chain(&dbeta).map(|&v| v as f32).collect();
-        debug_assert_eq!(out.len(), 2 * d.c);
-        let _ = d.batch;
         Ok((CpuStorage::F32(out), Shape::from((2, d.c))))
     }
 }
 
-/// `(x, g) -> dx`.
+/// `(x, g) -> dx`. `stats` as for [`ParamGrad`].
 struct InputGrad {
     groups: usize,
     eps: f64,
     gamma: Vec<f32>,
+    stats: Vec<(f32, f32)>,
 }
 
 impl CustomOp2 for InputGrad {
@@ -187,12 +208,13 @@ impl CustomOp2 for InputGrad {
         let (x, g) = (slice(s1, l1, "input")?, slice(s2, l2, "gradient")?);
         let cpg = d.c / d.groups;
         let n = d.per_group() as f64;
+        let st = stats_of(&self.stats, x, &d, self.eps);
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d.per_group())
             .zip(x.par_chunks(d.per_group()).zip(g.par_chunks(d.per_group())))
             .enumerate()
             .for_each(|(i, (o, (xs, gs)))| {
-                let (mean, inv) = stats(xs, self.eps);
+                let (mean, inv) = st[i];
                 let c0 = (i % d.groups) * cpg;
                 // mean(d) and mean(d * x_hat) over the group, d = g * gamma[c].
                 let (mut m1, mut m2) = (0f64, 0f64);
@@ -241,9 +263,9 @@ pub fn group_norm_act_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, group
 /// when `relu`; differentiable in all three. This module's op for f32 on the CPU, candle's ops
 /// otherwise.
 pub fn group_norm_act(x: &Tensor, gamma: &Tensor, beta: &Tensor, groups: usize, eps: f64, relu: bool) -> Result<Tensor> {
-    let cpu = [x, gamma, beta].iter().all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32);
-    if cpu {
-        x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, GroupNormAct { groups, eps, relu })
+    if cpu_f32(&[x, gamma, beta]) {
+        let op = GroupNormAct { groups, eps, relu, stats: Mutex::new(Vec::new()) };
+        x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
     } else {
         group_norm_act_reference(x, gamma, beta, groups, eps, relu)
     }

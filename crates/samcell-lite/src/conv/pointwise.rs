@@ -8,20 +8,16 @@
 //! `F.interpolate(x, scale_factor=2, mode="nearest")`, whose gradient is the 2x2 sum.
 //! Off the CPU (or for other dtypes) both fall back to candle's ops.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::slice;
+use super::{cpu_f32, slice};
 
 fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
     match *l.dims() {
         [b, c, h, w] => Ok((b, c, h, w)),
         ref d => bail!("samcell-lite {what}: 4-D tensor expected, got {d:?}"),
     }
-}
-
-fn cpu_f32(ts: &[&Tensor]) -> bool {
-    ts.iter().all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
 }
 
 /// `grad * (res > 0)` for `(res, grad)` of one shape.
