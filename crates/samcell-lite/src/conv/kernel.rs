@@ -7,6 +7,7 @@
 //! depend on the number of threads (training is reproducible on any machine with the same path).
 
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Pixels per micro-kernel step (three 8-lane vectors).
 pub const STRIP: usize = 24;
@@ -36,18 +37,23 @@ impl Geom {
     }
 }
 
-/// A zero-padded `(batch, channels, h + 2p, wr + 2p)` copy of an NCHW tensor (`+ STRIP` spare
-/// zeros at the end so the last strip's shifted loads stay in bounds).
-pub struct Padded {
-    pub data: Vec<f32>,
+/// A zero-padded `(batch, channels, h + 2p, wr + 2p)` view of an NCHW tensor (`+ STRIP` spare
+/// zeros at the end so the last strip's shifted loads stay in bounds): a copy, or the tensor
+/// itself when it needs no padding (1x1 kernels on widths that are whole strips).
+pub struct Padded<'a> {
+    pub data: Cow<'a, [f32]>,
     pub hp: usize,
     pub wp: usize,
 }
 
-impl Padded {
-    pub fn new(src: &[f32], batch: usize, c: usize, g: &Geom) -> Self {
+impl<'a> Padded<'a> {
+    pub fn new(src: &'a [f32], batch: usize, c: usize, g: &Geom) -> Self {
         let p = g.pad();
         let (hp, wp) = (g.h + 2 * p, g.wr() + 2 * p);
+        if p == 0 && wp == g.w {
+            // Every strip load ends at or before its row's end: no spare needed.
+            return Self { data: Cow::Borrowed(src), hp, wp };
+        }
         let mut data = vec![0f32; batch * c * hp * wp + STRIP];
         data[..batch * c * hp * wp].par_chunks_mut(hp * wp).enumerate().for_each(|(plane, dst)| {
             let s = &src[plane * g.h * g.w..(plane + 1) * g.h * g.w];
@@ -55,7 +61,7 @@ impl Padded {
                 dst[(y + p) * wp + p..(y + p) * wp + p + g.w].copy_from_slice(&s[y * g.w..(y + 1) * g.w]);
             }
         });
-        Self { data, hp, wp }
+        Self { data: Cow::Owned(data), hp, wp }
     }
 
     fn plane(&self, index: usize) -> &[f32] {
@@ -128,7 +134,8 @@ pub fn forward_on(input: &[f32], w: &[f32], g: &Geom, epi: Epilogue<'_>, simd: b
             for x0 in (0..g.w).step_by(STRIP) {
                 if avx {
                     // SAFETY: `available()` checked the CPU features; every load is inside
-                    // `padded` (rows are wr + 2p wide with STRIP spare zeros at the end).
+                    // `padded` (rows are wr + 2p wide with STRIP spare zeros at the end, or,
+                    // unpadded, exactly whole strips).
                     unsafe { simd::strip(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc) };
                 } else {
                     strip_portable(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc);
@@ -200,10 +207,16 @@ pub fn weight_grad_on(input: &[f32], gout: &[f32], g: &Geom, simd: bool) -> Vec<
     assert_eq!(input.len(), g.batch * g.cin * g.h * g.w);
     assert_eq!(gout.len(), g.batch * g.cout * g.h * g.w);
     let padded = Padded::new(input, g.batch, g.cin, g);
-    // The output gradient at strip width with zero tails (tails then add nothing).
+    // The output gradient at strip width with zero tails (tails then add nothing); as it is when
+    // the width is whole strips already.
     let wr = g.wr();
-    let mut gr = vec![0f32; g.batch * g.cout * g.h * wr];
-    gr.par_chunks_mut(wr).zip(gout.par_chunks(g.w)).for_each(|(d, s)| d[..g.w].copy_from_slice(s));
+    let gr: Cow<[f32]> = if wr == g.w {
+        Cow::Borrowed(gout)
+    } else {
+        let mut gr = vec![0f32; g.batch * g.cout * g.h * wr];
+        gr.par_chunks_mut(wr).zip(gout.par_chunks(g.w)).for_each(|(d, s)| d[..g.w].copy_from_slice(s));
+        Cow::Owned(gr)
+    };
     let kk = g.k * g.k;
     let avx = simd;
     let mut gw = vec![0f32; g.cout * g.cin * kk];

@@ -140,12 +140,21 @@ fn grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, relu: bool, fast: bool)
 
 /// Output and the gradients of input, weight and bias equal candle's `conv2d` + bias + ReLU and
 /// their backward to 1e-5 of the largest value, for the U-Net's layer shapes at a small size with
-/// ragged widths.
+/// ragged widths and widths of whole strips.
 #[test]
 fn forward_and_backward_match_candle_conv2d() {
     let dev = Device::Cpu;
     for (i, &(b, cin, cout, h, w, k)) in
-        [(2, 1, 8, 37, 45, 3), (1, 16, 8, 20, 33, 3), (2, 8, 16, 18, 18, 3), (1, 8, 1, 21, 19, 1), (2, 32, 16, 9, 9, 1)]
+        [
+            (2, 1, 8, 37, 45, 3),
+            (1, 16, 8, 20, 33, 3),
+            (2, 8, 16, 18, 18, 3),
+            (1, 8, 1, 21, 19, 1),
+            (2, 32, 16, 9, 9, 1),
+            // widths of whole strips: the unpadded input and output gradient are used in place
+            (2, 16, 8, 7, 48, 1),
+            (1, 8, 8, 10, 48, 3),
+        ]
             .iter()
             .enumerate()
     {
