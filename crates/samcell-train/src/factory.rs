@@ -168,9 +168,10 @@ pub fn build_sam(spec: ModelSpec, device: &Device) -> Result<Box<dyn TrainableMo
 /// The samcell-lite shape of `spec`: `default` (the shipped architecture), inline JSON
 /// (`{"base_width":8,...}`) or a JSON file; see `samcell_lite::LiteConfig`.
 pub fn lite_config(spec: &str) -> Result<LiteConfig, TrainError> {
-    let text = if spec == "default" {
+    if spec == "default" {
         return Ok(LiteConfig::default());
-    } else if spec.trim_start().starts_with('{') {
+    }
+    let text = if spec.trim_start().starts_with('{') {
         spec.to_string()
     } else {
         std::fs::read_to_string(spec).map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))?
