@@ -4,8 +4,9 @@
 //! - **inference** precomputes derived weight layouts once (transposed linear weights) and uses
 //!   candle's fused ops (`softmax_last_dim`, `layer_norm`), which have no backward pass;
 //! - **training** keeps only the live parameter tensors (views of `Var`s, so optimiser updates
-//!   are seen by the next forward) and uses plain differentiable candle ops throughout
-//!   (layer norm, softmax written with `mean`/`sub`/`exp`/`sum`/`div`).
+//!   are seen by the next forward) and uses differentiable ops: layer norm and the encoder's
+//!   attention softmax from `train_ops` (analytic backward, small graphs), the decoder's softmax
+//!   written with `max`/`sub`/`exp`/`sum`/`div`.
 
 use candle_core::{Device, Result, Tensor, D};
 use std::collections::HashMap;
@@ -136,11 +137,12 @@ impl LayerNorm {
             let x = x.contiguous()?;
             return candle_nn::ops::layer_norm(&x, &self.w, &self.b, self.eps);
         }
-        layer_norm_plain(x, &self.w, &self.b, self.eps)
+        crate::train_ops::layer_norm(x, &self.w, &self.b, self.eps)
     }
 }
 
-/// Layer norm over the last dimension with differentiable candle ops only.
+/// Layer norm over the last dimension with differentiable candle ops only (the reference for
+/// `train_ops::layer_norm`, and its forward).
 pub fn layer_norm_plain(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;

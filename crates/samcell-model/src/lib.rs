@@ -8,6 +8,7 @@
 //! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
 //! back-ends or precisions plug in without touching the pipeline.
 
+pub mod train_ops;
 pub mod checkpoint;
 pub mod config;
 mod decoder;

@@ -7,13 +7,16 @@
 //! convolution uses candle's `conv2d`.
 //!
 //! In inference mode on the CPU the relative-position softmax and the MLP's bias + GELU run as
-//! the fused kernels of `kernels.rs`; in training mode (and on other devices) the same
-//! computations are written with plain candle ops: `softmax(scores + rel_h[.., :, None] +
-//! rel_w[.., None, :])` with a broadcast add and a plain softmax, `gelu_erf(x + b)`.
+//! the fused kernels of `kernels.rs`; on other devices they are written with candle ops:
+//! `softmax(scores + rel_h[.., :, None] + rel_w[.., None, :])` with a broadcast add and candle's
+//! fused softmax, `gelu_erf(x + b)`. In training mode the attention probabilities come from
+//! `train_ops::rel_pos_probs` (same forward, analytic backward, only the probabilities kept
+//! for the backward pass) and the GELU from plain ops.
 
 use crate::config::VisionConfig;
 use crate::kernels::{gelu_bias, rel_pos_softmax};
-use crate::layers::{softmax, softmax_plain, Exec, LayerNorm, Linear, Weights};
+use crate::train_ops::rel_pos_probs;
+use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
 
 struct Attention {
@@ -74,10 +77,10 @@ impl Attention {
             Some((a, b)) => (a.clone(), b.clone()),
             None => (gather_rel_pos(&self.rel_pos_h, self.size)?, gather_rel_pos(&self.rel_pos_w, self.size)?),
         };
-        // Large (global) attention is done a few heads at a time to bound memory (inference
-        // only: training keeps every intermediate for the backward pass anyway).
+        // Large (global) attention is done one head at a time to bound the transient memory (the
+        // scores and their softmax exist for one head at a time; training keeps the probabilities).
         let bh = b * self.heads;
-        let chunk = if n > 1024 && !self.exec.train() { 1 } else { bh };
+        let chunk = if n > 1024 { 1 } else { bh };
         let mut outs = Vec::with_capacity(bh.div_ceil(chunk));
         let mut start = 0;
         while start < bh {
@@ -85,18 +88,16 @@ impl Attention {
             let qc = q.narrow(0, start, len)?;
             let kc = k.narrow(0, start, len)?;
             let vc = v.narrow(0, start, len)?;
-            let attn = (qc.affine(self.scale, 0.0)?).matmul(&kc.t()?)?;
+            let qs = qc.affine(self.scale, 0.0)?;
             let (rh, rw) = rel_bias(&qc, &rel_h, &rel_w, len, h, w)?;
-            let attn = if self.exec.cpu_kernels() {
-                rel_pos_softmax(&attn, &rh, &rw, h, w)?
+            let attn = if self.exec.train() {
+                rel_pos_probs(&qs, &kc, &rh, &rw, h, w)?
+            } else if self.exec.cpu_kernels() {
+                rel_pos_softmax(&qs.matmul(&kc.t()?)?, &rh, &rw, h, w)?
             } else {
                 let bias = rh.unsqueeze(4)?.broadcast_add(&rw.unsqueeze(3)?)?; // (len, h, w, h, w)
-                let scores = attn.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
-                if self.exec.train() {
-                    softmax_plain(&scores)?
-                } else {
-                    softmax(&scores, self.exec)?
-                }
+                let scores = qs.matmul(&kc.t()?)?.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
+                softmax(&scores, self.exec)?
             };
             outs.push(attn.matmul(&vc)?);
             start += len;
