@@ -6,17 +6,20 @@
 #
 # SAMCELL_DATA must hold usiigaci-phc/train/{images,masks} (45 images, setN.tif + setN.png).
 # Validation split: set5, set10, ..., set45 (every fifth image, 9 images); training: the other 36.
+# Training has two stages: run/ trains from scratch (60 epochs, peak lr 1e-3), run2/ continues
+# from run/best.safetensors with a fresh optimiser and schedule (140 epochs, peak lr 5e-4).
 # Everything is written below WORK_DIR (default: lite-train): split/ (links to the data),
-# train_set/ and val_set/ (`samcell prepare`), run/ (`samcell train`), val_labels/
-# (`samcell segment`) and eval/ (`samcell eval`). The weights to ship are run/best.safetensors.
+# train_set/ and val_set/ (`samcell prepare`), run/ and run2/ (`samcell train`), val_labels/
+# (`samcell segment`) and eval/ (`samcell eval`). The weights to ship are run2/best.safetensors.
+# A killed run is resumed by running the script again with the same WORK_DIR.
 set -euo pipefail
 
 : "${SAMCELL_DATA:?set SAMCELL_DATA to the folder holding usiigaci-phc/}"
 WORK="${1:-lite-train}"
 SRC="$SAMCELL_DATA/usiigaci-phc/train"
 SEED="${SAMCELL_LITE_SEED:-7}"
-EPOCHS_MIN="${SAMCELL_LITE_MIN_EPOCHS:-60}"
-EPOCHS_MAX="${SAMCELL_LITE_MAX_EPOCHS:-60}"
+EPOCHS1="${SAMCELL_LITE_EPOCHS1:-60}"
+EPOCHS2="${SAMCELL_LITE_EPOCHS2:-140}"
 
 cargo build --release --locked -p samcell-cli
 BIN="$(pwd)/target/release/samcell"
@@ -39,13 +42,19 @@ for part in train val; do
     --out "$WORK/${part}_set" --overwrite
 done
 
-RESUME=()
-if [ -d "$WORK/run/state" ]; then RESUME=(--resume); fi
-"$BIN" train --arch lite --from-scratch --arch-config default \
-  --data "$WORK/train_set" --val-data "$WORK/val_set" --out "$WORK/run" "${RESUME[@]}" \
-  --seed "$SEED" --batch-size 4 --lr 1e-3 --weight-decay 0.01 --warmup 50 \
-  --min-epochs "$EPOCHS_MIN" --max-epochs "$EPOCHS_MAX" --patience 15 --checkpoint-every 50
+# resume_flag DIR: --resume when DIR holds a resume point of an interrupted run.
+resume_flag() { if [ -d "$1/state" ]; then echo --resume; fi; }
 
-"$BIN" segment --model "lite:$WORK/run/best.safetensors" "$WORK/split/val/images" \
+"$BIN" train --arch lite --from-scratch --arch-config default \
+  --data "$WORK/train_set" --val-data "$WORK/val_set" --out "$WORK/run" $(resume_flag "$WORK/run") \
+  --seed "$SEED" --batch-size 4 --lr 1e-3 --weight-decay 0.01 --warmup 50 \
+  --min-epochs "$EPOCHS1" --max-epochs "$EPOCHS1" --patience 15 --checkpoint-every 50
+
+"$BIN" train --arch lite --init "$WORK/run/best.safetensors" \
+  --data "$WORK/train_set" --val-data "$WORK/val_set" --out "$WORK/run2" $(resume_flag "$WORK/run2") \
+  --seed "$SEED" --batch-size 4 --lr 5e-4 --weight-decay 0.01 --warmup 50 \
+  --min-epochs "$EPOCHS2" --max-epochs "$EPOCHS2" --patience 15 --checkpoint-every 50
+
+"$BIN" segment --model "lite:$WORK/run2/best.safetensors" "$WORK/split/val/images" \
   --output "$WORK/val_labels" --overwrite
 "$BIN" eval --pred "$WORK/val_labels" --gt "$WORK/split/val/masks" --output "$WORK/eval"
