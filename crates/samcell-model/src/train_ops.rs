@@ -93,28 +93,28 @@ impl CustomOp3 for Attach3 {
     }
 }
 
-/// `softmax(qs k^T + bias)` with plain differentiable ops (the reference for [`rel_pos_probs`]).
+/// The attention scores `qs k^T + rel_h[.., :, None] + rel_w[.., None, :]` as `(len, n, n)`.
 /// `qs`: (len, n, hd) scaled queries; `k`: (len, n, hd); `rel_h`: (len, h, w, h);
 /// `rel_w`: (len, h, w, w); `n = h w`.
-pub fn rel_pos_probs_plain(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
-    let len = qs.dim(0)?;
-    let n = h * w;
-    let scores = qs.matmul(&k.t()?)?;
+pub fn rel_pos_scores(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+    let (len, n) = (qs.dim(0)?, h * w);
     let bias = rel_h.unsqueeze(4)?.broadcast_add(&rel_w.unsqueeze(3)?)?; // (len, h, w, h, w)
-    let scores = scores.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
-    crate::layers::softmax_plain(&scores)
+    qs.matmul(&k.t()?)?.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))
+}
+
+/// `softmax` of [`rel_pos_scores`] with plain differentiable ops (the reference for
+/// [`rel_pos_probs`]).
+pub fn rel_pos_probs_plain(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+    crate::layers::softmax_plain(&rel_pos_scores(qs, k, rel_h, rel_w, h, w)?)
 }
 
 /// The same probabilities as [`rel_pos_probs_plain`], differentiable with respect to `qs`, `k`,
 /// `rel_h` and `rel_w`, keeping only the result in the graph (see the module docs).
 pub fn rel_pos_probs(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
     let len = qs.dim(0)?;
-    let n = h * w;
-    let probs = {
-        let bias = rel_h.detach().unsqueeze(4)?.broadcast_add(&rel_w.detach().unsqueeze(3)?)?;
-        let scores = qs.detach().matmul(&k.detach().t()?)?.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
-        candle_nn::ops::softmax_last_dim(&scores)?
-    };
+    let scores = rel_pos_scores(&qs.detach(), &k.detach(), &rel_h.detach(), &rel_w.detach(), h, w)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    drop(scores);
     // One small tensor carries both bias halves through the graph: (len, h, w, h + w).
     let rel = Tensor::cat(&[rel_h, rel_w], 3)?;
     let backward = move |qs: &Tensor, k: &Tensor, _rel: &Tensor, probs: &Tensor, grad: &Tensor| {
@@ -179,6 +179,25 @@ mod tests {
         d.to_scalar::<f64>().unwrap() / m.to_scalar::<f64>().unwrap().max(1e-30)
     }
 
+    /// Runs `f` (plain reference with `false`, the op with `true`) on `vars`, backpropagates
+    /// `sum(out * weight)` and asserts that the outputs and every variable's gradient agree to
+    /// `tol` (max abs difference over max abs reference value).
+    fn assert_matches_plain(vars: &[Var], weight: &Tensor, dtype: DType, tol: f64, f: impl Fn(&[&Tensor], bool) -> Tensor) {
+        let inputs: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+        let run = |fused: bool| {
+            let out = f(&inputs, fused);
+            let grads = (&out * weight).unwrap().sum_all().unwrap().backward().unwrap();
+            let g: Vec<Tensor> = inputs.iter().map(|t| grads.get(t).unwrap().clone()).collect();
+            (out, g)
+        };
+        let (out_ref, g_ref) = run(false);
+        let (out, g) = run(true);
+        assert!(max_rel(&out, &out_ref) <= tol, "{dtype:?} values: {}", max_rel(&out, &out_ref));
+        for (i, (a, b)) in g.iter().zip(&g_ref).enumerate() {
+            assert!(max_rel(a, b) <= tol, "{dtype:?} gradient {i}: {}", max_rel(a, b));
+        }
+    }
+
     /// Values and the gradients of all four inputs equal the plain-op reference: f64 to 1e-12
     /// relative (rounding only), f32 to 1e-5, on windows that are not square (h != w).
     #[test]
@@ -196,20 +215,10 @@ mod tests {
             .map(|t| Var::from_tensor(&t).unwrap())
             .collect();
             let weight = rand(&[len, n, n], 5, dtype);
-            let run = |fused: bool| {
+            assert_matches_plain(&vars, &weight, dtype, tol, |t, fused| {
                 let f = if fused { rel_pos_probs } else { rel_pos_probs_plain };
-                let p = f(vars[0].as_tensor(), vars[1].as_tensor(), vars[2].as_tensor(), vars[3].as_tensor(), h, w).unwrap();
-                let loss = (&p * &weight).unwrap().sum_all().unwrap();
-                let grads = loss.backward().unwrap();
-                let g: Vec<Tensor> = vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()).collect();
-                (p, g)
-            };
-            let (p_ref, g_ref) = run(false);
-            let (p, g) = run(true);
-            assert!(max_rel(&p, &p_ref) <= tol, "{dtype:?} probabilities: {}", max_rel(&p, &p_ref));
-            for (i, (a, b)) in g.iter().zip(&g_ref).enumerate() {
-                assert!(max_rel(a, b) <= tol, "{dtype:?} gradient {i}: {}", max_rel(a, b));
-            }
+                f(t[0], t[1], t[2], t[3], h, w).unwrap()
+            });
         }
     }
 
@@ -227,19 +236,10 @@ mod tests {
             .map(|t| Var::from_tensor(&t).unwrap())
             .collect();
             let weight = rand(&[2, 5, 24], 14, dtype);
-            let run = |fused: bool| {
-                let (x, w, b) = (vars[0].as_tensor(), vars[1].as_tensor(), vars[2].as_tensor());
-                let y = if fused { layer_norm(x, w, b, 1e-6) } else { crate::layers::layer_norm_plain(x, w, b, 1e-6) }.unwrap();
-                let grads = (&y * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-                let g: Vec<Tensor> = vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()).collect();
-                (y, g)
-            };
-            let (y_ref, g_ref) = run(false);
-            let (y, g) = run(true);
-            assert!(max_rel(&y, &y_ref) <= tol, "{dtype:?} values: {}", max_rel(&y, &y_ref));
-            for (i, (a, b)) in g.iter().zip(&g_ref).enumerate() {
-                assert!(max_rel(a, b) <= tol, "{dtype:?} gradient {i}: {}", max_rel(a, b));
-            }
+            assert_matches_plain(&vars, &weight, dtype, tol, |t, fused| {
+                let f = if fused { layer_norm } else { layer_norm_plain };
+                f(t[0], t[1], t[2], 1e-6).unwrap()
+            });
         }
     }
 }

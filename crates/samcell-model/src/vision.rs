@@ -15,7 +15,7 @@
 
 use crate::config::VisionConfig;
 use crate::kernels::{gelu_bias, rel_pos_softmax};
-use crate::train_ops::rel_pos_probs;
+use crate::train_ops::{rel_pos_probs, rel_pos_scores};
 use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
 
@@ -95,9 +95,7 @@ impl Attention {
             } else if self.exec.cpu_kernels() {
                 rel_pos_softmax(&qs.matmul(&kc.t()?)?, &rh, &rw, h, w)?
             } else {
-                let bias = rh.unsqueeze(4)?.broadcast_add(&rw.unsqueeze(3)?)?; // (len, h, w, h, w)
-                let scores = qs.matmul(&kc.t()?)?.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))?;
-                softmax(&scores, self.exec)?
+                softmax(&rel_pos_scores(&qs, &kc, &rh, &rw, h, w)?, self.exec)?
             };
             outs.push(attn.matmul(&vc)?);
             start += len;
