@@ -1,7 +1,8 @@
 //! Times the ViT-B encoder's heavy operations in isolation (one crop's worth each), to see where
-//! a forward pass spends its time.
+//! a forward pass spends its time; with a checkpoint path, also one whole crop's forward pass
+//! (best of 3 after a warm-up).
 //!
-//! `cargo run --release -p samcell-model --example profile_ops`
+//! `cargo run --release -p samcell-model --example profile_ops [-- reference/weights/sam_vitb_scaled.safetensors]`
 
 use candle_core::{Device, Tensor};
 use mimalloc::MiMalloc;
@@ -43,4 +44,18 @@ fn main() {
     let bias = rh.broadcast_add(&rw).unwrap();
     time("attn + bias one head", 3, || a.reshape((1, 64, 64, 64, 64)).unwrap().add(&bias).unwrap());
     time("attn @ v one head", 3, || a.matmul(&q).unwrap());
+
+    if let Some(path) = std::env::args().nth(1) {
+        let model = samcell_model::SamModel::load(std::path::Path::new(&path), None).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, 3, 1024, 1024), &d).unwrap();
+        let _ = model.forward(&x).unwrap();
+        let best = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = model.forward(&x).unwrap();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{:<44} {:>8.1} ms", format!("whole forward, one crop ({})", model.config.variant()), best * 1e3);
+    }
 }
