@@ -3,8 +3,10 @@
 //! - [`mod@read`]: PNG/JPEG/TIFF/BMP (8-64 bit, float, RGB(A), multi-page TIFF) to SAMCell's grey u8
 //!   input, bit-identical to `cv2.imread(path, IMREAD_GRAYSCALE)` for 8-bit grey input (the
 //!   module docs list the reference behaviour per codec and the scaling of wider data).
+//! - [`labels`]: instance-label images (TIFF/PNG) with their integer values kept.
 //! - [`mod@write`]: label TIFFs (u16/u32), f32 TIFFs, overlay PNGs and raw bytes, all atomically.
 
+pub mod labels;
 pub mod read;
 pub mod write;
 

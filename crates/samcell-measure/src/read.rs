@@ -1,142 +1,17 @@
-//! Reading label images with their integer values kept (samcell-io's `read_gray` scales to u8,
-//! which would merge labels).
-//!
-//! Accepted, found from the file's first bytes (`samcell_io::read::detect`, never the extension):
-//! - TIFF/BigTIFF, first page of a single-page file, one sample per pixel: unsigned 8/16/32/64-bit,
-//!   signed 8/16/32/64-bit (negative values are an error), 32/64-bit float holding whole numbers
-//!   (anything else is an error). Values above `u32::MAX` are an error.
-//! - PNG grey 8-bit or 16-bit (PIL modes `L`, `I;16`), decoded by the `image` crate. Colour,
-//!   grey+alpha and palette PNGs are refused: their values are colours, not labels.
-//!
-//! Multi-page TIFFs are refused (a 3D stack is not a 2D label image). Every error names the file.
+//! Reading label images with their integer values kept: `samcell_io::labels` (the accepted
+//! formats are listed there), with this crate's error type. Every error names the file.
 
 use crate::MeasureError;
 use samcell_imaging::Labels;
-use samcell_io::Format;
-use std::io::Cursor;
 use std::path::Path;
-use tiff::decoder::{Decoder, DecodingResult, Limits};
-use tiff::ColorType;
 
-fn err(path: &Path, reason: impl Into<String>) -> MeasureError {
-    MeasureError::Read {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
-}
+pub use samcell_io::labels::decode_labels;
 
-/// Reads a label image (see the module docs for the accepted formats).
+/// Reads a label image (see `samcell_io::labels` for the accepted formats).
 pub fn read_labels(path: &Path) -> Result<Labels, MeasureError> {
-    let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    decode_labels(&bytes).map_err(|reason| err(path, reason))
-}
-
-/// Decodes label-image bytes (TIFF or PNG); the error is a reason without the file name.
-pub fn decode_labels(bytes: &[u8]) -> Result<Labels, String> {
-    match samcell_io::read::detect(bytes) {
-        Ok(Format::Png) => decode_png(bytes),
-        Ok(Format::Tiff) => decode_tiff(bytes),
-        Ok(Format::Jpeg) => Err(
-            "JPEG cannot hold a label image (lossy compression changes the labels); use TIFF or PNG"
-                .into(),
-        ),
-        Ok(Format::Bmp) | Err(_) => {
-            Err("not a TIFF or PNG file (label images must be TIFF or PNG)".into())
+    samcell_io::labels::read_labels(path).map_err(|e| match e {
+        samcell_io::IoError::Read { path, reason } | samcell_io::IoError::Write { path, reason } => {
+            MeasureError::Read { path, reason }
         }
-    }
-}
-
-fn decode_png(bytes: &[u8]) -> Result<Labels, String> {
-    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
-        .map_err(|e| format!("cannot decode PNG: {e}"))?;
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let data: Vec<u32> = match img {
-        image::DynamicImage::ImageLuma8(b) => b.into_raw().into_iter().map(u32::from).collect(),
-        image::DynamicImage::ImageLuma16(b) => b.into_raw().into_iter().map(u32::from).collect(),
-        other => {
-            return Err(format!(
-                "PNG of colour type {:?} is not a label image (expected 8- or 16-bit grey without alpha)",
-                other.color()
-            ))
-        }
-    };
-    Labels::from_vec(w, h, data).map_err(|e| e.to_string())
-}
-
-fn tiff_reason(e: tiff::TiffError) -> String {
-    format!("cannot decode TIFF: {e}")
-}
-
-fn decode_tiff(bytes: &[u8]) -> Result<Labels, String> {
-    let mut limits = Limits::default();
-    limits.decoding_buffer_size = usize::try_from(1u64 << 34).unwrap_or(usize::MAX);
-    limits.intermediate_buffer_size = limits.decoding_buffer_size;
-    let mut d = Decoder::new(Cursor::new(bytes))
-        .map_err(tiff_reason)?
-        .with_limits(limits);
-    let (w, h) = d.dimensions().map_err(tiff_reason)?;
-    let (w, h) = (w as usize, h as usize);
-    if w == 0 || h == 0 {
-        return Err(format!("zero-size image ({w}x{h})"));
-    }
-    match d.colortype().map_err(tiff_reason)? {
-        ColorType::Gray(_) => {}
-        ColorType::Multiband { num_samples: 1, .. } => {}
-        other => {
-            return Err(format!(
-                "TIFF colour type {other:?} is not a label image (expected one sample per pixel)"
-            ))
-        }
-    }
-    if d.more_images() {
-        return Err("multi-page TIFF: a label image must be a single 2D page".into());
-    }
-    let result = d.read_image().map_err(tiff_reason)?;
-    let data: Vec<u32> = match result {
-        DecodingResult::U8(v) => v.into_iter().map(u32::from).collect(),
-        DecodingResult::U16(v) => v.into_iter().map(u32::from).collect(),
-        DecodingResult::U32(v) => v,
-        DecodingResult::U64(v) => convert(v, |x| u32::try_from(x).ok())?,
-        DecodingResult::I8(v) => convert(v, |x| u32::try_from(x).ok())?,
-        DecodingResult::I16(v) => convert(v, |x| u32::try_from(x).ok())?,
-        DecodingResult::I32(v) => convert(v, |x| u32::try_from(x).ok())?,
-        DecodingResult::I64(v) => convert(v, |x| u32::try_from(x).ok())?,
-        DecodingResult::F32(v) => convert(v, |x| float_label(f64::from(x)))?,
-        DecodingResult::F64(v) => convert(v, float_label)?,
-        DecodingResult::F16(_) => return Err("16-bit float TIFF is not a label image".into()),
-    };
-    if data.len() < w * h {
-        return Err(format!(
-            "TIFF holds {} samples for a {w}x{h} image",
-            data.len()
-        ));
-    }
-    let mut data = data;
-    data.truncate(w * h);
-    Labels::from_vec(w, h, data).map_err(|e| e.to_string())
-}
-
-fn float_label(x: f64) -> Option<u32> {
-    if x.is_finite() && x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0 {
-        Some(x as u32)
-    } else {
-        None
-    }
-}
-
-fn convert<T: Copy + std::fmt::Display>(
-    v: Vec<T>,
-    f: impl Fn(T) -> Option<u32>,
-) -> Result<Vec<u32>, String> {
-    let mut out = Vec::with_capacity(v.len());
-    for (i, x) in v.into_iter().enumerate() {
-        match f(x) {
-            Some(l) => out.push(l),
-            None => return Err(format!(
-                "pixel {i} holds {x}, which is not a label (labels are whole numbers in 0..={})",
-                u32::MAX
-            )),
-        }
-    }
-    Ok(out)
+    })
 }
