@@ -17,7 +17,9 @@ checkpoint. Output: a JSON summary on stdout (and in --out/reference_gpu.json).
 
 Usage:
   python gpu_bench_reference.py --harness DIR_WITH_samcell_ref.py --images DIR --out DIR
-      [--save-weights W.safetensors] [--train-iters 10] [--train-batch 8]
+      [--save-weights W.safetensors] [--train-iters 10] [--train-batch 8] [--train-warmup 3]
+      [--precisions f32,bf16-autocast] [--skip-inference | --skip-train] [--device cuda|cpu]
+`samcell-bench --only train` runs it with --skip-inference for its reference column.
 """
 import argparse
 import glob
@@ -30,7 +32,7 @@ import time
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--harness", required=True, help="folder with samcell_ref.py and make_weights.py")
-    ap.add_argument("--images", required=True)
+    ap.add_argument("--images", default=None, help="images for the inference measurement")
     ap.add_argument("--out", required=True)
     ap.add_argument("--save-weights", default=None)
     ap.add_argument("--train-iters", type=int, default=10)
@@ -39,7 +41,13 @@ def main():
     ap.add_argument("--device", default="cuda", help="cuda (default) or cpu for a smoke test")
     ap.add_argument("--config", default="base", choices=["base", "tiny"])
     ap.add_argument("--skip-train", action="store_true", help="only the inference measurement")
+    ap.add_argument("--skip-inference", action="store_true", help="only the training measurement")
+    ap.add_argument("--train-warmup", type=int, default=3, help="training steps before timing")
+    ap.add_argument("--precisions", default="f32,bf16-autocast", help="training precisions, comma-separated")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     a = ap.parse_args()
+    if not a.skip_inference and not a.images:
+        ap.error("--images is needed for the inference measurement (or --skip-inference)")
     sys.path.insert(0, a.harness)
 
     import cv2
@@ -48,6 +56,8 @@ def main():
     import samcell_ref
     import make_weights
 
+    if a.threads:
+        torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     cfg = samcell_ref.load_config(a.config)
@@ -58,8 +68,9 @@ def main():
     if a.save_weights:
         from safetensors.torch import save_file
         save_file(state, a.save_weights)
-    ckpt = os.path.join("/tmp", "samcell_ref_weights.pt")
-    torch.save(state, ckpt)
+    ckpt = os.path.join(a.out, "samcell_ref_weights.pt")
+    if not a.skip_inference:
+        torch.save(state, ckpt)
 
     samcell_ref.patch_samcell_hub_loading(cfg)
     import samcell
@@ -68,6 +79,26 @@ def main():
                "device": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu"}
 
     # ---- 1. the published inference pipeline on the GPU --------------------------------------
+    if not a.skip_inference:
+        inference(a, samcell, samcell_ref, ckpt, dev, sync, summary)
+
+    # ---- 2. one training step of the paper's protocol ----------------------------------------
+    precisions = [] if a.skip_train else [p for p in a.precisions.split(",") if p]
+    for precision in precisions:
+        if precision not in ("f32", "bf16-autocast"):
+            sys.exit(f"unknown precision {precision!r} (f32, bf16-autocast)")
+        train_step(a, cfg, state, make_weights, dev, sync, precision, summary)
+
+    text = json.dumps(summary, indent=1)
+    print(text)
+    with open(os.path.join(a.out, "reference_gpu.json"), "w") as f:
+        f.write(text)
+
+
+def inference(a, samcell, samcell_ref, ckpt, dev, sync, summary):
+    import numpy as np
+    import torch
+
     fs = samcell.FinetunedSAM("facebook/sam-vit-base")
     fs.load_weights(ckpt, map_location=dev)
     pipe = samcell.SlidingWindowPipeline(fs, a.device, crop_size=256)
@@ -96,54 +127,51 @@ def main():
     if a.device == "cuda":
         torch.cuda.empty_cache()
 
-    # ---- 2. one training step of the paper's protocol ----------------------------------------
-    for precision in () if a.skip_train else ("f32", "bf16-autocast"):
-        torch.manual_seed(0)
-        m = make_weights.build_model(cfg)
-        m.load_state_dict(state)
-        m.to(dev).train()
-        for p in m.prompt_encoder.parameters():
-            p.requires_grad_(False)
-        params = [p for p in m.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1, betas=(0.9, 0.999))
-        b = a.train_batch
-        x = torch.randn(b, 3, 1024, 1024, device=dev)
-        y = torch.rand(b, 256, 256, device=dev)
 
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(a.device, dtype=torch.bfloat16, enabled=precision != "f32"):
-                out = m(pixel_values=x, multimask_output=True)
-                logits = out.pred_masks[:, 0, 0].float()
-            loss = torch.nn.functional.mse_loss(torch.sigmoid(logits), y)
-            loss.backward()
-            opt.step()
-            return loss
+def train_step(a, cfg, state, make_weights, dev, sync, precision, summary):
+    import torch
 
-        for _ in range(3):
-            step()
-        sync()
-        t = time.perf_counter()
-        for _ in range(a.train_iters):
-            loss = step()
-        sync()
-        dt = (time.perf_counter() - t) / a.train_iters
-        summary["train_" + precision] = {
-            "batch": b,
-            "s_per_iter": dt,
-            "iters_per_s": 1.0 / dt,
-            "loss": float(loss),
-            "max_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if a.device == "cuda" else None,
-        }
-        del m, opt
-        if a.device == "cuda":
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
+    torch.manual_seed(0)
+    m = make_weights.build_model(cfg)
+    m.load_state_dict(state)
+    m.to(dev).train()
+    for p in m.prompt_encoder.parameters():
+        p.requires_grad_(False)
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1, betas=(0.9, 0.999))
+    b = a.train_batch
+    x = torch.randn(b, 3, 1024, 1024, device=dev)
+    y = torch.rand(b, 256, 256, device=dev)
 
-    text = json.dumps(summary, indent=1)
-    print(text)
-    with open(os.path.join(a.out, "reference_gpu.json"), "w") as f:
-        f.write(text)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(a.device, dtype=torch.bfloat16, enabled=precision != "f32"):
+            out = m(pixel_values=x, multimask_output=True)
+            logits = out.pred_masks[:, 0, 0].float()
+        loss = torch.nn.functional.mse_loss(torch.sigmoid(logits), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(a.train_warmup):
+        step()
+    sync()
+    t = time.perf_counter()
+    for _ in range(a.train_iters):
+        loss = step()
+    sync()
+    dt = (time.perf_counter() - t) / a.train_iters
+    summary["train_" + precision] = {
+        "batch": b,
+        "s_per_iter": dt,
+        "iters_per_s": 1.0 / dt,
+        "loss": float(loss.detach()),
+        "max_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if a.device == "cuda" else None,
+    }
+    del m, opt
+    if a.device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
 
 
 if __name__ == "__main__":

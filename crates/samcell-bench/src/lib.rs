@@ -1,4 +1,4 @@
-//! One benchmark command for samcell, four sections (all by default):
+//! One benchmark command for samcell, five sections (the first four by default):
 //!
 //! - `cpu`: one 704x520 image (12 crops) through the whole pipeline with ViT-B weights, ours and
 //!   the Python reference (samcell 1.1.4 on transformers, `reference_pipeline.py` of the shared
@@ -21,6 +21,8 @@
 //!
 //! - `lite`: samcell-lite on one 1024x1024 image (best of 3 after a warm-up) and the ViT-B path
 //!   on the same image in the same run, with the ratio (see `lite.rs` for the weights used).
+//! - `train` (only when named in `--only`): seconds per training step of the paper's protocol,
+//!   ours and PyTorch's on the same `--device` with the same checkpoint (`train.rs`).
 //!
 //! `memory` and `scaling` use `--model PATH` (default: the harness's tiny SAM,
 //! `$SAMCELL_SHARED/reference/sam_tiny_scaled.safetensors`), `--threads N` (default: all
@@ -32,6 +34,7 @@ pub mod mosaic;
 pub mod peak;
 pub mod rss;
 mod sections;
+mod train;
 
 use std::path::PathBuf;
 
@@ -48,6 +51,15 @@ pub struct Options {
     pub threads: Option<usize>,
     pub batch: usize,
     pub samcell: Option<PathBuf>,
+    /// The `train` section (off unless named in `--only`).
+    pub train: bool,
+    /// `cpu` or `cuda` (the `train` section's device).
+    pub device: String,
+    /// `vit-b` or `tiny` (the `train` section's SAM).
+    pub train_config: String,
+    pub train_batch: usize,
+    pub train_iters: usize,
+    pub train_warmup: usize,
 }
 
 impl Default for Options {
@@ -63,13 +75,21 @@ impl Default for Options {
             threads: None,
             batch: 4,
             samcell: None,
+            train: false,
+            device: "cpu".into(),
+            train_config: "vit-b".into(),
+            train_batch: 8,
+            train_iters: 10,
+            train_warmup: 3,
         }
     }
 }
 
 const USAGE: &str = "\
-usage: samcell-bench [--only cpu,memory,scaling,lite] [--model PATH] [--size N] [--sizes A,B,C]
-                     [--threads N] [--batch N] [--samcell PATH]";
+usage: samcell-bench [--only cpu,memory,scaling,lite,train] [--model PATH] [--size N] [--sizes A,B,C]
+                     [--threads N] [--batch N] [--samcell PATH]
+                     [--device cpu|cuda] [--train-config vit-b|tiny] [--train-batch N]
+                     [--train-iters N] [--train-warmup N]";
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options::default();
@@ -86,13 +106,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.memory = false;
                 o.scaling = false;
                 o.lite = false;
+                o.train = false;
                 for s in v.split(',') {
                     match s.trim() {
                         "cpu" => o.cpu = true,
                         "memory" => o.memory = true,
                         "scaling" => o.scaling = true,
                         "lite" => o.lite = true,
-                        other => return Err(format!("unknown section {other:?} (cpu, memory, scaling, lite)")),
+                        "train" => o.train = true,
+                        other => return Err(format!("unknown section {other:?} (cpu, memory, scaling, lite, train)")),
                     }
                 }
             }
@@ -101,6 +123,23 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--size" => o.size = num(it.next(), "--size")?,
             "--threads" => o.threads = Some(num(it.next(), "--threads")?),
             "--batch" => o.batch = num(it.next(), "--batch")?,
+            "--device" => {
+                o.device = it.next().ok_or("--device needs cpu or cuda")?.clone();
+                if o.device != "cpu" && o.device != "cuda" {
+                    return Err(format!("--device {:?}: cpu or cuda", o.device));
+                }
+            }
+            "--train-config" => {
+                o.train_config = it.next().ok_or("--train-config needs vit-b or tiny")?.clone();
+                if o.train_config != "vit-b" && o.train_config != "tiny" {
+                    return Err(format!("--train-config {:?}: vit-b or tiny", o.train_config));
+                }
+            }
+            "--train-batch" => o.train_batch = num(it.next(), "--train-batch")?,
+            "--train-iters" => o.train_iters = num(it.next(), "--train-iters")?,
+            "--train-warmup" => {
+                o.train_warmup = it.next().and_then(|s| s.parse().ok()).ok_or("--train-warmup needs a number")?
+            }
             "--sizes" => {
                 let v = it.next().ok_or("--sizes needs a list")?;
                 o.sizes = v
@@ -158,6 +197,12 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             status = 1;
         }
     }
+    if opts.train {
+        if let Err(e) = train::train(&opts) {
+            println!("train section failed: {e:#}");
+            status = 1;
+        }
+    }
     status
 }
 
@@ -180,6 +225,11 @@ mod tests {
         assert!(!o.cpu && o.memory && o.scaling);
         assert_eq!((o.size, o.sizes), (2048, vec![64, 128, 256]));
         assert!(parse(&a(&["--only", "gpu"])).is_err());
+        let t = parse(&a(&["--only", "train", "--device", "cuda", "--train-config", "tiny", "--train-warmup", "0"]))
+            .expect("parse train");
+        assert!(t.train && !t.cpu && t.device == "cuda" && t.train_config == "tiny" && t.train_warmup == 0);
+        assert!(!parse(&a(&[])).expect("defaults").train, "train is not in the default sections");
+        assert!(parse(&a(&["--device", "tpu"])).is_err());
         assert!(parse(&a(&["--size", "0"])).is_err());
         assert!(parse(&a(&["--sizes", "1,x"])).is_err());
     }
