@@ -4,14 +4,14 @@
 //! - [`rel_pos_softmax`]: `softmax(attn + rel_h[..., :, None] + rel_w[..., None, :])` over each
 //!   attention row in one pass (transformers adds the decomposed relative-position bias to the
 //!   scores, then applies a float32 softmax; this computes the same thing without building the
-//!   bias tensor);
+//!   bias tensor, over the scores buffer in place);
 //! - [`gelu_bias`]: `gelu(x + b)` with the exact (erf) GELU of `nn.GELU()`/`ACT2FN["gelu"]`.
 //!
 //! `exp` is evaluated by range reduction to `[-ln2/2, ln2/2]` and a degree-6 Taylor polynomial
 //! (relative error < 2e-7); `erf` by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7). Both
 //! are far inside the model's parity tolerance (1e-4 relative).
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, InplaceOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Written so that it vectorises: comparisons instead of `clamp`, and `2^n` built from the bits
@@ -47,13 +47,11 @@ fn erf_approx(x: f32) -> f32 {
 const LANES: usize = 8;
 
 #[inline(always)]
-fn softmax_row_impl(scores: &[f32], rh: &[f32], rw: &[f32], out: &mut [f32]) {
+fn softmax_row_impl(out: &mut [f32], rh: &[f32], rw: &[f32]) {
     let w = rw.len();
     for (ky, &bh) in rh.iter().enumerate() {
-        let s = &scores[ky * w..(ky + 1) * w];
-        let o = &mut out[ky * w..(ky + 1) * w];
-        for ((o, &s), &bw) in o.iter_mut().zip(s).zip(rw) {
-            *o = s + bh + bw;
+        for (o, &bw) in out[ky * w..(ky + 1) * w].iter_mut().zip(rw) {
+            *o = *o + bh + bw;
         }
     }
     let mut maxes = [f32::NEG_INFINITY; LANES];
@@ -120,16 +118,16 @@ macro_rules! multiversion {
     };
 }
 
-/// The relative-position softmax of one row: explicit AVX2 (which LLVM's auto-vectoriser does
+/// The relative-position softmax of one row of scores, in place: explicit AVX2 (which LLVM's auto-vectoriser does
 /// not reach for these reductions) where the CPU has AVX2+FMA, else the portable code. Both
 /// compute bit-identical results (same operations, same partial sums in the same order).
-fn softmax_row(scores: &[f32], rh: &[f32], rw: &[f32], out: &mut [f32]) {
+fn softmax_row(row: &mut [f32], rh: &[f32], rw: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { avx2::softmax_row(scores, rh, rw, out) };
+        return unsafe { avx2::softmax_row(row, rh, rw) };
     }
-    softmax_row_impl(scores, rh, rw, out)
+    softmax_row_impl(row, rh, rw)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -168,27 +166,26 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn softmax_row(scores: &[f32], rh: &[f32], rw: &[f32], out: &mut [f32]) {
+    pub(super) unsafe fn softmax_row(out: &mut [f32], rh: &[f32], rw: &[f32]) {
         const { assert!(LANES == 8) };
         let n = out.len();
-        assert!(scores.len() == n && rh.len() * rw.len() == n, "softmax row: inconsistent sizes");
+        assert!(rh.len() * rw.len() == n, "softmax row: inconsistent sizes");
         let w = rw.len();
         // scores + rel_h (per key row) + rel_w (per key column)
         for (ky, &bh) in rh.iter().enumerate() {
-            let s = &scores[ky * w..(ky + 1) * w];
             let o = &mut out[ky * w..(ky + 1) * w];
             let bhv = _mm256_set1_ps(bh);
             let mut x = 0;
             while x + 8 <= w {
                 let v = _mm256_add_ps(
-                    _mm256_add_ps(_mm256_loadu_ps(s.as_ptr().add(x)), bhv),
+                    _mm256_add_ps(_mm256_loadu_ps(o.as_ptr().add(x)), bhv),
                     _mm256_loadu_ps(rw.as_ptr().add(x)),
                 );
                 _mm256_storeu_ps(o.as_mut_ptr().add(x), v);
                 x += 8;
             }
             for x in x..w {
-                o[x] = s[x] + bh + rw[x];
+                o[x] = o[x] + bh + rw[x];
             }
         }
         let full = n / 8 * 8;
@@ -253,41 +250,49 @@ struct RelPosSoftmax {
     w: usize,
 }
 
-impl CustomOp3 for RelPosSoftmax {
+impl InplaceOp3 for RelPosSoftmax {
     fn name(&self) -> &'static str {
         "rel-pos-softmax"
     }
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
+        s1: &mut CpuStorage,
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
         s3: &CpuStorage,
         l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    ) -> Result<()> {
         let (h, w) = (self.h, self.w);
         let n = h * w;
-        let attn = f32_slice(s1, l1, "attention scores")?;
         let rh = f32_slice(s2, l2, "rel_h")?;
         let rw = f32_slice(s3, l3, "rel_w")?;
+        let attn = match (s1, l1.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) => &mut v[a..b],
+            _ => candle_core::bail!("attention scores: expected a contiguous f32 tensor"),
+        };
         let rows = attn.len() / n;
-        if rh.len() != rows * h || rw.len() != rows * w {
+        if rows * n != attn.len() || rh.len() != rows * h || rw.len() != rows * w {
             candle_core::bail!("rel-pos-softmax: inconsistent sizes");
         }
-        let mut out = vec![0f32; attn.len()];
-        out.par_chunks_mut(n).enumerate().for_each(|(r, o)| {
-            softmax_row(&attn[r * n..(r + 1) * n], &rh[r * h..(r + 1) * h], &rw[r * w..(r + 1) * w], o)
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        attn.par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(r, row)| softmax_row(row, &rh[r * h..(r + 1) * h], &rw[r * w..(r + 1) * w]));
+        Ok(())
     }
 }
 
-/// `softmax(attn + rel_h ⊕ rel_w)` over each row. `attn`: (len, h*w, h*w); `rel_h`: (len, h, w, h)
-/// (bias per key row); `rel_w`: (len, h, w, w) (bias per key column).
-pub fn rel_pos_softmax(attn: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
-    attn.contiguous()?.apply_op3_no_bwd(&rel_h.contiguous()?, &rel_w.contiguous()?, &RelPosSoftmax { h, w })
+/// `softmax(attn + rel_h ⊕ rel_w)` over each row, written over `attn` (which it consumes: the
+/// scores buffer becomes the probabilities, no second score-sized allocation). `attn`:
+/// (len, h*w, h*w), contiguous and not shared; `rel_h`: (len, h, w, h) (bias per key row);
+/// `rel_w`: (len, h, w, w) (bias per key column).
+pub fn rel_pos_softmax(attn: Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+    if !attn.is_contiguous() {
+        candle_core::bail!("rel-pos-softmax: the scores must be contiguous");
+    }
+    attn.inplace_op3(&rel_h.contiguous()?, &rel_w.contiguous()?, &RelPosSoftmax { h, w })?;
+    Ok(attn)
 }
 
 struct GeluBias;
@@ -370,7 +375,7 @@ mod tests {
         let attn = Tensor::randn(0f32, 2.0, (len, n, n), &d).unwrap();
         let rh = Tensor::randn(0f32, 1.0, (len, h, w, h), &d).unwrap();
         let rw = Tensor::randn(0f32, 1.0, (len, h, w, w), &d).unwrap();
-        let got = rel_pos_softmax(&attn, &rh, &rw, h, w).unwrap();
+        let got = rel_pos_softmax(attn.copy().unwrap(), &rh, &rw, h, w).unwrap();
         let bias = rh.unsqueeze(4).unwrap().broadcast_add(&rw.unsqueeze(3).unwrap()).unwrap();
         let want = attn.reshape((len, h, w, h, w)).unwrap().add(&bias).unwrap().reshape((len, n, n)).unwrap();
         let want = candle_nn::ops::softmax_last_dim(&want).unwrap();
@@ -395,9 +400,9 @@ mod tests {
             let scores: Vec<f32> = (0..n).map(|_| next()).collect();
             let rh: Vec<f32> = (0..h).map(|_| next() * 0.1).collect();
             let rw: Vec<f32> = (0..w).map(|_| next() * 0.1).collect();
-            let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
-            softmax_row(&scores, &rh, &rw, &mut a);
-            softmax_row_impl(&scores, &rh, &rw, &mut b);
+            let (mut a, mut b) = (scores.clone(), scores.clone());
+            softmax_row(&mut a, &rh, &rw);
+            softmax_row_impl(&mut b, &rh, &rw);
             assert_eq!(a, b, "{h}x{w}");
             let total: f32 = a.iter().sum();
             assert!((total - 1.0).abs() < 1e-5, "{h}x{w}: probabilities sum to {total}");

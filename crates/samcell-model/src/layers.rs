@@ -69,7 +69,8 @@ impl<'a> Weights<'a> {
     }
 }
 
-/// `y = x W^T + b` over the last dimension, computed as one 2-D matrix product.
+/// `y = x W^T + b` over the last dimension, computed as one 2-D matrix product (on the CPU in
+/// inference mode: `cpu_matmul`, with the bias folded in).
 #[derive(Clone, Debug)]
 pub struct Linear {
     /// (out, in), as stored (a view of the parameter in training mode).
@@ -78,13 +79,14 @@ pub struct Linear {
     w_t: Option<Tensor>,
     b: Option<Tensor>,
     out: usize,
+    cpu_kernels: bool,
 }
 
 impl Linear {
     /// From a (out, in) weight and an optional bias.
     pub fn new(weight: &Tensor, b: Option<Tensor>, exec: Exec) -> Result<Self> {
         let w_t = if exec.train() { None } else { Some(weight.t()?.contiguous()?) };
-        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)? })
+        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)?, cpu_kernels: exec.cpu_kernels() })
     }
 
     pub fn load(w: &Weights, bias: bool) -> Result<Self> {
@@ -94,25 +96,34 @@ impl Linear {
 
     /// `x W^T` without the bias (for callers that fuse the bias into the next step).
     pub fn forward_no_bias(&self, x: &Tensor) -> Result<Tensor> {
+        self.product(x, None)
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.cpu_kernels {
+            return self.product(x, self.b.as_ref());
+        }
+        let y = self.forward_no_bias(x)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+
+    /// `x W^T (+ bias, CPU inference only)` as one 2-D product over the flattened leading dims.
+    fn product(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let inp = *dims.last().expect("linear input has at least one dimension");
         let rows = x.elem_count() / inp;
         let x2 = x.reshape((rows, inp))?;
         let y = match &self.w_t {
+            Some(w_t) if self.cpu_kernels => crate::cpu_matmul::linear(&x2, w_t, bias)?,
             Some(w_t) => x2.matmul(w_t)?,
             None => x2.matmul(&self.weight.t()?)?,
         };
         let mut out_dims = dims;
         *out_dims.last_mut().expect("non-empty") = self.out;
         y.reshape(out_dims)
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.forward_no_bias(x)?;
-        match &self.b {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
     }
 }
 

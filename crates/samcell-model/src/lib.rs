@@ -11,6 +11,7 @@
 pub mod train_ops;
 pub mod checkpoint;
 pub mod config;
+pub mod cpu_matmul;
 mod decoder;
 mod kernels;
 mod layers;

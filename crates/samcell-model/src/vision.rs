@@ -6,14 +6,16 @@
 //! convolution and the 1x1 neck convolution are computed as matrix products; the 3x3 neck
 //! convolution uses candle's `conv2d`.
 //!
-//! In inference mode on the CPU the relative-position softmax and the MLP's bias + GELU run as
-//! the fused kernels of `kernels.rs`; on other devices they are written with candle ops:
+//! In inference mode on the CPU the matrix products (linear layers with their bias, `q k^T`,
+//! `attn v`) run through `cpu_matmul`, and the relative-position softmax (in place over the
+//! scores) and the MLP's bias + GELU as the fused kernels of `kernels.rs`; on other devices they are written with candle ops:
 //! `softmax(scores + rel_h[.., :, None] + rel_w[.., None, :])` with a broadcast add and candle's
 //! fused softmax, `gelu_erf(x + b)`. In training mode the attention probabilities come from
 //! `train_ops::rel_pos_probs` (same forward, analytic backward, only the probabilities kept
 //! for the backward pass) and the GELU from plain ops.
 
 use crate::config::VisionConfig;
+use crate::cpu_matmul;
 use crate::kernels::{gelu_bias, rel_pos_softmax};
 use crate::train_ops::{rel_pos_probs, rel_pos_scores};
 use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
@@ -93,11 +95,11 @@ impl Attention {
             let attn = if self.exec.train() {
                 rel_pos_probs(&qs, &kc, &rh, &rw, h, w)?
             } else if self.exec.cpu_kernels() {
-                rel_pos_softmax(&qs.matmul(&kc.t()?)?, &rh, &rw, h, w)?
+                rel_pos_softmax(cpu_matmul::matmul(&qs, &kc.t()?)?, &rh, &rw, h, w)?
             } else {
                 softmax(&rel_pos_scores(&qs, &kc, &rh, &rw, h, w)?, self.exec)?
             };
-            outs.push(attn.matmul(&vc)?);
+            outs.push(if self.exec.cpu_kernels() { cpu_matmul::matmul(&attn, &vc)? } else { attn.matmul(&vc)? });
             start += len;
         }
         let out = if outs.len() == 1 { outs.pop().expect("one chunk") } else { Tensor::cat(&outs, 0)? };
