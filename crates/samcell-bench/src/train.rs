@@ -13,7 +13,8 @@
 //! weights it used (the harness's rescaled random ViT-B or tiny SAM), which our side then loads, so
 //! both train the same checkpoint. Without the reference Python (`SAMCELL_REF_PYTHON`, default
 //! `reference/venv/bin/python`) the section times our side alone on the harness's
-//! `sam_{vitb,tiny}_scaled.safetensors`.
+//! `sam_tiny_scaled.safetensors` or `sam_vitb_scaled.safetensors` from `SAMCELL_REF_WEIGHTS`
+//! (default `reference/weights`, made by `reference/setup_reference.sh`).
 //!
 //! ```sh
 //! # CPU, ViT-B, batch 1 (a step takes tens of seconds on 2 cores):
@@ -70,9 +71,14 @@ fn train_in(opts: &Options, python: &Path, device: &Device, threads: usize, dir:
         (Some(r), weights)
     } else {
         println!("reference: not run (no reference Python at {})", python.display());
-        let name = if config == "tiny" { "sam_tiny_scaled.safetensors" } else { "sam_vitb_scaled.safetensors" };
-        let w = samcell_testdata::reference_file(name);
-        let w = if w.is_file() { w } else { samcell_testdata::workspace_root().join("reference/weights").join(name) };
+        let w = if config == "tiny" {
+            samcell_testdata::reference_file("sam_tiny_scaled.safetensors")
+        } else {
+            std::env::var_os("SAMCELL_REF_WEIGHTS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| samcell_testdata::workspace_root().join("reference/weights"))
+                .join("sam_vitb_scaled.safetensors")
+        };
         (None, w)
     };
     anyhow::ensure!(weights.is_file(), "no weights at {}; run reference/setup_reference.sh", weights.display());

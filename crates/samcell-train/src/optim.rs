@@ -92,7 +92,10 @@ impl AdamW {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let g = g.to_dtype(DType::F32)?;
+            // Detached: candle's parameter gradients are tracked tensors whose ops reference the
+            // forward graph (e.g. `grad_out.matmul(input^T)`); moments computed from them would
+            // keep every step's whole graph alive through `m` and `v`, chained across steps.
+            let g = g.to_dtype(DType::F32)?.detach();
             let st = match self.state.get_mut(key) {
                 Some(s) => s,
                 None => {
@@ -248,6 +251,26 @@ mod tests {
             }
         }
         assert_eq!(opt.step_count("w"), 2);
+    }
+
+    /// The optimiser state must not hold on to the step's autograd graph: a parameter gradient
+    /// from candle's backward is itself a tracked tensor (here `g * x`, which references the
+    /// forward graph), so moments computed from it without detaching chain every step's graph.
+    #[test]
+    fn optimiser_state_holds_no_graph() {
+        let d = Device::Cpu;
+        let w = Var::from_tensor(&Tensor::new(&[0.5f32, -1.0], &d).unwrap()).unwrap();
+        let x = Var::from_tensor(&Tensor::new(&[2.0f32, 3.0], &d).unwrap()).unwrap();
+        let mut opt = AdamW::new(vec![("w".into(), w.clone())], AdamWConfig::default());
+        for _ in 0..2 {
+            let loss = (w.as_tensor() * x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            assert!(grads.get(w.as_tensor()).unwrap().track_op(), "premise: candle's gradient is tracked");
+            opt.step(&grads).unwrap();
+            let st = &opt.state["w"];
+            assert!(!st.m.track_op() && !st.v.track_op(), "moments keep the autograd graph alive");
+            assert!(!w.as_tensor().detach().track_op());
+        }
     }
 
     #[test]
