@@ -1,7 +1,8 @@
 //! Fused CPU kernels for the encoder's memory-bound steps, vectorised at run time (AVX-512 or
 //! AVX2+FMA when the CPU has them, portable code otherwise):
 //!
-//! - [`rel_pos_softmax`]: `softmax(attn + rel_h[..., :, None] + rel_w[..., None, :])` over each
+//! - `softmax_row` (used by `attention_cpu`; `rel_pos_softmax` applies it to whole score tensors
+//!   in the tests): `softmax(attn + rel_h[..., :, None] + rel_w[..., None, :])` over each
 //!   attention row in one pass (transformers adds the decomposed relative-position bias to the
 //!   scores, then applies a float32 softmax; this computes the same thing without building the
 //!   bias tensor, over the scores buffer in place);
@@ -11,7 +12,9 @@
 //! (relative error < 2e-7); `erf` by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7). Both
 //! are far inside the model's parity tolerance (1e-4 relative).
 
-use candle_core::{CpuStorage, CustomOp2, InplaceOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+#[cfg(test)]
+use candle_core::InplaceOp3;
 use rayon::prelude::*;
 
 /// Written so that it vectorises: comparisons instead of `clamp`, and `2^n` built from the bits
@@ -121,7 +124,7 @@ macro_rules! multiversion {
 /// The relative-position softmax of one row of scores, in place: explicit AVX2 (which LLVM's auto-vectoriser does
 /// not reach for these reductions) where the CPU has AVX2+FMA, else the portable code. Both
 /// compute bit-identical results (same operations, same partial sums in the same order).
-fn softmax_row(row: &mut [f32], rh: &[f32], rw: &[f32]) {
+pub(crate) fn softmax_row(row: &mut [f32], rh: &[f32], rw: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
@@ -245,11 +248,13 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]>
     }
 }
 
+#[cfg(test)]
 struct RelPosSoftmax {
     h: usize,
     w: usize,
 }
 
+#[cfg(test)]
 impl InplaceOp3 for RelPosSoftmax {
     fn name(&self) -> &'static str {
         "rel-pos-softmax"
@@ -287,6 +292,7 @@ impl InplaceOp3 for RelPosSoftmax {
 /// scores buffer becomes the probabilities, no second score-sized allocation). `attn`:
 /// (len, h*w, h*w), contiguous and not shared; `rel_h`: (len, h, w, h) (bias per key row);
 /// `rel_w`: (len, h, w, w) (bias per key column).
+#[cfg(test)]
 pub fn rel_pos_softmax(attn: Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
     if !attn.is_contiguous() {
         candle_core::bail!("rel-pos-softmax: the scores must be contiguous");

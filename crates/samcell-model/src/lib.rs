@@ -9,6 +9,7 @@
 //! back-ends or precisions plug in without touching the pipeline.
 
 pub mod train_ops;
+mod attention_cpu;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu_matmul;

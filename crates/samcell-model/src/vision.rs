@@ -6,17 +6,18 @@
 //! convolution and the 1x1 neck convolution are computed as matrix products; the 3x3 neck
 //! convolution uses candle's `conv2d`.
 //!
-//! In inference mode on the CPU the matrix products (linear layers with their bias, `q k^T`,
-//! `attn v`) run through `cpu_matmul`, and the relative-position softmax (in place over the
-//! scores) and the MLP's bias + GELU as the fused kernels of `kernels.rs`; on other devices they are written with candle ops:
+//! In inference mode on the CPU the linear layers (with their bias) run through `cpu_matmul`,
+//! the attention `softmax(q k^T + bias) v` through `attention_cpu` (fused per block of query
+//! rows, with the relative-position softmax of `kernels.rs`), and the MLP's bias + GELU as the
+//! fused kernel of `kernels.rs`; on other devices they are written with candle ops:
 //! `softmax(scores + rel_h[.., :, None] + rel_w[.., None, :])` with a broadcast add and candle's
 //! fused softmax, `gelu_erf(x + b)`. In training mode the attention probabilities come from
 //! `train_ops::rel_pos_probs` (same forward, analytic backward, only the probabilities kept
 //! for the backward pass) and the GELU from plain ops.
 
 use crate::config::VisionConfig;
-use crate::cpu_matmul;
-use crate::kernels::{gelu_bias, rel_pos_softmax};
+use crate::attention_cpu::rel_pos_attention;
+use crate::kernels::gelu_bias;
 use crate::train_ops::{rel_pos_probs, rel_pos_scores};
 use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
 use candle_core::{Result, Tensor};
@@ -79,9 +80,16 @@ impl Attention {
             Some((a, b)) => (a.clone(), b.clone()),
             None => (gather_rel_pos(&self.rel_pos_h, self.size)?, gather_rel_pos(&self.rel_pos_w, self.size)?),
         };
+        let bh = b * self.heads;
+        if self.exec.cpu_kernels() {
+            // fused per block of query rows: the scores never exist for a whole head
+            let (rh, rw) = rel_bias(&q, &rel_h, &rel_w, bh, h, w)?;
+            let out = rel_pos_attention(&q.affine(self.scale, 0.0)?, &k, &v, &rh, &rw, h, w)?;
+            let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
+            return self.proj.forward(&out);
+        }
         // Large (global) attention is done one head at a time to bound the transient memory (the
         // scores and their softmax exist for one head at a time; training keeps the probabilities).
-        let bh = b * self.heads;
         let chunk = if n > 1024 { 1 } else { bh };
         let mut outs = Vec::with_capacity(bh.div_ceil(chunk));
         let mut start = 0;
@@ -94,12 +102,10 @@ impl Attention {
             let (rh, rw) = rel_bias(&qc, &rel_h, &rel_w, len, h, w)?;
             let attn = if self.exec.train() {
                 rel_pos_probs(&qs, &kc, &rh, &rw, h, w)?
-            } else if self.exec.cpu_kernels() {
-                rel_pos_softmax(cpu_matmul::matmul(&qs, &kc.t()?)?, &rh, &rw, h, w)?
             } else {
                 softmax(&rel_pos_scores(&qs, &kc, &rh, &rw, h, w)?, self.exec)?
             };
-            outs.push(if self.exec.cpu_kernels() { cpu_matmul::matmul(&attn, &vc)? } else { attn.matmul(&vc)? });
+            outs.push(attn.matmul(&vc)?);
             start += len;
         }
         let out = if outs.len() == 1 { outs.pop().expect("one chunk") } else { Tensor::cat(&outs, 0)? };
