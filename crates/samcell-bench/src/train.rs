@@ -23,14 +23,14 @@
 //! cargo run --release -p samcell-bench --features cuda -- --only train --device cuda
 //! ```
 
-use crate::sections::{load_avg, with_threads};
+use crate::sections::{env_path, load_avg, with_threads};
 use crate::Options;
 use anyhow::{anyhow, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use samcell_train::factory::{build_sam, ModelSpec};
 use samcell_train::optim::{AdamW, AdamWConfig};
 use samcell_train::trainer::distance_map_loss;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// One side's figures.
@@ -41,9 +41,7 @@ struct Timing {
 
 pub fn train(opts: &Options) -> Result<()> {
     let repo = samcell_testdata::workspace_root();
-    let python = std::env::var_os("SAMCELL_REF_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("reference/venv/bin/python"));
+    let python = env_path("SAMCELL_REF_PYTHON", repo.join("reference/venv/bin/python"));
     let cuda = opts.device == "cuda";
     let device = samcell_train::device(cuda)?;
     let threads = opts.threads.unwrap_or(2);
@@ -74,9 +72,7 @@ fn train_in(opts: &Options, python: &Path, device: &Device, threads: usize, dir:
         let w = if config == "tiny" {
             samcell_testdata::reference_file("sam_tiny_scaled.safetensors")
         } else {
-            std::env::var_os("SAMCELL_REF_WEIGHTS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| samcell_testdata::workspace_root().join("reference/weights"))
+            env_path("SAMCELL_REF_WEIGHTS", samcell_testdata::workspace_root().join("reference/weights"))
                 .join("sam_vitb_scaled.safetensors")
         };
         (None, w)
@@ -165,13 +161,10 @@ fn reference(opts: &Options, python: &Path, threads: usize, dir: &Path, weights:
     let mut out = Vec::new();
     for name in ["f32", "bf16-autocast"] {
         if let Some(t) = summary.get(format!("train_{name}")) {
-            out.push((
-                name.to_string(),
-                Timing {
-                    s_per_iter: t["s_per_iter"].as_f64().unwrap_or(f64::NAN),
-                    loss: t["loss"].as_f64().unwrap_or(f64::NAN),
-                },
-            ));
+            let field = |key: &str| {
+                t[key].as_f64().ok_or_else(|| anyhow!("reference summary: train_{name}.{key} is missing"))
+            };
+            out.push((name.to_string(), Timing { s_per_iter: field("s_per_iter")?, loss: field("loss")? }));
         }
     }
     Ok(out)

@@ -5,8 +5,6 @@ use crate::DataError;
 use samcell_imaging::Labels;
 use std::path::Path;
 
-pub use samcell_io::labels::decode_labels;
-
 /// Reads a label image (see `samcell_io::labels` for what is accepted).
 pub fn read_labels(path: &Path) -> Result<Labels, DataError> {
     samcell_io::labels::read_labels(path).map_err(|e| match e {

@@ -50,9 +50,10 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// The output buffer shared by the row-block tasks (each writes a disjoint set of rows).
+/// An output buffer shared by parallel tasks that each write a disjoint set of rows (here and in
+/// `attention_cpu`).
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: tasks write disjoint row ranges of one allocation that outlives them.
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
@@ -154,10 +155,7 @@ impl CustomOp3 for LinearBias {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let bias = match (s3, l3.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((a, b))) => &v[a..b],
-            _ => candle_core::bail!("linear bias: expected a contiguous f32 vector"),
-        };
+        let bias = crate::kernels::f32_slice(s3, l3, "linear bias")?;
         let (x, w) = (Operand::new(s1, l1, "linear input")?, Operand::new(s2, l2, "linear weight")?);
         if x.batch != 1 || w.batch != 1 {
             candle_core::bail!("linear: expected 2-D input and weight");

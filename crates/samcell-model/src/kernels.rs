@@ -1,9 +1,8 @@
 //! Fused CPU kernels for the encoder's memory-bound steps, vectorised at run time (AVX-512 or
 //! AVX2+FMA when the CPU has them, portable code otherwise):
 //!
-//! - `softmax_row` (used by `attention_cpu`; `rel_pos_softmax` applies it to whole score tensors
-//!   in the tests): `softmax(attn + rel_h[..., :, None] + rel_w[..., None, :])` over each
-//!   attention row in one pass (transformers adds the decomposed relative-position bias to the
+//! - `softmax_row` (used by `attention_cpu`): `softmax(attn + rel_h[..., :, None] +
+//!   rel_w[..., None, :])` over one attention row in one pass (transformers adds the decomposed relative-position bias to the
 //!   scores, then applies a float32 softmax; this computes the same thing without building the
 //!   bias tensor, over the scores buffer in place);
 //! - [`gelu_bias`]: `gelu(x + b)` with the exact (erf) GELU of `nn.GELU()`/`ACT2FN["gelu"]`.
@@ -13,8 +12,6 @@
 //! are far inside the model's parity tolerance (1e-4 relative).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-#[cfg(test)]
-use candle_core::InplaceOp3;
 use rayon::prelude::*;
 
 /// Written so that it vectorises: comparisons instead of `clamp`, and `2^n` built from the bits
@@ -237,7 +234,8 @@ mod avx2 {
 }
 multiversion!(gelu_rows, gelu_impl, (x: &[f32], b: &[f32], out: &mut [f32]));
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// The f32 elements of a contiguous CPU tensor's storage (an error naming `what` otherwise).
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let v = match s {
         CpuStorage::F32(v) => v.as_slice(),
         _ => candle_core::bail!("{what}: expected f32"),
@@ -246,59 +244,6 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]>
         Some((a, b)) => Ok(&v[a..b]),
         None => candle_core::bail!("{what}: expected a contiguous tensor"),
     }
-}
-
-#[cfg(test)]
-struct RelPosSoftmax {
-    h: usize,
-    w: usize,
-}
-
-#[cfg(test)]
-impl InplaceOp3 for RelPosSoftmax {
-    fn name(&self) -> &'static str {
-        "rel-pos-softmax"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        let (h, w) = (self.h, self.w);
-        let n = h * w;
-        let rh = f32_slice(s2, l2, "rel_h")?;
-        let rw = f32_slice(s3, l3, "rel_w")?;
-        let attn = match (s1, l1.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((a, b))) => &mut v[a..b],
-            _ => candle_core::bail!("attention scores: expected a contiguous f32 tensor"),
-        };
-        let rows = attn.len() / n;
-        if rows * n != attn.len() || rh.len() != rows * h || rw.len() != rows * w {
-            candle_core::bail!("rel-pos-softmax: inconsistent sizes");
-        }
-        attn.par_chunks_mut(n)
-            .enumerate()
-            .for_each(|(r, row)| softmax_row(row, &rh[r * h..(r + 1) * h], &rw[r * w..(r + 1) * w]));
-        Ok(())
-    }
-}
-
-/// `softmax(attn + rel_h ⊕ rel_w)` over each row, written over `attn` (which it consumes: the
-/// scores buffer becomes the probabilities, no second score-sized allocation). `attn`:
-/// (len, h*w, h*w), contiguous and not shared; `rel_h`: (len, h, w, h) (bias per key row);
-/// `rel_w`: (len, h, w, w) (bias per key column).
-#[cfg(test)]
-pub fn rel_pos_softmax(attn: Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
-    if !attn.is_contiguous() {
-        candle_core::bail!("rel-pos-softmax: the scores must be contiguous");
-    }
-    attn.inplace_op3(&rel_h.contiguous()?, &rel_w.contiguous()?, &RelPosSoftmax { h, w })?;
-    Ok(attn)
 }
 
 struct GeluBias;
@@ -381,7 +326,13 @@ mod tests {
         let attn = Tensor::randn(0f32, 2.0, (len, n, n), &d).unwrap();
         let rh = Tensor::randn(0f32, 1.0, (len, h, w, h), &d).unwrap();
         let rw = Tensor::randn(0f32, 1.0, (len, h, w, w), &d).unwrap();
-        let got = rel_pos_softmax(attn.copy().unwrap(), &rh, &rw, h, w).unwrap();
+        // softmax_row over every row of a copy of the scores
+        let (rhv, rwv) = (rh.flatten_all().unwrap().to_vec1::<f32>().unwrap(), rw.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let mut rows = attn.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (r, row) in rows.chunks_exact_mut(n).enumerate() {
+            softmax_row(row, &rhv[r * h..(r + 1) * h], &rwv[r * w..(r + 1) * w]);
+        }
+        let got = Tensor::from_vec(rows, (len, n, n), &d).unwrap();
         let bias = rh.unsqueeze(4).unwrap().broadcast_add(&rw.unsqueeze(3).unwrap()).unwrap();
         let want = attn.reshape((len, h, w, h, w)).unwrap().add(&bias).unwrap().reshape((len, n, n)).unwrap();
         let want = candle_nn::ops::softmax_last_dim(&want).unwrap();
