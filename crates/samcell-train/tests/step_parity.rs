@@ -29,13 +29,6 @@ fn tiny_weights() -> PathBuf {
     p
 }
 
-fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let f = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (shape, f.into_vec::<T>().unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
-
 /// `cv2.imread(path, IMREAD_GRAYSCALE)` of a 16-bit grey TIFF, as the generator reads it: each
 /// value shifted right by 8 (samcell-io's reader min-max scales instead, as `samcell segment` does).
 fn cv2_grey_of_u16_tiff(path: &Path) -> GrayU8 {
