@@ -11,8 +11,8 @@ pub mod read;
 pub mod write;
 
 pub use read::{
-    page_count, read_f32_tiff, read_gray, read_gray_with_info, Format, ReadOptions, SampleType, Scaling,
-    SourceInfo,
+    page_count, read_f32_tiff, read_gray, read_gray_raw, read_gray_with_info, Format, RawGray,
+    RawValues, ReadOptions, SampleType, Scaling, SourceInfo,
 };
 pub use write::{write_atomic, write_f32_tiff, write_labels_tiff, write_overlay_png};
 

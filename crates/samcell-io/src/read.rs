@@ -38,9 +38,11 @@
 mod codecs;
 mod float_map;
 pub mod gray;
+mod raw;
 mod tiff_input;
 
 pub use float_map::read_f32_tiff;
+pub use raw::{read_gray_raw, RawGray, RawValues};
 
 use crate::IoError;
 use samcell_imaging::GrayU8;
@@ -177,6 +179,15 @@ pub fn read_gray_with_info(
     path: &Path,
     opts: &ReadOptions,
 ) -> Result<(GrayU8, SourceInfo), IoError> {
+    read_gray_keeping_wide(path, opts).map(|(img, info, _)| (img, info))
+}
+
+/// [`read_gray_with_info`], also returning the one f64 channel of wider-than-8-bit input as it
+/// was before scaling (`None` for 8-bit input, whose grey u8 values are unscaled).
+pub(crate) fn read_gray_keeping_wide(
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(GrayU8, SourceInfo, Option<Vec<f64>>), IoError> {
     let err = |reason: String| IoError::Read {
         path: path.to_path_buf(),
         reason,
@@ -201,11 +212,11 @@ pub fn read_gray_with_info(
     if w == 0 || h == 0 {
         return Err(err(format!("zero-size image ({w}x{h})")));
     }
-    let (data, scaled_from) = match decoded.pixels {
-        gray::Pixels::Gray8(v) => (v, None),
+    let (data, scaled_from, wide) = match decoded.pixels {
+        gray::Pixels::Gray8(v) => (v, None, None),
         gray::Pixels::Wide(v) => {
             let (u, lo, hi) = gray::scale_to_u8(&v, &opts.scaling).map_err(err)?;
-            (u, Some((lo, hi)))
+            (u, Some((lo, hi)), Some(v))
         }
     };
     let info = SourceInfo {
@@ -219,7 +230,7 @@ pub fn read_gray_with_info(
         scaled_from,
     };
     let img = GrayU8::from_vec(w, h, data).map_err(|e| err(format!("internal size error: {e}")))?;
-    Ok((img, info))
+    Ok((img, info, wide))
 }
 
 /// Number of pages (image directories) in a TIFF; 1 for the other formats.
