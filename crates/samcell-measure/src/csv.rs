@@ -1,7 +1,10 @@
 //! CSV outputs: `<stem>_cells.csv` (one row per cell) and `summary.csv` (one row per image).
 //!
 //! Comma-separated, `\n` line ends, a header row whose names carry their unit (`_px`, `_px2`,
-//! `_deg`; ratios have none). Numbers are written in Rust's shortest round-trip form, undefined
+//! `_deg`; ratios have none). With an intensity image, the cells table has
+//! [`INTENSITY_COLUMNS`] (CellProfiler `MeasureObjectIntensity` features, on CellProfiler's 0..1
+//! scale: the image's values divided by [`Measurements::intensity_full_scale`], e.g. 65535 for
+//! 16-bit data) followed by the same features with the suffix `_raw` (the image's own values). Numbers are written in Rust's shortest round-trip form, undefined
 //! values as `NaN` (pandas, R and numpy read it as NaN), an absent closest object as an empty
 //! field. Text fields are quoted when they contain a comma, quote or line break (RFC 4180).
 //! Files are written atomically (samcell_io::write_atomic).
@@ -30,6 +33,16 @@ pub fn quote(s: &str) -> String {
         s.to_string()
     }
 }
+
+/// The intensity features of the cells table, in order; each is followed (after all of them) by
+/// its `<name>_raw` column.
+pub const INTENSITY_COLUMNS: [&str; 5] = [
+    "MeanIntensity",
+    "StdIntensity",
+    "MinIntensity",
+    "MaxIntensity",
+    "IntegratedIntensity",
+];
 
 /// Column names of the cells table.
 pub fn cell_columns(m: &Measurements) -> Vec<String> {
@@ -60,15 +73,8 @@ pub fn cell_columns(m: &Measurements) -> Vec<String> {
     .map(|s| s.to_string())
     .collect();
     if m.has_intensity {
-        c.extend(
-            [
-                "MeanIntensity",
-                "StdIntensity",
-                "MinIntensity",
-                "MaxIntensity",
-            ]
-            .map(String::from),
-        );
+        c.extend(INTENSITY_COLUMNS.map(String::from));
+        c.extend(INTENSITY_COLUMNS.map(|n| format!("{n}_raw")));
     }
     c.push("NumberOfNeighbors_Adjacent".into());
     c.push(format!("NumberOfNeighbors_{}", m.neighbor_distance));
@@ -111,10 +117,20 @@ pub fn cells_csv_string(m: &Measurements) -> String {
         );
         if m.has_intensity {
             match &c.intensity {
-                Some(i) => {
-                    let _ = write!(s, ",{},{},{},{}", f(i.mean), f(i.std), f(i.min), f(i.max));
+                Some(raw) => {
+                    for i in [raw.scaled(m.intensity_full_scale), *raw] {
+                        let _ = write!(
+                            s,
+                            ",{},{},{},{},{}",
+                            f(i.mean),
+                            f(i.std),
+                            f(i.min),
+                            f(i.max),
+                            f(i.integrated)
+                        );
+                    }
                 }
-                None => s.push_str(",NaN,NaN,NaN,NaN"),
+                None => s.push_str(&",NaN".repeat(2 * INTENSITY_COLUMNS.len())),
             }
         }
         let _ = writeln!(

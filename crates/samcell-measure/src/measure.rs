@@ -30,9 +30,16 @@
 //! degrees), `FormFactor` when the perimeter is 0 (cells of one or two pixels),
 //! `FirstClosestDistance` when the image has a single cell, intensity statistics without an image.
 //!
-//! Intensity (CellProfiler `MeasureObjectIntensity` names): `MeanIntensity`, `StdIntensity`
-//! (population standard deviation, numpy `std` with `ddof=0`), `MinIntensity`, `MaxIntensity`, in the
-//! intensity image's own units (0..255 for 8-bit images; CellProfiler would divide by 255).
+//! Intensity (CellProfiler `MeasureObjectIntensity` names, scikit-image `regionprops`
+//! `intensity_mean`, `intensity_std`, `intensity_min`, `intensity_max` definitions):
+//! `MeanIntensity`, `StdIntensity` (population standard deviation, numpy `std` with `ddof=0`),
+//! `MinIntensity`, `MaxIntensity` and `IntegratedIntensity` (the sum over the cell's pixels).
+//! [`IntensityStats`] holds them in the intensity image's own units (the stored sample values;
+//! with [`Intensity::Raw`], the file's values before any scaling to 8 bits).
+//! [`Measurements::intensity_full_scale`] is CellProfiler's bit-depth divisor: CellProfiler loads
+//! images as 0..1 floats (skimage `img_as_float`: u8 / 255, u16 / 65535, floats as they are), and
+//! the CSV writes both (see [`crate::csv`]). Values are accumulated in f64 (Chan et al. merge of
+//! per-run mean and squared deviations), so the statistics stay exact-to-rounding at any offset.
 //!
 //! Neighbours (CellProfiler `MeasureObjectNeighbors`, objects = neighbours):
 //! - `NumberOfNeighbors_Adjacent`: method "Adjacent": other cells that overlap the cell dilated by
@@ -54,6 +61,7 @@
 use crate::shape;
 use crate::MeasureError;
 use samcell_imaging::{GrayU8, Labels, MapF32};
+use samcell_io::RawGray;
 use serde::Serialize;
 
 /// Settings of [`measure_labels`].
@@ -74,8 +82,13 @@ impl Default for MeasureConfig {
 /// The intensity image measured under the cells.
 #[derive(Clone, Copy, Debug)]
 pub enum Intensity<'a> {
+    /// 8-bit values (full scale 255).
     U8(&'a GrayU8),
+    /// Float values, used as they are (full scale 1).
     F32(&'a MapF32),
+    /// A file's grey values before scaling (`samcell_io::read_gray_raw`), with the full scale of
+    /// its sample type.
+    Raw(&'a RawGray),
 }
 
 impl Intensity<'_> {
@@ -83,17 +96,44 @@ impl Intensity<'_> {
         match self {
             Intensity::U8(i) => (i.width(), i.height()),
             Intensity::F32(i) => (i.width(), i.height()),
+            Intensity::Raw(i) => (i.width(), i.height()),
+        }
+    }
+
+    /// The value that CellProfiler's 0..1 convention maps to 1 (see the module docs).
+    pub fn full_scale(&self) -> f64 {
+        match self {
+            Intensity::U8(_) => 255.0,
+            Intensity::F32(_) => 1.0,
+            Intensity::Raw(r) => r.full_scale().unwrap_or(1.0),
         }
     }
 }
 
-/// Intensity statistics of one cell.
+/// Intensity statistics of one cell, in the intensity image's own units (module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct IntensityStats {
     pub mean: f64,
+    /// Population standard deviation (ddof 0).
     pub std: f64,
     pub min: f64,
     pub max: f64,
+    /// Sum over the cell's pixels (CellProfiler `IntegratedIntensity`).
+    pub integrated: f64,
+}
+
+impl IntensityStats {
+    /// The statistics divided by `full_scale` (CellProfiler's 0..1 values for a full scale of
+    /// [`Measurements::intensity_full_scale`]).
+    pub fn scaled(&self, full_scale: f64) -> IntensityStats {
+        IntensityStats {
+            mean: self.mean / full_scale,
+            std: self.std / full_scale,
+            min: self.min / full_scale,
+            max: self.max / full_scale,
+            integrated: self.integrated / full_scale,
+        }
+    }
 }
 
 /// Measurements of one cell; see the module docs for the definitions. Lengths in px, areas in px^2.
@@ -140,6 +180,9 @@ pub struct Measurements {
     pub height: usize,
     pub neighbor_distance: u32,
     pub has_intensity: bool,
+    /// The intensity value that CellProfiler's 0..1 convention maps to 1: 255 for 8-bit, 65535
+    /// for 16-bit data, 1 for floats (and without an intensity image).
+    pub intensity_full_scale: f64,
     pub cells: Vec<CellMeasurement>,
 }
 
@@ -241,6 +284,7 @@ pub fn measure_labels(
         height: labels.height(),
         neighbor_distance: config.neighbor_distance,
         has_intensity: intensity.is_some(),
+        intensity_full_scale: intensity.map_or(1.0, |i| i.full_scale()),
         cells,
     })
 }

@@ -17,6 +17,7 @@ use crate::hull::hull_geometry;
 use crate::measure::{CellMeasurement, Intensity, IntensityStats};
 use crate::neighbors;
 use rayon::prelude::*;
+use samcell_io::RawValues;
 use samcell_imaging::Labels;
 use std::f64::consts::PI;
 
@@ -117,8 +118,9 @@ pub(crate) struct Run {
     pub y: u32,
     pub x0: u32,
     pub x1: u32,
-    /// Mean, sum of squared deviations from the mean, min, max of the intensity over the run.
-    pub stats: [f64; 4],
+    /// Mean, sum of squared deviations from the mean, min, max and sum of the intensity over the
+    /// run.
+    pub stats: [f64; 5],
 }
 
 /// Runs and outline pixels, grouped by dense label (CSR: `start[k]..start[k + 1]`).
@@ -129,15 +131,16 @@ pub(crate) struct Grouped {
     pub outline_start: Vec<usize>,
 }
 
-fn run_stats(vals: impl Iterator<Item = f64> + Clone, n: usize) -> [f64; 4] {
-    let mean = vals.clone().sum::<f64>() / n as f64;
+fn run_stats(vals: impl Iterator<Item = f64> + Clone, n: usize) -> [f64; 5] {
+    let sum = vals.clone().sum::<f64>();
+    let mean = sum / n as f64;
     let (mut m2, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
     for v in vals {
         m2 += (v - mean) * (v - mean);
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    [mean, m2, lo, hi]
+    [mean, m2, lo, hi, sum]
 }
 
 /// The single pass over the pixels, in row bands.
@@ -174,7 +177,7 @@ pub(crate) fn scan(
                         let len = x - x0;
                         let base = y * w + x0;
                         let stats = match intensity {
-                            None => [0.0; 4],
+                            None => [0.0; 5],
                             Some(Intensity::U8(img)) => run_stats(
                                 img.data()[base..base + len].iter().map(|&v| f64::from(v)),
                                 len,
@@ -183,6 +186,19 @@ pub(crate) fn scan(
                                 img.data()[base..base + len].iter().map(|&v| f64::from(v)),
                                 len,
                             ),
+                            Some(Intensity::Raw(img)) => match img.values() {
+                                RawValues::U8(v) => run_stats(
+                                    v[base..base + len].iter().map(|&v| f64::from(v)),
+                                    len,
+                                ),
+                                RawValues::F32(v) => run_stats(
+                                    v[base..base + len].iter().map(|&v| f64::from(v)),
+                                    len,
+                                ),
+                                RawValues::F64(v) => {
+                                    run_stats(v[base..base + len].iter().copied(), len)
+                                }
+                            },
                         };
                         runs.push(Run {
                             k: k - 1,
@@ -219,7 +235,7 @@ pub(crate) fn scan(
         y: 0,
         x0: 0,
         x1: 0,
-        stats: [0.0; 4],
+        stats: [0.0; 5],
     };
     let mut runs = vec![empty; run_start[n]];
     let mut outline = vec![0u32; out_start[n]];
@@ -308,8 +324,8 @@ pub(crate) fn moments(runs: &[Run]) -> Moments {
     let mut bbox = [u32::MAX, u32::MAX, 0, 0];
     let mut rows: Vec<(i64, i64, i64)> = Vec::new();
     // intensity: Chan et al. pairwise merge of (count, mean, M2)
-    let (mut icount, mut imean, mut im2, mut imin, mut imax) =
-        (0f64, 0f64, 0f64, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut icount, mut imean, mut im2, mut imin, mut imax, mut isum) =
+        (0f64, 0f64, 0f64, f64::INFINITY, f64::NEG_INFINITY, 0f64);
     for r in runs {
         let (y, x0, x1) = (u128::from(r.y), u128::from(r.x0), u128::from(r.x1));
         let m = x1 - x0 + 1;
@@ -334,7 +350,8 @@ pub(crate) fn moments(runs: &[Run]) -> Moments {
             }
             _ => rows.push((i64::from(r.y), i64::from(r.x0), i64::from(r.x1))),
         }
-        let [mean, m2, lo, hi] = r.stats;
+        let [mean, m2, lo, hi, sum] = r.stats;
+        isum += sum;
         let c = m as f64;
         let total = icount + c;
         let delta = mean - imean;
@@ -383,6 +400,8 @@ pub(crate) fn moments(runs: &[Run]) -> Moments {
         std: (im2 / icount).max(0.0).sqrt(),
         min: imin,
         max: imax,
+        // the exact sum of the run sums (mean * count per run would add rounding)
+        integrated: isum,
     };
     Moments {
         area: n as u64,

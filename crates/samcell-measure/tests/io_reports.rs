@@ -174,9 +174,13 @@ fn csv_files_have_units_nan_and_one_row_per_cell() {
     assert_eq!(get(&row, "label"), "9");
     assert_eq!(get(&row, "Eccentricity"), "NaN", "one-pixel cell");
     let first: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(get(&first, "MeanIntensity"), "25");
+    // CellProfiler's 0..1 convention (8-bit / 255), the stored values in the _raw columns
+    assert_eq!(get(&first, "MeanIntensity"), format!("{}", 25.0 / 255.0));
+    assert_eq!(get(&first, "MeanIntensity_raw"), "25");
+    assert_eq!(get(&first, "IntegratedIntensity_raw"), "100");
+    assert_eq!(get(&first, "MaxIntensity"), format!("{}", 40.0 / 255.0));
     assert_eq!(
-        get(&first, "StdIntensity"),
+        get(&first, "StdIntensity_raw"),
         format!("{}", 125f64.sqrt()),
         "population std of 10,20,30,40"
     );
