@@ -17,7 +17,8 @@ use std::sync::Arc;
 #[command(
     after_help = "Example:\n  samcell serve --model generalist --port 8080\n\n\
 Then open http://127.0.0.1:8080/ in a browser. A host other than 127.0.0.1/localhost exposes \
-the server to the network."
+the server to the network: it then requires an access token, printed at start in the page's \
+address (http://HOST:PORT/#token=...)."
 )]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -31,6 +32,23 @@ pub struct ServeArgs {
     /// Folder for uploads, results and job records (kept across restarts).
     #[arg(long, default_value = samcell_web::config::DEFAULT_WORK_DIR, value_name = "DIR")]
     pub work_dir: PathBuf,
+    /// Also accept requests for this host name (repeatable): for a DNS name or a reverse proxy in
+    /// front of the server. `NAME` accepts any port, `NAME:PORT` that port only. Loopback names
+    /// and the --host address are always accepted.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Largest accepted upload per image file, in MB (MiB).
+    #[arg(long, value_name = "MB", default_value_t = samcell_web::config::DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
+          value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
+    pub max_upload_mb: u64,
+    /// Largest image accepted, in pixels (width x height) once decoded.
+    #[arg(long, value_name = "N", default_value_t = samcell_web::config::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
+    /// Size of a pixel in micrometres: mean cell areas are then also given in µm² (the page's
+    /// results table, the API's `mean_area_um2`).
+    #[arg(long, value_name = "UM")]
+    pub pixel_size: Option<f64>,
     /// Threads for the model and the image processing [default: all cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -38,18 +56,28 @@ pub struct ServeArgs {
 
 /// Runs `samcell serve` until Ctrl+C.
 pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
+    let config = samcell_web::ServeConfig {
+        host: args.host,
+        port: args.port,
+        work_dir: args.work_dir,
+        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
+        max_pixels: args.max_pixels,
+        pixel_size_um: args.pixel_size,
+        allowed_hosts: args.allowed_hosts,
+        ..Default::default()
+    };
+    // settings errors before the model is loaded (`serve` makes the token itself)
+    let mut check = config.clone();
+    check.ensure_token();
+    check
+        .validate()
+        .map_err(|e| anyhow!(UsageError(format!("invalid settings: {e}"))))?;
     threads::configure(args.threads.map(usize::from));
     let loaded = args
         .model
         .load_with_tiling(term, crate::segment::DEFAULT_BATCH)?;
     let (predictor, info) = (loaded.predictor, loaded.info);
     tracing::info!("model {} ({})", info.path, info.variant);
-    let config = samcell_web::ServeConfig {
-        host: args.host,
-        port: args.port,
-        work_dir: args.work_dir,
-        ..Default::default()
-    };
     let segmenter = Arc::new(Segmenter::new(
         predictor,
         SegmentConfig {

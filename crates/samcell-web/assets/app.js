@@ -4,6 +4,14 @@
 const $ = (id) => document.getElementById(id);
 const IMAGE_EXT = /\.(png|jpe?g|tiff?|bmp)$/i;
 
+// ---------- access token ----------
+// A server reachable from other computers prints its address with "#token=...". The token goes
+// with every API call as a header, and into a cookie (this origin only) for the image and
+// download links, which cannot carry headers.
+const TOKEN = (() => { const m = /(?:^#|&)token=([A-Za-z0-9_-]{16,})/.exec(location.hash); return m ? m[1] : null; })();
+if (TOKEN) document.cookie = `samcell_token_${location.port || "80"}=${TOKEN}; path=/; SameSite=Strict`;
+function withToken(headers) { return TOKEN ? Object.assign({ "X-Samcell-Token": TOKEN }, headers || {}) : (headers || {}); }
+
 // ---------- state ----------
 const S = {
   batch: null,
@@ -26,7 +34,7 @@ function batchFromHash() {
   if (m) return m[1];
   const rnd = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
   const b = "b-" + rnd;
-  history.replaceState(null, "", "#batch=" + b);
+  history.replaceState(null, "", "#" + (TOKEN ? "token=" + TOKEN + "&" : "") + "batch=" + b);
   return b;
 }
 
@@ -44,7 +52,7 @@ function areaUnit() { return S.info && S.info.pixel_size_um ? "µm²" : "px²"; 
 
 // ---------- API ----------
 async function api(path, opts) {
-  const r = await fetch(path, opts);
+  const r = await fetch(path, Object.assign({}, opts, { headers: withToken(opts && opts.headers) }));
   let body = null;
   try { body = await r.json(); } catch (_) { /* not JSON */ }
   if (!r.ok) throw new Error((body && body.error) || `${r.status} ${r.statusText}`);
@@ -94,6 +102,7 @@ function uploadOne(item) {
     const q = new URLSearchParams({ batch: S.batch, peak: $("peak").value, fill: $("fill").value });
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/jobs?" + q.toString());
+    if (TOKEN) xhr.setRequestHeader("X-Samcell-Token", TOKEN);
     xhr.upload.onprogress = (e) => { if (entry && e.lengthComputable) { entry.progress = e.loaded / e.total; renderList(); } };
     xhr.onload = () => {
       let body = null;
@@ -240,6 +249,11 @@ function jobItem(j, isLocal) {
     const err = document.createElement("span");
     err.className = "job-error"; err.textContent = j.error;
     main.append(err);
+  }
+  if (j.state === "done" && j.warning) {
+    const w = document.createElement("span");
+    w.className = "job-warning"; w.textContent = j.warning;
+    main.append(w);
   }
   if (!isLocal) main.addEventListener("click", () => select(j.id, true));
   li.append(main);

@@ -4,7 +4,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::assets;
+use crate::guard::{self, require_json, Guard};
 use crate::job::{files, valid_batch, valid_id, Job, JobState};
 use crate::state::AppState;
 use crate::upload::{self, UploadParams};
@@ -41,8 +42,10 @@ impl From<(u16, String)> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The router of the page and the API, for [`crate::serve`] and for tests.
-pub fn router(state: AppState) -> Router {
+/// The router of the page and the API for a server listening on `port` (for [`crate::serve_on`]
+/// and for embedding), behind the host, origin and token rules of [`crate::guard`].
+pub fn router(state: AppState, port: u16) -> Router {
+    let g = std::sync::Arc::new(Guard::new(state.config(), port));
     Router::new()
         .route("/", get(index))
         .route("/assets/{name}", get(asset))
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(g, guard::check))
 }
 
 async fn index() -> impl IntoResponse {
@@ -296,6 +300,8 @@ struct UploadQuery {
     peak: Option<f32>,
     fill: Option<f32>,
     name: Option<String>,
+    /// TIFF page, counted from 0.
+    page: Option<usize>,
 }
 
 fn check_thresholds(peak: f32, fill: f32) -> ApiResult<()> {
@@ -324,6 +330,7 @@ async fn upload(State(s): State<AppState>, Query(q): Query<UploadQuery>, req: Re
             peak,
             fill,
             name: q.name,
+            page: q.page.unwrap_or(0),
         };
         let (jobs, rejected) = upload::receive(&s, req, p).await?;
         let all = s.0.all();
@@ -404,9 +411,11 @@ async fn rethreshold_one(s: &AppState, id: &str, peak: f32, fill: f32) -> ApiRes
 async fn threshold(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<JobView>> {
     check_id(&id)?;
+    require_json(&headers)?;
     let (peak, fill) = parse_thresholds(&body)?;
     let j = rethreshold_one(&s, &id, peak, fill).await?;
     Ok(Json(view(j, &s.0.all())))
@@ -415,9 +424,11 @@ async fn threshold(
 async fn batch_threshold(
     State(s): State<AppState>,
     Path(batch): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     check_batch(&batch)?;
+    require_json(&headers)?;
     let (peak, fill) = parse_thresholds(&body)?;
     let mut out = Vec::new();
     for j in finished_in(&s, &batch) {
@@ -485,7 +496,8 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
         "pixel_size_um": s.config().pixel_size_um,
         "images": jobs.iter().map(|j| json!({
             "name": j.name, "id": j.id, "peak": j.peak, "fill": j.fill,
-            "width": j.width, "height": j.height, "source": j.source,
+            "width": j.width, "height": j.height, "source": j.source, "page": j.page,
+            "warning": j.warning,
         })).collect::<Vec<_>>(),
     })
 }
@@ -531,20 +543,36 @@ async fn job_file(
     let lock = s.0.job_lock(&id);
     let _guard = lock.lock().await; // never read files half-way through a re-threshold
     let bytes = match f.disk {
-        Some(disk) => tokio::fs::read(s.0.dir(&id).join(disk))
-            .await
-            .map_err(|e| ApiError(500, format!("cannot read {file}: {e}")))?,
-        None => results_zip(&s, vec![j]).await?,
+        Some(disk) => match tokio::fs::read(s.0.dir(&id).join(disk)).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && j.state == JobState::Done => {
+                return Err(s.0.result_missing(&id, disk).into())
+            }
+            Err(e) => return Err(ApiError(500, format!("cannot read {file}: {e}"))),
+        },
+        None => {
+            if s.0.with_results(vec![j]).is_empty() {
+                let j =
+                    s.0.get(&id)
+                        .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
+                let why = j.error.unwrap_or_default();
+                return Err(ApiError(409, format!("{} failed: {why}", j.name)));
+            }
+            results_zip(&s, s.0.get(&id).into_iter().collect()).await?
+        }
     };
     Ok(bytes_response(f.ctype, disp, bytes))
 }
 
-/// The done jobs of `batch`, in queue order.
+/// The done jobs of `batch`, in queue order (a job whose result files are gone is marked failed
+/// and left out).
 fn finished_in(s: &AppState, batch: &str) -> Vec<Job> {
-    s.0.all()
-        .into_iter()
-        .filter(|j| j.batch == batch && j.state == JobState::Done)
-        .collect()
+    let done =
+        s.0.all()
+            .into_iter()
+            .filter(|j| j.batch == batch && j.state == JobState::Done)
+            .collect();
+    s.0.with_results(done)
 }
 
 /// [`finished_in`] for downloads: 404 when there is nothing to download.

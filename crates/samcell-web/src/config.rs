@@ -1,4 +1,5 @@
-//! [`ServeConfig`]: where the server listens, where it keeps its results, what it accepts.
+//! [`ServeConfig`]: where the server listens, where it keeps its results, what it accepts, and
+//! who may drive it (host names, access token; the rules themselves are in `guard`).
 //! Every default is declared once here (the `DEFAULT_*` constants) and used by `Default`.
 
 use std::net::IpAddr;
@@ -47,6 +48,14 @@ pub struct ServeConfig {
     pub pixel_size_um: Option<f64>,
     /// Distance (px) for the `NumberOfNeighbors_<N>` column.
     pub neighbor_distance: u32,
+    /// Extra names the `Host` header may carry (`--allowed-host`), for a deliberate remote
+    /// setup (a DNS name, a reverse proxy): `name` accepts any port, `name:port` that port only.
+    /// The loopback names and the listening address are always accepted.
+    pub allowed_hosts: Vec<String>,
+    /// Access token every API request must carry (header `X-Samcell-Token` or the page's
+    /// cookie). Required when `host` is not loopback ([`ServeConfig::validate`]);
+    /// [`crate::serve`] makes a random one then ([`ServeConfig::ensure_token`]).
+    pub token: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +70,8 @@ impl Default for ServeConfig {
             fill: DEFAULT_FILL,
             pixel_size_um: None,
             neighbor_distance: DEFAULT_NEIGHBOR_DISTANCE,
+            allowed_hosts: Vec::new(),
+            token: None,
         }
     }
 }
@@ -89,10 +100,19 @@ impl ServeConfig {
         } else {
             Some(format!(
                 "warning: listening on {}:{}, not on localhost: anyone who can reach this machine on \
-                 that port can upload images and read every result (there is no login). Use \
-                 --host 127.0.0.1 unless this network is trusted.",
+                 that port and has the access token (printed below) can upload images and read \
+                 every result; the connection is not encrypted. Use --host 127.0.0.1 unless this \
+                 network is trusted.",
                 self.host, self.port
             ))
+        }
+    }
+
+    /// Gives a non-loopback configuration a fresh random access token if it has none (loopback
+    /// ones are left as they are: no token unless one was set).
+    pub fn ensure_token(&mut self) {
+        if self.token.is_none() && !self.is_loopback() {
+            self.token = Some(new_token());
         }
     }
 
@@ -114,6 +134,32 @@ impl ServeConfig {
                 return Err(format!("pixel size {p} um must be a positive number"));
             }
         }
+        if !self.is_loopback() && self.token.is_none() {
+            return Err(format!(
+                "refusing to listen on {} without an access token: a host other than \
+                 127.0.0.1/localhost needs one",
+                self.host
+            ));
+        }
+        if let Some(t) = &self.token {
+            if t.len() < 16
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(
+                    "the access token must be at least 16 letters, digits, '-' or '_'".into(),
+                );
+            }
+        }
+        for h in &self.allowed_hosts {
+            if crate::guard::split_authority(h).is_none() {
+                return Err(format!(
+                    "--allowed-host {h:?} is not a host name (examples: lab-server.example.org, \
+                     lab-server:8080, 192.168.1.5)"
+                ));
+            }
+        }
         if self.neighbor_distance > 100 {
             return Err(format!(
                 "neighbour distance {} px is above 100 px",
@@ -122,6 +168,29 @@ impl ServeConfig {
         }
         Ok(())
     }
+}
+
+/// A random access token: 32 hex digits (128 bits) from the operating system's random source
+/// (`/dev/urandom`); where that cannot be read, from the standard library's randomly keyed
+/// SipHash (its keys come from the same OS source), hashed with the clock and a counter.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    #[cfg(unix)]
+    {
+        use std::io::Read;
+        if std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .is_ok()
+        {
+            return bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+    }
+    for half in bytes.chunks_mut(8) {
+        let id = crate::job::new_id(); // 16 hex digits from a randomly keyed hasher
+        let v = u64::from_str_radix(&id, 16).unwrap_or(0);
+        half.copy_from_slice(&v.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -162,10 +231,45 @@ mod tests {
             },
             ServeConfig {
                 pixel_size_um: Some(-1.0),
+                ..ok.clone()
+            },
+            ServeConfig {
+                allowed_hosts: vec!["bad host/".into()],
+                ..ok.clone()
+            },
+            ServeConfig {
+                token: Some("short".into()),
                 ..ok
             },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_remote_host_needs_a_token() {
+        let mut c = ServeConfig {
+            host: "0.0.0.0".into(),
+            ..ServeConfig::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("without an access token"), "{e}");
+        c.ensure_token();
+        let t = c.token.clone().unwrap_or_default();
+        assert!(
+            t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{t}"
+        );
+        assert_eq!(c.validate(), Ok(()));
+        c.ensure_token();
+        assert_eq!(
+            c.token.as_deref(),
+            Some(t.as_str()),
+            "an existing token is kept"
+        );
+        assert_ne!(new_token(), new_token());
+        let mut local = ServeConfig::default();
+        local.ensure_token();
+        assert_eq!(local.token, None, "loopback needs no token");
     }
 }

@@ -98,8 +98,20 @@ pub struct Job {
     pub finished_ms: Option<u64>,
     pub width: Option<usize>,
     pub height: Option<usize>,
-    /// What the file held (format, bit depth, scaling), in words.
+    /// What the file held (format, bit depth, scaling, the page read), in words.
     pub source: Option<String>,
+    /// TIFF page to segment, counted from 0 (`?page=` on upload; other formats have page 0).
+    #[serde(default)]
+    pub page: usize,
+    /// What the user should know about a result that is not an error, e.g. that a multi-page
+    /// TIFF had other pages that were not segmented.
+    #[serde(default)]
+    pub warning: Option<String>,
+    /// Times the model started on this image (recorded before it runs). A job found started but
+    /// unfinished at start-up was cut short by a crash (out of memory, killed): it is queued
+    /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
+    #[serde(default)]
+    pub attempts: u32,
     /// Thresholds of the current results.
     pub peak: f32,
     pub fill: f32,
@@ -136,6 +148,10 @@ impl Job {
         }
     }
 }
+
+/// Runs of one image that may be cut short by a crash before it is marked failed: one more try
+/// after a crash, none after a second one.
+pub const MAX_ATTEMPTS: u32 = 2;
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> u64 {
@@ -206,7 +222,9 @@ pub fn save(dir: &Path, job: &Job) -> Result<(), WebError> {
         .map_err(|e| WebError::Io(e.to_string()))
 }
 
-/// Reads every `jobs/*/job.json`; unreadable records are reported and skipped.
+/// Reads every `jobs/*/job.json`. A record that cannot be read becomes a failed job (so that it
+/// stays visible and can be removed) with what could be salvaged from it (batch, name, order)
+/// and is also reported in the second list, naming the file.
 pub fn load_all(root: &Path) -> (Vec<Job>, Vec<String>) {
     let (mut jobs, mut problems) = (Vec::new(), Vec::new());
     let Ok(entries) = std::fs::read_dir(root) else {
@@ -224,15 +242,61 @@ pub fn load_all(root: &Path) -> (Vec<Job>, Vec<String>) {
         {
             Ok(j) if j.id == name => jobs.push(j),
             Ok(j) => problems.push(format!(
-                "{}: id {} does not match its directory",
+                "{}: id {} does not match its directory; skipped",
                 path.display(),
                 j.id
             )),
-            Err(err) => problems.push(format!("{}: {err}", path.display())),
+            Err(err) => {
+                problems.push(format!(
+                    "{}: {err}; the job is shown as failed",
+                    path.display()
+                ));
+                jobs.push(damaged(&name, &path, &err));
+            }
         }
     }
     jobs.sort_by_key(|j| j.seq);
     (jobs, problems)
+}
+
+/// The failed job that stands for the unreadable record `path` of job `id`.
+fn damaged(id: &str, path: &Path, err: &str) -> Job {
+    let v: serde_json::Value = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
+    Job {
+        id: id.to_string(),
+        batch: text("batch")
+            .filter(|b| valid_batch(b))
+            .unwrap_or_else(|| crate::api::DEFAULT_BATCH.to_string()),
+        name: text("name").unwrap_or_else(|| format!("job {id}")),
+        state: JobState::Failed,
+        error: Some(format!(
+            "the job record jobs/{id}/{} is damaged ({err}); its results cannot be shown. \
+             Remove this entry and upload the image again.",
+            files::RECORD
+        )),
+        progress: Progress::default(),
+        seq: num("seq").unwrap_or(0),
+        bytes: num("bytes").unwrap_or(0),
+        created_ms: num("created_ms").unwrap_or(0),
+        started_ms: None,
+        finished_ms: None,
+        width: None,
+        height: None,
+        source: None,
+        page: 0,
+        warning: None,
+        attempts: 0,
+        peak: 0.0,
+        fill: 0.0,
+        revision: 0,
+        metrics: None,
+        timings_ms: None,
+    }
 }
 
 #[cfg(test)]
@@ -277,6 +341,9 @@ mod tests {
             width: None,
             height: None,
             source: None,
+            page: 0,
+            warning: None,
+            attempts: 0,
             peak: 0.5,
             fill: 0.1,
             revision: 0,

@@ -6,7 +6,10 @@
 //! - [`AppState`]: the job table, persisted under the work directory (one `job.json` per job,
 //!   reloaded at start-up: finished results survive a restart, unfinished jobs are queued again),
 //!   and one worker thread that runs the shared [`Segmenter`] on the queued images in upload order.
-//! - [`router`]: the JSON HTTP API (documented in the workspace README, "The web GUI") and the page.
+//! - [`router`]: the JSON HTTP API (documented in the workspace README, "The web GUI") and the page,
+//!   behind [`guard`]'s rules: requests must name this server in `Host`, state-changing ones
+//!   from a browser must come from its own page (`Origin`), and a server reachable from other
+//!   computers needs its access token.
 //! - [`serve`]: binds and runs until Ctrl+C.
 //!
 //! ```no_run
@@ -24,6 +27,7 @@
 mod api;
 mod assets;
 pub mod config;
+pub mod guard;
 pub mod job;
 pub mod outputs;
 mod state;
@@ -69,8 +73,10 @@ pub enum WebError {
 
 /// Opens the work directory, starts the worker, binds `cfg.host:cfg.port` and serves the page
 /// and the API until Ctrl+C (or SIGTERM). Prints the address to stderr, and a warning when the
-/// host is not a loopback address ([`ServeConfig::exposure_warning`]).
-pub async fn serve(cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<(), WebError> {
+/// host is not a loopback address ([`ServeConfig::exposure_warning`]); such a server gets a
+/// random access token ([`ServeConfig::ensure_token`]), printed in the page's address.
+pub async fn serve(mut cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<(), WebError> {
+    cfg.ensure_token();
     cfg.validate().map_err(WebError::Config)?;
     if let Some(w) = cfg.exposure_warning() {
         eprintln!("{w}");
@@ -91,12 +97,27 @@ pub async fn serve(cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<(), We
     } else {
         local.to_string()
     };
+    let fragment = state
+        .config()
+        .token
+        .as_ref()
+        .map(|t| format!("#token={t}"))
+        .unwrap_or_default();
     eprintln!(
-        "SAMCell web GUI on http://{shown}/ (model: {}; work directory: {}). Press Ctrl+C to stop.",
+        "SAMCell web GUI on http://{shown}/{fragment} (model: {}; work directory: {}). Press Ctrl+C to stop.",
         state.model_description(),
         state.config().work_dir.display()
     );
-    serve_on(listener, state, shutdown_signal()).await
+    if let Some(t) = &state.config().token {
+        eprintln!(
+            "From another computer open http://<this computer's name or address>:{}/#token={t}; \
+             scripts send the header \"X-Samcell-Token: {t}\". The token changes at each start.",
+            local.port()
+        );
+    }
+    let result = serve_on(listener, state.clone(), shutdown_signal()).await;
+    state.0.release_interrupted();
+    result
 }
 
 /// Serves `state` on an already bound listener until `shutdown` completes (for tests and
@@ -106,7 +127,8 @@ pub async fn serve_on(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    axum::serve(listener, router(state))
+    let port = listener.local_addr().map_err(WebError::Server)?.port();
+    axum::serve(listener, router(state, port))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(WebError::Server)

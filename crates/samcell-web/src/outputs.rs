@@ -23,7 +23,6 @@ use samcell_measure::{measure_labels, Intensity, MeasureConfig};
 use crate::job::{files, Metrics};
 use crate::WebError;
 
-
 fn io_err(e: impl std::fmt::Display) -> WebError {
     WebError::Io(e.to_string())
 }

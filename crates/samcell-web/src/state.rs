@@ -69,7 +69,7 @@ impl AppState {
             .map_err(|e| wd_err(format!("cannot create {}: {e}", tmp.display())))?;
         let (loaded, problems) = job::load_all(&root);
         for p in problems {
-            tracing::warn!("skipping an unreadable job record: {p}");
+            tracing::warn!("unreadable job record: {p}");
         }
         let model = segmenter.predictor().describe();
         let (tx, rx) = mpsc::channel::<String>();
@@ -77,12 +77,37 @@ impl AppState {
         let mut table = BTreeMap::new();
         let mut requeue = Vec::new();
         for mut j in loaded {
-            if !j.state.is_final() {
-                j.state = JobState::Queued;
-                j.progress = Progress::default();
-                j.started_ms = None;
-                job::save(&root.join(&j.id), &j)?;
-                requeue.push(j.id.clone());
+            let dir = root.join(&j.id);
+            let before = j.clone();
+            match j.state {
+                JobState::Queued => requeue.push(j.id.clone()),
+                JobState::Processing => {
+                    // started and never finished: the process died while running it
+                    j.attempts = j.attempts.max(1);
+                    if j.attempts >= job::MAX_ATTEMPTS {
+                        crashed(&mut j);
+                        tracing::warn!("{}: {}", j.name, j.error.as_deref().unwrap_or(""));
+                    } else {
+                        tracing::warn!(
+                            "{} was being processed when the server stopped; it is tried once more",
+                            j.name
+                        );
+                        j.state = JobState::Queued;
+                        j.progress = Progress::default();
+                        j.started_ms = None;
+                        requeue.push(j.id.clone());
+                    }
+                }
+                JobState::Done => {
+                    if let Some(f) = missing_result(&dir) {
+                        mark_missing(&mut j, f);
+                        tracing::warn!("{}: {}", j.name, j.error.as_deref().unwrap_or(""));
+                    }
+                }
+                JobState::Failed => {}
+            }
+            if j != before {
+                job::save(&dir, &j)?;
             }
             table.insert(j.id.clone(), j);
         }
@@ -176,6 +201,56 @@ impl Shared {
         Some(snapshot)
     }
 
+    /// After a clean stop (Ctrl+C): the image being processed was interrupted, not a crash, so
+    /// its record goes back to queued without counting the run (it resumes at the next start).
+    /// If the worker finishes it meanwhile, its outcome overwrites this.
+    pub fn release_interrupted(&self) {
+        let ids: Vec<String> = lock(&self.jobs)
+            .values()
+            .filter(|j| j.state == JobState::Processing)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in ids {
+            self.update(&id, |j| {
+                if j.state == JobState::Processing {
+                    j.state = JobState::Queued;
+                    j.attempts = j.attempts.saturating_sub(1);
+                    j.progress = Progress::default();
+                    j.started_ms = None;
+                }
+            });
+        }
+    }
+
+    /// A done job whose result `file` is gone becomes failed with the reason; returns the answer
+    /// for the request that found out (409, as for any failed job).
+    pub fn result_missing(&self, id: &str, file: &str) -> (u16, String) {
+        let j = self.update(id, |j| {
+            if j.state == JobState::Done {
+                mark_missing(j, file);
+            }
+        });
+        tracing::warn!("job {id}: its result file {file} is missing; marked failed");
+        let why = j
+            .and_then(|j| j.error.map(|e| format!("{} failed: {e}", j.name)))
+            .unwrap_or_else(|| format!("job {id} has no {file}"));
+        (409, why)
+    }
+
+    /// The jobs of `jobs` whose result files are all there; the others are marked failed
+    /// ([`Shared::result_missing`]).
+    pub fn with_results(&self, jobs: Vec<Job>) -> Vec<Job> {
+        jobs.into_iter()
+            .filter(|j| match missing_result(&self.dir(&j.id)) {
+                Some(f) => {
+                    self.result_missing(&j.id, f);
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
+
     /// Removes a job that is not being processed; `Err` says why not.
     pub fn remove(&self, id: &str) -> Result<(), (u16, String)> {
         let mut jobs = lock(&self.jobs);
@@ -220,7 +295,8 @@ impl Shared {
         let dir = self.dir(id);
         let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
             .map_err(|e| WebError::Io(e.to_string()))?;
-        let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF)).map_err(|e| WebError::Io(e.to_string()))?;
+        let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF))
+            .map_err(|e| WebError::Io(e.to_string()))?;
         let (g, m) = (Arc::new(gray), Arc::new(map));
         let mut c = lock(&self.cache);
         c.insert(0, (id.to_string(), g.clone(), m.clone()));
@@ -239,6 +315,12 @@ impl Shared {
                     j.name, j.state
                 ),
             ));
+        }
+        let dir = self.dir(id);
+        for f in [files::GRAY, files::DISTMAP_TIFF] {
+            if !dir.join(f).is_file() {
+                return Err(self.result_missing(id, f));
+            }
         }
         let (gray, map) = self.inputs_of(id).map_err(|e| (500, e.to_string()))?;
         let r = outputs::write_threshold_outputs(
@@ -267,10 +349,12 @@ impl Shared {
         let Some(j) = self.update(id, |j| {
             if j.state == JobState::Queued {
                 j.state = JobState::Processing;
+                j.attempts += 1; // saved before the model runs: see `AppState::open`
                 j.started_ms = Some(now_ms());
                 j.finished_ms = None;
                 j.progress = Progress::default();
                 j.error = None;
+                j.warning = None;
             }
         }) else {
             return; // removed while queued
@@ -326,20 +410,31 @@ impl Shared {
         {
             check_size(w.into(), h.into())?;
         }
-        let (gray, info) =
-            samcell_io::read_gray_with_info(&input, &Default::default()).map_err(|e| match e {
-                samcell_io::IoError::Read { reason, .. }
-                | samcell_io::IoError::Write { reason, .. } => {
-                    format!("cannot read the image: {reason}")
-                }
-            })?;
+        let opts = samcell_io::ReadOptions {
+            page: j.page,
+            ..Default::default()
+        };
+        let (gray, info) = samcell_io::read_gray_with_info(&input, &opts).map_err(|e| match e {
+            samcell_io::IoError::Read { reason, .. }
+            | samcell_io::IoError::Write { reason, .. } => {
+                format!("cannot read the image: {reason}")
+            }
+        })?;
         let read_ms = t.elapsed().as_millis() as u64;
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
+        let warning = (info.pages > 1).then(|| {
+            format!(
+                "this TIFF has {} pages; only page {} (counted from 0) was segmented. Upload it \
+                 again with ?page=N to segment another page.",
+                info.pages, info.page
+            )
+        });
         self.update(&j.id, |j| {
             j.width = Some(gray.width());
             j.height = Some(gray.height());
             j.source = Some(info.to_string());
+            j.warning = warning;
         });
         let me = Arc::downgrade(self);
         let id = j.id.clone();
@@ -377,6 +472,46 @@ impl Shared {
         });
         Ok(())
     }
+}
+
+/// Marks a job whose processing was cut short twice by the process dying as failed.
+fn crashed(j: &mut Job) {
+    let size = match (j.width, j.height) {
+        (Some(w), Some(h)) => format!(" ({w}x{h} pixels)"),
+        _ => String::new(),
+    };
+    j.state = JobState::Failed;
+    j.progress = Progress::default();
+    j.finished_ms = Some(now_ms());
+    j.error = Some(format!(
+        "the server stopped {} times while processing this image{size}, probably because it ran \
+         out of memory; it is not tried again. Upload it again to retry (e.g. after starting the \
+         server with a lower --max-pixels or on a computer with more memory).",
+        j.attempts
+    ));
+}
+
+/// Result files a done job must have: those its downloads and re-thresholding read.
+const RESULTS: [&str; 6] = [
+    files::MASKS,
+    files::OVERLAY,
+    files::CELLS,
+    files::SUMMARY,
+    files::DISTMAP_TIFF,
+    files::GRAY,
+];
+
+/// The first result file missing from a done job's directory.
+fn missing_result(dir: &Path) -> Option<&'static str> {
+    RESULTS.into_iter().find(|f| !dir.join(f).is_file())
+}
+
+fn mark_missing(j: &mut Job, file: &str) {
+    j.state = JobState::Failed;
+    j.error = Some(format!(
+        "its result file {file} is missing from the work directory (deleted or moved?); \
+         upload the image again"
+    ));
 }
 
 /// The job's `input.<ext>` file.

@@ -40,6 +40,8 @@ pub struct UploadParams {
     pub fill: f32,
     /// File name for a raw-body upload.
     pub name: Option<String>,
+    /// TIFF page to segment (from 0).
+    pub page: usize,
 }
 
 enum Saved {
@@ -232,6 +234,9 @@ async fn accept(
         width: None,
         height: None,
         source: None,
+        page: p.page,
+        warning: None,
+        attempts: 0,
         peak: p.peak,
         fill: p.fill,
         revision: 0,

@@ -203,10 +203,9 @@ async fn rethreshold_reruns_only_postprocessing() {
     let after: Value = r.json().await.expect("json");
     let n1 = after["metrics"]["cell_count"].as_u64().expect("n");
     // the stored distance map post-processed at the new thresholds (no model involved)
-    let map = samcell_io::read_f32_tiff(
-        &srv.work.path().join("jobs").join(&id).join("distmap.tif"),
-    )
-    .expect("stored map");
+    let map =
+        samcell_io::read_f32_tiff(&srv.work.path().join("jobs").join(&id).join("distmap.tif"))
+            .expect("stored map");
     let (want, want_n) =
         samcell_pipeline::labels_from_distance_map(&map, peak, TINY_FILL).expect("labels");
     assert_eq!(

@@ -100,6 +100,15 @@ impl TestServer {
     }
 
     pub async fn start_in(work: tempfile::TempDir, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::start_with(segmenter(), work, tweak).await
+    }
+
+    /// A server running `seg` (any predictor) over `work`.
+    pub async fn start_with(
+        seg: Arc<Segmenter>,
+        work: tempfile::TempDir,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
         let mut cfg = ServeConfig {
             host: "127.0.0.1".into(),
             port: 0,
@@ -109,7 +118,7 @@ impl TestServer {
             ..ServeConfig::default()
         };
         tweak(&mut cfg);
-        let state = AppState::open(cfg, segmenter()).expect("open state");
+        let state = AppState::open(cfg, seg).expect("open state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
