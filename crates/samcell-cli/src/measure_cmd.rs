@@ -7,6 +7,9 @@
 //! (`a_masks.tif` -> `a_cells.csv`, the name `samcell segment` uses), and `summary.csv` gets one
 //! row per measured file. `--image` (files or folders) gives intensity images, matched to label
 //! files by key = image stem; with `--image`, a label file without an image is an error.
+//! Intensities are measured on the image's own values (`samcell_io::read_gray_raw`: the grey
+//! channel `samcell segment` uses, before its scaling to 8 bits), written on CellProfiler's 0..1
+//! scale and as `_raw` columns.
 //! Measurements: `samcell_measure::measure_labels` (CellProfiler 4 MeasureObjectSizeShape /
 //! MeasureObjectNeighbors definitions, see that crate). One failing file does not stop the others;
 //! the exit status is 1 if any failed.
@@ -159,14 +162,15 @@ fn measure_one(
     config: &MeasureConfig,
 ) -> Result<ImageSummary> {
     let lab = samcell_measure::read_labels(labels)?;
-    let grey = match image {
+    let raw = match image {
         Some(p) => Some(
-            samcell_io::read_gray(p, &samcell_io::ReadOptions::default())
-                .with_context(|| format!("intensity image {}", p.display()))?,
+            samcell_io::read_gray_raw(p, &samcell_io::ReadOptions::default())
+                .with_context(|| format!("intensity image {}", p.display()))?
+                .1,
         ),
         None => None,
     };
-    let m = samcell_measure::measure_labels(&lab, grey.as_ref().map(Intensity::U8), config)?;
+    let m = samcell_measure::measure_labels(&lab, raw.as_ref().map(Intensity::Raw), config)?;
     samcell_measure::write_cells_csv(&out.join(format!("{key}_cells.csv")), &m)?;
     Ok(m.summary(key))
 }

@@ -1,7 +1,8 @@
 //! One image: read, segment, measure the cells, write its outputs (masks last), and record what
 //! happened. The per-cell CSV comes from `samcell_measure::measure_labels` on the labels with the
-//! grey input (as segmented, after any scaling) as the intensity image and the default
-//! neighbour distance (5 px).
+//! default neighbour distance (5 px) and, as the intensity image, the grey channel the
+//! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
+//! values, colour merged to grey the same way), so intensities compare across images.
 
 use super::outputs::OutputSet;
 use crate::progress::RunBars;
@@ -75,7 +76,7 @@ fn segment_and_write(
         .invalidate()
         .with_context(|| format!("cannot remove the old {}", outputs.masks.display()))?;
     // the record and the log line name the input; keep only the reason of a read error
-    let (image, info) = samcell_io::read_gray_with_info(input, &ctx.read).map_err(|e| match e {
+    let (image, raw, info) = samcell_io::read_gray_raw(input, &ctx.read).map_err(|e| match e {
         samcell_io::IoError::Read { reason, .. } => {
             anyhow::anyhow!("cannot read the image: {reason}")
         }
@@ -114,7 +115,7 @@ fn segment_and_write(
     samcell_io::write_overlay_png(&outputs.overlay, &image, &seg.labels, ctx.outlines)?;
     let cells = samcell_measure::measure_labels(
         &seg.labels,
-        Some(Intensity::U8(&image)),
+        Some(Intensity::Raw(&raw)),
         &MeasureConfig::default(),
     )
     .context("cannot measure the cells")?;
