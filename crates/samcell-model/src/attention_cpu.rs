@@ -26,7 +26,11 @@ thread_local! {
 /// `softmax(qs k^T + rel_h[.., :, None] + rel_w[.., None, :]) v` for f32 CPU tensors.
 /// `qs`, `k`, `v`: (len, n, hd) with `n = h w` (queries already scaled); `rel_h`: (len, h, w, h);
 /// `rel_w`: (len, h, w, w). Returns (len, n, hd).
-pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+///
+/// With `bf16`, both products are bf16 products accumulated in f32 (`bf16_gemm`): `k^T` and `v`
+/// of each item are packed once, the queries and the probabilities are rounded to bf16 per block;
+/// the scores and the softmax stay f32.
+pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize, bf16: bool) -> Result<Tensor> {
     let (len, n, hd) = qs.dims3()?;
     if n != h * w || k.dims() != [len, n, hd] || v.dims() != [len, n, hd] {
         candle_core::bail!("rel-pos attention: q {:?}, k {:?}, v {:?} for a {h}x{w} grid", qs.dims(), k.dims(), v.dims());
@@ -48,6 +52,11 @@ pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, re
     let mut out: Vec<f32> = Vec::with_capacity(total);
     let rows = BLOCK_ROWS.min(n);
     let blocks = n.div_ceil(rows);
+    if bf16 {
+        bf16_blocks(BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows, blocks }, &mut out)?;
+        drop(guards);
+        return Tensor::from_vec(out, (len, n, hd), qs.device());
+    }
     let dst = OutPtr(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());
     (0..len * blocks).into_par_iter().for_each(|t| {
         let dst = dst;
@@ -82,6 +91,67 @@ pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, re
     Tensor::from_vec(out, (len, n, hd), qs.device())
 }
 
+/// The operands of [`bf16_blocks`].
+struct BfArgs<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    rh: &'a [f32],
+    rw: &'a [f32],
+    len: usize,
+    n: usize,
+    hd: usize,
+    h: usize,
+    w: usize,
+    rows: usize,
+    blocks: usize,
+}
+
+thread_local! {
+    static BF16_ROWS: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The bf16 variant of the blocked attention; `out` is empty with capacity `len * n * hd`.
+fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
+    use crate::bf16_gemm::{gemm_into, MatView, OutRows, PackedB};
+    let BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows, blocks } = a;
+    // k^T (hd x n) and v (n x hd) of every item, packed once
+    let packs: Vec<(PackedB, PackedB)> = (0..len)
+        .into_par_iter()
+        .map(|l| {
+            let kt = MatView { data: k, offset: l * n * hd, rows: hd, cols: n, row_stride: 1, col_stride: hd };
+            let vv = MatView { data: v, offset: l * n * hd, rows: n, cols: hd, row_stride: hd, col_stride: 1 };
+            Ok((PackedB::pack(kt)?, PackedB::pack(vv)?))
+        })
+        .collect::<std::result::Result<_, String>>()
+        .map_err(candle_core::Error::Msg)?;
+    out.resize(len * n * hd, 0.0);
+    out.par_chunks_mut(n * hd).enumerate().try_for_each(|(l, out_l)| {
+        out_l.par_chunks_mut(rows * hd).enumerate().try_for_each(|(blk, o)| {
+            let r0 = blk * rows;
+            let r = o.len() / hd;
+            debug_assert!(blk < blocks);
+            SCRATCH.with(|s| {
+                BF16_ROWS.with(|conv| {
+                    let (mut s, mut conv) = (s.borrow_mut(), conv.borrow_mut());
+                    if s.len() < r * n {
+                        s.resize(r * n, 0.0);
+                    }
+                    let scores = &mut s[..r * n];
+                    let qv = MatView { data: q, offset: (l * n + r0) * hd, rows: r, cols: hd, row_stride: hd, col_stride: 1 };
+                    gemm_into(qv, &packs[l].0, None, OutRows { data: scores, ldc: n }, &mut conv)?;
+                    for (i, row) in scores.chunks_exact_mut(n).enumerate() {
+                        let qi = l * n + r0 + i;
+                        softmax_row(row, &rh[qi * h..(qi + 1) * h], &rw[qi * w..(qi + 1) * w]);
+                    }
+                    gemm_into(MatView::row_major(scores, r, n), &packs[l].1, None, OutRows { data: o, ldc: hd }, &mut conv)
+                })
+            })
+        })
+    })
+    .map_err(candle_core::Error::Msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +169,7 @@ mod tests {
             let v = Tensor::randn(0f32, 1.0, (len, n, hd), &d).unwrap();
             let rh = Tensor::randn(0f32, 1.0, (len, h, w, h), &d).unwrap();
             let rw = Tensor::randn(0f32, 1.0, (len, h, w, w), &d).unwrap();
-            let got = rel_pos_attention(&qs, &k, &v, &rh, &rw, h, w).unwrap();
+            let got = rel_pos_attention(&qs, &k, &v, &rh, &rw, h, w, false).unwrap();
             // reference: candle's own ops (scores with the bias, fused softmax, product with v)
             let scores = crate::train_ops::rel_pos_scores(&qs, &k, &rh, &rw, h, w).unwrap();
             let want = candle_nn::ops::softmax_last_dim(&scores).unwrap().matmul(&v).unwrap();

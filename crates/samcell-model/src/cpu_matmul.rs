@@ -178,6 +178,59 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     }
 }
 
+/// `x @ W + bias` with the bf16 products of [`crate::bf16_gemm`]: the weight packed once at
+/// load, the input's rows converted per block of rows, blocks over the rayon pool.
+pub(crate) struct LinearBf16 {
+    pub(crate) packed: std::sync::Arc<crate::bf16_gemm::PackedB>,
+    pub(crate) bias: Option<std::sync::Arc<[f32]>>,
+}
+
+/// Packs a linear layer's (in, out) weight for [`LinearBf16`].
+pub(crate) fn pack_weight(w_t: &Tensor) -> Result<crate::bf16_gemm::PackedB> {
+    let w_t = w_t.contiguous()?;
+    let (g, l) = w_t.storage_and_layout();
+    let data = match &*g {
+        candle_core::Storage::Cpu(s) => crate::kernels::f32_slice(s, l, "linear weight")?,
+        _ => candle_core::bail!("bf16 linear: the weight is not on the CPU"),
+    };
+    let (k, n) = w_t.dims2()?;
+    crate::bf16_gemm::PackedB::pack(crate::bf16_gemm::MatView::row_major(data, k, n)).map_err(candle_core::Error::Msg)
+}
+
+thread_local! {
+    static BF16_ROWS: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl candle_core::CustomOp1 for LinearBf16 {
+    fn name(&self) -> &'static str {
+        "cpu-linear-bf16"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        use crate::bf16_gemm::{gemm_into, MatView, OutRows};
+        let x = Operand::new(s, l, "linear input")?;
+        if x.batch != 1 {
+            candle_core::bail!("bf16 linear: expected a 2-D input");
+        }
+        let (m, n) = (x.rows, self.packed.n());
+        let mut out = vec![0f32; m * n];
+        if out.is_empty() {
+            return Ok((CpuStorage::F32(out), Shape::from((m, n))));
+        }
+        // about four tasks per thread, whole micro-kernel row groups each
+        let threads = rayon::current_num_threads().max(1);
+        let mr = crate::bf16_gemm::MR;
+        let rows_per_task = m.div_ceil(4 * threads).div_ceil(mr).max(1) * mr;
+        let view = MatView { data: x.data, offset: x.offset, rows: m, cols: x.cols, row_stride: x.row_stride, col_stride: x.col_stride };
+        out.par_chunks_mut(rows_per_task * n).enumerate().try_for_each(|(t, c)| {
+            let r0 = t * rows_per_task;
+            let a = MatView { offset: view.offset + r0 * view.row_stride, rows: c.len() / n, ..view };
+            BF16_ROWS.with(|buf| gemm_into(a, &self.packed, self.bias.as_deref(), OutRows { data: c, ldc: n }, &mut buf.borrow_mut()))
+        }).map_err(candle_core::Error::Msg)?;
+        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

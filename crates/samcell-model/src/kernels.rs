@@ -104,12 +104,14 @@ macro_rules! multiversion {
                 unsafe fn v4($($arg: $ty),*) { $impl($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn v3($($arg: $ty),*) { $impl($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports the enabled features (checked just above).
+                let path = crate::cpu_path::selected();
+                if path >= crate::cpu_path::CpuPath::Avx512 {
+                    // SAFETY: the selected path never exceeds what the CPU has (`cpu_path`), and
+                    // every path from Avx512 up has AVX-512F.
                     return unsafe { v4($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: as above.
+                if path >= crate::cpu_path::CpuPath::Avx2Fma {
+                    // SAFETY: as above, with AVX2 and FMA.
                     return unsafe { v3($($arg),*) };
                 }
             }
@@ -123,8 +125,9 @@ macro_rules! multiversion {
 /// compute bit-identical results (same operations, same partial sums in the same order).
 pub(crate) fn softmax_row(row: &mut [f32], rh: &[f32], rw: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+    if crate::cpu_path::selected() >= crate::cpu_path::CpuPath::Avx2Fma {
+        // SAFETY: the selected path never exceeds what the CPU has (`cpu_path`); from Avx2Fma up
+        // the CPU has AVX2 and FMA.
         return unsafe { avx2::softmax_row(row, rh, rw) };
     }
     softmax_row_impl(row, rh, rw)

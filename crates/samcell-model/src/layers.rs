@@ -10,6 +10,10 @@
 
 use candle_core::{Device, Result, Tensor, D};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::bf16_gemm::PackedB;
+use crate::cpu_matmul::LinearBf16;
 
 /// How a model is built and run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -27,11 +31,19 @@ pub struct Exec {
     pub mode: Mode,
     /// The device is the CPU (the hand-written kernels in `kernels.rs` are CPU-only).
     pub cpu: bool,
+    /// CPU inference with bf16 matrix products (`bf16_gemm`): linear weights are packed to bf16
+    /// at load, the attention products run in bf16; everything else stays f32.
+    pub bf16: bool,
 }
 
 impl Exec {
     pub fn new(mode: Mode, device: &Device) -> Self {
-        Self { mode, cpu: device.is_cpu() }
+        Self { mode, cpu: device.is_cpu(), bf16: false }
+    }
+
+    /// bf16 products are used for CPU inference only.
+    pub fn with_bf16(self, on: bool) -> Self {
+        Self { bf16: on && self.mode == Mode::Infer && self.cpu, ..self }
     }
 
     pub fn train(&self) -> bool {
@@ -80,13 +92,26 @@ pub struct Linear {
     b: Option<Tensor>,
     out: usize,
     cpu_kernels: bool,
+    /// bf16 CPU inference: the weight as bf16 panels and the bias as a plain vector, used
+    /// instead of `w_t`.
+    bf16: Option<(Arc<PackedB>, Option<Arc<[f32]>>)>,
 }
 
 impl Linear {
     /// From a (out, in) weight and an optional bias.
     pub fn new(weight: &Tensor, b: Option<Tensor>, exec: Exec) -> Result<Self> {
         let w_t = if exec.train() { None } else { Some(weight.t()?.contiguous()?) };
-        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)?, cpu_kernels: exec.cpu_kernels() })
+        let bf16 = match (&w_t, exec.bf16 && exec.cpu_kernels()) {
+            (Some(w_t), true) => {
+                let bias = match &b {
+                    Some(b) => Some(Arc::<[f32]>::from(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?)),
+                    None => None,
+                };
+                Some((Arc::new(crate::cpu_matmul::pack_weight(w_t)?), bias))
+            }
+            _ => None,
+        };
+        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)?, cpu_kernels: exec.cpu_kernels(), bf16 })
     }
 
     pub fn load(w: &Weights, bias: bool) -> Result<Self> {
@@ -117,6 +142,11 @@ impl Linear {
         let rows = x.elem_count() / inp;
         let x2 = x.reshape((rows, inp))?;
         let y = match &self.w_t {
+            Some(_) if self.bf16.is_some() => {
+                let (packed, b) = self.bf16.as_ref().expect("checked");
+                let op = LinearBf16 { packed: packed.clone(), bias: bias.and(b.clone()) };
+                x2.apply_op1_no_bwd(&op)?
+            }
             Some(w_t) if self.cpu_kernels => crate::cpu_matmul::linear(&x2, w_t, bias)?,
             Some(w_t) => x2.matmul(w_t)?,
             None => x2.matmul(&self.weight.t()?)?,

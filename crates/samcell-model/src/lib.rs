@@ -10,9 +10,11 @@
 
 pub mod train_ops;
 mod attention_cpu;
+pub mod bf16_gemm;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu_matmul;
+pub mod cpu_path;
 mod decoder;
 mod kernels;
 mod layers;

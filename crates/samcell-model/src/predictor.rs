@@ -31,7 +31,14 @@ impl DistanceMapPredictor for SamPredictor {
             candle_core::Device::Cpu => "CPU".to_string(),
             d => format!("{d:?}"),
         };
-        format!("SAM {} (candle, {device}, {:?})", self.model.config.variant(), self.model.dtype())
+        match self.model.cpu_precision() {
+            Some(p) => format!(
+                "SAM {} (candle, CPU, {p}; CPU path {})",
+                self.model.config.variant(),
+                crate::cpu_path::describe()
+            ),
+            None => format!("SAM {} (candle, {device}, {:?})", self.model.config.variant(), self.model.dtype()),
+        }
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {

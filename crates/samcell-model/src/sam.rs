@@ -19,6 +19,8 @@ pub struct SamModel {
     device: Device,
     mode: Mode,
     dtype: DType,
+    /// CPU only: what the matrix products run in.
+    cpu_precision: Option<&'static str>,
 }
 
 /// Everything the model computes for a batch (for parity checks).
@@ -46,12 +48,17 @@ impl SamModel {
     }
 
     /// [`SamModel::load_on`] with the weights (and so every activation) in `dtype`: `F32`
-    /// everywhere, or `BF16` on a CUDA device (the tensor cores' format; the CPU kernels are f32
-    /// only). The predictor casts its input to this dtype and the distance maps back to f32.
+    /// everywhere, or `BF16`. On a CUDA device `BF16` holds weights and activations in bf16 (the
+    /// tensor cores' format). On the CPU the weights and activations stay f32 and `BF16` selects
+    /// bf16 matrix products with f32 accumulation (`bf16_gemm`) where the CPU path has them
+    /// ([`crate::cpu_path`]: AVX512-BF16); on a lower path the products stay f32 and
+    /// [`SamModel::cpu_precision`] says so. The predictor casts its input to the weights' dtype
+    /// and the distance maps back to f32.
     pub fn load_as(path: &Path, heads: Option<HeadOverrides>, device: &Device, dtype: DType) -> Result<Self, ModelError> {
-        if dtype != DType::F32 && device.is_cpu() {
-            return Err(ModelError::Config(format!("{dtype:?} inference needs a GPU device; the CPU path is f32")));
+        if dtype != DType::F32 && dtype != DType::BF16 {
+            return Err(ModelError::Config(format!("{dtype:?} inference is not supported (f32 or bf16)")));
         }
+        let cpu_bf16 = device.is_cpu() && dtype == DType::BF16;
         let (ckpt, config) = read_checkpoint(path, heads)?;
         let tensors = if device.is_cpu() {
             ckpt.tensors
@@ -61,11 +68,27 @@ impl SamModel {
                 .map(|(k, t)| Ok((k, t.to_device(device)?.to_dtype(dtype)?)))
                 .collect::<candle_core::Result<HashMap<_, _>>>()?
         };
-        let mut model = Self::from_tensors(&tensors, config, device, Mode::Infer)
+        let bf16_products = cpu_bf16 && crate::cpu_path::selected() == crate::cpu_path::CpuPath::Avx512Bf16;
+        let exec = Exec::new(Mode::Infer, device).with_bf16(bf16_products);
+        let mut model = Self::build(&tensors, config, device, exec)
             .map_err(|e| ModelError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
         model.format = ckpt.format;
-        model.dtype = dtype;
+        model.dtype = if device.is_cpu() { DType::F32 } else { dtype };
+        model.cpu_precision = if !device.is_cpu() {
+            None
+        } else if bf16_products {
+            Some("bf16 products, f32 accumulation")
+        } else if cpu_bf16 {
+            Some("f32 (bf16 asked for, but this CPU path has no bf16 products)")
+        } else {
+            Some("f32")
+        };
         Ok(model)
+    }
+
+    /// On the CPU, the precision the products run in (`f32`, or bf16 with f32 accumulation).
+    pub fn cpu_precision(&self) -> Option<&'static str> {
+        self.cpu_precision
     }
 
     /// The dtype of the weights and activations.
@@ -87,12 +110,17 @@ impl SamModel {
         device: &Device,
         mode: Mode,
     ) -> Result<Self, ModelError> {
-        let exec = Exec::new(mode, device);
+        Self::build(tensors, config, device, Exec::new(mode, device))
+    }
+
+    fn build(tensors: &HashMap<String, Tensor>, config: SamConfig, device: &Device, exec: Exec) -> Result<Self, ModelError> {
+        let mode = exec.mode;
         let w = Weights::new(tensors, exec);
         let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps)?;
         let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps)?;
         let dtype = tensors.values().next().map(|t| t.dtype()).unwrap_or(DType::F32);
-        Ok(Self { config, format: Format::Safetensors, vision, decoder, device: device.clone(), mode, dtype })
+        let cpu_precision = device.is_cpu().then_some("f32");
+        Ok(Self { config, format: Format::Safetensors, vision, decoder, device: device.clone(), mode, dtype, cpu_precision })
     }
 
     /// The execution mode the model was built for.

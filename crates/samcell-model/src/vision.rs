@@ -84,7 +84,7 @@ impl Attention {
         if self.exec.cpu_kernels() {
             // fused per block of query rows: the scores never exist for a whole head
             let (rh, rw) = rel_bias(&q, &rel_h, &rel_w, bh, h, w)?;
-            let out = rel_pos_attention(&q.affine(self.scale, 0.0)?, &k, &v, &rh, &rw, h, w)?;
+            let out = rel_pos_attention(&q.affine(self.scale, 0.0)?, &k, &v, &rh, &rw, h, w, self.exec.bf16)?;
             let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
             return self.proj.forward(&out);
         }
