@@ -28,6 +28,7 @@
 //! `$SAMCELL_SHARED/reference/sam_tiny_scaled.safetensors`), `--threads N` (default: all
 //! cores) and `--batch N` (default 4, the CLI's).
 
+mod cpu;
 pub mod flops;
 mod lite;
 pub mod mosaic;
@@ -174,7 +175,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     };
     let mut status = 0;
     if opts.cpu {
-        if let Err(e) = sections::cpu() {
+        if let Err(e) = cpu::cpu() {
             println!("cpu section failed: {e:#}");
             status = 1;
         }

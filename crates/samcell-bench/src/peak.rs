@@ -112,6 +112,45 @@ fn kernel(iters: usize) -> (f64, f32) {
     ((iters * 12 * 2) as f64, acc.iter().sum())
 }
 
+/// The bf16 peak: every thread runs 12 independent `vdpbf16ps` chains (32 bf16 products and
+/// sums into 16 f32 lanes each: 64 FLOPs per instruction) for about `time`. `None` when the
+/// CPU has no AVX512-BF16.
+pub fn measure_bf16(threads: usize, time: Duration) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bf16")) {
+            return None;
+        }
+        let threads = threads.max(1);
+        let start = Instant::now();
+        let total: f64 = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let t0 = Instant::now();
+                        let (mut flops, mut sink) = (0.0, 0.0f32);
+                        while t0.elapsed() < time {
+                            // SAFETY: the CPU supports AVX-512F and AVX512-BF16 (checked above).
+                            let (f, v) = unsafe { x86::dpbf16(1 << 20) };
+                            flops += f;
+                            sink += v;
+                        }
+                        std::hint::black_box(sink);
+                        flops
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+        });
+        Some(total / start.elapsed().as_secs_f64())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (threads, time);
+        None
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
@@ -131,6 +170,23 @@ mod x86 {
             s = _mm512_add_ps(s, x);
         }
         ((iters * 12 * 16 * 2) as f64, _mm512_reduce_add_ps(s))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub unsafe fn dpbf16(iters: usize) -> (f64, f32) {
+        let a: __m512bh = std::mem::transmute(_mm512_set1_epi16(std::hint::black_box(0x3f80)));
+        let b: __m512bh = std::mem::transmute(_mm512_set1_epi16(std::hint::black_box(0x3380)));
+        let mut acc = [_mm512_set1_ps(1.0); 12];
+        for _ in 0..iters {
+            for x in &mut acc {
+                *x = _mm512_dpbf16_ps(*x, a, b);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for x in acc {
+            s = _mm512_add_ps(s, x);
+        }
+        ((iters * 12 * 32 * 2) as f64, _mm512_reduce_add_ps(s))
     }
 
     #[target_feature(enable = "avx2,fma")]

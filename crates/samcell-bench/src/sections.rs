@@ -13,7 +13,7 @@ pub(crate) fn env_path(key: &str, default: PathBuf) -> PathBuf {
     std::env::var_os(key).map(PathBuf::from).unwrap_or(default)
 }
 
-fn env_num(key: &str, default: usize) -> usize {
+pub(crate) fn env_num(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
 }
 
@@ -28,7 +28,7 @@ pub(crate) fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send
     Ok(pool.install(f))
 }
 
-fn n_crops(w: usize, h: usize) -> usize {
+pub(crate) fn n_crops(w: usize, h: usize) -> usize {
     TilePlan::new(w, h, &Default::default()).map_or(0, |p| p.len())
 }
 
@@ -43,111 +43,6 @@ pub(crate) fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-/// (a) ViT-B, ours against the reference, FLOP rate and fraction of peak.
-pub fn cpu() -> Result<()> {
-    let repo = samcell_testdata::workspace_root();
-    let weights_dir = env_path("SAMCELL_REF_WEIGHTS", repo.join("reference/weights"));
-    let python = env_path("SAMCELL_REF_PYTHON", repo.join("reference/venv/bin/python"));
-    let image_path = env_path("SAMCELL_BENCH_IMAGE", weights_dir.join("synth_704x520.png"));
-    let weights = weights_dir.join("sam_vitb_scaled.pt");
-    let threads = env_num("SAMCELL_BENCH_THREADS", 2);
-    let batch = env_num("SAMCELL_BENCH_BATCH", 1);
-    println!("\n== CPU: ours vs the Python reference, ViT-B, {threads} threads, batch {batch} (load {}) ==", load_avg());
-    if !weights.is_file() || !image_path.is_file() {
-        println!(
-            "SKIPPED: missing {} or {}; run reference/setup_reference.sh first (or set SAMCELL_REF_WEIGHTS)",
-            weights.display(),
-            image_path.display()
-        );
-        return Ok(());
-    }
-    let image = samcell_io::read_gray(&image_path, &Default::default())?;
-    let (seg, ours, load_s, cfg, crops) = with_threads(threads, || -> Result<_> {
-        let t0 = Instant::now();
-        let model = SamModel::load(&weights, None).context("load ViT-B")?;
-        let load_s = t0.elapsed().as_secs_f64();
-        let cfg = model.config.clone();
-        let segmenter = Segmenter::new(Arc::new(SamPredictor::new(model, batch)), SegmentConfig::default());
-        let t0 = Instant::now();
-        let seg = segmenter.segment(&image)?;
-        Ok((seg, t0.elapsed().as_secs_f64(), load_s, cfg, n_crops(image.width(), image.height())))
-    })??;
-    let t = &seg.timings;
-
-    let skip = std::env::var_os("SAMCELL_BENCH_SKIP_REF").is_some();
-    let reference = if skip || !python.is_file() {
-        None
-    } else {
-        let out = std::env::temp_dir().join(format!("samcell-bench-ref-{}", std::process::id()));
-        let status = std::process::Command::new(&python)
-            .arg(samcell_testdata::reference_file("reference_pipeline.py"))
-            .arg(&image_path)
-            .arg(&weights)
-            .args(["--config", "base", "--no-intermediates", "--threads", &threads.to_string(), "--out"])
-            .arg(&out)
-            .status()
-            .context("run the reference")?;
-        anyhow::ensure!(status.success(), "reference pipeline failed");
-        let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("meta.json"))?)?;
-        let _ = std::fs::remove_dir_all(&out);
-        let run = &meta["runs"][0];
-        Some((run["wall_s"].as_f64().unwrap_or(f64::NAN), run["n_crops"].as_u64().unwrap_or(0) as usize))
-    };
-
-    println!("one {}x{} image ({})", image.width(), image.height(), image_path.display());
-    println!("{:<28} {:>10} {:>10} {:>7}", "", "s/image", "s/crop", "crops");
-    println!("{:<28} {:>10.2} {:>10.2} {:>7}", "samcell (Rust, candle f32)", ours, ours / crops as f64, crops);
-    match reference {
-        Some((wall, rc)) => {
-            println!("{:<28} {:>10.2} {:>10.2} {:>7}", "reference (PyTorch f32)", wall, wall / rc as f64, rc);
-            println!("ratio (reference / ours): {:.2}x", wall / ours);
-        }
-        None if skip => println!("reference: skipped (SAMCELL_BENCH_SKIP_REF)"),
-        None => println!("reference: not run (no reference python at {})", python.display()),
-    }
-    println!(
-        "our stages: tiling {:.3} s, enhance {:.3} s, model {:.2} s, blend {:.3} s, post-processing {:.3} s; model load {:.2} s; {} cells",
-        t.tiling.as_secs_f64(),
-        t.enhance.as_secs_f64(),
-        t.predict.as_secs_f64(),
-        t.blend.as_secs_f64(),
-        t.postprocess.as_secs_f64(),
-        load_s,
-        seg.n_cells
-    );
-
-    let parts = flops::breakdown(&cfg);
-    let per_crop: f64 = parts.iter().map(|p| p.flops).sum();
-    println!("FLOPs per crop ({}, counted from its configuration; matmuls and convolutions):", cfg.variant());
-    for p in &parts {
-        println!("  {:<36} {:>9.2} GFLOP  {:>5.1}%", p.name, p.flops / 1e9, 100.0 * p.flops / per_crop);
-    }
-    println!("  {:<36} {:>9.2} GFLOP", "total", per_crop / 1e9);
-    let total = per_crop * crops as f64;
-    let model_s = t.predict.as_secs_f64();
-    let pk = peak::measure(threads, Duration::from_secs(2));
-    println!(
-        "machine peak, measured ({} FMA loop, {} threads): {:.1} GFLOP/s; theoretical: {}",
-        pk.isa,
-        pk.threads,
-        pk.flops / 1e9,
-        pk.formula()
-    );
-    let rate_model = total / model_s;
-    let rate_all = total / ours;
-    println!(
-        "achieved: {:.1} GFLOP/s in the model stage ({:.0}% of measured peak), {:.1} GFLOP/s over the whole image ({:.0}%)",
-        rate_model / 1e9,
-        100.0 * rate_model / pk.flops,
-        rate_all / 1e9,
-        100.0 * rate_all / pk.flops
-    );
-    if let Some(th) = pk.theoretical() {
-        println!("fraction of the theoretical peak (model stage): {:.0}%", 100.0 * rate_model / th);
-    }
-    Ok(())
 }
 
 /// (b) Peak RSS of segmenting a large mosaic in a child process.
