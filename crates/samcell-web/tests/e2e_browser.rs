@@ -7,7 +7,8 @@
 //! peak slider with the keyboard and waits for the count to change, downloads the ZIP of
 //! everything through the page's link, picks a text file with the file picker to see the red
 //! "failed" entry with its reason, drops a folder (its image is added, its text file left out),
-//! and drops two large images to see the yellow "processing" entry with its progress.
+//! and drops two large images to see the yellow "processing" entry with its progress. A second
+//! test drives a server that has an access token through the address that carries it.
 //! Screenshots go to `$SAMCELL_E2E_ARTIFACTS` (default `<workspace>/target/e2e-artifacts`).
 
 mod common;
@@ -307,6 +308,88 @@ async fn browser_drop_process_rethreshold_download() {
     page.eval("window.scrollTo(0, 0)").await;
     page.screenshot(&art.join("08-all-states.png"), false).await;
 
+    browser.close().await;
+    srv.stop().await;
+}
+
+/// A server with an access token (as `samcell serve --host 0.0.0.0` has): the page opened from
+/// the printed address (`#token=...`) works as usual; its API calls carry the token as a header,
+/// its image layers and downloads as a cookie, and its POST/DELETE pass the server's origin
+/// check. The same page without the token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn browser_with_an_access_token() {
+    const TOKEN: &str = "e2e0123456789abcdef0123456789abc";
+    let srv = TestServer::start(|c| c.token = Some(TOKEN.into())).await;
+    let browser = Browser::launch().await;
+    let downloads = tempfile::tempdir().expect("download dir");
+    browser.download_to(downloads.path()).await;
+
+    let page = browser.new_page().await;
+    page.goto(&srv.url("/#batch=no-token")).await;
+    page.wait_for(
+        "document.getElementById('server-info').textContent.includes('token')",
+        Duration::from_secs(20),
+        "the page to say that the token is missing",
+    )
+    .await;
+
+    // a fresh document (another query string), opened from the address with the token
+    page.goto(&srv.url(&format!("/?from=address#token={TOKEN}&batch=tok")))
+        .await;
+    page.wait_for(
+        "document.getElementById('server-info').textContent.startsWith('Model:')",
+        Duration::from_secs(20),
+        "the page to load the server info with the token",
+    )
+    .await;
+    page.drop_files(&[image(IMAGES[0])], 720.0, 420.0).await;
+    page.wait_for(
+        "Array.from(document.querySelectorAll('#job-list .job')).some(e => e.dataset.state === 'done')",
+        Duration::from_secs(120),
+        "the image to be done",
+    )
+    .await;
+    page.wait_for(
+        "S.layers.image && S.layers.image.naturalWidth === 256 && S.layers.fill && S.layers.fill.naturalWidth === 256",
+        Duration::from_secs(20),
+        "the image layers to load (cookie)",
+    )
+    .await;
+    let hash = page.eval("location.hash").await;
+    assert!(
+        hash.as_str()
+            .is_some_and(|h| h.contains(TOKEN) && h.contains("batch=tok")),
+        "the address keeps the token: {hash}"
+    );
+    // re-threshold from the page: a POST with the page's own Origin and JSON
+    page.eval("document.getElementById('peak').focus()").await;
+    page.key("ArrowLeft", 37).await;
+    page.wait_for(
+        "document.getElementById('thr-status').textContent.startsWith('Masks updated')",
+        Duration::from_secs(20),
+        "the masks to be re-thresholded",
+    )
+    .await;
+    // the ZIP link (a navigation: the cookie carries the token)
+    page.click("#dl-zip").await;
+    let t = Instant::now();
+    while !std::fs::read_dir(downloads.path())
+        .expect("download dir")
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "zip"))
+    {
+        assert!(t.elapsed() < Duration::from_secs(30), "no ZIP downloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // remove the entry: a DELETE from the page
+    page.click("#job-list .job .job-remove").await;
+    page.wait_for(
+        "document.querySelectorAll('#job-list .job').length === 0",
+        Duration::from_secs(20),
+        "the entry to be removed",
+    )
+    .await;
+    assert!(srv.state.jobs().is_empty(), "removed on the server too");
     browser.close().await;
     srv.stop().await;
 }
