@@ -90,6 +90,8 @@ pub struct BandBlender<'a> {
     unset: BitGrid,
     /// Largest band height so far (rows), for the memory bound.
     peak_rows: usize,
+    /// Largest total of the buffers held so far, in bytes.
+    peak_bytes: usize,
 }
 
 const NO_CROP: u32 = u32::MAX;
@@ -122,9 +124,29 @@ impl<'a> BandBlender<'a> {
             out: MapF32::filled(w, h, 0.0),
             unset: BitGrid::new(w, h),
             peak_rows: 0,
+            peak_bytes: 0,
         };
+        b.note_bytes();
         b.finish_ready_rows();
         Ok(b)
+    }
+
+    /// Bytes of every buffer the blender holds now (capacities, not lengths).
+    pub fn buffer_bytes(&self) -> usize {
+        let f = std::mem::size_of::<f32>();
+        (self.mask.data().len() + self.out.data().len() + self.accum.capacity() + self.weight.capacity()) * f
+            + self.last_crop.capacity() * std::mem::size_of::<u32>()
+            + self.unset.words.capacity() * std::mem::size_of::<u64>()
+    }
+
+    /// The largest [`Self::buffer_bytes`] so far: the blender's peak memory (the crop maps it
+    /// is given, and their resized copies, one crop at a time, come on top).
+    pub fn peak_buffer_bytes(&self) -> usize {
+        self.peak_bytes
+    }
+
+    fn note_bytes(&mut self) {
+        self.peak_bytes = self.peak_bytes.max(self.buffer_bytes());
     }
 
     /// The blending mask in use.
@@ -163,6 +185,7 @@ impl<'a> BandBlender<'a> {
                 let wgt = &mut self.weight[start..start + part.w];
                 part.accumulate_row(&self.mask, row, acc, wgt);
             }
+            self.note_bytes();
         }
         self.next_crop += 1;
         self.finish_ready_rows();

@@ -24,6 +24,14 @@
 //!
 //! Where the reference would raise instead (blending mask for a crop whose larger side is below
 //! the overlap: numpy `IndexError`), out-of-range rows/columns are simply skipped.
+//!
+//! Two additions: a crop of a padded plan ([`crate::tiling::TilingMode::Padded`]) is read from
+//! its map and mask at the tile's offset (`map_x`, `map_y`; 0 in the reference's tilings), and
+//! a crop map holding NaN or infinite values in the part that is blended is refused
+//! ([`PipelineError::NonFiniteMap`]) rather than blended (NaN compares false with both
+//! thresholds, so it would silently give no cells).
+//! The mask is never larger than the plan's largest crop, which the tiling keeps within
+//! `crop x crop`.
 
 use samcell_imaging::{resize, MapF32};
 
@@ -35,31 +43,44 @@ pub const MIN_WEIGHT: f32 = 1e-4;
 
 /// samcell's cosine blending mask of `size x size` with a ramp of `overlap` pixels.
 pub fn blending_mask(size: usize, overlap: usize) -> MapF32 {
-    let mut m = MapF32::filled(size, size, 1.0);
-    if size == 0 {
+    blending_mask_rect(size, size, overlap)
+}
+
+/// samcell's mask construction on a `width x height` rectangle: for `i` in `0..overlap`, rows
+/// `i` and `height-1-i`, then columns `i` and `width-1-i`, multiplied by the ramp (f64 product
+/// rounded to f32). Equal to [`blending_mask`] for a square.
+pub fn blending_mask_rect(width: usize, height: usize, overlap: usize) -> MapF32 {
+    let mut m = MapF32::filled(width, height, 1.0);
+    if width == 0 || height == 0 {
         return m;
     }
     for i in 0..overlap {
         let w = 0.5 * (1.0 - (std::f64::consts::PI * i as f64 / overlap as f64).cos());
         let scale = |v: &mut f32| *v = (*v as f64 * w) as f32;
-        if i < size {
+        if i < height {
             m.row_mut(i).iter_mut().for_each(scale);
-            m.row_mut(size - 1 - i).iter_mut().for_each(scale);
-            for r in 0..size {
-                scale(&mut m.data_mut()[r * size + i]);
+            m.row_mut(height - 1 - i).iter_mut().for_each(scale);
+        }
+        if i < width {
+            for r in 0..height {
+                scale(&mut m.data_mut()[r * width + i]);
             }
-            for r in 0..size {
-                scale(&mut m.data_mut()[r * size + size - 1 - i]);
+            for r in 0..height {
+                scale(&mut m.data_mut()[r * width + width - 1 - i]);
             }
         }
     }
     m
 }
 
-/// The mask `combine_crops` uses for the crops of `plan` (see the module doc).
+/// The mask `combine_crops` uses for the crops of `plan` (see the module doc); for a padded
+/// plan, the mask built for its first crop's shape.
 pub fn crop_blending_mask(plan: &TilePlan) -> Result<MapF32, PipelineError> {
     let (ch, cw) = plan.first_crop_hw();
     let cfg = plan.config;
+    if plan.mode == crate::tiling::TilingMode::Padded {
+        return Ok(blending_mask_rect(cw, ch, cfg.overlap));
+    }
     let size = if (ch, cw) != (cfg.crop, cfg.crop) { ch.max(cw) } else { cfg.crop };
     let mask = blending_mask(size, cfg.overlap);
     if (mask.height(), mask.width()) != (ch, cw) {
@@ -147,6 +168,9 @@ pub(crate) struct CropPart<'m> {
     pub y: usize,
     pub w: usize,
     pub h: usize,
+    /// Column and row of the map (and mask) where the part starts (the tile's `map_x`, `map_y`).
+    pub map_x: usize,
+    pub map_y: usize,
 }
 
 impl<'m> CropPart<'m> {
@@ -177,21 +201,30 @@ impl<'m> CropPart<'m> {
         if mh == 0 || mw == 0 {
             return Ok(None);
         }
-        if map.height() < mh || map.width() < mw {
+        let (mx, my) = (tile.map_x, tile.map_y);
+        if map.height() < my + mh || map.width() < mx + mw {
             return Err(PipelineError::CropMap {
                 index,
                 total,
-                reason: format!("map {}x{} smaller than its {mw}x{mh} region", map.width(), map.height()),
+                reason: format!("map {}x{} smaller than its {mw}x{mh} region at ({mx}, {my})", map.width(), map.height()),
             });
         }
-        Ok(Some(Self { map, x: tile.region.x, y: tile.region.y, w: mw, h: mh }))
+        // only the part that is blended counts (pixels outside it are never read)
+        let bad: usize = (my..my + mh)
+            .map(|r| map.row(r)[mx..mx + mw].iter().filter(|v| !v.is_finite()).count())
+            .sum();
+        if bad > 0 {
+            return Err(PipelineError::NonFiniteMap { index, total, count: bad });
+        }
+        Ok(Some(Self { map, x: tile.region.x, y: tile.region.y, w: mw, h: mh, map_x: mx, map_y: my }))
     }
 
     /// `acc += map * mask`, `wgt += mask` over row `row` of the part (f32, in this order).
     #[inline]
     pub fn accumulate_row(&self, mask: &MapF32, row: usize, acc: &mut [f32], wgt: &mut [f32]) {
-        let m = &self.map.row(row)[..self.w];
-        let k = &mask.row(row)[..self.w];
+        let cols = self.map_x..self.map_x + self.w;
+        let m = &self.map.row(self.map_y + row)[cols.clone()];
+        let k = &mask.row(self.map_y + row)[cols];
         for ((a, &v), &kv) in acc.iter_mut().zip(m).zip(k) {
             *a += v * kv;
         }
@@ -202,11 +235,13 @@ impl<'m> CropPart<'m> {
 }
 
 /// Rows and columns `(mh, mw)` of `tile`'s region that blending touches: the region clipped to
-/// the mask's shape and the image.
+/// the mask's shape (from the tile's map offset on) and the image.
 pub(crate) fn touched(plan: &TilePlan, mask: &MapF32, tile: &crate::tiling::Tile) -> (usize, usize) {
     let r = tile.region;
-    let mh = (r.y + r.h.min(mask.height())).min(plan.image_height).saturating_sub(r.y);
-    let mw = (r.x + r.w.min(mask.width())).min(plan.image_width).saturating_sub(r.x);
+    let mask_h = mask.height().saturating_sub(tile.map_y);
+    let mask_w = mask.width().saturating_sub(tile.map_x);
+    let mh = (r.y + r.h.min(mask_h)).min(plan.image_height).saturating_sub(r.y);
+    let mw = (r.x + r.w.min(mask_w)).min(plan.image_width).saturating_sub(r.x);
     (mh, mw)
 }
 

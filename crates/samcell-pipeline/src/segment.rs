@@ -11,7 +11,13 @@
 //!
 //! Crops go to the predictor in batches of `predictor.max_batch()`; the crops of a batch are cut
 //! (a plain copy), then enhanced in parallel (rayon), predicted, and blended in row bands
-//! ([`crate::band`], bit-identical to the whole-image [`crate::blend::Blender`]).
+//! ([`crate::band`], bit-identical to the whole-image [`crate::blend::Blender`]). A crop map
+//! with NaN or infinite values fails the image ([`PipelineError::NonFiniteMap`], naming the
+//! crop and the count) instead of blending into an empty result.
+//!
+//! Work and memory are bounded by the area whatever the image's shape: the tiling makes
+//! O(area / stride^2) crops of at most `crop x crop` ([`crate::tiling`], including its departure
+//! from the reference for degenerate small and thin images).
 //!
 //! Memory for a `W x H` image (N pixels; the model's own working memory comes on top): the u8
 //! image (N bytes, the caller's), the distance map (4N), the blending bands (two f32 bands about

@@ -25,9 +25,35 @@
 //!
 //! One deliberate difference: when the effective crop size is exactly `2 * overlap` (a 64-pixel
 //! min side with the defaults) the reference divides by a zero stride and fails; we treat that
-//! case like the smaller ones (the whole image is one crop). Note that the reference rule makes
-//! very many crops when `min(H, W)` is only a little above `2 * overlap` (stride 1 at 65 px); this
-//! is reproduced as is.
+//! case like the smaller ones (the whole image is one crop).
+//!
+//! # Where we depart from the reference: degenerate small and thin images
+//!
+//! The reference rule above is kept wherever it is sane, and replaced where it is not:
+//!
+//! - **Shrunken crops with a tiny stride.** With `min(H, W)` just above `2 * overlap` the
+//!   reference's stride `c - 2 * overlap` falls to a few pixels (1 at 65 px): a 65x65 image makes
+//!   4,225 crops and 1000x65 makes 60,000. The reference rule is kept only while its stride is at
+//!   least [`min_reduced_stride`] (`max(2 * overlap, crop / 4)`: 64 px with SAMCell's 256 + 32, so
+//!   min sides 128..255 keep the reference's crops; 144 px with samcell-lite's 576 + 32).
+//! - **Thin single crops.** With `min(H, W) <= 2 * overlap` the reference makes the whole image
+//!   one crop, and blends it with a mask built as a square as wide as the *long* side (a
+//!   20000x64 image: a 1.6 GB mask; 100000x1: 40 GB). The reference rule is kept only when the
+//!   long side is at most the crop size, so that mask stays within `crop x crop`.
+//! - **Instead** ([`TilingMode::Padded`]): along a side of at least `crop` pixels, crops of
+//!   `crop` pixels placed exactly as the reference places them (stride `crop - 2 * overlap`);
+//!   along a shorter side of `len` pixels, one crop of `min(crop, len + 2 * overlap)` pixels with
+//!   the image centred in it (`(size - len) / 2` pixels before it), the rest read through the
+//!   same `BORDER_REFLECT` index (repeated as `cv::borderInterpolate` does for offsets beyond one
+//!   image length). The crop's map is read back at that offset ([`Tile::map_x`], [`Tile::map_y`]),
+//!   so a short side sits on the blending mask's plateau (weight 1) rather than its ramp; the
+//!   mask is the reference's cosine mask built for the crop's (possibly non-square) shape
+//!   ([`crate::blend::blending_mask_rect`]). A short side keeps the crop's scale (its long side is
+//!   still `crop`, so SAM's resize to 1024 enlarges it 4x as usual). The crop count is then
+//!   `ceil(W / stride) x ceil(H / stride)` with a short side counting as 1: O(area / stride^2),
+//!   and every buffer is O(W x H + crop^2).
+//!
+//! The reference's fixtures (256x256, 200x150, 48x40, 704x520) all fall in the kept range.
 
 use samcell_imaging::GrayU8;
 
@@ -88,8 +114,70 @@ pub struct Tile {
     pub width: usize,
     /// Height of the crop.
     pub height: usize,
-    /// Where the crop's top-left part goes in the original image.
+    /// Where the crop's map goes in the original image.
     pub region: Region,
+    /// Column of the crop (and of its map) where `region` starts: 0 in the reference's tiling,
+    /// the image's offset in the crop along a padded side ([`TilingMode::Padded`]).
+    pub map_x: usize,
+    /// Row of the crop where `region` starts (see `map_x`).
+    pub map_y: usize,
+}
+
+/// Which tiling rule a plan follows (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TilingMode {
+    /// The reference's crops (`min(H, W) >= crop`, or a reduced crop with a sane stride).
+    Reference,
+    /// The reference's single whole-image crop (small images).
+    Single,
+    /// Our rule for degenerate small or thin images: full crops, short sides padded.
+    Padded,
+}
+
+/// Smallest stride for which the reference's shrunken crops are kept: `max(2 * overlap,
+/// crop / 4)` (64 with SAMCell's 256 + 32).
+pub fn min_reduced_stride(config: &TilingConfig) -> usize {
+    (2 * config.overlap).max(config.crop / 4).max(1)
+}
+
+/// One crop position along one axis, in original-image coordinates.
+#[derive(Clone, Copy, Debug)]
+struct AxisCrop {
+    /// Original coordinate of the crop's first pixel (negative when it starts in the padding).
+    origin: isize,
+    /// Crop size along the axis.
+    size: usize,
+    /// Region start and length in the original image.
+    region: (usize, usize),
+    /// Crop coordinate of the region start.
+    map_off: usize,
+}
+
+/// The reference's positions along one axis of `len` pixels, crop `c`, padding `overlap`.
+fn reference_axis(len: usize, crop: usize, overlap: usize) -> Vec<AxisCrop> {
+    let stride = crop - 2 * overlap;
+    let padded = len + 2 * overlap;
+    let n = len.div_ceil(stride).max(1);
+    (0..n)
+        .map(|i| {
+            let start = if i + 1 < n { i * stride + overlap } else { padded - crop };
+            let (o, l) = region_axis(start, len, crop, overlap);
+            AxisCrop {
+                origin: start as isize - overlap as isize,
+                size: crop.min(padded - start),
+                region: (o, l),
+                map_off: 0,
+            }
+        })
+        .collect()
+}
+
+/// One crop along a short axis: `min(crop, len + 2 * overlap)` pixels with the `len`-pixel axis
+/// centred in it.
+fn centred_axis(len: usize, crop: usize, overlap: usize) -> Vec<AxisCrop> {
+    let size = crop.min(len + 2 * overlap);
+    let off = (size - len) / 2;
+    vec![AxisCrop { origin: -(off as isize), size, region: (0, len), map_off: off }]
 }
 
 /// Every crop of one image, in the reference's order.
@@ -102,9 +190,12 @@ pub struct TilePlan {
     /// The configuration the plan was made with (its `crop` is also the size the blending mask
     /// is compared with, as `combine_crops` compares with the helper's `crop_size`).
     pub config: TilingConfig,
+    /// Which rule made the plan.
+    pub mode: TilingMode,
     /// Effective crop side (`min(H, W)` for small images; for a single-crop image, its larger side).
     pub crop_size: usize,
-    /// Effective padding (0 for a single-crop image).
+    /// Effective padding: crop positions `x_start`, `y_start` count from `overlap` pixels before
+    /// the image (0 for a single-crop image; for a padded plan, enough for a centred short side).
     pub overlap: usize,
     /// Distance between consecutive crops (0 for a single-crop image).
     pub stride: usize,
@@ -124,47 +215,54 @@ impl TilePlan {
         if width == 0 || height == 0 {
             return Err(PipelineError::EmptyImage { width, height });
         }
-        let (crop, overlap) = if height < config.crop || width < config.crop {
-            let c = height.min(width);
-            if c <= 2 * config.overlap {
-                return Ok(Self::single(width, height, config));
-            }
-            (c, config.overlap)
+        let (crop, overlap) = (config.crop, config.overlap);
+        let min_side = height.min(width);
+        let (mode, c) = if min_side >= crop {
+            (TilingMode::Reference, crop)
+        } else if min_side > 2 * overlap && min_side - 2 * overlap >= min_reduced_stride(config) {
+            (TilingMode::Reference, min_side)
+        } else if min_side <= 2 * overlap && width.max(height) <= crop {
+            return Ok(Self::single(width, height, config));
         } else {
-            (config.crop, config.overlap)
+            (TilingMode::Padded, crop)
         };
-        let stride = crop - 2 * overlap;
-        let padded_w = width + 2 * overlap;
-        let padded_h = height + 2 * overlap;
-        let ny = height.div_ceil(stride).max(1);
-        let nx = width.div_ceil(stride).max(1);
-        let mut tiles = Vec::with_capacity(nx * ny);
-        for yi in 0..ny {
-            for xi in 0..nx {
-                let y_start = if yi + 1 < ny { yi * stride + overlap } else { padded_h - crop };
-                let x_start = if xi + 1 < nx { xi * stride + overlap } else { padded_w - crop };
-                let region = orig_region(x_start, y_start, crop, overlap, width, height);
-                if region.w == 0 || region.h == 0 {
+        let axis = |len: usize| {
+            if mode == TilingMode::Padded && len < crop {
+                centred_axis(len, crop, overlap)
+            } else {
+                reference_axis(len, c, overlap)
+            }
+        };
+        let (xs, ys) = (axis(width), axis(height));
+        let pad = xs.iter().chain(&ys).map(|a| (-a.origin).max(0) as usize).fold(overlap, usize::max);
+        let mut tiles = Vec::with_capacity(xs.len() * ys.len());
+        for y in &ys {
+            for x in &xs {
+                // empty regions are dropped, as in the reference
+                if x.region.1 == 0 || y.region.1 == 0 {
                     continue;
                 }
                 tiles.push(Tile {
-                    x_start,
-                    y_start,
-                    width: crop.min(padded_w - x_start),
-                    height: crop.min(padded_h - y_start),
-                    region,
+                    x_start: (x.origin + pad as isize) as usize,
+                    y_start: (y.origin + pad as isize) as usize,
+                    width: x.size,
+                    height: y.size,
+                    region: Region { x: x.region.0, y: y.region.0, w: x.region.1, h: y.region.1 },
+                    map_x: x.map_off,
+                    map_y: y.map_off,
                 });
             }
         }
-        let unique = crop - 2 * overlap;
+        let unique = c - 2 * overlap;
         Ok(Self {
             image_width: width,
             image_height: height,
             config: *config,
-            crop_size: crop,
-            overlap,
-            stride,
-            grid: (ny, nx),
+            mode,
+            crop_size: c,
+            overlap: pad,
+            stride: unique,
+            grid: (ys.len(), xs.len()),
             tiles,
             unique_region: Region { x: overlap, y: overlap, w: unique, h: unique },
         })
@@ -176,11 +274,12 @@ impl TilePlan {
             image_width: width,
             image_height: height,
             config: *config,
+            mode: TilingMode::Single,
             crop_size: width.max(height),
             overlap: 0,
             stride: 0,
             grid: (1, 1),
-            tiles: vec![Tile { x_start: 0, y_start: 0, width, height, region: whole }],
+            tiles: vec![Tile { x_start: 0, y_start: 0, width, height, region: whole, map_x: 0, map_y: 0 }],
             unique_region: whole,
         }
     }
@@ -238,19 +337,15 @@ impl TilePlan {
     }
 }
 
-/// samcell's region arithmetic for a crop starting at `(x_start, y_start)` of the padded image.
-fn orig_region(x_start: usize, y_start: usize, crop: usize, overlap: usize, width: usize, height: usize) -> Region {
-    let axis = |start: usize, len: usize| -> (usize, usize) {
-        let (start, len, crop, overlap) = (start as isize, len as isize, crop as isize, overlap as isize);
-        let mut o = (start - overlap).max(0);
-        let mut l = crop.min(len - o);
-        o = o.min(len);
-        l = l.min(len - o).max(0);
-        (o as usize, l as usize)
-    };
-    let (x, w) = axis(x_start, width);
-    let (y, h) = axis(y_start, height);
-    Region { x, y, w, h }
+/// samcell's region arithmetic along one axis for a crop starting at `start` of the padded
+/// image: `(offset, length)` in the original image.
+fn region_axis(start: usize, len: usize, crop: usize, overlap: usize) -> (usize, usize) {
+    let (start, len, crop, overlap) = (start as isize, len as isize, crop as isize, overlap as isize);
+    let mut o = (start - overlap).max(0);
+    let mut l = crop.min(len - o);
+    o = o.min(len);
+    l = l.min(len - o).max(0);
+    (o as usize, l as usize)
 }
 
 /// OpenCV `BORDER_REFLECT` index (`fedcba|abcdef|fedcba`), repeated for offsets beyond one
@@ -294,16 +389,50 @@ mod tests {
 
     #[test]
     fn stride_zero_is_one_crop_and_bad_config_is_refused() {
-        let p = TilePlan::new(64, 300, &TilingConfig::default()).expect("plan");
-        assert_eq!(p.len(), 1);
-        assert_eq!(p.tiles[0].region, Region { x: 0, y: 0, w: 64, h: 300 });
+        let p = TilePlan::new(64, 200, &TilingConfig::default()).expect("plan");
+        assert_eq!((p.len(), p.mode), (1, TilingMode::Single));
+        assert_eq!(p.tiles[0].region, Region { x: 0, y: 0, w: 64, h: 200 });
         assert!(TilePlan::new(10, 10, &TilingConfig { crop: 64, overlap: 32 }).is_err());
         assert!(TilePlan::new(0, 10, &TilingConfig::default()).is_err());
     }
 
+    /// Defect: a thin image (one side <= 64, the other above the crop) was one crop as long as
+    /// the image, and a min side just above 64 gave a stride of a few pixels (65x65: 4,225
+    /// crops). Now: full-size crops along the long side, one centred crop across the short one.
+    #[test]
+    fn degenerate_shapes_are_padded_not_shrunk() {
+        let cfg = TilingConfig::default();
+        for (w, h, crops) in [(64, 300, 2), (65, 65, 1), (70, 70, 1), (1000, 65, 6), (100_000, 1, 521), (1, 100_000, 521), (20_000, 64, 105)] {
+            let p = TilePlan::new(w, h, &cfg).expect("plan");
+            assert_eq!(p.mode, TilingMode::Padded, "{w}x{h}");
+            assert_eq!(p.len(), crops, "{w}x{h}: crops");
+            for t in &p.tiles {
+                assert!(t.width <= cfg.crop && t.height <= cfg.crop, "{w}x{h}: crop {}x{}", t.width, t.height);
+            }
+        }
+        // a short side sits in the middle of its crop: 65 px in a 129 px crop, 32 px before it
+        let p = TilePlan::new(1000, 65, &cfg).expect("plan");
+        assert_eq!((p.tiles[0].height, p.tiles[0].map_y, p.tiles[0].map_x), (129, 32, 0));
+        // the crop reads the image through the reflection index from 32 px above it
+        let img = GrayU8::from_vec(10, 2, (0..20).collect()).expect("img");
+        let p = TilePlan::new(10, 2, &TilingConfig { crop: 8, overlap: 1 }).expect("plan");
+        assert_eq!((p.mode, p.len()), (TilingMode::Padded, 2));
+        let c = p.extract(&img, 0).expect("crop");
+        let t = p.tiles[0];
+        assert_eq!((c.width(), c.height(), t.map_x, t.map_y), (8, 4, 0, 1));
+        assert_eq!(t.region, Region { x: 0, y: 0, w: 8, h: 2 });
+        let rows: Vec<&[u8]> = (0..4).map(|r| c.row(r)).collect();
+        assert_eq!(rows, [&[0, 1, 2, 3, 4, 5, 6, 7][..], &[0, 1, 2, 3, 4, 5, 6, 7], &[10, 11, 12, 13, 14, 15, 16, 17], &[10, 11, 12, 13, 14, 15, 16, 17]]);
+        // the reference's sane reduced crops are kept: min side 128 -> stride 64
+        let p = TilePlan::new(300, 128, &cfg).expect("plan");
+        assert_eq!((p.mode, p.crop_size, p.stride), (TilingMode::Reference, 128, 64));
+        let p = TilePlan::new(300, 127, &cfg).expect("plan");
+        assert_eq!(p.mode, TilingMode::Padded);
+    }
+
     #[test]
     fn regions_cover_the_image() {
-        for (w, h) in [(704, 520), (256, 256), (200, 150), (48, 40), (1024, 1022), (257, 300), (65, 70)] {
+        for (w, h) in [(704, 520), (256, 256), (200, 150), (48, 40), (1024, 1022), (257, 300), (65, 70), (64, 300), (1, 700), (900, 3), (127, 127)] {
             let p = TilePlan::new(w, h, &TilingConfig::default()).expect("plan");
             let mut cover = vec![0u32; w * h];
             for t in &p.tiles {
