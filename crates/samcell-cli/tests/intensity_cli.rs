@@ -86,23 +86,49 @@ fn measure_reports_16_bit_intensities_on_the_original_values() {
     let cells = cells_csv(&out.join("cell_cells.csv"));
     let c5 = &cells[&5];
     assert_close(c5["MeanIntensity_raw"], 31230.7, "cell 5 MeanIntensity_raw");
-    assert_close(c5["MeanIntensity"], 31230.7 / 65535.0, "cell 5 MeanIntensity (raw / 65535)");
+    assert_close(
+        c5["MeanIntensity"],
+        31230.7 / 65535.0,
+        "cell 5 MeanIntensity (raw / 65535)",
+    );
     assert_close(c5["MinIntensity_raw"], 31228.0, "cell 5 MinIntensity_raw");
     assert_close(c5["MaxIntensity"], 31231.0 / 65535.0, "cell 5 MaxIntensity");
-    assert_close(c5["IntegratedIntensity_raw"], 312_307.0, "cell 5 IntegratedIntensity_raw");
+    assert_close(
+        c5["IntegratedIntensity_raw"],
+        312_307.0,
+        "cell 5 IntegratedIntensity_raw",
+    );
     let c7 = &cells[&7];
     assert_close(c7["MeanIntensity_raw"], 2500.0, "cell 7 MeanIntensity_raw");
     // population std of 1000, 2000, 3000, 4000
-    assert_close(c7["StdIntensity_raw"], 1.25e6f64.sqrt(), "cell 7 StdIntensity_raw");
-    assert_close(c7["StdIntensity"], c7["StdIntensity_raw"] / 65535.0, "cell 7 StdIntensity");
+    assert_close(
+        c7["StdIntensity_raw"],
+        1.25e6f64.sqrt(),
+        "cell 7 StdIntensity_raw",
+    );
+    assert_close(
+        c7["StdIntensity"],
+        c7["StdIntensity_raw"] / 65535.0,
+        "cell 7 StdIntensity",
+    );
 }
 
 #[test]
 fn segment_of_a_16_bit_image_reports_intensities_of_the_original_values() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = LiteConfig { base_width: 4, levels: 2, norm_groups: 0, crop: 64, overlap: 16 };
+    let config = LiteConfig {
+        base_width: 4,
+        levels: 2,
+        norm_groups: 0,
+        crop: 64,
+        overlap: 16,
+    };
     let weights = tmp.path().join("lite.safetensors");
-    std::fs::write(&weights, samcell_lite::untrained_file_bytes(&config, 17).unwrap()).unwrap();
+    std::fs::write(
+        &weights,
+        samcell_lite::untrained_file_bytes(&config, 17).unwrap(),
+    )
+    .unwrap();
     // 64x64, values 30000..32000 in bright discs on a darker background, one 0 and one 65535
     let (w, h) = (64usize, 64usize);
     let mut raw = vec![0u16; w * h];
@@ -140,9 +166,21 @@ fn segment_of_a_16_bit_image_reports_intensities_of_the_original_values() {
             .collect();
         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
         let max = vals.iter().cloned().fold(f64::MIN, f64::max);
-        assert_close(row["MeanIntensity_raw"], mean, &format!("cell {label} MeanIntensity_raw"));
-        assert_close(row["MeanIntensity"], mean / 65535.0, &format!("cell {label} MeanIntensity"));
-        assert_close(row["MaxIntensity_raw"], max, &format!("cell {label} MaxIntensity_raw"));
+        assert_close(
+            row["MeanIntensity_raw"],
+            mean,
+            &format!("cell {label} MeanIntensity_raw"),
+        );
+        assert_close(
+            row["MeanIntensity"],
+            mean / 65535.0,
+            &format!("cell {label} MeanIntensity"),
+        );
+        assert_close(
+            row["MaxIntensity_raw"],
+            max,
+            &format!("cell {label} MaxIntensity_raw"),
+        );
         assert_close(
             row["IntegratedIntensity_raw"],
             vals.iter().sum(),

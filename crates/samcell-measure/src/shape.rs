@@ -17,8 +17,8 @@ use crate::hull::hull_geometry;
 use crate::measure::{CellMeasurement, Intensity, IntensityStats};
 use crate::neighbors;
 use rayon::prelude::*;
-use samcell_io::RawValues;
 use samcell_imaging::Labels;
+use samcell_io::RawValues;
 use std::f64::consts::PI;
 
 pub(crate) const B4: u8 = 1;

@@ -74,8 +74,12 @@ fn raw_u16_intensities_match_skimage_regionprops() {
     let path = dir.path().join("raw16.tif");
     write_u16_tiff(&path, fx.w, fx.h, &fx.raw);
     let (_, raw, _) = read_gray_raw(&path, &ReadOptions::default()).expect("read");
-    let m = measure_labels(&fx.labels, Some(Intensity::Raw(&raw)), &MeasureConfig::default())
-        .expect("measure");
+    let m = measure_labels(
+        &fx.labels,
+        Some(Intensity::Raw(&raw)),
+        &MeasureConfig::default(),
+    )
+    .expect("measure");
     assert_eq!(m.intensity_full_scale, 65535.0);
     assert_eq!(m.cells.len(), fx.expected.len());
     for (c, e) in m.cells.iter().zip(&fx.expected) {
@@ -112,8 +116,12 @@ fn cells_csv_has_the_0_1_values_and_the_raw_values() {
     let path = dir.path().join("raw16.tif");
     write_u16_tiff(&path, fx.w, fx.h, &fx.raw);
     let (grey, raw, _) = read_gray_raw(&path, &ReadOptions::default()).expect("read");
-    let m = measure_labels(&fx.labels, Some(Intensity::Raw(&raw)), &MeasureConfig::default())
-        .expect("measure");
+    let m = measure_labels(
+        &fx.labels,
+        Some(Intensity::Raw(&raw)),
+        &MeasureConfig::default(),
+    )
+    .expect("measure");
     let text = cells_csv_string(&m);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
@@ -135,12 +143,21 @@ fn cells_csv_has_the_0_1_values_and_the_raw_values() {
         assert_eq!(row.len(), header.len());
         for (k, n) in names.iter().enumerate() {
             let v: f64 = row[col(n)].parse().expect("number");
-            assert!(close(v, e[2 + k]), "label {}: {n} {v} vs {}", e[0], e[2 + k]);
+            assert!(
+                close(v, e[2 + k]),
+                "label {}: {n} {v} vs {}",
+                e[0],
+                e[2 + k]
+            );
         }
     }
     // the old behaviour measured the min-max rescaled 8-bit image: a different number
-    let old = measure_labels(&fx.labels, Some(Intensity::U8(&grey)), &MeasureConfig::default())
-        .expect("measure");
+    let old = measure_labels(
+        &fx.labels,
+        Some(Intensity::U8(&grey)),
+        &MeasureConfig::default(),
+    )
+    .expect("measure");
     let (o, e) = (old.cells[0].intensity.expect("intensity"), fx.expected[0]);
     assert!(!close(o.mean, e[2]) && !close(o.mean / 255.0, e[7]));
 }

@@ -157,12 +157,8 @@ mod tests {
     use super::*;
     use tiff::encoder::{colortype, TiffEncoder};
 
-    fn write_tiff<C: colortype::ColorType>(
-        path: &Path,
-        w: u32,
-        h: u32,
-        data: &[C::Inner],
-    ) where
+    fn write_tiff<C: colortype::ColorType>(path: &Path, w: u32, h: u32, data: &[C::Inner])
+    where
         [C::Inner]: tiff::encoder::TiffValue,
     {
         let f = std::fs::File::create(path).expect("create");
@@ -191,7 +187,9 @@ mod tests {
     fn rgb16_uses_the_segmentation_grey_before_scaling() {
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("rgb16.tif");
-        let data: Vec<u16> = vec![60000, 100, 7, 0, 0, 0, 1000, 2000, 3000, 65535, 65535, 65535];
+        let data: Vec<u16> = vec![
+            60000, 100, 7, 0, 0, 0, 1000, 2000, 3000, 65535, 65535, 65535,
+        ];
         write_tiff::<colortype::RGB16>(&p, 2, 2, &data);
         let (_, raw, info) = read_gray_raw(&p, &ReadOptions::default()).expect("read");
         assert_eq!((info.channels, info.sample), (3, SampleType::U16));
@@ -199,7 +197,8 @@ mod tests {
             panic!("{:?}", raw.values())
         };
         for (k, px) in data.chunks_exact(3).enumerate() {
-            let want = 0.299 * f64::from(px[0]) + 0.587 * f64::from(px[1]) + 0.114 * f64::from(px[2]);
+            let want =
+                0.299 * f64::from(px[0]) + 0.587 * f64::from(px[1]) + 0.114 * f64::from(px[2]);
             assert!(
                 (f64::from(v[k]) - want).abs() <= want * 1e-7,
                 "pixel {k}: {} vs {want}",
