@@ -4,8 +4,9 @@
 //!
 //! - [`ServeConfig`]: host, port, work directory, upload limits, default thresholds.
 //! - [`AppState`]: the job table, persisted under the work directory (one `job.json` per job,
-//!   reloaded at start-up: finished results survive a restart, unfinished jobs are queued again),
-//!   and one worker thread that runs the shared [`Segmenter`] on the queued images in upload order.
+//!   reloaded at start-up: finished results survive a restart, unfinished jobs are queued again,
+//!   except one whose processing killed the server twice: that one is marked failed), and one
+//!   worker thread that runs the shared [`Segmenter`] on the queued images in upload order.
 //! - [`router`]: the JSON HTTP API (documented in the workspace README, "The web GUI") and the page,
 //!   behind [`guard`]'s rules: requests must name this server in `Host`, state-changing ones
 //!   from a browser must come from its own page (`Origin`), and a server reachable from other
@@ -116,7 +117,7 @@ pub async fn serve(mut cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<()
         );
     }
     let result = serve_on(listener, state.clone(), shutdown_signal()).await;
-    state.0.release_interrupted();
+    state.release_interrupted();
     result
 }
 

@@ -1,5 +1,13 @@
 //! [`AppState`]: the job table, its persistence and the worker thread that runs the model.
 //!
+//! Crash rule: a job is saved as `processing` with `attempts` incremented before the model runs.
+//! At start-up a job still `processing` was cut short by the process dying (out of memory,
+//! killed): it is queued again while `attempts` < [`job::MAX_ATTEMPTS`] (one more try), else
+//! marked failed with the reason, so that one image cannot keep the server in a crash loop. A
+//! clean stop hands the interrupted run back ([`AppState::release_interrupted`]). A record that
+//! cannot be read becomes a failed job (logged with its path); a done job whose result files are
+//! gone becomes failed naming the file (at start-up and when a request finds out).
+//!
 //! One worker thread takes job ids from a channel in upload order and runs the shared
 //! [`Segmenter`] (a blocking, CPU-bound call) on each; HTTP handlers never run the model. The
 //! worker holds only a weak reference, so it ends when the last `AppState` is dropped.
@@ -159,6 +167,13 @@ impl AppState {
     pub fn job(&self, id: &str) -> Option<Job> {
         self.0.get(id)
     }
+
+    /// Call after a clean stop (Ctrl+C), before the process exits: the image being processed
+    /// was interrupted, not a crash, so its record goes back to queued without counting the run
+    /// (it resumes at the next start). If the worker finishes it meanwhile, its outcome wins.
+    pub fn release_interrupted(&self) {
+        self.0.release_interrupted()
+    }
 }
 
 impl Shared {
@@ -201,9 +216,7 @@ impl Shared {
         Some(snapshot)
     }
 
-    /// After a clean stop (Ctrl+C): the image being processed was interrupted, not a crash, so
-    /// its record goes back to queued without counting the run (it resumes at the next start).
-    /// If the worker finishes it meanwhile, its outcome overwrites this.
+    /// See [`AppState::release_interrupted`].
     pub fn release_interrupted(&self) {
         let ids: Vec<String> = lock(&self.jobs)
             .values()

@@ -546,6 +546,14 @@ async fn an_image_that_kills_the_server_is_tried_once_more_then_failed() {
         "recorded before the model runs"
     );
     let crash1 = snapshot(srv.work.path());
+    // a clean stop (Ctrl+C) instead: the interrupted run is handed back, not counted
+    srv.state.release_interrupted();
+    let rec = record(srv.work.path(), &id);
+    assert_eq!(
+        (&rec["state"], &rec["attempts"]),
+        (&json!("queued"), &json!(0)),
+        "{rec}"
+    );
     p.gate.set(true);
     srv.stop().await;
 
