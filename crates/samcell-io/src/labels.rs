@@ -12,27 +12,39 @@
 //!   colours, not labels.
 //!
 //! Refused with a reason: JPEG (lossy), BMP, 16-bit float TIFF, multi-page TIFFs (a 3-D stack is
-//! not a 2-D label image). Every error from [`read_labels`] names the file.
+//! not a 2-D label image), volumetric TIFF pages. Every error from [`read_labels`] names the file.
+//!
+//! Images over the pixel limit ([`crate::limits`]) are refused from their header, before
+//! decoding.
 
-use crate::{Format, IoError};
+use crate::read::tiff_input::{describe, volumetric_depth, volumetric_error};
+use crate::{limits, Format, IoError};
+use image::ImageDecoder;
 use samcell_imaging::Labels;
 use std::io::Cursor;
 use std::path::Path;
-use tiff::decoder::{Decoder, DecodingResult, Limits};
+use tiff::decoder::{Decoder, DecodingResult};
 use tiff::ColorType;
 
-/// Reads a label image (see the module docs for the accepted formats).
+/// Reads a label image (see the module docs for the accepted formats) under the process-wide
+/// pixel limit.
 pub fn read_labels(path: &Path) -> Result<Labels, IoError> {
     let err = |reason: String| IoError::Read { path: path.to_path_buf(), reason };
     let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
     decode_labels(&bytes).map_err(err)
 }
 
-/// Decodes label-image bytes (TIFF or PNG); the error is a reason without the file name.
+/// Decodes label-image bytes (TIFF or PNG) under the process-wide pixel limit; the error is a
+/// reason without the file name.
 pub fn decode_labels(bytes: &[u8]) -> Result<Labels, String> {
+    decode_labels_limited(bytes, limits::max_pixels())
+}
+
+/// [`decode_labels`] with an explicit pixel limit.
+pub fn decode_labels_limited(bytes: &[u8], max_pixels: u64) -> Result<Labels, String> {
     match crate::read::detect(bytes) {
-        Ok(Format::Png) => decode_png(bytes),
-        Ok(Format::Tiff) => decode_tiff(bytes),
+        Ok(Format::Png) => decode_png(bytes, max_pixels),
+        Ok(Format::Tiff) => decode_tiff(bytes, max_pixels),
         Ok(Format::Jpeg) => Err(
             "JPEG cannot hold a label image (lossy compression changes the labels); use TIFF or PNG"
                 .into(),
@@ -43,9 +55,12 @@ pub fn decode_labels(bytes: &[u8]) -> Result<Labels, String> {
     }
 }
 
-fn decode_png(bytes: &[u8]) -> Result<Labels, String> {
-    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
+fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Labels, String> {
+    let d = image::codecs::png::PngDecoder::with_limits(Cursor::new(bytes), limits::image_limits(max_pixels))
         .map_err(|e| format!("cannot decode PNG: {e}"))?;
+    let (w, h) = d.dimensions();
+    limits::check(w.into(), h.into(), max_pixels)?;
+    let img = image::DynamicImage::from_decoder(d).map_err(|e| format!("cannot decode PNG: {e}"))?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let data: Vec<u32> = match img {
         image::DynamicImage::ImageLuma8(b) => b.into_raw().into_iter().map(u32::from).collect(),
@@ -61,20 +76,21 @@ fn decode_png(bytes: &[u8]) -> Result<Labels, String> {
 }
 
 fn tiff_reason(e: tiff::TiffError) -> String {
-    format!("cannot decode TIFF: {e}")
+    describe(&e)
 }
 
-fn decode_tiff(bytes: &[u8]) -> Result<Labels, String> {
-    let mut limits = Limits::default();
-    limits.decoding_buffer_size = usize::try_from(1u64 << 34).unwrap_or(usize::MAX);
-    limits.intermediate_buffer_size = limits.decoding_buffer_size;
+fn decode_tiff(bytes: &[u8], max_pixels: u64) -> Result<Labels, String> {
     let mut d = Decoder::new(Cursor::new(bytes))
         .map_err(tiff_reason)?
-        .with_limits(limits);
+        .with_limits(limits::tiff_limits(max_pixels));
     let (w, h) = d.dimensions().map_err(tiff_reason)?;
+    limits::check(w.into(), h.into(), max_pixels)?;
     let (w, h) = (w as usize, h as usize);
     if w == 0 || h == 0 {
         return Err(format!("zero-size image ({w}x{h})"));
+    }
+    if let Some(depth) = volumetric_depth(&mut d) {
+        return Err(volumetric_error(depth));
     }
     match d.colortype().map_err(tiff_reason)? {
         ColorType::Gray(_) => {}

@@ -39,7 +39,7 @@ mod codecs;
 mod float_map;
 pub mod gray;
 mod raw;
-mod tiff_input;
+pub(crate) mod tiff_input;
 
 pub use float_map::read_f32_tiff;
 pub use raw::{read_gray_raw, RawGray, RawValues};
@@ -66,6 +66,17 @@ pub struct ReadOptions {
     /// Page of a multi-page TIFF (0-based). Other formats have one page.
     pub page: usize,
     pub scaling: Scaling,
+    /// Largest image accepted, in pixels (width x height); `None`: the process-wide limit
+    /// ([`crate::limits::max_pixels`], [`crate::limits::DEFAULT_MAX_PIXELS`] unless set). Larger
+    /// images are refused from their header, before decoding.
+    pub max_pixels: Option<u64>,
+}
+
+impl ReadOptions {
+    /// The pixel limit in force for this read.
+    pub fn pixel_limit(&self) -> u64 {
+        self.max_pixels.unwrap_or_else(crate::limits::max_pixels)
+    }
 }
 
 /// File formats recognised from their first bytes.
@@ -132,6 +143,38 @@ impl fmt::Display for SampleType {
     }
 }
 
+/// How the samples of a pixel became the one grey value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelUse {
+    /// One sample per pixel, used as it is.
+    Single,
+    /// Colour samples combined into grey (luma weights; for JPEG the decoded Y component);
+    /// alpha, if any, ignored.
+    MergedColour,
+    /// Only the first sample of each pixel used; the others (alpha or extra bands, e.g. the
+    /// channels of a multi-channel microscopy TIFF page) ignored.
+    FirstSample,
+}
+
+/// Where [`StackDims`] were read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackSource {
+    /// ImageJ's `ImageDescription` (`channels=`, `slices=`, `frames=`).
+    ImageJ,
+    /// OME-TIFF XML (`SizeC`, `SizeZ`, `SizeT` of the first `Pixels` element).
+    Ome,
+}
+
+/// The channel / Z / time layout that a TIFF's metadata declares for its pages (each page is
+/// one 2-D plane; only the page asked for is read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackDims {
+    pub channels: usize,
+    pub slices: usize,
+    pub frames: usize,
+    pub source: StackSource,
+}
+
 /// What the file held, for logging and run metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceInfo {
@@ -147,6 +190,11 @@ pub struct SourceInfo {
     pub page: usize,
     /// For wider-than-8-bit input: the `(lo, hi)` range that was mapped to 0..255.
     pub scaled_from: Option<(f64, f64)>,
+    /// How the `channels` samples of a pixel became grey.
+    pub channel_use: ChannelUse,
+    /// Channel / Z / time layout declared by ImageJ or OME metadata (TIFF only; `None` when
+    /// the file declares none). With more than one page, only `page` was read.
+    pub stack: Option<StackDims>,
 }
 
 impl fmt::Display for SourceInfo {
@@ -162,6 +210,18 @@ impl fmt::Display for SourceInfo {
             self.page + 1,
             self.pages
         )?;
+        match self.channel_use {
+            ChannelUse::Single => {}
+            ChannelUse::MergedColour => f.write_str(", colour merged to grey")?,
+            ChannelUse::FirstSample => write!(f, ", first of {} samples used", self.channels)?,
+        }
+        if let Some(s) = &self.stack {
+            let src = match s.source {
+                StackSource::ImageJ => "ImageJ",
+                StackSource::Ome => "OME",
+            };
+            write!(f, ", {src} stack of {} channel(s) x {} slice(s) x {} frame(s)", s.channels, s.slices, s.frames)?;
+        }
         if let Some((lo, hi)) = self.scaled_from {
             write!(f, ", scaled {lo}..{hi} -> 0..255")?;
         }
@@ -194,23 +254,55 @@ pub(crate) fn read_gray_keeping_wide(
     };
     check_scaling(&opts.scaling).map_err(err)?;
     let bytes = read_bytes(path)?;
-    let format = detect(&bytes).map_err(err)?;
+    decode_gray_keeping_wide(&bytes, opts).map_err(err)
+}
+
+/// [`read_gray_with_info`] on a file's bytes already in memory; the error is the reason
+/// without a file name.
+pub fn decode_gray_with_info(bytes: &[u8], opts: &ReadOptions) -> Result<(GrayU8, SourceInfo), String> {
+    decode_gray_keeping_wide(bytes, opts).map(|(img, info, _)| (img, info))
+}
+
+/// [`decode_gray_with_info`], also returning the unscaled wide channel (see
+/// [`read_gray_keeping_wide`]).
+fn decode_gray_keeping_wide(
+    bytes: &[u8],
+    opts: &ReadOptions,
+) -> Result<(GrayU8, SourceInfo, Option<Vec<f64>>), String> {
+    let err = |reason: String| reason;
+    check_scaling(&opts.scaling)?;
+    if bytes.is_empty() {
+        return Err("empty file (0 bytes)".into());
+    }
+    let bytes = bytes;
+    let format = detect(bytes)?;
     if format != Format::Tiff && opts.page != 0 {
         return Err(err(format!(
             "page {} requested, but a {format} file has 1 page (0-based index 0)",
             opts.page
         )));
     }
+    let limit = opts.pixel_limit();
     let decoded = match format {
-        Format::Tiff => tiff_input::decode(&bytes, opts.page),
-        Format::Png => codecs::decode_png(&bytes),
-        Format::Jpeg => codecs::decode_jpeg(&bytes),
-        Format::Bmp => codecs::decode_bmp(&bytes),
+        Format::Tiff => tiff_input::decode(bytes, opts.page, limit),
+        Format::Png => codecs::decode_png(bytes, limit),
+        Format::Jpeg => codecs::decode_jpeg(bytes, limit),
+        Format::Bmp => codecs::decode_bmp(bytes, limit),
     }
     .map_err(err)?;
     let (w, h) = (decoded.width, decoded.height);
     if w == 0 || h == 0 {
         return Err(err(format!("zero-size image ({w}x{h})")));
+    }
+    let n_values = match &decoded.pixels {
+        gray::Pixels::Gray8(v) => v.len(),
+        gray::Pixels::Wide(v) => v.len(),
+    };
+    if n_values != w * h {
+        return Err(err(format!(
+            "corrupt {format}: {n_values} pixel values decoded for a {w}x{h} image ({} expected)",
+            w * h
+        )));
     }
     let (data, scaled_from, wide) = match decoded.pixels {
         gray::Pixels::Gray8(v) => (v, None, None),
@@ -228,8 +320,11 @@ pub(crate) fn read_gray_keeping_wide(
         pages: decoded.pages,
         page: opts.page,
         scaled_from,
+        channel_use: decoded.channel_use,
+        stack: decoded.stack,
     };
-    let img = GrayU8::from_vec(w, h, data).map_err(|e| err(format!("internal size error: {e}")))?;
+    let img = GrayU8::from_vec(w, h, data)
+        .map_err(|e| err(format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}")))?;
     Ok((img, info, wide))
 }
 
@@ -241,7 +336,7 @@ pub fn page_count(path: &Path) -> Result<usize, IoError> {
     };
     let bytes = read_bytes(path)?;
     match detect(&bytes).map_err(err)? {
-        Format::Tiff => tiff_input::page_count(&bytes).map_err(err),
+        Format::Tiff => tiff_input::page_count(&bytes, crate::limits::max_pixels()).map_err(err),
         _ => Ok(1),
     }
 }

@@ -251,6 +251,7 @@ fn invalid_percentiles_are_rejected() {
             &ReadOptions {
                 page: 0,
                 scaling: Scaling::Percentile(lo, hi),
+                ..Default::default()
             },
         );
         assert_contains(&msg, &["percentile"]);
@@ -265,6 +266,7 @@ fn percentile_0_100_equals_minmax() {
         &ReadOptions {
             page: 0,
             scaling: Scaling::Percentile(0.0, 100.0),
+            ..Default::default()
         },
     )
     .unwrap();

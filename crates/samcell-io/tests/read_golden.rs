@@ -23,6 +23,7 @@ fn options(c: &Case) -> ReadOptions {
     ReadOptions {
         page: c.page,
         scaling,
+        ..ReadOptions::default()
     }
 }
 

@@ -10,12 +10,16 @@
 //! - BMP (opencv 4.12 `BmpDecoder`): grey palettes as stored, colour pixels and colour palettes
 //!   through [`cv_rgb_to_gray`], alpha ignored.
 //! - EXIF orientation of PNG (`eXIf`) and JPEG (APP1) files is applied, as `cv2.imread` does.
+//!
+//! Each decoder reads the image size from the header (PNG `IHDR`, JPEG `SOF`, BMP info header)
+//! and refuses an image over the pixel limit ([`crate::limits`]) before any pixel buffer exists.
 
 use super::gray::{
-    apply_exif_orientation, cv_rgb_to_gray, interleaved_to_f64, interleaved_u8_to_gray,
-    jpeg_rgb_to_gray, Decoded, Pixels, PngRgbToGray,
+    apply_exif_orientation, channel_use, cv_rgb_to_gray, interleaved_to_f64,
+    interleaved_u8_to_gray, jpeg_rgb_to_gray, Decoded, Pixels, PngRgbToGray,
 };
 use super::SampleType;
+use crate::limits;
 use image::codecs::bmp::BmpDecoder;
 use image::codecs::png::PngDecoder;
 use image::{ColorType, ImageDecoder};
@@ -32,9 +36,20 @@ fn image_err(kind: &str, e: image::ImageError) -> String {
     }
 }
 
-/// Walks the PNG chunks before IDAT: (bit depth, colour type, file gamma in 1e5 units).
-fn png_header(bytes: &[u8]) -> (u8, u8, Option<u32>) {
+/// What [`png_header`] finds before IDAT.
+struct PngHeader {
+    width: u32,
+    height: u32,
+    depth: u8,
+    ctype: u8,
+    /// File gamma in 1e5 units.
+    gamma: Option<u32>,
+}
+
+/// Walks the PNG chunks before IDAT: size, bit depth, colour type, file gamma.
+fn png_header(bytes: &[u8]) -> PngHeader {
     let (mut depth, mut ctype, mut gamma, mut srgb) = (8, 0, None, false);
+    let (mut width, mut height) = (0, 0);
     let mut pos = 8;
     while pos + 8 <= bytes.len() {
         let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
@@ -43,6 +58,8 @@ fn png_header(bytes: &[u8]) -> (u8, u8, Option<u32>) {
         let data = bytes.get(pos + 8..pos + 8 + len);
         match (kind, data) {
             (b"IHDR", Some(d)) if d.len() >= 10 => {
+                width = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+                height = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
                 depth = d[8];
                 ctype = d[9];
             }
@@ -60,14 +77,18 @@ fn png_header(bytes: &[u8]) -> (u8, u8, Option<u32>) {
         pos = pos.saturating_add(len).saturating_add(12);
     }
     // an sRGB chunk sets the file gamma to the sRGB approximation 1/2.2 (45455)
-    (depth, ctype, if srgb { Some(45455) } else { gamma })
+    let gamma = if srgb { Some(45455) } else { gamma };
+    PngHeader { width, height, depth, ctype, gamma }
 }
 
-pub(crate) fn decode_png(bytes: &[u8]) -> Result<Decoded, String> {
-    let (depth, ctype, gamma) = png_header(bytes);
-    let mut d = PngDecoder::new(Cursor::new(bytes)).map_err(|e| image_err("PNG", e))?;
+pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
+    let PngHeader { width, height, depth, ctype, gamma } = png_header(bytes);
+    limits::check(width.into(), height.into(), max_pixels)?;
+    let mut d = PngDecoder::with_limits(Cursor::new(bytes), limits::image_limits(max_pixels))
+        .map_err(|e| image_err("PNG", e))?;
     let orientation = d.orientation().map(|o| o.to_exif()).unwrap_or(1);
     let (w, h) = d.dimensions();
+    limits::check(w.into(), h.into(), max_pixels)?;
     let (w, h) = (w as usize, h as usize);
     let color = d.color_type();
     if w == 0 || h == 0 {
@@ -100,7 +121,10 @@ pub(crate) fn decode_png(bytes: &[u8]) -> Result<Decoded, String> {
         }
         other => return Err(format!("unsupported PNG colour type {other:?}")),
     };
-    Ok(oriented(w, h, channels as u8, sample, pixels, orientation))
+    let colour = matches!(color, ColorType::Rgb8 | ColorType::Rgba8 | ColorType::Rgb16 | ColorType::Rgba16);
+    let mut out = oriented(w, h, channels as u8, sample, pixels, orientation);
+    out.channel_use = channel_use(channels, colour);
+    Ok(out)
 }
 
 fn oriented(
@@ -128,10 +152,12 @@ fn oriented(
         sample,
         pages: 1,
         pixels,
+        channel_use: channel_use(channels.into(), channels > 2),
+        stack: None,
     }
 }
 
-pub(crate) fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, String> {
+pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
     let zerr = |e: zune_jpeg::errors::DecodeErrors| format!("corrupt or truncated JPEG: {e}");
     // libjpeg accepts truncated data with a warning and fills grey; a truncated file is treated as
     // an error here: there must be an end-of-image marker after the last start-of-scan (entropy-
@@ -141,10 +167,11 @@ pub(crate) fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, String> {
     if !has_eoi {
         return Err("truncated JPEG: no image data or no end-of-image marker".to_string());
     }
+    // JPEG sizes are 16-bit; the pixel limit is checked once the header is read
     let options = DecoderOptions::default()
         .set_strict_mode(false)
-        .set_max_width(usize::MAX)
-        .set_max_height(usize::MAX);
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
     let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     d.decode_headers().map_err(zerr)?;
     let input = d
@@ -161,6 +188,7 @@ pub(crate) fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, String> {
     if w == 0 || h == 0 {
         return Err(format!("zero-size image ({w}x{h})"));
     }
+    limits::check(w as u64, h as u64, max_pixels)?;
     let orientation = d
         .exif()
         .and_then(|e| image::metadata::Orientation::from_exif_chunk(e))
@@ -180,19 +208,33 @@ pub(crate) fn decode_jpeg(bytes: &[u8]) -> Result<Decoded, String> {
         ));
     }
     let channels = input.num_components() as u8;
-    Ok(oriented(
-        w,
-        h,
-        channels,
-        SampleType::U8,
-        Pixels::Gray8(gray),
-        orientation,
-    ))
+    let mut out = oriented(w, h, channels, SampleType::U8, Pixels::Gray8(gray), orientation);
+    out.channel_use = channel_use(channels.into(), input != ColorSpace::Luma);
+    Ok(out)
 }
 
-pub(crate) fn decode_bmp(bytes: &[u8]) -> Result<Decoded, String> {
-    let d = BmpDecoder::new(Cursor::new(bytes)).map_err(|e| image_err("BMP", e))?;
+/// Width and height from a BMP's info header (`BITMAPCOREHEADER`: 16-bit; the others: 32-bit
+/// signed, a negative height meaning top-down rows), if the header is there.
+fn bmp_size(bytes: &[u8]) -> Option<(u64, u64)> {
+    let u32_at = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u16_at = |o: usize| bytes.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if u32_at(14)? == 12 {
+        Some((u16_at(18)?.into(), u16_at(20)?.into()))
+    } else {
+        let w = u32_at(18)? as i32;
+        let h = u32_at(22)? as i32;
+        Some((u64::from(w.unsigned_abs()), u64::from(h.unsigned_abs())))
+    }
+}
+
+pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
+    if let Some((w, h)) = bmp_size(bytes) {
+        limits::check(w, h, max_pixels)?;
+    }
+    let mut d = BmpDecoder::new(Cursor::new(bytes)).map_err(|e| image_err("BMP", e))?;
+    d.set_limits(limits::image_limits(max_pixels)).map_err(|e| image_err("BMP", e))?;
     let (w, h) = d.dimensions();
+    limits::check(w.into(), h.into(), max_pixels)?;
     let (w, h) = (w as usize, h as usize);
     if w == 0 || h == 0 {
         return Err(format!("zero-size image ({w}x{h})"));
@@ -224,5 +266,7 @@ pub(crate) fn decode_bmp(bytes: &[u8]) -> Result<Decoded, String> {
         sample,
         pages: 1,
         pixels: Pixels::Gray8(pixels),
+        channel_use: channel_use(channels, matches!(color, ColorType::Rgb8 | ColorType::Rgba8)),
+        stack: None,
     })
 }

@@ -2,7 +2,8 @@
 //!
 //! Distance maps are written as single-channel 32-bit float TIFFs (`<stem>_distmap.tif`); tools
 //! that re-threshold or tune from saved maps read them here, values untouched (no scaling to u8,
-//! unlike [`crate::read_gray`]). Only the first page is read.
+//! unlike [`crate::read_gray`]). Only the first page is read; a map over the pixel limit
+//! ([`crate::limits`]) is refused from its header.
 
 use crate::IoError;
 use samcell_imaging::MapF32;
@@ -17,8 +18,12 @@ fn rerr(path: &Path, reason: impl Into<String>) -> IoError {
 /// Reads the first page of a single-channel 32-bit float TIFF as a map.
 pub fn read_f32_tiff(path: &Path) -> Result<MapF32, IoError> {
     let f = std::fs::File::open(path).map_err(|e| rerr(path, format!("cannot open: {e}")))?;
-    let mut d = Decoder::new(std::io::BufReader::new(f)).map_err(|e| rerr(path, format!("not a readable TIFF: {e}")))?;
+    let limit = crate::limits::max_pixels();
+    let mut d = Decoder::new(std::io::BufReader::new(f))
+        .map_err(|e| rerr(path, format!("not a readable TIFF: {e}")))?
+        .with_limits(crate::limits::tiff_limits(limit));
     let (w, h) = d.dimensions().map_err(|e| rerr(path, e.to_string()))?;
+    crate::limits::check(w.into(), h.into(), limit).map_err(|e| rerr(path, e))?;
     match d.colortype().map_err(|e| rerr(path, e.to_string()))? {
         ColorType::Gray(32) => {}
         other => return Err(rerr(path, format!("expected a one-channel 32-bit float TIFF (a distance map), found {other:?}"))),

@@ -12,7 +12,7 @@
 //! - `scale_to_u8`: the documented min-max / percentile scaling of wide data (module docs of
 //!   [`crate::read`]).
 
-use super::{SampleType, Scaling};
+use super::{ChannelUse, SampleType, Scaling, StackDims};
 
 /// Decoded pixels: already grey u8 (the cv2-compatible path) or one f64 channel to be scaled.
 pub(crate) enum Pixels {
@@ -28,6 +28,26 @@ pub(crate) struct Decoded {
     pub sample: SampleType,
     pub pages: usize,
     pub pixels: Pixels,
+    pub channel_use: ChannelUse,
+    pub stack: Option<StackDims>,
+}
+
+/// How a decoder with `channels` samples per pixel, colour or not, makes grey.
+pub(crate) fn channel_use(channels: usize, colour: bool) -> ChannelUse {
+    match (channels, colour) {
+        (0 | 1, _) => ChannelUse::Single,
+        (_, true) => ChannelUse::MergedColour,
+        (_, false) => ChannelUse::FirstSample,
+    }
+}
+
+/// The first sample of each pixel of `stride` interleaved samples (grey with alpha or extra
+/// bands); `stride` 1 returns the buffer as it is.
+pub(crate) fn first_sample<T: Copy>(data: Vec<T>, stride: usize) -> Vec<T> {
+    if stride <= 1 {
+        return data;
+    }
+    data.chunks_exact(stride).map(|p| p[0]).collect()
 }
 
 /// libpng's RGB-to-grey for 8-bit samples, with the file gamma handling of libpng 1.6.

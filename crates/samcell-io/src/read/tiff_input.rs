@@ -7,27 +7,36 @@
 //! [`cv_rgb_to_gray`] after premultiplying an *unassociated* alpha as libtiff's RGBA reader does
 //! (see [`premultiply`]), other extra samples ignored; 1/2/4-bit grey expanded to 0..255 like
 //! libtiff's `TIFFReadRGBAImage` (v * 255 / (2^bits - 1)). Wider pages become one f64 channel.
-//! Palette, CMYK, YCbCr and Lab pages are rejected with a clear error.
+//! Palette, CMYK, YCbCr and Lab pages are rejected with a clear error. Grey pages with more
+//! than one sample per pixel (alpha, or the extra bands of a multi-channel page) use the first
+//! sample. SGI volumetric pages (`ImageDepth` > 1, one page holding a whole Z stack) are refused
+//! as unsupported, naming the tag.
+//!
+//! The page's width and height are checked against the pixel limit ([`crate::limits`]) before
+//! it is decoded, and the `tiff` crate's buffer limits are set from the same number. ImageJ and
+//! OME metadata of the first page give [`StackDims`] for the log.
 
-use super::gray::{cv_rgb_to_gray, interleaved_to_f64, interleaved_u8_to_gray, Decoded, Pixels};
-use super::SampleType;
+use super::gray::{
+    channel_use, cv_rgb_to_gray, first_sample, interleaved_to_f64, interleaved_u8_to_gray, Decoded,
+    Pixels,
+};
+use super::{SampleType, StackDims, StackSource};
+use crate::limits;
 use std::io::Cursor;
-use tiff::decoder::{Decoder, DecodingResult, Limits};
+use tiff::decoder::{Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
-fn decoder(bytes: &[u8]) -> Result<Decoder<Cursor<&[u8]>>, String> {
-    let mut limits = Limits::default();
-    // Large microscopy images are normal: allow a 4 GiB (64-bit) decoded page; IFD values 64 MiB.
-    limits.decoding_buffer_size = usize::try_from(1u64 << 32).unwrap_or(usize::MAX);
-    limits.intermediate_buffer_size = limits.decoding_buffer_size;
-    limits.ifd_value_size = 64 << 20;
+/// TIFF tag `ImageDepth` (SGI): the number of Z slices stored in one volumetric page.
+const IMAGE_DEPTH: u16 = 32997;
+
+pub(crate) fn decoder(bytes: &[u8], max_pixels: u64) -> Result<Decoder<Cursor<&[u8]>>, String> {
     Decoder::new(Cursor::new(bytes))
-        .map(|d| d.with_limits(limits))
+        .map(|d| d.with_limits(limits::tiff_limits(max_pixels)))
         .map_err(|e| describe(&e))
 }
 
-fn describe(e: &tiff::TiffError) -> String {
+pub(crate) fn describe(e: &tiff::TiffError) -> String {
     match e {
         tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             format!("truncated or corrupt TIFF (unexpected end of file: {io})")
@@ -38,15 +47,21 @@ fn describe(e: &tiff::TiffError) -> String {
             format!("zero-size image ({w}x{h})")
         }
         tiff::TiffError::FormatError(f) => format!("corrupt TIFF: {f}"),
+        // the tiff crate words this one as "{bits} samples per pixel"; it is the sample size
+        tiff::TiffError::UnsupportedError(tiff::TiffUnsupportedError::UnsupportedSampleDepth(bits)) => {
+            format!("unsupported TIFF: {bits}-bit samples of this sample format (supported: 1/2/4/8/16/32/64-bit integers, 16/32/64-bit floats)")
+        }
         tiff::TiffError::UnsupportedError(u) => format!("unsupported TIFF: {u}"),
-        tiff::TiffError::LimitsExceeded => "TIFF page too large (over 4 GiB decoded)".to_string(),
+        tiff::TiffError::LimitsExceeded => {
+            "TIFF page too large: its decoded samples exceed the decoder's memory limit (8 bytes per pixel of the pixel limit)".to_string()
+        }
         other => format!("cannot decode TIFF: {other}"),
     }
 }
 
 /// Counts pages; stops at the first directory that cannot be parsed and returns its error.
-fn count_pages(bytes: &[u8]) -> Result<(usize, Option<String>), String> {
-    let mut d = decoder(bytes)?;
+fn count_pages(bytes: &[u8], max_pixels: u64) -> Result<(usize, Option<String>), String> {
+    let mut d = decoder(bytes, max_pixels)?;
     let mut n = 1;
     while d.more_images() {
         if let Err(e) = d.next_image() {
@@ -58,31 +73,90 @@ fn count_pages(bytes: &[u8]) -> Result<(usize, Option<String>), String> {
 }
 
 /// Number of image directories (pages); an unreadable directory is an error.
-pub(crate) fn page_count(bytes: &[u8]) -> Result<usize, String> {
-    match count_pages(bytes)? {
+pub(crate) fn page_count(bytes: &[u8], max_pixels: u64) -> Result<usize, String> {
+    match count_pages(bytes, max_pixels)? {
         (n, None) => Ok(n),
         (_, Some(e)) => Err(e),
     }
 }
 
-pub(crate) fn decode(bytes: &[u8], page: usize) -> Result<Decoded, String> {
+/// `ImageDepth` of the current page when above 1: an SGI volumetric page.
+pub(crate) fn volumetric_depth<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<u64> {
+    d.find_tag_unsigned::<u64>(Tag::Unknown(IMAGE_DEPTH)).ok().flatten().filter(|&z| z > 1)
+}
+
+/// The refusal of a volumetric page.
+pub(crate) fn volumetric_error(depth: u64) -> String {
+    format!(
+        "unsupported TIFF: a volumetric page (ImageDepth = {depth} slices stored in one page); \
+         save the stack with one page per slice (e.g. ImageJ or tifffile without volumetric=True)"
+    )
+}
+
+/// Channel / Z / time layout from ImageJ's or OME's description of the first page.
+fn stack_dims<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<StackDims> {
+    let desc = d.get_tag_ascii_string(Tag::ImageDescription).ok()?;
+    parse_stack_dims(&desc)
+}
+
+pub(crate) fn parse_stack_dims(desc: &str) -> Option<StackDims> {
+    if desc.starts_with("ImageJ=") {
+        let field = |name: &str| {
+            desc.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(1)
+        };
+        let dims = StackDims {
+            channels: field("channels"),
+            slices: field("slices"),
+            frames: field("frames"),
+            source: StackSource::ImageJ,
+        };
+        return (dims.channels * dims.slices * dims.frames > 1).then_some(dims);
+    }
+    if desc.contains("<OME") {
+        let pixels = &desc[desc.find("<Pixels ")?..];
+        let pixels = &pixels[..pixels.find('>').unwrap_or(pixels.len())];
+        let attr = |name: &str| {
+            let key = format!(" {name}=\"");
+            let start = pixels.find(&key)? + key.len();
+            pixels[start..].split('"').next()?.parse::<usize>().ok()
+        };
+        let dims = StackDims {
+            channels: attr("SizeC").unwrap_or(1),
+            slices: attr("SizeZ").unwrap_or(1),
+            frames: attr("SizeT").unwrap_or(1),
+            source: StackSource::Ome,
+        };
+        return (dims.channels * dims.slices * dims.frames > 1).then_some(dims);
+    }
+    None
+}
+
+pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decoded, String> {
     // a broken directory after the requested page does not stop reading it (cv2 reads page 0
     // without looking further); `pages` then counts the readable ones
-    let (pages, broken) = count_pages(bytes)?;
+    let (pages, broken) = count_pages(bytes, max_pixels)?;
     if page >= pages {
         return Err(match broken {
             Some(e) => e,
             None => format!("page {page} requested (0-based), but the TIFF has {pages} page(s)"),
         });
     }
-    let mut d = decoder(bytes)?;
+    let mut d = decoder(bytes, max_pixels)?;
+    let stack = stack_dims(&mut d);
     if page > 0 {
         d.seek_to_image(page).map_err(|e| describe(&e))?;
     }
     let (w, h) = d.dimensions().map_err(|e| describe(&e))?;
+    limits::check(w.into(), h.into(), max_pixels)?;
     let (w, h) = (w as usize, h as usize);
     if w == 0 || h == 0 {
         return Err(format!("zero-size image ({w}x{h})"));
+    }
+    if let Some(depth) = volumetric_depth(&mut d) {
+        return Err(volumetric_error(depth));
     }
     let color = d.colortype().map_err(|e| describe(&e))?;
     let photometric: u16 = d
@@ -146,18 +220,18 @@ pub(crate) fn decode(bytes: &[u8], page: usize) -> Result<Decoded, String> {
             sample: SampleType::UBits(bits),
             pages,
             pixels: Pixels::Gray8(unpack_bits(&packed, w, h, bits)?),
+            channel_use: channel_use(1, false),
+            stack,
         });
     }
 
+    // grey with extra samples: the first sample of each pixel (planar: the first plane)
     macro_rules! wide {
         ($v:expr, $ty:expr, $f:expr) => {{
             let v = interleave($v, n, channels, planar)?;
+            let v = if is_rgb { v } else { first_sample(v, channels) };
             (
-                Pixels::Wide(interleaved_to_f64(
-                    &v,
-                    if is_rgb { channels } else { channels.min(2) },
-                    $f,
-                )),
+                Pixels::Wide(interleaved_to_f64(&v, if is_rgb { channels } else { 1 }, $f)),
                 $ty,
             )
         }};
@@ -165,14 +239,15 @@ pub(crate) fn decode(bytes: &[u8], page: usize) -> Result<Decoded, String> {
     let (pixels, sample) = match result {
         DecodingResult::U8(v) => {
             let mut v = interleave(v, n, channels, planar)?;
-            let c = if is_rgb { channels } else { channels.min(2) };
             if is_rgb && channels >= 4 && unassociated_alpha {
                 premultiply(&mut v, channels);
             }
-            (
-                Pixels::Gray8(interleaved_u8_to_gray(v, c, cv_rgb_to_gray)),
-                SampleType::U8,
-            )
+            let gray = if is_rgb {
+                interleaved_u8_to_gray(v, channels, cv_rgb_to_gray)
+            } else {
+                first_sample(v, channels)
+            };
+            (Pixels::Gray8(gray), SampleType::U8)
         }
         DecodingResult::I8(v) => wide!(v, SampleType::I8, f64::from),
         DecodingResult::U16(v) => wide!(v, SampleType::U16, f64::from),
@@ -192,6 +267,8 @@ pub(crate) fn decode(bytes: &[u8], page: usize) -> Result<Decoded, String> {
         sample,
         pages,
         pixels,
+        channel_use: channel_use(channels, is_rgb),
+        stack,
     })
 }
 
@@ -222,6 +299,8 @@ fn interleave<T: Copy>(
         ));
     }
     if !planar || channels == 1 {
+        let mut v = v;
+        v.truncate(n * channels);
         return Ok(v);
     }
     let mut out = Vec::with_capacity(n * channels);
