@@ -102,13 +102,16 @@ impl RawGray {
     }
 
     /// The value that maps to 1.0 in CellProfiler's 0..1 convention; `None` for float data (used
-    /// as is). See the module docs.
+    /// as is): 255 for 8-bit, 65535 for 16-bit data, the type's maximum for other integers.
     pub fn full_scale(&self) -> Option<f64> {
         full_scale(self.sample)
     }
 }
 
-/// The bit-depth divisor of a sample type (module docs); `None` for floats.
+/// The bit-depth divisor of a sample type, CellProfiler's convention (skimage `img_as_float`):
+/// 255 for u8 and expanded 1/2/4-bit data, 65535 for u16, 2^32 - 1 for u32, 2^64 - 1 for u64, the
+/// type's maximum for signed integers (without `img_as_float`'s clip of the type minimum to -1);
+/// `None` for floats, whose values are used as they are.
 pub fn full_scale(sample: SampleType) -> Option<f64> {
     match sample {
         SampleType::UBits(_) | SampleType::U8 => Some(255.0),
@@ -123,8 +126,12 @@ pub fn full_scale(sample: SampleType) -> Option<f64> {
     }
 }
 
-/// Reads `path` as [`read_gray_with_info`](super::read_gray_with_info) does and also returns the
-/// grey values before scaling (module docs).
+/// Reads `path` as [`read_gray_with_info`](super::read_gray_with_info) does (same formats, page,
+/// errors and u8 image) and also returns the grey channel that u8 image was made from, before
+/// scaling: for 8-bit (and 1/2/4-bit) input the grey u8 values themselves (not rescaled); for
+/// wider input the one channel the min-max/percentile scaling starts from (grey as stored;
+/// colour `0.299 R + 0.587 G + 0.114 B`), kept as f32 for samples of at most 16 bits and f16/f32
+/// (exact for grey data; a colour mix rounded to f32), as f64 otherwise.
 pub fn read_gray_raw(
     path: &Path,
     opts: &ReadOptions,
