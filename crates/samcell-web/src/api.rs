@@ -2,9 +2,9 @@
 //! workspace README's section "The web GUI: `samcell serve`").
 //! Errors are JSON `{"error": "..."}` with a fitting status code.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::assets;
+use crate::downloads::{batch_summary, batch_zip, finished_in, job_file, JOB_FILES};
 use crate::guard::{self, require_json, Guard};
-use crate::job::{files, valid_batch, valid_id, Job, JobState};
+use crate::job::{valid_batch, valid_id, Job, JobState};
 use crate::state::AppState;
 use crate::upload::{self, UploadParams};
-use crate::zipping;
 
 /// Where a user finds the API, for error messages.
-const API_DOCS: &str = "the README, section \"The web GUI\"";
+pub(crate) const API_DOCS: &str = "the README, section \"The web GUI\"";
 
 /// Batch of uploads that name none.
 pub const DEFAULT_BATCH: &str = "default";
@@ -40,7 +40,7 @@ impl From<(u16, String)> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The router of the page and the API for a server listening on `port` (for [`crate::serve_on`]
 /// and for embedding), behind the host, origin and token rules of [`crate::guard`].
@@ -116,55 +116,6 @@ pub struct JobView {
     /// Download and viewer URLs (done jobs only).
     pub files: Option<serde_json::Value>,
 }
-
-/// A file of a finished job, served at `/api/jobs/{id}/files/{name}`.
-struct JobFile {
-    /// Key in [`JobView::files`].
-    key: &'static str,
-    /// Name in the URL; downloads are saved as `<stem>_<name>`.
-    name: &'static str,
-    /// File in the job directory (`None`: the ZIP, made on request).
-    disk: Option<&'static str>,
-    ctype: &'static str,
-    /// Sent as an attachment (download) rather than shown inline (viewer layers).
-    download: bool,
-}
-
-const fn jf(
-    key: &'static str,
-    name: &'static str,
-    disk: Option<&'static str>,
-    ctype: &'static str,
-    download: bool,
-) -> JobFile {
-    JobFile {
-        key,
-        name,
-        disk,
-        ctype,
-        download,
-    }
-}
-
-const TIFF: &str = "image/tiff";
-const PNG: &str = "image/png";
-const CSV: &str = "text/csv; charset=utf-8";
-
-/// Every file a finished job offers (the README's API table lists the same).
-#[rustfmt::skip]
-const JOB_FILES: [JobFile; 11] = [
-    jf("masks", "masks.tif", Some(files::MASKS), TIFF, true),
-    jf("overlay", "overlay.png", Some(files::OVERLAY), PNG, true),
-    jf("cells", "cells.csv", Some(files::CELLS), CSV, true),
-    jf("summary", "summary.csv", Some(files::SUMMARY), CSV, true),
-    jf("distmap", "distmap.tif", Some(files::DISTMAP_TIFF), TIFF, true),
-    jf("zip", "results.zip", None, "application/zip", true),
-    jf("image", "image.png", Some(files::GRAY), PNG, false),
-    jf("view_image", "view_image.png", Some(files::VIEW_IMAGE), PNG, false),
-    jf("view_fill", "view_fill.png", Some(files::VIEW_FILL), PNG, false),
-    jf("view_edges", "view_edges.png", Some(files::VIEW_EDGES), PNG, false),
-    jf("view_distmap", "view_distmap.png", Some(files::VIEW_DISTMAP), PNG, false),
-];
 
 fn view(job: Job, all: &[Job]) -> JobView {
     let queue_ahead = (job.state == JobState::Queued).then(|| {
@@ -248,7 +199,7 @@ struct ListQuery {
     batch: Option<String>,
 }
 
-fn check_batch(b: &str) -> ApiResult<()> {
+pub(crate) fn check_batch(b: &str) -> ApiResult<()> {
     if valid_batch(b) {
         Ok(())
     } else {
@@ -259,7 +210,7 @@ fn check_batch(b: &str) -> ApiResult<()> {
     }
 }
 
-fn check_id(id: &str) -> ApiResult<()> {
+pub(crate) fn check_id(id: &str) -> ApiResult<()> {
     if valid_id(id) {
         Ok(())
     } else {
@@ -441,174 +392,4 @@ async fn batch_threshold(
     let all = s.0.all();
     let views: Vec<JobView> = out.into_iter().map(|j| view(j, &all)).collect();
     Ok(Json(json!({ "jobs": views })))
-}
-
-/// `filename*` (RFC 5987) with an ASCII fallback.
-fn disposition(kind: &str, name: &str) -> HeaderValue {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut enc = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.+".contains(&b) {
-            enc.push(b as char);
-        } else {
-            enc.push_str(&format!("%{b:02X}"));
-        }
-    }
-    HeaderValue::from_str(&format!(
-        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{enc}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-}
-
-fn bytes_response(ctype: &str, disp: Option<HeaderValue>, bytes: Vec<u8>) -> Response {
-    let mut r = Response::new(Body::from(bytes));
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(ctype)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Some(d) = disp {
-        h.insert(header::CONTENT_DISPOSITION, d);
-    }
-    r
-}
-
-fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
-    json!({
-        "samcell_version": env!("CARGO_PKG_VERSION"),
-        "model": s.model_description(),
-        "neighbor_distance_px": s.config().neighbor_distance,
-        "pixel_size_um": s.config().pixel_size_um,
-        "images": jobs.iter().map(|j| json!({
-            "name": j.name, "id": j.id, "peak": j.peak, "fill": j.fill,
-            "width": j.width, "height": j.height, "source": j.source, "page": j.page,
-            "warning": j.warning,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The ZIP of `jobs` (all done) with `settings.json`, built off the async threads.
-async fn results_zip(s: &AppState, jobs: Vec<Job>) -> ApiResult<Vec<u8>> {
-    let s = s.clone();
-    tokio::task::spawn_blocking(move || {
-        zipping::results_zip(&s.0.root, &jobs, &settings_json(&s, &jobs))
-    })
-    .await
-    .map_err(|e| ApiError(500, e.to_string()))?
-    .map_err(|e| ApiError(500, e.to_string()))
-}
-
-async fn job_file(
-    State(s): State<AppState>,
-    Path((id, file)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_id(&id)?;
-    let j =
-        s.0.get(&id)
-            .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
-    let Some(f) = JOB_FILES.iter().find(|f| f.name == file) else {
-        return Err(ApiError(
-            404,
-            format!("no file {file:?}; see {API_DOCS} for the list"),
-        ));
-    };
-    let ready = j.state == JobState::Done || (file.ends_with("image.png") && j.width.is_some());
-    if !ready {
-        let why = match j.state {
-            JobState::Failed => {
-                format!("{} failed: {}", j.name, j.error.clone().unwrap_or_default())
-            }
-            st => format!("{} is {st:?}: results are not ready yet", j.name).to_lowercase(),
-        };
-        return Err(ApiError(409, why));
-    }
-    let disp = f
-        .download
-        .then(|| disposition("attachment", &format!("{}_{}", j.stem(), f.name)));
-    let lock = s.0.job_lock(&id);
-    let _guard = lock.lock().await; // never read files half-way through a re-threshold
-    let bytes = match f.disk {
-        Some(disk) => match tokio::fs::read(s.0.dir(&id).join(disk)).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && j.state == JobState::Done => {
-                return Err(s.0.result_missing(&id, disk).into())
-            }
-            Err(e) => return Err(ApiError(500, format!("cannot read {file}: {e}"))),
-        },
-        None => {
-            if s.0.with_results(vec![j]).is_empty() {
-                let j =
-                    s.0.get(&id)
-                        .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
-                let why = j.error.unwrap_or_default();
-                return Err(ApiError(409, format!("{} failed: {why}", j.name)));
-            }
-            results_zip(&s, s.0.get(&id).into_iter().collect()).await?
-        }
-    };
-    Ok(bytes_response(f.ctype, disp, bytes))
-}
-
-/// The done jobs of `batch`, in queue order (a job whose result files are gone is marked failed
-/// and left out).
-fn finished_in(s: &AppState, batch: &str) -> Vec<Job> {
-    let done =
-        s.0.all()
-            .into_iter()
-            .filter(|j| j.batch == batch && j.state == JobState::Done)
-            .collect();
-    s.0.with_results(done)
-}
-
-/// [`finished_in`] for downloads: 404 when there is nothing to download.
-fn done_in(s: &AppState, batch: &str) -> ApiResult<Vec<Job>> {
-    check_batch(batch)?;
-    let jobs = finished_in(s, batch);
-    if jobs.is_empty() {
-        return Err(ApiError(
-            404,
-            format!("batch {batch} has no finished image yet"),
-        ));
-    }
-    Ok(jobs)
-}
-
-async fn batch_summary(
-    State(s): State<AppState>,
-    Path(batch): Path<String>,
-) -> ApiResult<Response> {
-    let jobs = done_in(&s, &batch)?;
-    let stems = zipping::unique_stems(&jobs);
-    let csv =
-        zipping::summary_csv(&s.0.root, &jobs, &stems).map_err(|e| ApiError(500, e.to_string()))?;
-    Ok(bytes_response(
-        CSV,
-        Some(disposition("attachment", "summary.csv")),
-        csv.into_bytes(),
-    ))
-}
-
-async fn batch_zip(State(s): State<AppState>, Path(batch): Path<String>) -> ApiResult<Response> {
-    let bytes = results_zip(&s, done_in(&s, &batch)?).await?;
-    let name = format!("samcell-results-{batch}.zip");
-    Ok(bytes_response(
-        "application/zip",
-        Some(disposition("attachment", &name)),
-        bytes,
-    ))
 }

@@ -352,8 +352,10 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let mut cfg = ServeConfig::default();
-        cfg.token = Some("0123456789abcdef0123".into());
+        let cfg = ServeConfig {
+            token: Some("0123456789abcdef0123".into()),
+            ..ServeConfig::default()
+        };
         let g = Guard::new(&cfg, 8080);
         let mut h = HeaderMap::new();
         assert!(!g.token_ok(&h));

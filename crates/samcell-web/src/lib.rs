@@ -28,6 +28,7 @@
 mod api;
 mod assets;
 pub mod config;
+mod downloads;
 pub mod guard;
 pub mod job;
 pub mod outputs;

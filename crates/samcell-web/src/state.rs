@@ -204,15 +204,18 @@ impl Shared {
     }
 
     /// Applies `f` to the stored job and persists it; returns the new value.
+    ///
+    /// The record is written while the table is locked: no client sees a state (e.g. "done")
+    /// before it is on disk, and concurrent updates reach the disk in the order they were made.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Job)) -> Option<Job> {
         let mut jobs = lock(&self.jobs);
         let j = jobs.get_mut(id)?;
         f(j);
         let snapshot = j.clone();
-        drop(jobs);
         if let Err(e) = job::save(&self.dir(id), &snapshot) {
             tracing::error!("cannot save job {id}: {e}");
         }
+        drop(jobs);
         Some(snapshot)
     }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod synthetic;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,129 @@
+//! A synthetic model for the tests of the server's rules (which do not depend on the model): the
+//! distance map is the crop's brightness, and a gate can hold a job in "processing".
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use samcell_imaging::{GrayU8, MapF32};
+use samcell_pipeline::{DistanceMapPredictor, PredictError, SegmentConfig, Segmenter};
+use serde_json::Value;
+
+use super::{job_id, upload, wait_final, TestServer};
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A gate the predictor waits at while closed (to hold a job in "processing").
+#[derive(Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Gate {
+    pub fn set(&self, open: bool) {
+        *self.open.lock().expect("gate") = open;
+        self.cv.notify_all();
+    }
+}
+
+/// Distance map = brightness / 255, so the bright disks of [`cells_png`] become cells.
+pub struct Brightness {
+    pub calls: AtomicUsize,
+    pub gate: Arc<Gate>,
+}
+
+impl DistanceMapPredictor for Brightness {
+    fn describe(&self) -> String {
+        "synthetic (brightness)".into()
+    }
+
+    fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut open = self.gate.open.lock().expect("gate");
+        while !*open {
+            open = self.gate.cv.wait(open).expect("gate");
+        }
+        drop(open);
+        Ok(crops
+            .iter()
+            .map(|c| {
+                let v = c.data().iter().map(|&p| p as f32 / 255.0).collect();
+                MapF32::from_vec(c.width(), c.height(), v).expect("map")
+            })
+            .collect())
+    }
+}
+
+/// A segmenter over [`Brightness`] and its gate (open unless `closed`).
+pub fn synthetic(closed: bool) -> (Arc<Segmenter>, Arc<Brightness>) {
+    let gate = Arc::new(Gate::default());
+    gate.set(!closed);
+    let p = Arc::new(Brightness {
+        calls: AtomicUsize::new(0),
+        gate,
+    });
+    let seg = Segmenter::new(p.clone(), SegmentConfig::default());
+    (Arc::new(seg), p)
+}
+
+pub async fn server(
+    closed: bool,
+    tweak: impl FnOnce(&mut samcell_web::ServeConfig),
+) -> (TestServer, Arc<Brightness>) {
+    server_in(tempfile::tempdir().expect("tempdir"), closed, tweak).await
+}
+
+pub async fn server_in(
+    work: tempfile::TempDir,
+    closed: bool,
+    tweak: impl FnOnce(&mut samcell_web::ServeConfig),
+) -> (TestServer, Arc<Brightness>) {
+    let (seg, p) = synthetic(closed);
+    let srv = TestServer::start_with(seg, work, |c| {
+        c.peak = 0.5;
+        c.fill = 0.2;
+        tweak(c);
+    })
+    .await;
+    (srv, p)
+}
+
+/// A 60x60 grey image with four bright disks, as pixels.
+pub fn cells_pixels() -> Vec<u8> {
+    let mut px = vec![10u8; 60 * 60];
+    for (cx, cy) in [(15, 15), (45, 15), (15, 45), (45, 45)] {
+        for y in 0..60i32 {
+            for x in 0..60i32 {
+                let d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+                if d2 < 64 {
+                    px[(y * 60 + x) as usize] = (250 - 2 * d2) as u8;
+                }
+            }
+        }
+    }
+    px
+}
+
+/// [`cells_pixels`] as PNG bytes.
+pub fn cells_png() -> Vec<u8> {
+    let img = image::GrayImage::from_raw(60, 60, cells_pixels()).expect("image");
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("PNG");
+    out.into_inner()
+}
+
+/// Uploads [`cells_png`] into `batch` and waits until it is done.
+pub async fn uploaded_done(c: &reqwest::Client, srv: &TestServer, batch: &str) -> Value {
+    let (st, body) = upload(
+        c,
+        &srv.url(&format!("/api/jobs?batch={batch}")),
+        &[("cells.png".into(), cells_png())],
+    )
+    .await;
+    assert_eq!(st, 202, "{body}");
+    let (_, j) = wait_final(c, &srv.url(""), &job_id(&body, 0), WAIT).await;
+    assert_eq!(j["state"], "done", "{j}");
+    j
+}
