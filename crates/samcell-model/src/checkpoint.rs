@@ -6,7 +6,9 @@
 //! `load_state_dict(strict=True)`, which the reference uses, a checkpoint must contain exactly
 //! the expected keys with the expected shapes; anything else is an error that says what is
 //! wrong (missing, unexpected or mis-shaped keys, truncated archives, a Meta-layout SAM
-//! checkpoint, a file that is not a checkpoint at all).
+//! checkpoint, a file that is not a checkpoint at all). A malformed pickle that makes candle's
+//! reader panic is caught and reported as a malformed archive (found by
+//! `tests/fuzz_checkpoint.rs`).
 
 use crate::config::{HeadOverrides, SamConfig};
 use crate::ModelError;
@@ -73,7 +75,11 @@ impl Checkpoint {
             }
             Format::TorchZip => {
                 check_zip(path)?;
-                candle_core::pickle::read_all(path)
+                // candle's pickle reader indexes into what the pickle declares and panics on some
+                // malformed files (e.g. a storage id tuple with fewer than 5 fields): a panic there
+                // is a malformed file, reported as such
+                std::panic::catch_unwind(|| candle_core::pickle::read_all(path))
+                    .map_err(|_| err(path, "malformed PyTorch archive: its data.pkl does not describe tensors the way torch.save writes them"))?
                     .map_err(|e| err(path, format!("cannot decode the PyTorch archive: {e}")))?
             }
         };
