@@ -64,18 +64,22 @@ pub(crate) fn check(width: u64, height: u64, limit: u64) -> Result<(), String> {
     let px = width.saturating_mul(height);
     if px > limit {
         return Err(format!(
-            "image is {width}x{height} = {}, over the limit of {limit} pixels ({}); refused \
+            "image is {width}x{height} = {}, over the limit of {limit} pixels{}; refused \
              before decoding (if this is a real image and the machine has the memory, raise the \
              limit: SAMCELL_MAX_PIXELS)",
             megapixels(px),
-            megapixels(limit)
+            if limit >= 100_000 { format!(" ({})", megapixels(limit)) } else { String::new() }
         ));
     }
     Ok(())
 }
 
 fn megapixels(px: u64) -> String {
-    format!("{:.1} megapixels", px as f64 / 1e6)
+    if px < 100_000 {
+        format!("{px} pixels")
+    } else {
+        format!("{:.1} megapixels", px as f64 / 1e6)
+    }
 }
 
 /// Most bytes a decoder may allocate for one image under `limit` pixels.
