@@ -5,12 +5,110 @@
 //! and that it starts like a checkpoint: a PyTorch zip or safetensors, so that an HTML error page
 //! is never cached as a model), flushed to disk, and only then renamed onto the destination. Any
 //! failure leaves no file at the destination and removes the temporary file.
+//!
+//! Timeouts: 30 s to connect, 60 s for the response headers, and an idle timeout on the body:
+//! when no byte arrives for [`DEFAULT_IDLE_TIMEOUT_S`] seconds (env [`IDLE_TIMEOUT_ENV`]
+//! overrides it) the download is abandoned with an error (the caller adds where to put the file
+//! by hand). The body is read on a helper thread so that a read blocked on a stalled connection
+//! cannot hold the download up; that thread ends with the connection or the process.
+//!
+//! Temporary files left by a download that was killed (`.samcell-download-*.part`) are removed
+//! from the cache folder at the start of the next download once they have not changed for
+//! [`STALE_PART_AGE_S`] seconds (a live download writes to its file continuously).
 
 use crate::progress::Terminal;
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+/// Env var: seconds without any received byte after which a download is abandoned.
+pub const IDLE_TIMEOUT_ENV: &str = "SAMCELL_DOWNLOAD_IDLE_TIMEOUT_S";
+
+/// Default of [`IDLE_TIMEOUT_ENV`].
+pub const DEFAULT_IDLE_TIMEOUT_S: f64 = 60.0;
+
+/// Age (seconds since last change) from which a leftover temporary download file is removed.
+pub const STALE_PART_AGE_S: u64 = 600;
+
+const PART_PREFIX: &str = ".samcell-download-";
+const PART_SUFFIX: &str = ".part";
+
+/// The idle timeout in force ([`IDLE_TIMEOUT_ENV`], else the default).
+fn idle_timeout() -> Duration {
+    let Ok(v) = std::env::var(IDLE_TIMEOUT_ENV) else {
+        return Duration::from_secs_f64(DEFAULT_IDLE_TIMEOUT_S);
+    };
+    match v.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Duration::from_secs_f64(s),
+        _ => {
+            tracing::warn!(
+                "{IDLE_TIMEOUT_ENV}={v:?} is not a positive number of seconds; using {DEFAULT_IDLE_TIMEOUT_S}"
+            );
+            Duration::from_secs_f64(DEFAULT_IDLE_TIMEOUT_S)
+        }
+    }
+}
+
+/// Removes `.samcell-download-*.part` files in `dir` unchanged for `max_age` or longer.
+fn remove_stale_parts(dir: &Path, max_age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(PART_PREFIX) && name.ends_with(PART_SUFFIX)) {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        if meta.is_file() && age >= max_age {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {} ({} bytes), left by an interrupted download",
+                    e.path().display(),
+                    meta.len()
+                ),
+                Err(err) => tracing::warn!(
+                    "cannot remove {}, left by an interrupted download: {err}",
+                    e.path().display()
+                ),
+            }
+        }
+    }
+}
+
+/// Reads `reader` on a helper thread, passing chunks (an empty one at the end) to the receiver.
+fn read_in_background(
+    mut reader: impl Read + Send + 'static,
+) -> Result<mpsc::Receiver<std::io::Result<Vec<u8>>>> {
+    let (tx, rx) = mpsc::sync_channel(4);
+    std::thread::Builder::new()
+        .name("samcell-download".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let msg = match reader.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Ok(n) => Ok(buf[..n].to_vec()),
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(&msg, Ok(c) if !c.is_empty());
+                if tx.send(msg).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .context("cannot start the download thread")?;
+    Ok(rx)
+}
 
 /// Downloads `url` to `dest` (atomically, see the module doc).
 pub fn fetch_to(url: &str, dest: &Path, term: &Terminal) -> Result<()> {
@@ -20,6 +118,11 @@ pub fn fetch_to(url: &str, dest: &Path, term: &Terminal) -> Result<()> {
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the model cache folder {}", dir.display()))?;
+    let idle = idle_timeout();
+    remove_stale_parts(
+        dir,
+        Duration::from_secs(STALE_PART_AGE_S).max(idle.saturating_mul(2)),
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
@@ -33,10 +136,10 @@ pub fn fetch_to(url: &str, dest: &Path, term: &Terminal) -> Result<()> {
     // with a Content-Encoding the length is that of the encoded body; ureq decodes gzip itself
     let encoded = response.headers().contains_key("content-encoding");
     let len = response.body().content_length().filter(|_| !encoded);
-    let mut reader = response.into_body().into_reader();
+    let chunks = read_in_background(response.into_body().into_reader())?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".samcell-download-")
-        .suffix(".part")
+        .prefix(PART_PREFIX)
+        .suffix(PART_SUFFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let name = dest
@@ -44,21 +147,30 @@ pub fn fetch_to(url: &str, dest: &Path, term: &Terminal) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let bar = term.download_bar(len, &format!("downloading {name}"));
-    let mut buf = vec![0u8; 1 << 20];
     let mut total: u64 = 0;
     let mut head = Vec::with_capacity(16);
     loop {
-        let n = reader.read(&mut buf).context("download interrupted")?;
-        if n == 0 {
+        let chunk = match chunks.recv_timeout(idle) {
+            Ok(r) => r.context("download interrupted")?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                bar.finish_and_clear();
+                bail!(
+                    "download stalled: no data for {} s after {total} bytes (set {IDLE_TIMEOUT_ENV} to wait longer)",
+                    idle.as_secs_f64()
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("download interrupted"),
+        };
+        if chunk.is_empty() {
             break;
         }
         if head.len() < 16 {
-            let take = (16 - head.len()).min(n);
-            head.extend_from_slice(&buf[..take]);
+            let take = (16 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
         }
-        tmp.write_all(&buf[..n])
+        tmp.write_all(&chunk)
             .context("cannot write the downloaded data")?;
-        total += n as u64;
+        total += chunk.len() as u64;
         bar.set_position(total);
     }
     bar.finish_and_clear();
@@ -92,7 +204,31 @@ fn looks_like_checkpoint(head: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_checkpoint;
+    use super::*;
+
+    #[test]
+    fn only_old_partial_downloads_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join(".samcell-download-old.part");
+        let fresh = tmp.path().join(".samcell-download-new.part");
+        let other = tmp.path().join("keep.part");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let day_ago = SystemTime::now() - Duration::from_secs(86_400);
+        for p in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(day_ago)
+                .unwrap();
+        }
+        remove_stale_parts(tmp.path(), Duration::from_secs(STALE_PART_AGE_S));
+        assert!(!old.exists(), "a day-old partial download is removed");
+        assert!(fresh.exists(), "a partial download being written is kept");
+        assert!(other.exists(), "other files are not touched");
+    }
 
     #[test]
     fn checkpoint_sniffing() {

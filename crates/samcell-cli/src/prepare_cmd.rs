@@ -72,8 +72,8 @@ pub struct PrepareArgs {
     /// Extra mask-name suffix (folders), tried before _masks, _mask, _labels, _label.
     #[arg(long, value_name = "SUFFIX")]
     pub mask_suffix: Option<String>,
-    /// Output folder of the training set.
-    #[arg(short, long, value_name = "DIR")]
+    /// Output folder of the training set (`--output` is accepted too, as in the other commands).
+    #[arg(short, long, visible_alias = "output", value_name = "DIR")]
     pub out: PathBuf,
     /// Distance of the targets.
     #[arg(long, value_enum, default_value = "chamfer3")]
@@ -201,4 +201,26 @@ pub fn run(args: PrepareArgs, term: &Terminal) -> Result<ExitCode> {
         )
     });
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrepareArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: PrepareArgs,
+    }
+
+    /// `--output` as in the other commands, besides `--out`.
+    #[test]
+    fn output_is_accepted_for_out() {
+        for flag in ["--out", "--output", "-o"] {
+            let w = Wrap::try_parse_from(["prepare", "--format", "cellpose", "in", flag, "set"])
+                .unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(w.args.out, std::path::PathBuf::from("set"));
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! Run metadata: what was run, with what, on what, and what came out.
 //!
 //! Written as JSON (pretty, atomically): `run.json` per run in the output folder (every image of
-//! the run, including skipped and failed ones) and `<name>_run.json` per segmented image (the
-//! same settings and model identity with that image's record), so that each result stays
-//! reproducible after later runs rewrite `run.json`.
+//! the run, including skipped and failed ones, and the records of earlier runs' other images)
+//! and `<name>_run.json` per segmented image (the same settings and model identity with that
+//! image's record, and the page it was made from), so that each result stays reproducible after
+//! later runs rewrite `run.json`. Thresholds are written in their shortest `f32` form
+//! ([`shortest_f32`]).
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -15,12 +17,14 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultSettings {
     /// Seed threshold (`map > peak`).
+    #[serde(serialize_with = "shortest_f32")]
     pub peak: f32,
     /// Cell extent threshold (`map > fill`).
+    #[serde(serialize_with = "shortest_f32")]
     pub fill: f32,
     pub crop: usize,
     pub overlap: usize,
-    /// TIFF page read (0-based).
+    /// TIFF page read (0-based); in `run.json`, the `--page` of the run.
     pub page: usize,
     /// How non-8-bit input is brought to u8: `"min-max"` or `"percentile LO..HI"`.
     pub scaling: String,
@@ -39,6 +43,20 @@ pub struct RunSettings {
     pub threads: usize,
     pub save_distmap: bool,
     pub overwrite: bool,
+    /// `--all-pages`: every page of multi-page files (then `page` does not apply).
+    pub all_pages: bool,
+}
+
+/// Writes an `f32` as the shortest decimal that reads back as the same `f32` (`0.09`, not the
+/// `0.09000000357627869` of its exact value widened to `f64`), whatever serializer is used.
+pub fn shortest_f32<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        // Display of f32 is the shortest round-trip form; as f64 it keeps those digits
+        let short: f64 = v.to_string().parse().unwrap_or(f64::from(*v));
+        s.serialize_f64(short)
+    } else {
+        s.serialize_none()
+    }
 }
 
 /// Identity of the model.
@@ -74,6 +92,22 @@ pub struct SourceMeta {
     pub scaling: String,
     /// The input range mapped to 0..255 (non-8-bit input).
     pub scaled_from: Option<[f64; 2]>,
+    /// How the samples of a pixel became grey: `single`, `merged colour` or `first sample`
+    /// (the other samples, e.g. further channels of the page, ignored).
+    pub channel_use: String,
+    /// Channel / Z / time layout the TIFF's ImageJ or OME metadata declares (its pages hold
+    /// these planes; only `page` was read).
+    pub stack: Option<StackMeta>,
+}
+
+/// The channel / Z / time layout of a stack.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackMeta {
+    pub channels: usize,
+    pub slices: usize,
+    pub frames: usize,
+    /// `ImageJ` or `OME`.
+    pub source: String,
 }
 
 /// Seconds per stage of one image.
@@ -104,6 +138,8 @@ pub struct ImageRecord {
     pub input: String,
     /// Output name prefix (`<name>_masks.tif`...).
     pub name: String,
+    /// Page of the input (0-based) this record is about.
+    pub page: usize,
     pub status: Status,
     pub width: Option<usize>,
     pub height: Option<usize>,
@@ -116,14 +152,17 @@ pub struct ImageRecord {
     pub outputs: Vec<String>,
     /// Why the image failed or was skipped.
     pub error: Option<String>,
+    /// Why the result may not be what was wanted (e.g. a constant image, one page of several).
+    pub warnings: Vec<String>,
 }
 
 impl ImageRecord {
-    /// A record with only the input and its name filled in.
-    pub fn new(input: &Path, name: &str, status: Status) -> Self {
+    /// A record with only the input, its page and its name filled in.
+    pub fn new(input: &Path, page: usize, name: &str, status: Status) -> Self {
         Self {
-            input: input.display().to_string(),
+            input: crate::discover::escape_path(input),
             name: name.to_string(),
+            page,
             status,
             width: None,
             height: None,
@@ -133,6 +172,7 @@ impl ImageRecord {
             seconds: None,
             outputs: Vec::new(),
             error: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -157,8 +197,13 @@ pub struct RunMeta {
     pub output_dir: String,
     pub settings: RunSettings,
     pub model: ModelInfo,
+    /// Counts of this run's images.
     pub summary: Summary,
+    /// This run's images.
     pub images: Vec<ImageRecord>,
+    /// Records of images that earlier runs into the same folder wrote and this run did not
+    /// touch, as they were written (plus `run_started_unix`); see `segment::results`.
+    pub earlier_images: Vec<serde_json::Value>,
 }
 
 /// `<name>_run.json`.
@@ -226,6 +271,26 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_written_without_float_noise() {
+        let s = ResultSettings {
+            peak: 0.47,
+            fill: 0.09,
+            crop: 256,
+            overlap: 32,
+            page: 0,
+            scaling: "min-max".into(),
+            outlines: false,
+        };
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(r#""peak":0.47,"fill":0.09,"#), "{text}");
+        // also through serde_json::Value (which holds numbers as f64)
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["fill"].to_string(), "0.09");
+        let back: ResultSettings = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s, "reads back as the same f32 values");
+    }
 
     #[test]
     fn sha256_of_known_bytes() {

@@ -85,8 +85,8 @@ pub struct TrainArgs {
     /// Architecture.
     #[arg(long, value_enum, default_value_t = Arch::Sam)]
     pub arch: Arch,
-    /// Run folder.
-    #[arg(long, value_name = "DIR")]
+    /// Run folder (`--output` is accepted too, as in the other commands).
+    #[arg(long, visible_alias = "output", value_name = "DIR")]
     pub out: PathBuf,
     /// Continue the run in --out (same settings required).
     #[arg(long)]
@@ -423,6 +423,33 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: super::TrainArgs,
+    }
+
+    /// `--output` as in the other commands, besides `--out`.
+    #[test]
+    fn output_is_accepted_for_out() {
+        for flag in ["--out", "--output"] {
+            let w = Wrap::try_parse_from([
+                "train",
+                "--data",
+                "set",
+                "--from-scratch",
+                "--arch-config",
+                "tiny",
+                flag,
+                "run",
+            ])
+            .unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(w.args.out, std::path::PathBuf::from("run"));
+        }
+    }
+
     /// Option 15 is mimalloc's purge delay: its built-in default (mimalloc v3 options.c: 1000 ms,
     /// unless the environment sets it) and it takes -1.
     #[test]

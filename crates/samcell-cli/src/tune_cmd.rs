@@ -8,7 +8,8 @@
 //! an image's key is its stem, likewise stripped. Every key must be on both sides, else a usage
 //! error (exit 2) lists the unpaired files. Each grid point runs
 //! `samcell_pipeline::labels_from_distance_map` (`samcell_measure::tune_samcell`) and is scored
-//! with the pooled CTC SEG/DET/OP_CSB. Prints the best point by OP_CSB; writes `tune.csv` (whole
+//! with the pooled CTC SEG/DET/OP_CSB. A grid whose fill values are all above its peak values is
+//! a usage error, as `--fill` above `--peak` is for `samcell segment`. Prints the best point by OP_CSB; writes `tune.csv` (whole
 //! grid) and `tune_heatmap.png`.
 
 use crate::model_source::ModelArgs;
@@ -106,7 +107,7 @@ fn distmap_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 
 /// Image files by key.
 fn image_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
-    let found = crate::discover::discover(&[dir.display().to_string()], false, None)
+    let found = crate::discover::discover(&[dir.to_path_buf()], false, None)
         .map_err(|e| anyhow!(UsageError(e)))?;
     let mut map = BTreeMap::new();
     for i in found.inputs {
@@ -189,8 +190,22 @@ fn write_csv(path: &Path, grid: &TuneGrid) -> Result<()> {
     Ok(())
 }
 
+/// A grid whose every point has fill above peak is a usage error (as `--fill` above `--peak` is
+/// for `samcell segment`): the smallest fill is checked against the largest peak. Grids that
+/// only overlap (some points with fill > peak) are evaluated whole.
+fn check_grid(peak: &GridRange, fill: &GridRange) -> Result<()> {
+    let max_peak = peak.values().into_iter().fold(f32::NEG_INFINITY, f32::max);
+    let min_fill = fill.values().into_iter().fold(f32::INFINITY, f32::min);
+    crate::segment::check_thresholds(max_peak, min_fill).map_err(|e| {
+        anyhow!(UsageError(format!(
+            "{e} (here every --fill value is above every --peak value)"
+        )))
+    })
+}
+
 /// Runs `samcell tune`.
 pub fn run(args: TuneArgs, term: &Terminal) -> Result<ExitCode> {
+    check_grid(&args.peak, &args.fill)?;
     let gts = gt_files(&args.gt)?;
     let (maps, gt_labels) = if let Some(dir) = &args.distmaps {
         let pairs = pair(distmap_files(dir)?, &gts, "distance map")?;

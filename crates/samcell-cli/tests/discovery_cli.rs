@@ -139,7 +139,11 @@ fn folders_globs_and_names() {
         .args(["segment", "--dry-run", "f", "--output", "f"]);
     let (code, out, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
-    assert_eq!(out, "f/a.png\tf/a_masks.tif\tskip (outputs exist)\n");
+    // (the fake outputs have no readable a_run.json, so the image would be redone)
+    assert_eq!(
+        out,
+        "f/a.png\tf/a_masks.tif\tsegment (a_run.json cannot be read)\n"
+    );
 
     // nothing found: usage error
     let (code, rows, err) = plan(root, &["nothing*.png"]);
@@ -184,5 +188,61 @@ fn recursive_run_writes_disambiguated_outputs() {
     assert_ne!(
         std::fs::read(root.join("results/a_overlay.png")).unwrap(),
         std::fs::read(root.join("results/well2__a_overlay.png")).unwrap()
+    );
+}
+
+/// Folder entries that are passed over are named in the log with the reason (a dangling link
+/// as a warning, a FIFO at info level, the rest at -v); a symbolic link to a folder is followed
+/// with --recursive, and a link loop is searched once.
+#[cfg(unix)]
+#[test]
+fn skipped_entries_are_logged_and_linked_folders_followed() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, "d/a.png");
+    touch(root, "d/notes.txt");
+    touch(root, "elsewhere/b.png");
+    symlink(root.join("missing.png"), root.join("d/gone.png")).unwrap();
+    symlink(root.join("elsewhere"), root.join("d/linked")).unwrap();
+    symlink(root.join("d"), root.join("d/loop")).unwrap();
+    let fifo = root.join("d/pipe.png");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+
+    let (code, rows, err) = plan(root, &["d", "--recursive", "-v"]);
+    assert_eq!(code, 0, "stderr:\n{err}");
+    assert_eq!(
+        pairs(&rows),
+        [
+            ("d/a.png", "a_masks.tif"),
+            ("d/linked/b.png", "b_masks.tif")
+        ],
+        "the linked folder is searched, the loop once; stderr:\n{err}"
+    );
+    let line = |needle: &str| err.lines().find(|l| l.contains(needle)).map(str::to_string);
+    let gone = line("gone.png").unwrap_or_else(|| panic!("dangling link logged:\n{err}"));
+    assert!(
+        gone.contains("WARN") && gone.contains("target is missing"),
+        "{gone}"
+    );
+    let looped = line("d/loop").unwrap_or_else(|| panic!("loop logged:\n{err}"));
+    assert!(looped.contains("already searched"), "{looped}");
+    let notes = line("notes.txt").unwrap_or_else(|| panic!("-v names other files:\n{err}"));
+    assert!(notes.contains("no image extension"), "{notes}");
+    if made {
+        let pipe = line("pipe.png").unwrap_or_else(|| panic!("FIFO logged:\n{err}"));
+        assert!(pipe.contains("FIFO"), "{pipe}");
+    }
+
+    // without --recursive the sub-folders are named as not searched
+    let (_, rows, err) = plan(root, &["d"]);
+    assert_eq!(pairs(&rows), [("d/a.png", "a_masks.tif")]);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("d/linked") && l.contains("--recursive")),
+        "stderr:\n{err}"
     );
 }

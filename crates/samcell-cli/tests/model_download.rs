@@ -145,3 +145,69 @@ fn unreachable_server_names_url_and_cache_path() {
     );
     assert!(!dest.exists());
 }
+
+/// A server that answers the headers and a few bytes of a large body, then sends nothing more
+/// (keeping the connection open): the idle timeout (shortened through its environment
+/// variable) ends the download with the usual "put it at <path>" message, the partial file is
+/// removed, and an old leftover `.part` of a killed download is cleaned up. Needs no shared data.
+#[test]
+fn stalled_download_times_out_and_leaves_no_partial_file() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (img, cache) = (tmp.path().join("a.png"), tmp.path().join("cache"));
+    std::fs::write(&img, b"not read: the model fails first").unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    let stale = cache.join(".samcell-download-killed.part");
+    std::fs::write(&stale, b"left by a killed download").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400))
+        .unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nPK\x03\x04 first bytes",
+            );
+            let _ = stream.flush();
+            // stall: hold the connection open without sending more
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(stream);
+        }
+    });
+
+    let mut c = samcell();
+    c.env("SAMCELL_MODEL_BASE_URL", &base)
+        .env("SAMCELL_DOWNLOAD_IDLE_TIMEOUT_S", "0.5")
+        .args(["segment", "--model", "generalist", "--model-dir"])
+        .arg(&cache)
+        .arg("--output")
+        .arg(tmp.path().join("out"))
+        .arg(&img);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 1, "stderr:\n{err}");
+    assert!(
+        err.contains("stalled"),
+        "says what happened; stderr:\n{err}"
+    );
+    let dest = cache.join("samcell-generalist.pt");
+    assert!(
+        err.contains(&format!("put it at {}", dest.display())),
+        "says where to put the file; stderr:\n{err}"
+    );
+    assert!(
+        leftovers(&cache).is_empty(),
+        "no partial file, the old leftover removed: {:?}",
+        leftovers(&cache)
+    );
+}

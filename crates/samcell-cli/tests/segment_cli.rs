@@ -203,7 +203,7 @@ fn folder_run_reports_corrupt_file_then_resumes_and_overwrites() {
 }
 
 /// `--save-distmap` writes the f32 map; every labelled pixel has map > fill (the watershed
-/// mask), and changed thresholds on resume are flagged as stale.
+/// mask), and outputs made with other thresholds are redone on resume.
 #[test]
 fn save_distmap_writes_consistent_f32_tiff() {
     let tmp = tempfile::tempdir().unwrap();
@@ -233,7 +233,7 @@ fn save_distmap_writes_consistent_f32_tiff() {
     assert_eq!(meta["settings"]["batch_size"], 3);
     assert_eq!(meta["model"]["format"], "TorchZip");
 
-    // rerun with another threshold: skipped, with a warning that the outputs are stale
+    // rerun with another threshold: the outputs made with the old one are redone
     let mut c = samcell();
     let mut args = tiny_args("pt");
     let peak = args
@@ -249,9 +249,12 @@ fn save_distmap_writes_consistent_f32_tiff() {
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
     assert!(
-        err.contains("different settings"),
-        "stale outputs flagged; stderr:\n{err}"
+        err.contains("different settings") && err.contains("redoing"),
+        "stale outputs redone; stderr:\n{err}"
     );
+    assert!(err.contains("1 ok, 0 skipped"), "stderr:\n{err}");
+    let per_image = json(&out.join("cells_run.json"));
+    assert_eq!(per_image["settings"]["peak"], 0.53);
 }
 
 /// A truncated checkpoint: clear error naming the file, non-zero exit, nothing written.

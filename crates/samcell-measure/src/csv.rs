@@ -153,7 +153,8 @@ pub fn write_cells_csv(path: &Path, m: &Measurements) -> Result<(), MeasureError
     Ok(())
 }
 
-/// Column names of `summary.csv`.
+/// Column names of `summary.csv`. Confluency is the fraction (0..1) of the image covered by
+/// cells; the column name says so (the GUI shows it as a percentage).
 pub const SUMMARY_COLUMNS: [&str; 10] = [
     "image",
     "width_px",
@@ -161,7 +162,7 @@ pub const SUMMARY_COLUMNS: [&str; 10] = [
     "cell_count",
     "mean_area_px2",
     "median_area_px2",
-    "confluency",
+    "confluency_fraction",
     "mean_neighbors_adjacent",
     "mean_neighbors_within_distance",
     "neighbor_distance_px",

@@ -189,7 +189,7 @@ fn csv_files_have_units_nan_and_one_row_per_cell() {
     write_summary_csv(&p, &[s.clone(), s]).expect("summary");
     let text = std::fs::read_to_string(&p).expect("read");
     assert!(text.starts_with(
-        "image,width_px,height_px,cell_count,mean_area_px2,median_area_px2,confluency,"
+        "image,width_px,height_px,cell_count,mean_area_px2,median_area_px2,confluency_fraction,"
     ));
     assert_eq!(text.lines().count(), 3);
     assert!(

@@ -28,11 +28,16 @@ Examples:
       a quoted pattern is expanded by samcell itself
   samcell segment stack.tif --page 2 --percentile 1,99 --model generalist
       third page of a 16-bit stack, scaled between its 1st and 99th percentiles
+  samcell segment stack.tif --all-pages
+      every page of a stack, one result per page (stack_p0_masks.tif, stack_p1_masks.tif...)
 
 Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
 <name>_overlay.png, <name>_cells.csv (per-cell measurements), <name>_run.json, and
 <name>_distmap.tif with --save-distmap; run.json describes the whole run and summary.csv has one
-row per image. An image whose outputs all exist is skipped (use --overwrite).
+row per image (both keep the rows of images of earlier runs into the same folder). For a file
+with several pages, <name> ends in _p<N> (the page, from 0). An image whose outputs all exist and
+were made with the same model and settings is skipped (use --overwrite to redo it anyway);
+outputs made with another model or other settings are redone.
 
 Exit status: 0 all images done or skipped, 1 some image failed, 2 usage error.";
 
@@ -45,7 +50,7 @@ pub struct SegmentArgs {
     /// Named files are read whatever their extension (the content decides); folders contribute
     /// their png/jpg/jpeg/tif/tiff/bmp files (any case). Inputs are processed in sorted order.
     #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<String>,
+    pub inputs: Vec<PathBuf>,
 
     /// Search folders (and folders matched by patterns) recursively.
     #[arg(short, long)]
@@ -85,9 +90,15 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// Page of multi-page TIFF inputs, counted from 0.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub page: usize,
+    /// Page of multi-page TIFF inputs, counted from 0 (outputs of a file with several pages
+    /// are named <name>_p<N>_...).
+    /// [default: 0]
+    #[arg(long, value_name = "N")]
+    pub page: Option<usize>,
+
+    /// Segment every page of multi-page TIFF inputs, one result per page (<name>_p<N>_...).
+    #[arg(long, conflicts_with = "page")]
+    pub all_pages: bool,
 
     /// Scale non-8-bit input between these percentiles instead of its min and max (e.g. 1,99).
     #[arg(long, value_name = "LO,HI", value_parser = percentile_pair)]
@@ -103,6 +114,12 @@ pub struct SegmentArgs {
 }
 
 impl SegmentArgs {
+    /// Checks what clap cannot: `--fill` must not be above `--peak` (cells grow from seeds
+    /// above PEAK into the region above FILL; with FILL > PEAK the seeds lie outside it).
+    pub fn check(&self) -> Result<(), String> {
+        check_thresholds(self.peak, self.fill)
+    }
+
     /// The scaling for non-8-bit input.
     pub fn scaling(&self) -> Scaling {
         match self.percentile {
@@ -118,6 +135,17 @@ pub fn scaling_label(s: &Scaling) -> String {
         Scaling::MinMax => "min-max".into(),
         Scaling::Percentile(lo, hi) => format!("percentile {lo}..{hi}"),
     }
+}
+
+/// `fill <= peak`, as a usage error message otherwise.
+pub fn check_thresholds(peak: f32, fill: f32) -> Result<(), String> {
+    if fill > peak {
+        return Err(format!(
+            "--fill {fill} is above --peak {peak}: cells grow from seeds (distance map > peak) \
+             into the region where the map is > fill, so fill must not exceed peak"
+        ));
+    }
+    Ok(())
 }
 
 fn unit_interval(s: &str) -> Result<f32, String> {
@@ -159,6 +187,14 @@ mod tests {
         assert!(percentile_pair("99,1").is_err());
         assert!(percentile_pair("1").is_err());
         assert!(percentile_pair("1,101").is_err());
+    }
+
+    #[test]
+    fn fill_above_peak_is_refused() {
+        assert!(check_thresholds(0.47, 0.09).is_ok());
+        assert!(check_thresholds(0.5, 0.5).is_ok());
+        let e = check_thresholds(0.3, 0.6).unwrap_err();
+        assert!(e.contains("--fill 0.6") && e.contains("--peak 0.3"), "{e}");
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! values, colour merged to grey the same way), so intensities compare across images.
 
 use super::outputs::OutputSet;
+use super::plan::Job;
 use crate::progress::RunBars;
 use crate::run_meta::{
-    write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, Seconds, SourceMeta, Status,
+    write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, Seconds, SourceMeta, StackMeta,
+    Status,
 };
 use anyhow::{Context, Result};
-use samcell_io::{ReadOptions, SourceInfo};
+use samcell_io::{ChannelUse, ReadOptions, SourceInfo, StackSource};
 use samcell_measure::{ImageSummary, Intensity, MeasureConfig};
 use samcell_pipeline::{Segmenter, TilePlan};
 use std::path::Path;
@@ -19,7 +21,11 @@ use std::time::Instant;
 /// What every image of a run shares.
 pub struct JobContext<'a> {
     pub segmenter: &'a Segmenter,
+    /// Read options; the page is each job's.
     pub read: ReadOptions,
+    /// The page was chosen (`--page` or `--all-pages`): reading one page of several is no
+    /// surprise then (see `checks`).
+    pub page_chosen: bool,
     pub scaling_label: String,
     pub outlines: bool,
     pub settings: &'a RunSettings,
@@ -27,17 +33,21 @@ pub struct JobContext<'a> {
     pub bars: &'a RunBars,
 }
 
-/// Segments `input` into `outputs`; never fails: errors become a `Failed` record whose error
-/// text says what went wrong (the input itself is in the record). The summary row of the image
-/// (for `summary.csv`) comes with a successful record.
+/// Segments the job's page into `outputs`; never fails: errors become a `Failed` record whose
+/// error text says what went wrong (the input itself is in the record). The summary row of the
+/// image (for `summary.csv`) comes with a successful record.
 pub fn run_image(
     ctx: &JobContext,
-    input: &Path,
-    name: &str,
+    job: &Job,
     outputs: &OutputSet,
 ) -> (ImageRecord, Option<ImageSummary>) {
-    let mut record = ImageRecord::new(input, name, Status::Ok);
-    match segment_and_write(ctx, input, name, outputs, &mut record) {
+    let (input, name) = (job.input.as_path(), job.name.as_str());
+    let mut record = ImageRecord::new(input, job.page, name, Status::Ok);
+    let read = ReadOptions {
+        page: job.page,
+        ..ctx.read
+    };
+    match segment_and_write(ctx, &read, input, name, outputs, &mut record) {
         Ok(summary) => (record, Some(summary)),
         Err(e) => {
             record.status = Status::Failed;
@@ -61,22 +71,37 @@ fn source_meta(info: &SourceInfo, scaling_label: &str) -> SourceMeta {
             "none".to_string()
         },
         scaled_from: info.scaled_from.map(|(lo, hi)| [lo, hi]),
+        channel_use: match info.channel_use {
+            ChannelUse::Single => "single",
+            ChannelUse::MergedColour => "merged colour",
+            ChannelUse::FirstSample => "first sample",
+        }
+        .to_string(),
+        stack: info.stack.map(|s| StackMeta {
+            channels: s.channels,
+            slices: s.slices,
+            frames: s.frames,
+            source: match s.source {
+                StackSource::ImageJ => "ImageJ",
+                StackSource::Ome => "OME",
+            }
+            .to_string(),
+        }),
     }
 }
 
 fn segment_and_write(
     ctx: &JobContext,
+    read: &ReadOptions,
     input: &Path,
     name: &str,
     outputs: &OutputSet,
     record: &mut ImageRecord,
 ) -> Result<ImageSummary> {
     let start = Instant::now();
-    outputs
-        .invalidate()
-        .with_context(|| format!("cannot remove the old {}", outputs.masks.display()))?;
+    outputs.invalidate()?;
     // the record and the log line name the input; keep only the reason of a read error
-    let (image, raw, info) = samcell_io::read_gray_raw(input, &ctx.read).map_err(|e| match e {
+    let (image, raw, info) = samcell_io::read_gray_raw(input, read).map_err(|e| match e {
         samcell_io::IoError::Read { reason, .. } => {
             anyhow::anyhow!("cannot read the image: {reason}")
         }
@@ -86,6 +111,11 @@ fn segment_and_write(
     record.width = Some(info.width);
     record.height = Some(info.height);
     record.source = Some(source_meta(&info, &ctx.scaling_label));
+    record.warnings.extend(super::checks::input_warnings(
+        &image,
+        &info,
+        ctx.page_chosen,
+    ));
     tracing::debug!("{}: {info}", input.display());
     record.n_crops = TilePlan::new(
         image.width(),
@@ -136,11 +166,14 @@ fn segment_and_write(
     seconds.write = write_start.elapsed().as_secs_f64();
     seconds.total = start.elapsed().as_secs_f64();
     record.seconds = Some(seconds.clone());
+    // the settings this result was made with: the run's, with this job's page
+    let mut settings = ctx.settings.clone();
+    settings.result.page = read.page;
     write_json(
         &outputs.meta,
         &ImageMeta {
             samcell_version: env!("CARGO_PKG_VERSION"),
-            settings: ctx.settings,
+            settings: &settings,
             model: ctx.model,
             image: record,
         },

@@ -1,15 +1,24 @@
 //! `samcell segment`: images in, cell label masks, overlays and run metadata out.
 //!
-//! Order of work: threads are configured; inputs are found and named (none: usage error, exit
-//! 2); the model is resolved (downloaded if named and not cached), hashed and loaded (a bad model
-//! stops the run before anything is written); then each image is skipped (outputs complete, no
-//! `--overwrite`) or segmented, one failure not stopping the others; `run.json` is rewritten
-//! after every image, and a summary line ends the run. Exit 1 if any image failed.
+//! Order of work: threads are configured; `--fill` above `--peak` is a usage error (exit 2);
+//! inputs are found and named, one job per page to segment (`plan`; none: usage error, exit 2);
+//! the model is resolved (downloaded if named and not cached), hashed and loaded (a bad model
+//! stops the run before anything is written); then each job is skipped (outputs complete and
+//! made with the same model and settings, no `--overwrite`) or segmented, one failure not
+//! stopping the others. Outputs made with another model or other settings are redone (an info
+//! line says why). `run.json` and `summary.csv` are rewritten after every image, merged with
+//! what earlier runs into the folder wrote (`results`), and a summary line ends the run. Exit 1
+//! if any image failed (a failure to write one of its outputs included) or if `run.json` or
+//! `summary.csv` could not be written at the end.
+//!
+//! Each image's log line names the page when its file has several; warnings about an input
+//! (`checks`: constant image, flattened scaling, one page of several, extra samples ignored)
+//! are logged and recorded in the image's `warnings`.
 //!
 //! Measurements: each segmented image gets `<name>_cells.csv` (one row per cell), and the run
-//! gets `summary.csv` (one row per image, rewritten after every image) with the images
-//! segmented in this run and the skipped ones, whose existing `<name>_masks.tif` is re-measured
-//! (summary columns only need the labels). Failed images have no row.
+//! gets `summary.csv` (one row per image) with the images segmented in this run and the skipped
+//! ones, whose existing `<name>_masks.tif` is re-measured (summary columns only need the
+//! labels), after the rows that earlier runs wrote for other images. Failed images have no row.
 //!
 //! Reference: samcell 1.1.4 `samcell segment` (`cli.py`) reads one image with
 //! `cv2.imread(IMREAD_GRAYSCALE)`, runs `SAMCellPipeline.run` and writes `<name>_labels.png`
@@ -18,32 +27,38 @@
 //! exact label TIFFs, an overlay, optional distance maps and JSON metadata.
 
 mod args;
+mod checks;
 mod job;
 mod outputs;
+mod plan;
+mod results;
 
-pub use args::{SegmentArgs, DEFAULT_BATCH};
+pub use args::{check_thresholds, SegmentArgs, DEFAULT_BATCH};
 
-use crate::discover::{self, Input};
+use crate::discover;
 use crate::progress::Terminal;
 use crate::run_meta::{self, ImageRecord, ResultSettings, RunMeta, RunSettings, Status, Summary};
 use crate::{threads, UsageError};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use job::JobContext;
 use outputs::OutputSet;
+use plan::Job;
 use samcell_io::ReadOptions;
 use samcell_pipeline::{SegmentConfig, Segmenter};
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Instant;
 
 /// Runs `samcell segment`.
 pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let n_threads = threads::configure(args.threads.map(usize::from));
+    args.check().map_err(|e| anyhow!(UsageError(e)))?;
     if args.dry_run {
         return dry_run(&args);
     }
     // a missing --model is reported before a missing input
     args.model.spec()?;
-    let (inputs, names) = find_inputs(&args)?;
+    let jobs = find_jobs(&args)?;
 
     let loaded = args.model.load_with_tiling(term, args.batch_size)?;
     let (predictor, model_info) = (loaded.predictor, loaded.info);
@@ -55,13 +70,14 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     };
     let scaling = args.scaling();
     let scaling_label = args::scaling_label(&scaling);
+    let page = args.page.unwrap_or(0);
     let settings = RunSettings {
         result: ResultSettings {
             peak: args.peak,
             fill: args.fill,
             crop: config.tiling.crop,
             overlap: config.tiling.overlap,
-            page: args.page,
+            page,
             scaling: scaling_label.clone(),
             outlines: args.outlines,
         },
@@ -69,18 +85,25 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         threads: n_threads,
         save_distmap: args.save_distmap,
         overwrite: args.overwrite,
+        all_pages: args.all_pages,
     };
 
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
-    let bars = term.run_bars(inputs.len());
+    std::fs::create_dir_all(&args.output).map_err(|e| {
+        anyhow!(
+            "cannot create the output folder {}: {e}",
+            args.output.display()
+        )
+    })?;
+    let bars = term.run_bars(jobs.len());
     let segmenter = Segmenter::new(predictor, config).with_progress(bars.crop_hook());
     let ctx = JobContext {
         segmenter: &segmenter,
         read: ReadOptions {
-            page: args.page,
+            page,
             scaling,
+            ..ReadOptions::default()
         },
+        page_chosen: args.page.is_some() || args.all_pages,
         scaling_label,
         outlines: args.outlines,
         settings: &settings,
@@ -89,7 +112,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     };
     tracing::info!(
         "{} image(s) -> {} | model {} ({}, sha256 {}) | {} thread(s), batch {}",
-        inputs.len(),
+        jobs.len(),
         args.output.display(),
         model_info.path,
         model_info.variant,
@@ -107,35 +130,46 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         settings: settings.clone(),
         model: model_info.clone(),
         summary: Summary::default(),
-        images: Vec::with_capacity(inputs.len()),
+        images: Vec::with_capacity(jobs.len()),
+        earlier_images: Vec::new(),
     };
-    let run_json = args.output.join("run.json");
-    let summary_csv = args.output.join("summary.csv");
-    let mut summaries: Vec<samcell_measure::ImageSummary> = Vec::with_capacity(inputs.len());
+    let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    let results = results::Results::load(&args.output, &names);
+    let mut summaries: Vec<samcell_measure::ImageSummary> = Vec::with_capacity(jobs.len());
+    let mut write_failed = false;
     let run_start = Instant::now();
-    let n = inputs.len();
-    for (k, (input, name)) in inputs.iter().zip(&names).enumerate() {
-        let outs = OutputSet::new(&args.output, name, args.save_distmap);
-        let tag = format!("[{}/{n}] {}", k + 1, input.path.display());
-        bars.start_image(name);
-        let record = if !args.overwrite && outs.complete() {
-            let mut r = ImageRecord::new(&input.path, name, Status::Skipped);
+    let n = jobs.len();
+    for (k, job) in jobs.iter().enumerate() {
+        let outs = OutputSet::new(&args.output, &job.name, args.save_distmap);
+        let tag = job_tag(k, n, job);
+        bars.start_image(&job.name);
+        let job_result = ResultSettings {
+            page: job.page,
+            ..settings.result.clone()
+        };
+        let complete = !args.overwrite && outs.complete();
+        let stale = complete
+            .then(|| outs.staleness(&job_result, &model_info.sha256))
+            .flatten();
+        let record = if complete && stale.is_none() {
+            let mut r = ImageRecord::new(&job.input, job.page, &job.name, Status::Skipped);
             r.error = Some("outputs exist (use --overwrite to redo)".into());
             r.outputs = outs.file_names();
-            match outs.staleness(&settings.result, &model_info.sha256) {
-                Some(why) => tracing::warn!(
-                    "{tag}: skipped, outputs exist but were {why}; use --overwrite to redo"
-                ),
-                None => tracing::info!("{tag}: skipped, outputs exist"),
-            }
-            match resummarize(&outs, name) {
+            tracing::info!("{tag}: skipped, outputs exist");
+            match resummarize(&outs, &job.name) {
                 Ok(s) => summaries.push(s),
                 Err(e) => tracing::warn!("{tag}: no summary row: {e:#}"),
             }
             r
         } else {
-            let (r, summary) = job::run_image(&ctx, &input.path, name, &outs);
+            if let Some(why) = &stale {
+                tracing::info!("{tag}: outputs exist but were {why}; redoing them");
+            }
+            let (r, summary) = job::run_image(&ctx, job, &outs);
             summaries.extend(summary);
+            for w in &r.warnings {
+                tracing::warn!("{tag}: {w}");
+            }
             match (&r.status, &r.error) {
                 (Status::Failed, Some(e)) => tracing::error!("{tag}: failed: {e}"),
                 _ => tracing::info!(
@@ -156,14 +190,30 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         meta.images.push(record);
         bars.finish_image();
         meta.finished_unix = run_meta::unix_now();
-        if let Err(e) = run_meta::write_json(&run_json, &meta) {
-            tracing::warn!("cannot write {}: {e:#}", run_json.display());
-        }
-        if let Err(e) = samcell_measure::write_summary_csv(&summary_csv, &summaries) {
-            tracing::warn!("cannot write {}: {e:#}", summary_csv.display());
+        // a failed write is retried after the next image and at the end, where it is an error
+        if let Err(e) = results.write(&mut meta, &summaries) {
+            if !write_failed {
+                tracing::warn!("{e:#}");
+            }
+            write_failed = true;
+        } else {
+            write_failed = false;
         }
     }
     bars.finish();
+    if write_failed {
+        // the last write failed: one more try, whose failure ends the run with an error
+        results.write(&mut meta, &summaries).map_err(|e| {
+            anyhow!(
+                "{e:#}; the results files of {} do not describe this run \
+                 ({} ok, {} skipped, {} failed)",
+                args.output.display(),
+                meta.summary.ok,
+                meta.summary.skipped,
+                meta.summary.failed
+            )
+        })?;
+    }
     let s = meta.summary;
     let line = format!(
         "{} ok, {} skipped, {} failed in {:.1} s; outputs in {}",
@@ -182,6 +232,16 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     }
 }
 
+/// `[k/n] input`, with the page when the file has several.
+fn job_tag(k: usize, n: usize, job: &Job) -> String {
+    let page = if job.pages > 1 {
+        format!(" page {} of {}", job.page, job.pages)
+    } else {
+        String::new()
+    };
+    format!("[{}/{n}] {}{page}", k + 1, job.input.display())
+}
+
 /// The summary row of a skipped image, from its existing masks.
 fn resummarize(outs: &OutputSet, name: &str) -> Result<samcell_measure::ImageSummary> {
     let labels = samcell_measure::read_labels(&outs.masks)?;
@@ -190,17 +250,20 @@ fn resummarize(outs: &OutputSet, name: &str) -> Result<samcell_measure::ImageSum
     Ok(m.summary(name))
 }
 
-/// Inputs and their output names; no input is a usage error.
-fn find_inputs(args: &SegmentArgs) -> Result<(Vec<Input>, Vec<String>)> {
+/// The jobs of the run (inputs found and named, pages chosen); no input is a usage error.
+fn find_jobs(args: &SegmentArgs) -> Result<Vec<Job>> {
     let found = discover::discover(&args.inputs, args.recursive, Some(&args.output))
         .map_err(|e| anyhow!(UsageError(e)))?;
-    for w in &found.warnings {
-        tracing::warn!("{w}");
-    }
+    found.log();
     if found.inputs.is_empty() {
+        let shown: Vec<String> = args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         return Err(anyhow!(UsageError(format!(
             "no input images found in {} (folders are searched for {} files{})",
-            args.inputs.join(" "),
+            shown.join(" "),
             discover::IMAGE_EXTENSIONS.join("/"),
             if args.recursive {
                 ""
@@ -209,25 +272,42 @@ fn find_inputs(args: &SegmentArgs) -> Result<(Vec<Input>, Vec<String>)> {
             }
         ))));
     }
-    let names = discover::output_names(&found.inputs);
-    Ok((found.inputs, names))
+    Ok(plan::jobs(
+        &found.inputs,
+        args.page.unwrap_or(0),
+        args.all_pages,
+        plan::page_count,
+    ))
 }
 
-/// `--dry-run`: prints `input -> output prefix` and the resume state, one line per image.
+/// The settings `--dry-run` compares (tiling is the model's, unknown without it).
+fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
+    ResultSettings {
+        peak: args.peak,
+        fill: args.fill,
+        crop: 0,
+        overlap: 0,
+        page,
+        scaling: args::scaling_label(&args.scaling()),
+        outlines: args.outlines,
+    }
+}
+
+/// `--dry-run`: prints `input -> output prefix` and the resume state, one line per image page.
+/// Without the model, resume is judged on the settings alone (a different model is only seen
+/// by a real run).
 fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
-    let (inputs, names) = find_inputs(args)?;
-    for (input, name) in inputs.iter().zip(&names) {
-        let outs = OutputSet::new(&args.output, name, args.save_distmap);
-        let state = if !args.overwrite && outs.complete() {
-            "skip (outputs exist)"
+    for job in find_jobs(args)? {
+        let outs = OutputSet::new(&args.output, &job.name, args.save_distmap);
+        let state = if args.overwrite || !outs.complete() {
+            "segment".to_string()
+        } else if let Some(why) = outs.redo_reason_without_model(&dry_run_settings(args, job.page))
+        {
+            format!("segment ({why})")
         } else {
-            "segment"
+            "skip (outputs exist)".to_string()
         };
-        println!(
-            "{}\t{}\t{state}",
-            input.path.display(),
-            outs.masks.display()
-        );
+        println!("{}\t{}\t{state}", job.input.display(), outs.masks.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,17 @@
 //! (re)done, its old masks file is removed, so a failure never leaves stale masks that look done.
 //! `<name>_cells.csv` (per-cell measurements, `samcell_measure`) is one of the outputs that must
 //! exist for an image to count as done.
+//!
+//! Resume keeps only outputs made with the same model and result settings: a complete set whose
+//! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
+//! overlay settings, or cannot be read, is redone ([`OutputSet::staleness`] says why).
 
 use crate::run_meta::{ResultSettings, StoredImageMeta};
 use std::path::{Path, PathBuf};
+
+/// Longest file name (bytes) that common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)
+/// accept.
+const MAX_FILE_NAME_BYTES: usize = 255;
 
 /// Paths of one image's outputs.
 #[derive(Clone, Debug)]
@@ -64,43 +72,125 @@ impl OutputSet {
             .collect()
     }
 
-    /// For a complete set: why its results may not match the current settings, if they may not.
-    pub fn staleness(&self, settings: &ResultSettings, model_sha256: &str) -> Option<String> {
-        let text = match std::fs::read_to_string(&self.meta) {
-            Ok(t) => t,
-            Err(e) => return Some(format!("cannot read {}: {e}", self.meta.display())),
-        };
-        let stored: StoredImageMeta = match serde_json::from_str(&text) {
-            Ok(s) => s,
-            Err(e) => {
-                return Some(format!(
-                    "{} is not samcell run metadata: {e}",
-                    self.meta.display()
-                ))
+    /// The settings and model recorded in `<name>_run.json`, or why they cannot be read.
+    fn stored(&self) -> Result<StoredImageMeta, String> {
+        let text = std::fs::read_to_string(&self.meta)
+            .map_err(|e| format!("cannot read {}: {e}", self.meta.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not samcell run metadata: {e}", self.meta.display()))
+    }
+
+    /// Why a complete set would be redone, judged on everything but the model and the tiling
+    /// (which depends on the model): what `--dry-run` can tell without loading the model.
+    pub fn redo_reason_without_model(&self, settings: &ResultSettings) -> Option<String> {
+        match self.stored() {
+            Err(_) => Some(format!(
+                "{} cannot be read",
+                self.meta
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )),
+            Ok(s) => {
+                let stored = ResultSettings {
+                    crop: settings.crop,
+                    overlap: settings.overlap,
+                    ..s.settings
+                };
+                (stored != *settings).then(|| "outputs made with other settings".to_string())
             }
+        }
+    }
+
+    /// For a complete set: why its results may not match the current settings and model, if
+    /// they may not (then the image is redone).
+    pub fn staleness(&self, settings: &ResultSettings, model_sha256: &str) -> Option<String> {
+        let stored = match self.stored() {
+            Ok(s) => s,
+            Err(e) => return Some(e),
         };
         let mut diffs = Vec::new();
         if stored.model.sha256 != model_sha256 {
             diffs.push("a different model".to_string());
         }
         if &stored.settings != settings {
-            diffs.push("different settings".to_string());
+            diffs.push(format!(
+                "different settings ({})",
+                settings_diff(&stored.settings, settings)
+            ));
         }
         (!diffs.is_empty()).then(|| format!("made with {}", diffs.join(" and ")))
     }
 
     /// Removes an old masks file so the image counts as not done until it is written again.
-    pub fn invalidate(&self) -> std::io::Result<()> {
-        match std::fs::remove_file(&self.masks) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+    /// Fails, before anything is written, when an output file name is longer than file systems
+    /// allow or the masks path cannot be looked at (e.g. the output folder is not accessible).
+    pub fn invalidate(&self) -> anyhow::Result<()> {
+        for p in self.in_write_order() {
+            let len = p.file_name().map_or(0, |n| n.len());
+            if len > MAX_FILE_NAME_BYTES {
+                anyhow::bail!(
+                    "the output file name {} is too long ({len} bytes; file systems allow \
+                     {MAX_FILE_NAME_BYTES}): shorten the input's name",
+                    crate::discover::escape_os(p.file_name().unwrap_or_default())
+                );
+            }
+        }
+        match std::fs::symlink_metadata(&self.masks) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot look for an old {} in the output folder: {e}",
+                self.masks.display()
+            )),
+            Ok(_) => std::fs::remove_file(&self.masks).map_err(|e| {
+                anyhow::anyhow!("cannot remove the old {}: {e}", self.masks.display())
+            }),
         }
     }
+}
+
+/// The settings that differ, as `name old -> new`.
+fn settings_diff(old: &ResultSettings, new: &ResultSettings) -> String {
+    let mut d = Vec::new();
+    let mut cmp = |name: &str, a: String, b: String| {
+        if a != b {
+            d.push(format!("{name} {a} -> {b}"));
+        }
+    };
+    cmp("peak", old.peak.to_string(), new.peak.to_string());
+    cmp("fill", old.fill.to_string(), new.fill.to_string());
+    cmp("crop", old.crop.to_string(), new.crop.to_string());
+    cmp("overlap", old.overlap.to_string(), new.overlap.to_string());
+    cmp("page", old.page.to_string(), new.page.to_string());
+    cmp("scaling", old.scaling.clone(), new.scaling.clone());
+    cmp(
+        "outlines",
+        old.outlines.to_string(),
+        new.outlines.to_string(),
+    );
+    d.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalidate_without_old_masks_is_quiet_and_too_long_names_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        OutputSet::new(tmp.path(), "a", false).invalidate().unwrap();
+        let long = "x".repeat(250);
+        let e = OutputSet::new(tmp.path(), &long, false)
+            .invalidate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too long") && !e.contains("remove"), "{e}");
+        // an old masks file is removed
+        let o = OutputSet::new(tmp.path(), "b", false);
+        std::fs::write(&o.masks, b"old").unwrap();
+        o.invalidate().unwrap();
+        assert!(!o.masks.exists());
+    }
 
     #[test]
     fn masks_come_last() {

@@ -1,0 +1,131 @@
+//! Warnings about an input as it was read: cases where the run succeeds but the result is
+//! likely not what was wanted, so that an empty or partial result never comes without a word.
+//! They go to the log, the image's `_run.json` and `run.json` (`warnings` of the image).
+//!
+//! - **Constant image**: every grey value the same; there is nothing to segment.
+//! - **Flattened scaling**: a wider-than-8-bit image whose scaling to 8 bits puts at least
+//!   [`FLAT_FRACTION`] of the pixels on one grey level, as when a few extreme values (e.g.
+//!   ±3e38 in a float image) stretch the min-max range; `--percentile` is the remedy.
+//! - **One page of several**: a multi-page file (TIFF pages, or the channels / Z slices / time
+//!   points of an ImageJ or OME stack) of which one page was segmented because no `--page` was
+//!   given (with `--page` or `--all-pages` the choice was deliberate, and the log line and the
+//!   output name show the page).
+//! - **Extra samples ignored**: pixels with more than two samples that are not colour (e.g. a
+//!   multi-channel page), of which only the first was used. Grey with alpha is not reported.
+
+use samcell_imaging::GrayU8;
+use samcell_io::{ChannelUse, SourceInfo, StackSource};
+
+/// Share of the pixels on one grey level from which a scaled image counts as flattened.
+pub const FLAT_FRACTION: f64 = 0.99;
+
+/// The warnings for `image` read from a file described by `info`; `page_chosen`: the page was
+/// chosen with `--page` or `--all-pages`.
+pub fn input_warnings(image: &GrayU8, info: &SourceInfo, page_chosen: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hist = [0u64; 256];
+    for &v in image.data() {
+        hist[usize::from(v)] += 1;
+    }
+    let n = image.data().len() as u64;
+    let levels = hist.iter().filter(|&&c| c > 0).count();
+    let (top_level, top) = hist
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, &c)| c)
+        .map_or((0, 0), |(l, &c)| (l, c));
+    if n > 0 && levels == 1 {
+        let what = match info.scaled_from {
+            Some((lo, _)) => format!("every pixel is {lo}"),
+            None => format!("every pixel is {top_level}"),
+        };
+        out.push(format!(
+            "the image is constant ({what}): there is nothing to segment"
+        ));
+    } else if let Some((lo, hi)) = info.scaled_from {
+        let share = top as f64 / n.max(1) as f64;
+        if share >= FLAT_FRACTION {
+            out.push(format!(
+                "scaling the range {lo:e}..{hi:e} to 8 bits put {:.1}% of the pixels on one grey \
+                 level ({top_level}): a few extreme values flatten the image; try --percentile 1,99",
+                share * 100.0
+            ));
+        }
+    }
+    if info.pages > 1 && !page_chosen {
+        let stack = info.stack.map_or(String::new(), |s| {
+            let src = match s.source {
+                StackSource::ImageJ => "ImageJ",
+                StackSource::Ome => "OME",
+            };
+            format!(
+                " ({src} stack: {} channel(s) x {} slice(s) x {} frame(s))",
+                s.channels, s.slices, s.frames
+            )
+        });
+        out.push(format!(
+            "the file has {} pages{stack}; only page {} was segmented (--page N picks another, \
+             --all-pages segments every page)",
+            info.pages, info.page
+        ));
+    }
+    if info.channel_use == ChannelUse::FirstSample && info.channels > 2 {
+        out.push(format!(
+            "only the first of the {} samples of each pixel was used; the others are ignored",
+            info.channels
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samcell_io::{Format, SampleType};
+
+    fn info(scaled_from: Option<(f64, f64)>, pages: usize) -> SourceInfo {
+        SourceInfo {
+            format: Format::Tiff,
+            width: 10,
+            height: 10,
+            channels: 1,
+            sample: SampleType::F32,
+            pages,
+            page: 0,
+            scaled_from,
+            channel_use: ChannelUse::Single,
+            stack: None,
+        }
+    }
+
+    fn image(values: impl Fn(usize) -> u8) -> GrayU8 {
+        GrayU8::from_vec(10, 10, (0..100).map(values).collect()).unwrap()
+    }
+
+    #[test]
+    fn constant_and_flattened_images_are_reported() {
+        let w = input_warnings(&image(|_| 7), &info(None, 1), false);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("constant"), "{w:?}");
+        // 99 of 100 pixels on one level after scaling
+        let flat = image(|i| if i == 0 { 255 } else { 127 });
+        let w = input_warnings(&flat, &info(Some((-3e38, 3e38)), 1), false);
+        assert!(w.len() == 1 && w[0].contains("--percentile"), "{w:?}");
+        // the same picture without scaling (8-bit input) is left alone
+        assert!(input_warnings(&flat, &info(None, 1), false).is_empty());
+        // an ordinary scaled image
+        let fine = image(|i| (i * 2) as u8);
+        assert!(input_warnings(&fine, &info(Some((0.0, 1.0)), 1), false).is_empty());
+    }
+
+    #[test]
+    fn one_page_of_several_is_reported_unless_chosen() {
+        let fine = image(|i| (i * 2) as u8);
+        let w = input_warnings(&fine, &info(None, 3), false);
+        assert!(
+            w.len() == 1 && w[0].contains("3 pages") && w[0].contains("--all-pages"),
+            "{w:?}"
+        );
+        assert!(input_warnings(&fine, &info(None, 3), true).is_empty());
+    }
+}

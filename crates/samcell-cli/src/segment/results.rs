@@ -1,0 +1,240 @@
+//! The folder-wide results files, `run.json` and `summary.csv`, merged with what earlier runs
+//! into the same folder wrote.
+//!
+//! Both are keyed by the image's output name. Rows and records of images that are not part of
+//! this run are kept as they were; those of images that are part of it (segmented, skipped or
+//! failed) are replaced. In `run.json` the kept records go to `earlier_images` (each with the
+//! `run_started_unix` of the run that wrote it), so `images` and `summary` stay about this run;
+//! in `summary.csv` the kept rows come first, in their old order, then this run's rows.
+//!
+//! An earlier file that cannot be read or understood (not samcell's JSON, a `summary.csv` with
+//! other columns) is not merged: a warning says so and the file is replaced. A failure to write
+//! either file is an error for the caller to report (the run then exits non-zero).
+
+use crate::run_meta::{self, RunMeta};
+use anyhow::{Context, Result};
+use samcell_measure::csv::{summary_csv_string, SUMMARY_COLUMNS};
+use samcell_measure::ImageSummary;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// `summary.csv` headers written by earlier versions whose rows mean the same as today's (the
+/// confluency column was named without its unit; its values were already fractions).
+const LEGACY_SUMMARY_HEADERS: [&str; 1] = ["image,width_px,height_px,cell_count,mean_area_px2,\
+     median_area_px2,confluency,mean_neighbors_adjacent,mean_neighbors_within_distance,\
+     neighbor_distance_px"];
+
+/// The results files of an output folder and what earlier runs left in them.
+pub struct Results {
+    run_json: PathBuf,
+    summary_csv: PathBuf,
+    /// Records of earlier runs of images not in this run.
+    earlier_records: Vec<Value>,
+    /// `summary.csv` rows (CSV text, with the line end) of images not in this run.
+    earlier_rows: Vec<String>,
+}
+
+impl Results {
+    /// Reads what earlier runs wrote in `dir`, keeping what is not about `names` (this run's
+    /// images). Problems with the old files are logged as warnings.
+    pub fn load(dir: &Path, names: &HashSet<String>) -> Self {
+        let run_json = dir.join("run.json");
+        let summary_csv = dir.join("summary.csv");
+        let earlier_records = match old_records(&run_json) {
+            Ok(r) => r
+                .into_iter()
+                .filter(|r| !r["name"].as_str().is_some_and(|n| names.contains(n)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(
+                    "{}: the records of earlier runs are not kept: {e:#}",
+                    run_json.display()
+                );
+                Vec::new()
+            }
+        };
+        let earlier_rows = match old_rows(&summary_csv) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|(k, _)| !names.contains(k))
+                .map(|(_, row)| row)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(
+                    "{}: the rows of earlier runs are not kept: {e:#}",
+                    summary_csv.display()
+                );
+                Vec::new()
+            }
+        };
+        Self {
+            run_json,
+            summary_csv,
+            earlier_records,
+            earlier_rows,
+        }
+    }
+
+    /// Writes `run.json` (this run's `meta` plus the earlier records) and `summary.csv` (the
+    /// earlier rows, then `rows`), each atomically. Both are attempted; the first error is
+    /// returned.
+    pub fn write(&self, meta: &mut RunMeta, rows: &[ImageSummary]) -> Result<()> {
+        meta.earlier_images.clone_from(&self.earlier_records);
+        let json = run_meta::write_json(&self.run_json, meta)
+            .with_context(|| format!("cannot write {}", self.run_json.display()));
+        meta.earlier_images.clear();
+        let csv = self.write_summary(rows);
+        json.and(csv)
+    }
+
+    fn write_summary(&self, rows: &[ImageSummary]) -> Result<()> {
+        let mut text = summary_csv_string(rows);
+        let body_start = text.find('\n').map_or(text.len(), |i| i + 1);
+        let body = text.split_off(body_start);
+        for row in &self.earlier_rows {
+            text.push_str(row);
+        }
+        text.push_str(&body);
+        samcell_io::write_atomic(&self.summary_csv, text.as_bytes())
+            .with_context(|| format!("cannot write {}", self.summary_csv.display()))
+    }
+}
+
+/// The image records of an existing `run.json` (its `earlier_images`, then its `images`, each
+/// tagged with the run that wrote it), latest per name; none when there is no file.
+fn old_records(path: &Path) -> Result<Vec<Value>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).context("cannot read it"),
+    };
+    let old: Value = serde_json::from_str(&text).context("not JSON")?;
+    let (Some(images), Some(started)) = (old["images"].as_array(), old.get("started_unix")) else {
+        anyhow::bail!("not a samcell run.json (no images or started_unix)");
+    };
+    let mut out: Vec<Value> = old["earlier_images"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for rec in images {
+        let mut rec = rec.clone();
+        if let Some(obj) = rec.as_object_mut() {
+            obj.entry("run_started_unix")
+                .or_insert_with(|| started.clone());
+        }
+        out.push(rec);
+    }
+    // a name met again (an image of the last run also among older ones): the latest wins
+    let mut seen = HashSet::new();
+    let mut latest: Vec<Value> = out
+        .into_iter()
+        .rev()
+        .filter(|r| match r["name"].as_str() {
+            Some(n) => seen.insert(n.to_string()),
+            None => false,
+        })
+        .collect();
+    latest.reverse();
+    Ok(latest)
+}
+
+/// The rows of an existing `summary.csv` as (image name, row text with line end); none when
+/// there is no file.
+fn old_rows(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).context("cannot read it"),
+    };
+    let mut records = split_records(&text).into_iter();
+    let Some(header) = records.next() else {
+        return Ok(Vec::new());
+    };
+    let header = header.trim_end_matches(['\r', '\n']);
+    if header != SUMMARY_COLUMNS.join(",") && !LEGACY_SUMMARY_HEADERS.contains(&header) {
+        anyhow::bail!("its columns are not those of samcell's summary.csv");
+    }
+    Ok(records
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            let mut row = r.to_string();
+            if !row.ends_with('\n') {
+                row.push('\n');
+            }
+            (first_field(r), row)
+        })
+        .collect())
+}
+
+/// Splits CSV text into records (a line end inside a quoted field does not end a record); each
+/// record keeps its line end.
+fn split_records(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' if !quoted => {
+                out.push(&text[start..=i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// The first field of a CSV record, unquoted.
+fn first_field(record: &str) -> String {
+    let record = record.trim_end_matches(['\r', '\n']);
+    let Some(rest) = record.strip_prefix('"') else {
+        return record.split(',').next().unwrap_or("").to_string();
+    };
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                out.push('"');
+                chars.next();
+            } else {
+                break;
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_and_first_fields() {
+        let text = "h1,h2\na,1\n\"b,\"\"x\"\"\ny\",2\nc,3";
+        let r = split_records(text);
+        assert_eq!(r, ["h1,h2\n", "a,1\n", "\"b,\"\"x\"\"\ny\",2\n", "c,3"]);
+        assert_eq!(first_field(r[1]), "a");
+        assert_eq!(first_field(r[2]), "b,\"x\"\ny");
+        assert_eq!(first_field(r[3]), "c");
+    }
+
+    #[test]
+    fn legacy_header_has_todays_columns_but_one_name() {
+        let today = SUMMARY_COLUMNS.join(",");
+        let legacy = LEGACY_SUMMARY_HEADERS[0];
+        assert_eq!(today.split(',').count(), legacy.split(',').count());
+        let differ: Vec<(&str, &str)> = today
+            .split(',')
+            .zip(legacy.split(','))
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(differ.len(), 1, "{differ:?}");
+    }
+}
