@@ -41,10 +41,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MB", default_value_t = samcell_web::config::DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
           value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
     pub max_upload_mb: u64,
-    /// Largest image accepted, in pixels (width x height) once decoded.
-    #[arg(long, value_name = "N", default_value_t = samcell_web::config::DEFAULT_MAX_PIXELS,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_pixels: u64,
+    /// Largest image accepted, in pixels (width x height of one page), checked from the header
+    /// before decoding [default: SAMCELL_MAX_PIXELS, else 400000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
     /// Size of a pixel in micrometres: mean cell areas are then also given in µm² (the page's
     /// results table, the API's `mean_area_um2`).
     #[arg(long, value_name = "UM")]
@@ -61,7 +61,7 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
         port: args.port,
         work_dir: args.work_dir,
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
-        max_pixels: args.max_pixels,
+        max_pixels: args.max_pixels.unwrap_or_else(samcell_io::max_pixels),
         pixel_size_um: args.pixel_size,
         allowed_hosts: args.allowed_hosts,
         ..Default::default()
@@ -72,6 +72,8 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     check
         .validate()
         .map_err(|e| anyhow!(UsageError(format!("invalid settings: {e}"))))?;
+    // the decoders' own limit follows, so that both refuse the same images
+    samcell_io::set_max_pixels(config.max_pixels).map_err(|e| anyhow!(UsageError(e)))?;
     threads::configure(args.threads.map(usize::from));
     let loaded = args
         .model

@@ -439,13 +439,7 @@ impl Shared {
         let read_ms = t.elapsed().as_millis() as u64;
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
-        let warning = (info.pages > 1).then(|| {
-            format!(
-                "this TIFF has {} pages; only page {} (counted from 0) was segmented. Upload it \
-                 again with ?page=N to segment another page.",
-                info.pages, info.page
-            )
-        });
+        let warning = source_warning(&info);
         self.update(&j.id, |j| {
             j.width = Some(gray.width());
             j.height = Some(gray.height());
@@ -488,6 +482,36 @@ impl Shared {
         });
         Ok(())
     }
+}
+
+/// What the user should know about what was read: the pages of a stack that were not segmented,
+/// channels that were not used. `None` for a plain one-page image.
+fn source_warning(info: &samcell_io::SourceInfo) -> Option<String> {
+    let mut notes = Vec::new();
+    if info.pages > 1 {
+        let layout = info
+            .stack
+            .as_ref()
+            .map(|s| {
+                format!(
+                    " ({} channel(s) x {} slice(s) x {} frame(s))",
+                    s.channels, s.slices, s.frames
+                )
+            })
+            .unwrap_or_default();
+        notes.push(format!(
+            "this TIFF has {} pages{layout}; only page {} (counted from 0) was segmented. Upload \
+             it again with ?page=N to segment another page.",
+            info.pages, info.page
+        ));
+    }
+    if info.channel_use == samcell_io::ChannelUse::FirstSample {
+        notes.push(format!(
+            "only the first of its {} samples per pixel was used.",
+            info.channels
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join(" "))
 }
 
 /// Marks a job whose processing was cut short twice by the process dying as failed.

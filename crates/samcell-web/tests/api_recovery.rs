@@ -19,36 +19,48 @@ use common::{get_json, job_id, upload, wait_final, TestServer};
 use serde_json::{json, Value};
 
 /// A baseline little-endian TIFF with one 8-bit grey 60x60 page per entry of `pages`
-/// (uncompressed, one strip per page).
-fn multipage_tiff(pages: &[Vec<u8>]) -> Vec<u8> {
+/// (uncompressed, one strip per page); `description` (e.g. ImageJ's) goes on the first page.
+fn multipage_tiff(pages: &[Vec<u8>], description: Option<&str>) -> Vec<u8> {
     let (w, h) = (60u32, 60u32);
     let mut out = b"II*\0\0\0\0\0".to_vec();
     let mut link = 4usize; // where the offset of the next IFD goes
-    for px in pages {
+    for (k, px) in pages.iter().enumerate() {
         let data = out.len() as u32;
         out.extend_from_slice(px);
+        // the description text (NUL-terminated), referenced by offset
+        let text = description.filter(|_| k == 0).map(|d| {
+            let at = out.len() as u32;
+            out.extend_from_slice(d.as_bytes());
+            out.push(0);
+            (at, d.len() as u32 + 1)
+        });
         if out.len() % 2 == 1 {
             out.push(0);
         }
         let ifd = out.len() as u32;
         out[link..link + 4].copy_from_slice(&ifd.to_le_bytes());
-        // (tag, type, value): type 3 = SHORT, 4 = LONG; one value each
-        let entries: [(u16, u16, u32); 9] = [
-            (256, 4, w),
-            (257, 4, h),
-            (258, 3, 8),
-            (259, 3, 1),
-            (262, 3, 1),
-            (273, 4, data),
-            (277, 3, 1),
-            (278, 4, h),
-            (279, 4, w * h),
+        // (tag, type, count, value): type 2 = ASCII, 3 = SHORT, 4 = LONG; sorted by tag
+        let mut entries: Vec<(u16, u16, u32, u32)> = vec![
+            (256, 4, 1, w),
+            (257, 4, 1, h),
+            (258, 3, 1, 8),
+            (259, 3, 1, 1),
+            (262, 3, 1, 1),
         ];
+        if let Some((at, n)) = text {
+            entries.push((270, 2, n, at));
+        }
+        entries.extend([
+            (273, 4, 1, data),
+            (277, 3, 1, 1),
+            (278, 4, 1, h),
+            (279, 4, 1, w * h),
+        ]);
         out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-        for (tag, ty, v) in entries {
+        for (tag, ty, count, v) in entries {
             out.extend_from_slice(&tag.to_le_bytes());
             out.extend_from_slice(&ty.to_le_bytes());
-            out.extend_from_slice(&1u32.to_le_bytes());
+            out.extend_from_slice(&count.to_le_bytes());
             if ty == 3 {
                 out.extend_from_slice(&(v as u16).to_le_bytes());
                 out.extend_from_slice(&[0, 0]);
@@ -280,7 +292,7 @@ async fn a_multipage_tiff_says_which_page_was_segmented() {
     let (srv, _) = server(false, |_| {}).await;
     let c = reqwest::Client::new();
     let dark = vec![10u8; 60 * 60];
-    let tiff = multipage_tiff(&[dark, cells_pixels()]);
+    let tiff = multipage_tiff(&[dark.clone(), cells_pixels()], None);
     let mut results = Vec::new();
     for q in ["", "&page=1", "&page=2"] {
         let r = c
@@ -330,6 +342,25 @@ async fn a_multipage_tiff_says_which_page_was_segmented() {
     assert!(
         none["error"].as_str().expect("error").contains("page"),
         "{none}"
+    );
+    // an ImageJ hyperstack (2 channels): the warning gives its layout
+    let stack = multipage_tiff(
+        &[cells_pixels(), dark],
+        Some("ImageJ=1.54f\nimages=2\nchannels=2\nhyperstack=true\nmode=composite\n"),
+    );
+    let r = c
+        .post(srv.url("/api/jobs?name=hyper.tif"))
+        .body(stack)
+        .send()
+        .await
+        .expect("POST");
+    let body: Value = r.json().await.expect("JSON");
+    let (_, j) = wait_final(&c, &srv.url(""), &job_id(&body, 0), WAIT).await;
+    assert_eq!(j["state"], "done", "{j}");
+    let w = j["warning"].as_str().expect("a warning");
+    assert!(
+        w.contains("2 pages (2 channel(s) x 1 slice(s) x 1 frame(s))") && w.contains("only page 0"),
+        "{w}"
     );
     // a one-page image has no warning
     let j = uploaded_done(&c, &srv, "p").await;
