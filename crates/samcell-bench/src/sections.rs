@@ -1,13 +1,13 @@
 //! The three sections and the memory child (see the crate docs).
 
-use crate::{flops, model_path, mosaic, peak, rss, Options};
+use crate::{model_path, mosaic, rss, Options};
 use anyhow::{Context, Result};
 use samcell_imaging::GrayU8;
 use samcell_model::{SamModel, SamPredictor};
 use samcell_pipeline::{SegmentConfig, Segmenter, TilePlan};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) fn env_path(key: &str, default: PathBuf) -> PathBuf {
     std::env::var_os(key).map(PathBuf::from).unwrap_or(default)

@@ -2,7 +2,7 @@
 //! a forward pass spends its time; with a checkpoint path, also one whole crop's forward pass
 //! (best of 3 after a warm-up).
 //!
-//! `cargo run --release -p samcell-model --example profile_ops [-- reference/weights/sam_vitb_scaled.safetensors]`
+//! `cargo run --release -p samcell-model --example profile_ops [-- reference/weights/sam_vitb_scaled.safetensors [bf16]]`
 
 use candle_core::{Device, Tensor};
 use mimalloc::MiMalloc;
@@ -46,7 +46,12 @@ fn main() {
     time("attn @ v one head", 3, || a.matmul(&q).unwrap());
 
     if let Some(path) = std::env::args().nth(1) {
-        let model = samcell_model::SamModel::load(std::path::Path::new(&path), None).unwrap();
+        // the second argument `bf16` selects the CPU's bf16 precision
+        let dtype = match std::env::args().nth(2).as_deref() {
+            Some("bf16") => candle_core::DType::BF16,
+            _ => candle_core::DType::F32,
+        };
+        let model = samcell_model::SamModel::load_as(std::path::Path::new(&path), None, &d, dtype).unwrap();
         let x = Tensor::randn(0f32, 1.0, (1, 3, 1024, 1024), &d).unwrap();
         let _ = model.forward(&x).unwrap();
         let best = (0..3)

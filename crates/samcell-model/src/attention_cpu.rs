@@ -30,6 +30,7 @@ thread_local! {
 /// With `bf16`, both products are bf16 products accumulated in f32 (`bf16_gemm`): `k^T` and `v`
 /// of each item are packed once, the queries and the probabilities are rounded to bf16 per block;
 /// the scores and the softmax stay f32.
+#[allow(clippy::too_many_arguments)]
 pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize, bf16: bool) -> Result<Tensor> {
     let (len, n, hd) = qs.dims3()?;
     if n != h * w || k.dims() != [len, n, hd] || v.dims() != [len, n, hd] {
@@ -125,8 +126,7 @@ fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
         })
         .collect::<std::result::Result<_, String>>()
         .map_err(candle_core::Error::Msg)?;
-    out.resize(len * n * hd, 0.0);
-    out.par_chunks_mut(n * hd).enumerate().try_for_each(|(l, out_l)| {
+    out.spare_capacity_mut()[..len * n * hd].par_chunks_mut(n * hd).enumerate().try_for_each(|(l, out_l)| {
         out_l.par_chunks_mut(rows * hd).enumerate().try_for_each(|(blk, o)| {
             let r0 = blk * rows;
             let r = o.len() / hd;
@@ -139,7 +139,7 @@ fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
                     }
                     let scores = &mut s[..r * n];
                     let qv = MatView { data: q, offset: (l * n + r0) * hd, rows: r, cols: hd, row_stride: hd, col_stride: 1 };
-                    gemm_into(qv, &packs[l].0, None, OutRows { data: scores, ldc: n }, &mut conv)?;
+                    gemm_into(qv, &packs[l].0, None, OutRows::new(scores, n), &mut conv)?;
                     for (i, row) in scores.chunks_exact_mut(n).enumerate() {
                         let qi = l * n + r0 + i;
                         softmax_row(row, &rh[qi * h..(qi + 1) * h], &rw[qi * w..(qi + 1) * w]);
@@ -149,7 +149,10 @@ fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
             })
         })
     })
-    .map_err(candle_core::Error::Msg)
+    .map_err(candle_core::Error::Msg)?;
+    // SAFETY: the chunks cover all len x n x hd values and each product wrote all of its rows.
+    unsafe { out.set_len(len * n * hd) };
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,6 +180,18 @@ mod tests {
             // tolerance: 1e-5 absolute on outputs of size ~1 (other blocking and exp; probabilities agree
             // to ~1e-7)
             assert!(diff <= 1e-5, "{len}x{h}x{w}: fused attention differs by {diff}");
+            if crate::cpu_path::selected() == crate::cpu_path::CpuPath::Avx512Bf16 {
+                let bf = rel_pos_attention(&qs, &k, &v, &rh, &rw, h, w, true).unwrap();
+                let d = (&bf - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                // tolerance: q, k, v and the probabilities rounded to bf16 (2^-9 relative), on
+                // outputs of size ~1 that average many values of v
+                assert!(d > 0.0 && d <= 2e-2, "{len}x{h}x{w}: bf16 attention differs by {d}");
+                let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+                let again = one.install(|| rel_pos_attention(&qs, &k, &v, &rh, &rw, h, w, true)).unwrap();
+                assert_eq!(again.flatten_all().unwrap().to_vec1::<f32>().unwrap(), bf.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            } else {
+                println!("bf16 attention: not run (CPU path {})", crate::cpu_path::selected().name());
+            }
         }
     }
 }

@@ -19,6 +19,7 @@
 //! reference).
 
 use crate::cpu_path::{self, CpuPath};
+use std::mem::MaybeUninit;
 
 /// Columns per packed panel (two 16-lane vectors).
 pub const NR: usize = 32;
@@ -116,6 +117,16 @@ impl PackedB {
         for p in 0..panels {
             let panel = &mut self.data[p * kp * 2 * NR..(p + 1) * kp * 2 * NR];
             let cols = NR.min(n - p * NR);
+            if b.row_stride == 1 && b.col_stride != 1 {
+                // transposed storage (e.g. k^T): each column of b is k contiguous values
+                for j in 0..cols {
+                    let start = b.offset + (p * NR + j) * b.col_stride;
+                    for (kk, &v) in b.data[start..start + k].iter().enumerate() {
+                        panel[(kk / 2) * 2 * NR + 2 * j + kk % 2] = to_bf16(v);
+                    }
+                }
+                continue;
+            }
             for kk in 0..k {
                 let (q, e) = (kk / 2, kk % 2);
                 let dst = &mut panel[q * 2 * NR..(q + 1) * 2 * NR];
@@ -154,7 +165,7 @@ impl PackedB {
 
 /// Converts rows `r0..r0 + rows` of `a` to bf16, row-major with `lda = 2 * ceil(k / 2)` (the pad
 /// column is 0).
-fn convert_rows(a: &MatView, r0: usize, rows: usize, buf: &mut Vec<u16>) -> usize {
+fn convert_rows(a: &MatView, r0: usize, rows: usize, buf: &mut Vec<u16>, simd: bool) -> usize {
     let k = a.cols;
     let lda = k.div_ceil(2) * 2;
     buf.clear();
@@ -163,7 +174,14 @@ fn convert_rows(a: &MatView, r0: usize, rows: usize, buf: &mut Vec<u16>) -> usiz
         let r = r0 + i;
         if a.col_stride == 1 {
             let start = a.offset + r * a.row_stride;
-            for (d, &v) in dst.iter_mut().zip(&a.data[start..start + k]) {
+            let src = &a.data[start..start + k];
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: `simd` is set only when the CPU has AVX-512F and AVX512-BF16.
+                unsafe { avx512::convert(src, &mut dst[..k]) };
+                continue;
+            }
+            for (d, &v) in dst.iter_mut().zip(src) {
                 *d = to_bf16(v);
             }
         } else {
@@ -176,9 +194,20 @@ fn convert_rows(a: &MatView, r0: usize, rows: usize, buf: &mut Vec<u16>) -> usiz
 }
 
 /// Output rows for [`gemm_into`]: `c[i * ldc + j]` is `C(i, j)`.
+/// The storage may be uninitialised: the product writes every `C(i, j)` and nothing else.
 pub struct OutRows<'a> {
-    pub data: &'a mut [f32],
+    pub data: &'a mut [MaybeUninit<f32>],
     pub ldc: usize,
+}
+
+impl<'a> OutRows<'a> {
+    /// Over initialised storage.
+    pub fn new(data: &'a mut [f32], ldc: usize) -> Self {
+        // SAFETY: MaybeUninit<f32> has the layout of f32, and only initialised f32 values are
+        // ever written through the view.
+        let data = unsafe { &mut *(data as *mut [f32] as *mut [MaybeUninit<f32>]) };
+        Self { data, ldc }
+    }
 }
 
 /// `C = A B (+ bias)` for all rows of `a` (`m x k`), serially on the calling thread. `scratch`
@@ -205,7 +234,7 @@ pub fn gemm_into_on(path: CpuPath, a: MatView, b: &PackedB, bias: Option<&[f32]>
     let mut bias_pad = [0f32; NR];
     for r0 in (0..m).step_by(MC) {
         let rows = MC.min(m - r0);
-        let lda = convert_rows(&a, r0, rows, scratch);
+        let lda = convert_rows(&a, r0, rows, scratch, simd);
         for p0 in (0..panels).step_by(PANELS_PER_CHUNK) {
             for i0 in (0..rows).step_by(MR) {
                 let mr = MR.min(rows - i0);
@@ -251,7 +280,7 @@ struct Tile<'a> {
 }
 
 /// The portable micro-kernel: bf16 products (exact in f32) accumulated in f32, pair by pair.
-fn portable_tile(t: &Tile, out: &mut [f32], ldc: usize) {
+fn portable_tile(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
     let kp = t.lda / 2;
     for r in 0..t.mr {
         let mut acc = t.bias.copied().unwrap_or([0f32; NR]);
@@ -263,14 +292,43 @@ fn portable_tile(t: &Tile, out: &mut [f32], ldc: usize) {
                 *acc += a0 * from_bf16(b[2 * j]) + a1 * from_bf16(b[2 * j + 1]);
             }
         }
-        out[r * ldc..r * ldc + t.cols].copy_from_slice(&acc[..t.cols]);
+        for (o, &v) in out[r * ldc..r * ldc + t.cols].iter_mut().zip(&acc) {
+            o.write(v);
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Tile, MR, NR};
+    use std::mem::MaybeUninit;
     use std::arch::x86_64::*;
+
+    /// `f32 -> bf16` of a row, 32 values per `vcvtne2ps2bf16` (round to nearest even, as
+    /// [`super::to_bf16`]; the instruction also flushes f32 denormals to zero), the tail by
+    /// [`super::to_bf16`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX512-BF16; `dst` is as long as `src`.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn convert(src: &[f32], dst: &mut [u16]) {
+        debug_assert_eq!(src.len(), dst.len());
+        let n = src.len().min(dst.len());
+        let mut i = 0;
+        while i + 32 <= n {
+            // SAFETY: values i..i+32 exist in both slices.
+            unsafe {
+                let lo = _mm512_loadu_ps(src.as_ptr().add(i));
+                let hi = _mm512_loadu_ps(src.as_ptr().add(i + 16));
+                let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+                _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), v);
+            }
+            i += 32;
+        }
+        for j in i..n {
+            dst[j] = super::to_bf16(src[j]);
+        }
+    }
 
     /// Dispatches on the row count to a kernel with the rows as a constant, so the
     /// accumulators live in registers.
@@ -278,7 +336,7 @@ mod avx512 {
     /// # Safety
     /// The CPU must support AVX-512F and AVX512-BF16; see `kernel` for the slice sizes.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn tile(t: &Tile, out: &mut [f32], ldc: usize) {
+    pub(super) unsafe fn tile(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
         debug_assert!(t.mr >= 1 && t.mr <= MR && t.cols >= 1 && t.cols <= NR);
         debug_assert!(out.len() >= (t.mr - 1) * ldc + t.cols);
         debug_assert!(t.a.len() >= t.mr * t.lda && t.b.len() >= t.lda / 2 * 2 * NR);
@@ -308,7 +366,7 @@ mod avx512 {
     /// AVX-512F and AVX512-BF16; `t.a` holds `R * t.lda` values, `t.b` `t.lda / 2 * 64`, and
     /// `out` `(R - 1) * ldc + t.cols`.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn kernel<const R: usize>(t: &Tile, out: &mut [f32], ldc: usize) {
+    unsafe fn kernel<const R: usize>(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
         let kp = t.lda / 2;
         let lo: __mmask16 = if t.cols >= 16 { 0xffff } else { (1u32 << t.cols) as u16 - 1 };
         let hi: __mmask16 = if t.cols >= 32 { 0xffff } else if t.cols > 16 { (1u32 << (t.cols - 16)) as u16 - 1 } else { 0 };
@@ -337,7 +395,7 @@ mod avx512 {
                 acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
             }
         }
-        let o = out.as_mut_ptr();
+        let o = out.as_mut_ptr().cast::<f32>();
         for r in 0..R {
             // SAFETY: row r's first `cols` values are inside `out` (size above); the masks
             // cover exactly those columns.
@@ -413,17 +471,22 @@ mod tests {
             let abuf: Vec<f32> = (0..m * k * 2 + 5).map(|_| lcg(&mut seed)).collect();
             let bbuf: Vec<f32> = (0..k * n * 2 + 3).map(|_| lcg(&mut seed)).collect();
             let bias: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
-            // a: every other column of a wider matrix, offset 5; b: stored transposed (n x k)
+            // a: every other column of a wider matrix, offset 5
             let a = MatView { data: &abuf, offset: 5, rows: m, cols: k, row_stride: 2 * k, col_stride: 2 };
-            let b = MatView { data: &bbuf, offset: 3, rows: n, cols: k, row_stride: k, col_stride: 1 }.t();
-            let packed = PackedB::pack(b).unwrap();
-            for bias in [None, Some(bias.as_slice())] {
+            // b stored transposed (n x k), row-major (k x n), and with both strides > 1
+            let layouts = [
+                MatView { data: &bbuf, offset: 3, rows: n, cols: k, row_stride: k, col_stride: 1 }.t(),
+                MatView { data: &bbuf, offset: 3, rows: k, cols: n, row_stride: n, col_stride: 1 },
+                MatView { data: &bbuf, offset: 1, rows: k, cols: n, row_stride: 2 * n, col_stride: 2 },
+            ];
+            for (b, bias) in layouts.iter().flat_map(|b| [(*b, None), (*b, Some(bias.as_slice()))]) {
+                let packed = PackedB::pack(b).unwrap();
                 let (want, mag) = reference(&a, &b, bias);
                 for path in paths() {
                     let ldc = n + 3;
                     let mut c = vec![f32::NAN; m * ldc];
                     let mut scratch = Vec::new();
-                    gemm_into_on(path, a, &packed, bias, OutRows { data: &mut c, ldc }, &mut scratch).unwrap();
+                    gemm_into_on(path, a, &packed, bias, OutRows::new(&mut c, ldc), &mut scratch).unwrap();
                     for i in 0..m {
                         for j in 0..n {
                             let (got, w, s) = (c[i * ldc + j] as f64, want[i * n + j], mag[i * n + j]);
@@ -442,6 +505,27 @@ mod tests {
     }
 
     #[test]
+    fn vector_conversion_equals_the_scalar_rounding() {
+        if !CpuPath::Avx512Bf16.supported() {
+            println!("bf16 conversion: this CPU has no vcvtne2ps2bf16; scalar rounding only");
+            return;
+        }
+        let mut seed = 3u64;
+        // normal numbers of many magnitudes, exact ties, signed zeros, infinities
+        let mut src: Vec<f32> = (0..1000).map(|i| lcg(&mut seed) * 10f32.powi(i % 30 - 15)).collect();
+        src.extend([1.0 + 1.0 / 256.0, 1.0 + 3.0 / 256.0, -0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY, 3.0e38]);
+        let mut got = vec![0u16; src.len()];
+        // SAFETY: the CPU has AVX-512F and AVX512-BF16 (checked above); equal lengths.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            avx512::convert(&src, &mut got)
+        };
+        for (i, (&g, &x)) in got.iter().zip(&src).enumerate() {
+            assert_eq!(g, to_bf16(x), "value {i}: {x:e}");
+        }
+    }
+
+    #[test]
     fn results_do_not_depend_on_row_blocking() {
         // the same rows computed as one call and as separate calls of a few rows each
         let mut seed = 11u64;
@@ -451,12 +535,12 @@ mod tests {
         let packed = PackedB::pack(MatView::row_major(&bbuf, k, n)).unwrap();
         let mut whole = vec![0f32; m * n];
         let mut scratch = Vec::new();
-        gemm_into(MatView::row_major(&abuf, m, k), &packed, None, OutRows { data: &mut whole, ldc: n }, &mut scratch).unwrap();
+        gemm_into(MatView::row_major(&abuf, m, k), &packed, None, OutRows::new(&mut whole, n), &mut scratch).unwrap();
         for r0 in (0..m).step_by(7) {
             let rows = 7.min(m - r0);
             let a = MatView { data: &abuf, offset: r0 * k, rows, cols: k, row_stride: k, col_stride: 1 };
             let mut part = vec![0f32; rows * n];
-            gemm_into(a, &packed, None, OutRows { data: &mut part, ldc: n }, &mut scratch).unwrap();
+            gemm_into(a, &packed, None, OutRows::new(&mut part, n), &mut scratch).unwrap();
             assert_eq!(&part[..], &whole[r0 * n..(r0 + rows) * n]);
         }
     }
@@ -467,8 +551,8 @@ mod tests {
         let packed = PackedB::pack(MatView::row_major(&v, 3, 4)).unwrap();
         let mut out = vec![0f32; 8];
         let mut s = Vec::new();
-        assert!(gemm_into(MatView::row_major(&v, 2, 6), &packed, None, OutRows { data: &mut out, ldc: 4 }, &mut s).is_err());
-        assert!(gemm_into(MatView::row_major(&v, 3, 3), &packed, None, OutRows { data: &mut out, ldc: 4 }, &mut s).is_err());
+        assert!(gemm_into(MatView::row_major(&v, 2, 6), &packed, None, OutRows::new(&mut out, 4), &mut s).is_err());
+        assert!(gemm_into(MatView::row_major(&v, 3, 3), &packed, None, OutRows::new(&mut out, 4), &mut s).is_err());
         let wide = MatView { data: &v, offset: 4, rows: 3, cols: 4, row_stride: 4, col_stride: 1 };
         assert!(PackedB::pack(wide).is_err());
     }
