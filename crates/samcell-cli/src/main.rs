@@ -48,7 +48,9 @@ impl std::error::Error for UsageError {}
     samcell measure results/ --output measurements\n  \
     samcell eval --pred results --gt ground_truth\n  \
     samcell tune --gt ground_truth --distmaps results --peak 0.3:0.6:0.05 --fill 0.05:0.3:0.05\n\n\
-    Run `samcell <command> --help` for all options.")]
+    Run `samcell <command> --help` for all options.\n\n\
+    Images over 400 megapixels are refused before decoding; SAMCELL_MAX_PIXELS (e.g. 1.5G) sets \
+    another limit.")]
 struct Cli {
     /// Only warnings and errors (no progress bars, no per-image lines).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -78,10 +80,27 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
 }
 
+/// Environment variable with the pixel limit of every image reader (`samcell_io::limits`).
+const MAX_PIXELS_ENV: &str = "SAMCELL_MAX_PIXELS";
+
+/// Applies `SAMCELL_MAX_PIXELS` (e.g. `400M`) to every image read by this process.
+fn apply_pixel_limit() -> Result<(), UsageError> {
+    match std::env::var(MAX_PIXELS_ENV) {
+        Ok(v) if !v.trim().is_empty() => samcell_io::parse_max_pixels(&v)
+            .and_then(samcell_io::set_max_pixels)
+            .map_err(|e| UsageError(format!("{MAX_PIXELS_ENV}: {e}"))),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let term = progress::Terminal::new(cli.quiet);
     logging::init(cli.quiet, cli.verbose, &term);
+    if let Err(e) = apply_pixel_limit() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Segment(args) => segment::run(*args, &term),
         Command::Measure(args) => measure_cmd::run(args, &term),

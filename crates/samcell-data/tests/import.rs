@@ -313,6 +313,14 @@ fn coco_overlaps_go_to_the_smaller_annotation_and_labels_follow_ids() {
     assert!(rasterize_image(&im).unwrap_err().contains("annotation 9"));
 }
 
+/// Defect: a COCO JSON claiming a 65500x65500 image allocated its 17 GB label image; the
+/// image readers' pixel limit now applies to the size the JSON declares.
+#[test]
+fn coco_image_size_over_the_pixel_limit_is_refused_before_allocating() {
+    let e = rasterize_image(&img(65500, 65500, vec![])).expect_err("over the pixel limit");
+    assert!(e.contains("65500x65500") && e.contains("pixel limit"), "{e}");
+}
+
 #[test]
 fn livecell_json_with_annotation_dict_and_image_lookup() {
     let t = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 //! to extreme values, splices between files) and decoded by `decode_gray_with_info` and the
 //! label reader. Every outcome must be `Ok` or `Err`: a panic fails the test.
 //!
-//! CI runs 20,000 cases (a few seconds); `SAMCELL_FUZZ_CASES=200000 cargo test --release -p
+//! CI runs 60,000 cases (a few seconds); `SAMCELL_FUZZ_CASES=200000 cargo test --release -p
 //! samcell-io --test fuzz_decoders` runs a longer campaign. Decodes run under a 4-megapixel limit
 //! so that a mutated header cannot make a case slow.
 
@@ -100,7 +100,7 @@ fn apply(mut b: Vec<u8>, m: &Mutation, seeds: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn cases() -> u32 {
-    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
+    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000)
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn seeds_decode() {
 proptest! {
     #![proptest_config(Config {
         cases: cases(),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..Config::default()
     })]
 

@@ -7,7 +7,7 @@
 //! fields set to extreme values), and, for the zip, the pickle and the storage bytes *before*
 //! zipping (so that they get past the zip's CRC checks and reach the pickle reader).
 //!
-//! CI runs 400 cases (a few seconds), after replaying the saved failures in
+//! CI runs 1,500 cases (a few seconds), after replaying the saved failures in
 //! `fuzz_checkpoint.proptest-regressions`; `SAMCELL_FUZZ_CASES=50000 cargo test --release -p
 //! samcell-model --test fuzz_checkpoint` runs a longer campaign.
 
@@ -161,7 +161,7 @@ fn read(path: &Path) -> bool {
 }
 
 fn cases() -> u32 {
-    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400)
+    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)
 }
 
 #[test]

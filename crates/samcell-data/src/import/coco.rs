@@ -170,6 +170,13 @@ pub fn rasterize_image(im: &CocoImage) -> Result<Labels, String> {
     if w == 0 || h == 0 || w.checked_mul(h).is_none_or(|n| n > u32::MAX as usize) {
         return Err(format!("image size {w}x{h} not supported"));
     }
+    // the JSON's size allocates the label image: the image readers' pixel limit applies
+    let limit = samcell_io::max_pixels();
+    if (w as u64).saturating_mul(h as u64) > limit {
+        return Err(format!(
+            "image size {w}x{h} is over the pixel limit of {limit} pixels (SAMCELL_MAX_PIXELS)"
+        ));
+    }
     let mut shapes: Vec<(u32, u64, Vec<Run>, u64)> = Vec::with_capacity(im.annotations.len());
     for (k, a) in im.annotations.iter().enumerate() {
         let runs = match &a.segmentation {
