@@ -33,7 +33,10 @@
 //! interpolation); a constant image becomes all 0. NaN or infinite samples are an error.
 //!
 //! The format is found from the file's first bytes (PNG, JPEG, TIFF/BigTIFF, BMP), never from the
-//! extension. Every error names the file.
+//! extension. Every error names the file. An image over the pixel limit ([`crate::limits`]) is
+//! refused from its header, before decoding. [`SourceInfo`] says what was read: page and page
+//! count, samples per pixel and how they became grey ([`ChannelUse`]), and the channel / Z / time
+//! layout that ImageJ or OME metadata declares ([`StackDims`]).
 
 mod codecs;
 mod float_map;
