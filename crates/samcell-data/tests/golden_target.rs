@@ -95,7 +95,10 @@ fn usiigaci_crop_matches_reference() {
         std::env::var_os("SAMCELL_REAL_GOLDEN")
             .expect("set SAMCELL_REAL_GOLDEN to the folder reference/gen_target_fixtures.py wrote the real-data goldens to"),
     );
-    let path = samcell_testdata::data_dir().join("usiigaci-phc/train/masks/set1.png");
+    let Some(usiigaci) = samcell_testdata::require_data("usiigaci-phc") else {
+        return;
+    };
+    let path = usiigaci.join("train/masks/set1.png");
     let full = read_labels(&path).unwrap_or_else(|e| panic!("{e} (SAMCELL_DATA)"));
     let crop = full.crop(384, 384, 256, 256).unwrap();
     let cells: Vec<usize> = (0..crop.data().len())

@@ -1,15 +1,17 @@
 //! One real Usiigaci phase-contrast image (u16 TIFF) through `read_gray`.
 //!
-//! Data folder: `samcell_testdata::data_dir` (env `SAMCELL_DATA`); the test fails with a clear
-//! message when the folder is missing (it is never skipped silently).
+//! Data: the shared Usiigaci set (`SAMCELL_DATA`); skipped with a line saying so when it is
+//! absent, a failure under `SAMCELL_REQUIRE_DATA=1` (see samcell-testdata).
 
 use samcell_io::read::{read_gray_with_info, Format, ReadOptions, SampleType};
-use samcell_testdata::data_dir;
 use std::path::PathBuf;
 
 #[test]
 fn usiigaci_u16_tiff_reads_and_spans_full_range() {
-    let path = data_dir().join("usiigaci-phc/train/images/set1.tif");
+    let Some(usiigaci) = samcell_testdata::require_data("usiigaci-phc") else {
+        return;
+    };
+    let path = usiigaci.join("train/images/set1.tif");
     assert!(
         path.is_file(),
         "{} missing: SAMCELL_DATA must hold usiigaci-phc/train/images",

@@ -5,7 +5,7 @@
 //! The output names the path that ran and the paths this CPU cannot run.
 //!
 //! Weights: the shared harness's `sam_tiny_scaled.safetensors` (`SAMCELL_SHARED`); without them
-//! the tests print one line and pass.
+//! the tests skip with one line (a failure under `SAMCELL_REQUIRE_DATA=1`).
 
 use candle_core::{DType, Device, Tensor};
 use samcell_model::cpu_path::{self, CpuPath};
@@ -13,13 +13,7 @@ use samcell_model::{HeadOverrides, SamModel};
 use std::path::PathBuf;
 
 fn weights() -> Option<PathBuf> {
-    let p = samcell_testdata::shared_dir().join("reference/sam_tiny_scaled.safetensors");
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!("SKIPPED: {} not found (set SAMCELL_SHARED)", p.display());
-        None
-    }
+    samcell_testdata::require_shared("sam_tiny_scaled.safetensors")
 }
 
 fn load(path: &PathBuf, dtype: DType) -> SamModel {

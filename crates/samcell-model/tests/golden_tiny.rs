@@ -3,18 +3,14 @@
 //!
 //! Fixtures: `reference/gen_model_fixtures.py`. Weights: `sam_tiny_scaled.{pt,safetensors}` from
 //! the shared reference harness, found through `SAMCELL_SHARED` (default: `../shared` beside the
-//! repository).
+//! repository); without them the tests skip with a line saying so.
 
 use candle_core::{Device, Tensor};
 use samcell_model::{HeadOverrides, SamModel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod common;
 use common::{max_abs, npy, rel_l2};
-
-fn shared() -> PathBuf {
-    samcell_testdata::shared_dir()
-}
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
     npy(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
@@ -25,9 +21,14 @@ fn tiny_heads() -> HeadOverrides {
     HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }
 }
 
-fn load(ext: &str) -> SamModel {
-    let path = shared().join("reference").join(format!("sam_tiny_scaled.{ext}"));
-    SamModel::load(&path, Some(tiny_heads())).unwrap_or_else(|e| panic!("{e}"))
+/// The tiny model from its `ext` checkpoint, or `None` (after a skip line) without the shared
+/// harness.
+fn load(ext: &str) -> Option<SamModel> {
+    samcell_testdata::require_shared(&format!("sam_tiny_scaled.{ext}")).map(|p| load_path(&p))
+}
+
+fn load_path(path: &Path) -> SamModel {
+    SamModel::load(path, Some(tiny_heads())).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The fixture input: ((i * mult + item_offset * b) mod 1024) / 256 - 2, exact in f32.
@@ -61,7 +62,7 @@ fn subsample(t: &Tensor, step: usize) -> Vec<f32> {
 
 #[test]
 fn tiny_model_matches_transformers() {
-    let model = load("safetensors");
+    let Some(model) = load("safetensors") else { return };
     assert_eq!(model.config.vision.global_layers, vec![1]);
     assert_eq!(model.config.vision.window, 14);
     let pv = pixel_values(2);
@@ -94,7 +95,7 @@ fn tiny_model_matches_transformers() {
 
 #[test]
 fn batched_equals_single() {
-    let model = load("safetensors");
+    let Some(model) = load("safetensors") else { return };
     let pv = pixel_values(2);
     let both = model.distance_maps(&pv).unwrap();
     let second = model.distance_maps(&pv.narrow(0, 1, 1).unwrap()).unwrap();
@@ -106,8 +107,10 @@ fn batched_equals_single() {
 
 #[test]
 fn pt_and_safetensors_are_bit_identical() {
-    let a = load("pt");
-    let b = load("safetensors");
+    let Some(found) = samcell_testdata::require(&["sam_tiny_scaled.pt", "sam_tiny_scaled.safetensors"], &[]) else {
+        return;
+    };
+    let (a, b) = (load_path(&found[0]), load_path(&found[1]));
     assert_eq!(a.format, samcell_model::Format::TorchZip);
     assert_eq!(b.format, samcell_model::Format::Safetensors);
     let pv = pixel_values(1);

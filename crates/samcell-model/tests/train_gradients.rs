@@ -1,5 +1,6 @@
 //! The training mode's gradients against central finite differences, in f64, on the harness's
-//! tiny SAM (`sam_tiny_scaled.safetensors`, found through `SAMCELL_SHARED`).
+//! tiny SAM (`sam_tiny_scaled.safetensors`, found through `SAMCELL_SHARED`; without it the tests
+//! skip with a line saying so).
 //!
 //! On the tiny model cut to a 256x256 input (see [`tiny_small`]), for each of the trickiest pieces a random direction `v` over that piece's parameters is
 //! taken and `(L(θ + εv) - L(θ - εv)) / 2ε` is compared with `<∇L, v>` from `Tensor::backward`,
@@ -17,11 +18,12 @@ use candle_core::{DType, Device, Tensor, Var};
 use samcell_model::{read_checkpoint, HeadOverrides, Mode, SamConfig, SamModel};
 use std::collections::HashMap;
 
-fn tiny() -> (HashMap<String, Tensor>, samcell_model::SamConfig) {
-    let path = samcell_testdata::shared_dir().join("reference/sam_tiny_scaled.safetensors");
+/// The tiny model's tensors and config, or `None` (after a skip line) without the shared harness.
+fn tiny() -> Option<(HashMap<String, Tensor>, samcell_model::SamConfig)> {
+    let path = samcell_testdata::require_shared("sam_tiny_scaled.safetensors")?;
     let (ckpt, cfg) = read_checkpoint(&path, Some(HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }))
-        .unwrap_or_else(|e| panic!("{e} (set SAMCELL_SHARED to the shared reference folder)"));
-    (ckpt.tensors, cfg)
+        .unwrap_or_else(|e| panic!("{e}"));
+    Some((ckpt.tensors, cfg))
 }
 
 /// Deterministic values in [-1, 1) from an integer hash.
@@ -42,8 +44,8 @@ fn pixels(dtype: DType) -> Tensor {
 /// The tiny model cut down to a 256x256 input (16x16 grid: the absolute position embedding and
 /// the global block's relative-position tables cropped to their centre), which keeps the f64
 /// finite differences fast and exercises the window padding (16 -> 28 for 14x14 windows).
-fn tiny_small() -> (HashMap<String, Tensor>, samcell_model::SamConfig) {
-    let (mut raw, _) = tiny();
+fn tiny_small() -> Option<(HashMap<String, Tensor>, samcell_model::SamConfig)> {
+    let (mut raw, _) = tiny()?;
     let pos = raw["vision_encoder.pos_embed"].narrow(1, 0, 16).unwrap().narrow(2, 0, 16).unwrap().contiguous().unwrap();
     raw.insert("vision_encoder.pos_embed".into(), pos);
     for k in ["rel_pos_h", "rel_pos_w"] {
@@ -53,12 +55,12 @@ fn tiny_small() -> (HashMap<String, Tensor>, samcell_model::SamConfig) {
     }
     let cfg = SamConfig::detect(&raw, HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }).unwrap();
     assert_eq!((cfg.vision.image_size, cfg.vision.global_layers.clone()), (256, vec![1]));
-    (raw, cfg)
+    Some((raw, cfg))
 }
 
 #[test]
 fn gradients_match_finite_differences() {
-    let (raw, cfg) = tiny_small();
+    let Some((raw, cfg)) = tiny_small() else { return };
     let d = Device::Cpu;
     let mut tensors = HashMap::new();
     let mut vars: HashMap<String, Var> = HashMap::new();
@@ -136,7 +138,7 @@ fn gradients_match_finite_differences() {
 
 #[test]
 fn training_mode_matches_inference_and_follows_updates() {
-    let (raw, cfg) = tiny();
+    let Some((raw, cfg)) = tiny() else { return };
     let d = Device::Cpu;
     let infer = SamModel::from_tensors(&raw, cfg.clone(), &d, Mode::Infer).unwrap();
     let mut tensors = raw.clone();

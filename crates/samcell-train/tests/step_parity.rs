@@ -2,7 +2,8 @@
 //! 4.57 `SamModel`, `torch.optim.AdamW`), with the reference harness's tiny configuration and its
 //! `sam_tiny_scaled` weights. Fixtures: `reference/gen_train_step_fixtures.py` (see its docstring
 //! for the batch, the model setup and what is stored). Weights are found through
-//! `SAMCELL_SHARED` (default: `../shared` beside the repository).
+//! `SAMCELL_SHARED` (default: `../shared` beside the repository), the Usiigaci images through
+//! `SAMCELL_DATA`; without them the tests skip with a line saying so.
 //!
 //! Tolerances (the issue's): loss 1e-5 relative; gradients relative L2 <= 1e-4 per parameter
 //! tensor; parameters after the AdamW update <= 1e-6 max abs.
@@ -23,17 +24,17 @@ fn tiny_heads() -> HeadOverrides {
     HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }
 }
 
-fn tiny_weights() -> PathBuf {
-    let p = samcell_testdata::shared_dir().join("reference/sam_tiny_scaled.safetensors");
-    assert!(p.exists(), "{} is missing (set SAMCELL_SHARED to the shared reference folder)", p.display());
-    p
+/// The tiny weights and the Usiigaci set, or `None` (after a skip line) when either is absent.
+fn materials() -> Option<(PathBuf, PathBuf)> {
+    let mut found = samcell_testdata::require(&["sam_tiny_scaled.safetensors"], &["usiigaci-phc"])?;
+    let usiigaci = found.pop()?;
+    Some((found.pop()?, usiigaci))
 }
 
 /// `cv2.imread(path, IMREAD_GRAYSCALE)` of a 16-bit grey TIFF, as the generator reads it: each
 /// value shifted right by 8 (samcell-io's reader min-max scales instead, as `samcell segment` does).
 fn cv2_grey_of_u16_tiff(path: &Path) -> GrayU8 {
-    let file = std::fs::File::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (set SAMCELL_DATA to the folder holding usiigaci-phc/)", path.display()));
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).unwrap();
     let (w, h) = dec.dimensions().unwrap();
     let tiff::decoder::DecodingResult::U16(v) = dec.read_image().unwrap() else {
@@ -47,9 +48,9 @@ fn cv2_grey_of_u16_tiff(path: &Path) -> GrayU8 {
 /// `cv2.imread(IMREAD_GRAYSCALE)` and enhanced like samcell's `_preprocess` (golden-tested exact
 /// in samcell-pipeline), and the chamfer targets of the matching label crops
 /// (samcell-data's golden-tested `dist_target.py` equivalent, <= 1 f32 ulp).
-fn batch() -> (Vec<GrayU8>, Tensor) {
+fn batch(usiigaci: &Path) -> (Vec<GrayU8>, Tensor) {
     const CROPS: [(usize, usize); 2] = [(0, 0), (512, 384)];
-    let root = samcell_testdata::data_dir().join("usiigaci-phc/train");
+    let root = usiigaci.join("train");
     let image = cv2_grey_of_u16_tiff(&root.join("images/set1.tif"));
     let labels = samcell_data::read_labels(&root.join("masks/set1.png")).unwrap_or_else(|e| panic!("{e}"));
     let mut crops = Vec::new();
@@ -90,20 +91,21 @@ fn pick(v: &[f32], stride: usize, count: usize) -> Vec<f32> {
 
 #[test]
 fn one_training_step_matches_pytorch() {
+    let Some((weights, usiigaci)) = materials() else { return };
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("step_meta.json")).unwrap()).unwrap();
     let want_grads = candle_core::safetensors::load(fixtures().join("step_grads.safetensors"), &Device::Cpu).unwrap();
     let want_params = candle_core::safetensors::load(fixtures().join("step_params.safetensors"), &Device::Cpu).unwrap();
     let params = meta["params"].as_object().unwrap();
 
-    let model = TrainableSam::load(&tiny_weights(), Some(tiny_heads()), &Device::Cpu).unwrap();
+    let model = TrainableSam::load(&weights, Some(tiny_heads()), &Device::Cpu).unwrap();
     let vars = model.trainable();
     let keys: Vec<&String> = vars.iter().map(|(k, _)| k).collect();
     let mut want_keys: Vec<&String> = params.keys().collect();
     want_keys.sort();
     assert_eq!(keys, want_keys, "trainable parameters differ from PyTorch's requires_grad set");
 
-    let (crops, target) = batch();
+    let (crops, target) = batch(&usiigaci);
     let input = model.encode(&crops, &Device::Cpu).unwrap();
     let logits = model.forward_logits(&input).unwrap();
     assert_eq!(logits.dims(), &[2, 256, 256]);
@@ -248,8 +250,9 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
 /// and `maps.npy` there for `reference/check_finetuned.py`.
 #[test]
 fn saved_checkpoint_reloads_identically() {
-    let model = TrainableSam::load(&tiny_weights(), Some(tiny_heads()), &Device::Cpu).unwrap();
-    let (crops, target) = batch();
+    let Some((weights, usiigaci)) = materials() else { return };
+    let model = TrainableSam::load(&weights, Some(tiny_heads()), &Device::Cpu).unwrap();
+    let (crops, target) = batch(&usiigaci);
     let input = model.encode(&crops, &Device::Cpu).unwrap();
     let grads = loss(&model.forward_logits(&input).unwrap(), &target).backward().unwrap();
     let mut opt = AdamW::new(model.trainable(), AdamWConfig::default());
@@ -265,7 +268,7 @@ fn saved_checkpoint_reloads_identically() {
     // tolerance: 1e-6 max abs (same weights; fused inference kernels vs plain training ops)
     assert!(e <= 1e-6, "reloaded checkpoint's distance maps differ by {e:.2e}");
     // the step changed the model: the saved file is not just the input weights
-    let original = SamModel::load(&tiny_weights(), Some(tiny_heads())).unwrap();
+    let original = SamModel::load(&weights, Some(tiny_heads())).unwrap();
     let before = flat(&original.distance_maps(&input).unwrap());
     let moved = before.iter().zip(&trained).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(moved > 1e-4, "one step should change the distance maps (moved {moved:.2e})");

@@ -7,8 +7,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
-#[allow(unused_imports)] // each test binary uses its own part of this module
-pub use samcell_testdata::data_dir;
+/// The data folder holding the image sets the fixtures name (Usiigaci and DSB2018 labels), or
+/// `None` after a skip line when one is absent (see samcell-testdata).
+pub fn data_dir() -> Option<PathBuf> {
+    let sets = samcell_testdata::require(&[], &["usiigaci-phc", "dsb2018-train"])?;
+    sets[0].parent().map(PathBuf::from)
+}
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
