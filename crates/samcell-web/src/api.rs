@@ -97,7 +97,7 @@ async fn info(State(s): State<AppState>) -> impl IntoResponse {
         "name": "SAMCell",
         "version": env!("CARGO_PKG_VERSION"),
         "model": s.model_description(),
-        "defaults": { "peak": c.peak, "fill": c.fill },
+        "defaults": { "peak": crate::job::short_f64(c.peak), "fill": crate::job::short_f64(c.fill) },
         "max_upload_bytes": c.max_upload_bytes,
         "max_pixels": c.max_pixels,
         "pixel_size_um": c.pixel_size_um,

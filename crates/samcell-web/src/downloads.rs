@@ -114,7 +114,7 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
         "neighbor_distance_px": s.config().neighbor_distance,
         "pixel_size_um": s.config().pixel_size_um,
         "images": jobs.iter().map(|j| json!({
-            "name": j.name, "id": j.id, "peak": j.peak, "fill": j.fill,
+            "name": j.name, "id": j.id, "peak": crate::job::short_f64(j.peak), "fill": crate::job::short_f64(j.fill),
             "width": j.width, "height": j.height, "source": j.source, "page": j.page,
             "warning": j.warning,
         })).collect::<Vec<_>>(),

@@ -113,7 +113,9 @@ pub struct Job {
     #[serde(default)]
     pub attempts: u32,
     /// Thresholds of the current results.
+    #[serde(serialize_with = "shortest_f32")]
     pub peak: f32,
+    #[serde(serialize_with = "shortest_f32")]
     pub fill: f32,
     /// Bumped each time the results are rewritten (re-thresholding), so clients can reload.
     pub revision: u32,
@@ -299,9 +301,40 @@ fn damaged(id: &str, path: &Path, err: &str) -> Job {
     }
 }
 
+/// Writes an f32 threshold with its shortest decimal form (`0.09`), also where the value passes
+/// through `serde_json::Value`, which widens f32 to f64 (`0.09000000357627869`).
+pub fn shortest_f32<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(short_f64(*v))
+}
+
+/// The f64 with the same shortest decimal form as `v` (`v` itself when not finite).
+pub fn short_f64(v: f32) -> f64 {
+    if v.is_finite() {
+        v.to_string().parse().unwrap_or(f64::from(v))
+    } else {
+        f64::from(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_written_without_float_noise() {
+        #[derive(Serialize)]
+        struct T {
+            #[serde(serialize_with = "shortest_f32")]
+            fill: f32,
+        }
+        // through a Value, as the API's `json!` bodies do: f32 would widen to 0.09000000357627869
+        let v = serde_json::to_value(T { fill: 0.09 }).unwrap();
+        assert_eq!(v.to_string(), r#"{"fill":0.09}"#);
+        assert_eq!(serde_json::json!({ "peak": short_f64(0.47) }).to_string(), r#"{"peak":0.47}"#);
+        // and back: the same f32
+        let back: f32 = serde_json::from_value(v["fill"].clone()).unwrap();
+        assert_eq!(back, 0.09f32);
+    }
 
     #[test]
     fn ids_and_batches() {
