@@ -157,8 +157,9 @@ fn folders_globs_and_names() {
 fn recursive_run_writes_disambiguated_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    write_dsb_corner(0, 64, &root.join("plate/a.png"));
-    write_dsb_corner(1, 64, &root.join("plate/well2/a.png"));
+    write_test_png(&root.join("plate/a.png"), 64, 0);
+    write_test_png(&root.join("plate/well2/a.png"), 64, 1);
+    let model = write_lite_model(root);
     let (code, rows, _) = plan(root, &["plate", "-r"]);
     assert_eq!(code, 0);
     assert_eq!(
@@ -171,8 +172,8 @@ fn recursive_run_writes_disambiguated_outputs() {
 
     let mut c = samcell();
     c.current_dir(root)
-        .args(["segment", "plate", "-r", "--output", "results"])
-        .args(tiny_args("safetensors"));
+        .args(["segment", "plate", "-r", "--threads", "2", "--output", "results", "--model"])
+        .arg(format!("lite:{}", model.display()));
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
     let meta = json(&root.join("results/run.json"));

@@ -1,9 +1,10 @@
 //! `samcell prepare`: every format from tiny fixtures written here, bad pairs reported and
-//! recorded, exit codes, and a real run over three Usiigaci images (SAMCELL_DATA).
+//! recorded, exit codes, and a real run over three Usiigaci images (SAMCELL_DATA; skipped with a
+//! line without them).
 
 mod common;
 
-use common::{data, run, samcell};
+use common::{data, have, run, samcell, USIIGACI};
 use samcell_data::{distance_target, TargetMethod, TrainSet};
 use std::path::Path;
 
@@ -232,6 +233,9 @@ fn nothing_importable_exits_1_and_usage_errors_exit_2() {
 
 #[test]
 fn real_usiigaci_images_are_prepared() {
+    if !have(&[], &[USIIGACI]) {
+        return;
+    }
     let src = data().join("usiigaci-phc/train");
     let t = tempfile::tempdir().unwrap();
     let (im, ma) = (t.path().join("images"), t.path().join("masks"));

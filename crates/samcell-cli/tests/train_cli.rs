@@ -1,6 +1,7 @@
 //! `samcell train` end to end with the built binary and the reference harness's tiny SAM
 //! (`sam_tiny_scaled.safetensors`, `config_tiny.json`) on real Usiigaci phase-contrast images
 //! (SAMCELL_DATA/usiigaci-phc), prepared into the training-set format with `samcell_data`.
+//! Without them these tests skip with a line saying what is missing (see samcell-testdata).
 
 use samcell_data::{
     discover, ImportFormat, ImportOptions, TargetMethod, TrainSetWriter, WriteOptions,
@@ -88,6 +89,9 @@ fn log_without_seconds(dir: &Path) -> Vec<String> {
 
 #[test]
 fn killed_run_resumes_to_the_same_weights() {
+    if samcell_testdata::require(&["sam_tiny_scaled.safetensors", "config_tiny.json"], &["usiigaci-phc"]).is_none() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let set = prepare(tmp.path(), 3);
     // 3 images: 1 validation, 2 training; batch 1: 2 steps per epoch, 2 epochs; a resume point
@@ -192,6 +196,9 @@ fn killed_run_resumes_to_the_same_weights() {
 
 #[test]
 fn short_real_run_lowers_the_validation_loss() {
+    if samcell_testdata::require(&["sam_tiny_scaled.safetensors", "config_tiny.json"], &["usiigaci-phc"]).is_none() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let set = prepare(tmp.path(), 4);
     let out = tmp.path().join("run");
@@ -275,6 +282,9 @@ fn cuda_without_the_feature_and_missing_model_are_usage_errors() {
 /// usage error.
 #[test]
 fn lite_architecture_trains_and_its_weights_segment() {
+    if samcell_testdata::require(&[], &["usiigaci-phc"]).is_none() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let set = prepare(tmp.path(), 3);
     let out = tmp.path().join("lite");

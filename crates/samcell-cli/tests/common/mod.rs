@@ -3,9 +3,11 @@
 //!
 //! - `SAMCELL_SHARED` (default `<workspace>/../shared`): the tiny checkpoint
 //!   `reference/sam_tiny_scaled.{safetensors,pt}` and `reference/config_tiny.json`.
-//! - `SAMCELL_DATA` (default `<workspace>/../shared/data`): `dsb2018-train/images/*.png`.
+//! - `SAMCELL_DATA` (default `<workspace>/../shared/data`): `dsb2018-train/` and `usiigaci-phc/`.
 //!
-//! Missing folders make the tests fail with a message saying which variable to set.
+//! A test that needs them asks [`have`] first and returns when it says no: the test is skipped
+//! with one line naming what is missing (a failure under `SAMCELL_REQUIRE_DATA=1`). Tests that
+//! only need some image and some model use [`write_test_png`] and [`write_lite_model`] instead.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -22,19 +24,91 @@ pub const DSB_IMAGES: [&str; 3] = [
     "0280fa8f60f6bcae0f97d93c28f60be194f9309ff610dc5845e60455b0f87c21.png",
 ];
 
-/// The shared folder holding `reference/` (`SAMCELL_SHARED`).
+/// The DSB2018 image set (`SAMCELL_DATA/dsb2018-train`).
+pub const DSB: &str = "dsb2018-train";
+/// The Usiigaci phase-contrast set (`SAMCELL_DATA/usiigaci-phc`).
+pub const USIIGACI: &str = "usiigaci-phc";
+
+/// Whether the shared materials a test needs are present: the tiny checkpoint in each format of
+/// `tiny` ("safetensors", "pt") with its config, and the image `sets`. When something is missing
+/// the caller returns: one line says what (see samcell-testdata; with `SAMCELL_REQUIRE_DATA=1`
+/// this panics instead).
+pub fn have(tiny: &[&str], sets: &[&str]) -> bool {
+    let mut files: Vec<String> = tiny
+        .iter()
+        .map(|ext| format!("sam_tiny_scaled.{ext}"))
+        .collect();
+    if !tiny.is_empty() {
+        files.push("config_tiny.json".into());
+    }
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    samcell_testdata::require(&files, sets).is_some()
+}
+
+/// The shared folder holding `reference/` (`SAMCELL_SHARED`); ask [`have`] first.
 pub fn shared() -> PathBuf {
     samcell_testdata::shared_dir()
 }
 
-/// The real data folder (`SAMCELL_DATA`).
+/// The real data folder (`SAMCELL_DATA`); ask [`have`] first.
 pub fn data() -> PathBuf {
     samcell_testdata::data_dir()
 }
 
-/// A file of the shared reference harness, which must exist.
+/// A file of the shared reference harness; ask [`have`] first.
 pub fn reference_file(name: &str) -> PathBuf {
     samcell_testdata::reference_file(name)
+}
+
+/// Writes a `side` x `side` grey PNG of bright round blobs on a darker, slightly textured
+/// background (`seed` places them): an image for tests about files, options and models rather
+/// than about segmentation quality.
+pub fn write_test_png(dest: &Path, side: u32, seed: u32) {
+    let mut state = seed.wrapping_mul(2_654_435_761) ^ 0x9e37_79b9;
+    let mut next = move || {
+        // xorshift32
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let blobs: Vec<(f32, f32, f32)> = (0..(side * side / 1024).max(3))
+        .map(|_| {
+            let x = (next() % side) as f32;
+            let y = (next() % side) as f32;
+            let r = 3.0 + (next() % 6) as f32;
+            (x, y, r)
+        })
+        .collect();
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let inside = blobs
+            .iter()
+            .any(|&(cx, cy, r)| (fx - cx).powi(2) + (fy - cy).powi(2) <= r * r);
+        let texture = ((x * 7 + y * 13 + seed * 5) % 16) as u8;
+        image::Luma([if inside { 200 + texture } else { 40 + texture }])
+    });
+    if let Some(d) = dest.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    img.save(dest)
+        .unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
+}
+
+/// Writes a small untrained samcell-lite model (tiling 128 + 32: an image of up to 64 pixels a
+/// side is one crop) as `dir/lite.safetensors`: a real model for `--model lite:PATH` whose maps
+/// mean nothing.
+pub fn write_lite_model(dir: &Path) -> PathBuf {
+    let config = samcell_lite::LiteConfig {
+        base_width: 4,
+        levels: 2,
+        norm_groups: 0,
+        crop: 128,
+        overlap: 32,
+    };
+    let path = dir.join("lite.safetensors");
+    std::fs::write(&path, samcell_lite::untrained_file_bytes(&config, 3).unwrap()).unwrap();
+    path
 }
 
 /// The tiny checkpoint (`ext`: "safetensors" or "pt").
@@ -93,20 +167,6 @@ pub fn tiny_args(ext: &str) -> Vec<String> {
         "--fill".into(),
         TINY_FILL.into(),
     ]
-}
-
-/// Writes the top-left `side` x `side` part of DSB image `i` as a grey PNG at `dest` (a
-/// 64x64 image is a single crop: a cheap real image for tests about files rather than pixels).
-pub fn write_dsb_corner(i: usize, side: usize, dest: &Path) {
-    let src = data().join("dsb2018-train/images").join(DSB_IMAGES[i]);
-    let img = samcell_io::read_gray(&src, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    let corner = img.crop(0, 0, side, side).expect("corner inside the image");
-    if let Some(d) = dest.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    // an overlay without labels is the grey image itself (as RGB)
-    let none = samcell_imaging::Labels::filled(side, side, 0);
-    samcell_io::write_overlay_png(dest, &corner, &none, false).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Runs a command and returns (exit code, stdout, stderr).
