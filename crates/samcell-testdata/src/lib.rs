@@ -126,7 +126,9 @@ fn check<'a>(
     required: bool,
 ) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
-    let mut absent = Vec::new();
+    // missing files grouped by folder (in order), then missing sets
+    let mut files: Vec<(PathBuf, Vec<&str>)> = Vec::new();
+    let mut sets = Vec::new();
     for w in wanted {
         if present(&w) {
             let (Wanted::File(_, p) | Wanted::Set(_, p)) = w;
@@ -134,17 +136,35 @@ fn check<'a>(
             continue;
         }
         match w {
-            Wanted::File(name, p) => absent.push(format!(
-                "reference harness file {name} not found at {}; set SAMCELL_SHARED",
-                p.display()
-            )),
-            Wanted::Set(set, p) => absent.push(format!(
+            Wanted::File(name, p) => {
+                let dir = p.parent().map(PathBuf::from).unwrap_or_default();
+                match files.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, names)) => names.push(name),
+                    None => files.push((dir, vec![name])),
+                }
+            }
+            Wanted::Set(set, p) => sets.push(format!(
                 "{} images not found at {}; set SAMCELL_DATA",
                 set_name(set),
                 p.display()
             )),
         }
     }
+    let absent: Vec<String> = files
+        .into_iter()
+        .map(|(dir, names)| match names[..] {
+            [name] => format!(
+                "reference harness file {name} not found at {}; set SAMCELL_SHARED",
+                dir.join(name).display()
+            ),
+            _ => format!(
+                "reference harness files {} not found in {}; set SAMCELL_SHARED",
+                names.join(", "),
+                dir.display()
+            ),
+        })
+        .chain(sets)
+        .collect();
     if absent.is_empty() {
         return Ok(found);
     }
@@ -225,6 +245,25 @@ mod tests {
             assert!(why.contains(part), "{part:?} in {why:?}");
         }
         assert!(!why.contains("w.safetensors not found"), "{why}");
+    }
+
+    #[test]
+    fn missing_files_of_one_folder_are_named_together() {
+        let d = tmp();
+        let why = check(
+            [
+                Wanted::File("a.pt", d.join("a.pt")),
+                Wanted::File("b.json", d.join("b.json")),
+            ]
+            .into_iter(),
+            false,
+        )
+        .unwrap_err();
+        let want = format!(
+            "reference harness files a.pt, b.json not found in {}; set SAMCELL_SHARED (the shared materials)",
+            d.display()
+        );
+        assert_eq!(why, want);
     }
 
     #[test]
