@@ -1,6 +1,7 @@
 //! HTTP API integration tests, part 1: upload, status transitions, results, downloads,
 //! re-thresholding and restarts. A real server on 127.0.0.1 with the real (tiny, random-weight)
-//! SAM model and real DSB2018 images; nothing is mocked.
+//! SAM model and real DSB2018 images; nothing is mocked (so without the shared materials these
+//! tests skip with a line saying so).
 //!
 //! Exactness: the server's labels must equal, pixel for pixel, what
 //! `samcell_pipeline::labels_from_distance_map` gives on `Segmenter::distance_map` of the same
@@ -22,6 +23,9 @@ fn library_labels(name: &str, peak: f32, fill: f32) -> (samcell_imaging::Labels,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upload_status_transitions_results_and_downloads() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let base = srv.url("");
@@ -183,6 +187,9 @@ async fn upload_status_transitions_results_and_downloads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rethreshold_reruns_only_postprocessing() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let (status, body) = upload(&c, &srv.url("/api/jobs?batch=thr"), &[real_file(IMAGES[1])]).await;
@@ -287,6 +294,9 @@ async fn rethreshold_reruns_only_postprocessing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restart_keeps_results_and_resumes_unfinished_jobs() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let (_, body) = upload(&c, &srv.url("/api/jobs?batch=r"), &[real_file(IMAGES[0])]).await;

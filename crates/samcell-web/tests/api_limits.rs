@@ -1,6 +1,7 @@
 //! HTTP API integration tests, part 2: what the server refuses and how it copes with load:
 //! oversized and non-image uploads, eight clients at once, the page's assets, bad requests.
-//! Real server, real tiny SAM model, real images; nothing is mocked.
+//! Real server, real tiny SAM model, real images; nothing is mocked (so without the shared
+//! materials these tests skip with a line saying so).
 
 mod common;
 
@@ -11,6 +12,9 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oversized_uploads_get_413_and_the_server_keeps_working() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|c| c.max_upload_bytes = 30_000).await;
     let c = reqwest::Client::new();
     let big = IMAGES[1]; // 39 KB
@@ -59,6 +63,9 @@ async fn oversized_uploads_get_413_and_the_server_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn non_images_get_a_clear_message_and_the_server_keeps_working() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let (status, body) = upload(
@@ -126,6 +133,9 @@ async fn non_images_get_a_clear_message_and_the_server_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_clients_upload_at_once() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let base = srv.url("");
     // corners of eight real images: one model tile each keeps the test quick
@@ -191,6 +201,9 @@ async fn eight_clients_upload_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn page_assets_info_and_errors() {
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|_| {}).await;
     let c = reqwest::Client::new();
     let r = c.get(srv.url("/")).send().await.expect("GET /");

@@ -1,5 +1,6 @@
 //! End-to-end test in real headless Chromium (Debian's `chromium` package; `SAMCELL_CHROMIUM`
-//! overrides the executable). Fails, never skips, when no browser is installed.
+//! overrides the executable). Fails, never skips, when no browser is installed; skips with a line
+//! saying so without the shared tiny model and images (a failure under `SAMCELL_REQUIRE_DATA=1`).
 //!
 //! The server runs the real tiny SAM model. Through Chromium's own drag-and-drop events (as from
 //! a file manager) the test drops three DSB2018 images onto the page, waits until all three are
@@ -51,6 +52,11 @@ async fn table_counts(page: &common::cdp::Page<'_>) -> Vec<Option<u64>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn browser_drop_process_rethreshold_download() {
+    // a missing browser fails the test; missing shared materials skip it
+    common::cdp::chromium_path();
+    if !have(true, &[DSB, USIIGACI]) {
+        return;
+    }
     let art = artefacts();
     let srv = TestServer::start(|_| {}).await;
     let browser = Browser::launch().await;
@@ -319,6 +325,10 @@ async fn browser_drop_process_rethreshold_download() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn browser_with_an_access_token() {
     const TOKEN: &str = "e2e0123456789abcdef0123456789abc";
+    common::cdp::chromium_path();
+    if !have(true, &[DSB]) {
+        return;
+    }
     let srv = TestServer::start(|c| c.token = Some(TOKEN.into())).await;
     let browser = Browser::launch().await;
     let downloads = tempfile::tempdir().expect("download dir");

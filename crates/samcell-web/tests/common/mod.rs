@@ -1,4 +1,9 @@
 //! Shared helpers of the web tests: the real tiny SAM model, real images, a running server.
+//!
+//! The tiny model and the images come from the shared materials (`SAMCELL_SHARED`,
+//! `SAMCELL_DATA`); a test that uses them asks [`have`] first and returns when it says no, which
+//! skips it with one line naming what is missing (a failure under `SAMCELL_REQUIRE_DATA=1`).
+//! The tests of the server's own rules use the synthetic model and generated images instead.
 #![allow(dead_code)]
 
 pub mod cdp;
@@ -50,6 +55,23 @@ pub fn dsb_images(n: usize) -> Vec<PathBuf> {
 
 #[allow(unused_imports)] // each test binary uses its own part of this module
 pub use samcell_testdata::{data_dir, shared_dir, workspace_root};
+
+/// The DSB2018 image set (`SAMCELL_DATA/dsb2018-train`).
+pub const DSB: &str = "dsb2018-train";
+/// The Usiigaci phase-contrast set (`SAMCELL_DATA/usiigaci-phc`).
+pub const USIIGACI: &str = "usiigaci-phc";
+
+/// Whether the shared materials a test needs are present: the tiny checkpoint (when `tiny`) and
+/// the image `sets`. When something is missing the caller returns: one line says what (see
+/// samcell-testdata; with `SAMCELL_REQUIRE_DATA=1` this panics instead).
+pub fn have(tiny: bool, sets: &[&str]) -> bool {
+    let files: &[&str] = if tiny {
+        &["sam_tiny_scaled.safetensors"]
+    } else {
+        &[]
+    };
+    samcell_testdata::require(files, sets).is_some()
+}
 
 pub fn image(name: &str) -> PathBuf {
     let p = data_dir().join("dsb2018-train/images").join(name);
