@@ -2,7 +2,8 @@
 //! `<work_dir>/jobs/<id>/job.json` next to the job's files.
 //!
 //! Files of a job directory:
-//! `input.<ext>` (the upload as received), `gray.png` (the 8-bit grey image the model saw),
+//! `input.<ext>` (the upload as received; read again on re-thresholding, for the intensities of
+//! `cells.csv`), `gray.png` (the 8-bit grey image the model saw),
 //! `distmap.tif` (the blended distance map, f32, also read back for re-thresholding without the
 //! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the viewer layers `view_image.png`, `view_fill.png`,
 //! `view_edges.png`, `view_distmap.png`.
@@ -199,6 +200,9 @@ pub fn valid_batch(b: &str) -> bool {
 /// File names of a job directory.
 pub mod files {
     pub const RECORD: &str = "job.json";
+    /// The upload as received, `input.<ext>` (`.png`, `.jpg`, `.tif` or `.bmp`): as it is named
+    /// in messages.
+    pub const INPUT: &str = "input.*";
     pub const GRAY: &str = "gray.png";
     pub const DISTMAP_TIFF: &str = "distmap.tif";
     pub const MASKS: &str = "masks.tif";
@@ -330,7 +334,10 @@ mod tests {
         // through a Value, as the API's `json!` bodies do: f32 would widen to 0.09000000357627869
         let v = serde_json::to_value(T { fill: 0.09 }).unwrap();
         assert_eq!(v.to_string(), r#"{"fill":0.09}"#);
-        assert_eq!(serde_json::json!({ "peak": short_f64(0.47) }).to_string(), r#"{"peak":0.47}"#);
+        assert_eq!(
+            serde_json::json!({ "peak": short_f64(0.47) }).to_string(),
+            r#"{"peak":0.47}"#
+        );
         // and back: the same f32
         let back: f32 = serde_json::from_value(v["fill"].clone()).unwrap();
         assert_eq!(back, 0.09f32);

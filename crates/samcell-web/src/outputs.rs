@@ -18,6 +18,7 @@ use std::time::Instant;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use samcell_imaging::{GrayU8, Labels, MapF32};
+use samcell_io::RawGray;
 use samcell_measure::{measure_labels, Intensity, MeasureConfig};
 
 use crate::job::{files, Metrics};
@@ -160,10 +161,15 @@ pub struct PostSettings {
 
 /// Post-processes `map` at (`peak`, `fill`) and (re)writes every threshold-dependent file of the
 /// job directory: `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv` and the two label layers.
+///
+/// `gray` is the 8-bit image the model saw (drawn under the overlay); `raw` holds the uploaded
+/// image's own values (`samcell_io::read_gray_raw`), which the intensity columns of `cells.csv`
+/// are measured on, as `samcell measure --image` and `samcell segment` do.
 pub fn write_threshold_outputs(
     dir: &Path,
     stem: &str,
     gray: &GrayU8,
+    raw: &RawGray,
     map: &MapF32,
     settings: PostSettings,
 ) -> Result<ThresholdResult, WebError> {
@@ -180,7 +186,7 @@ pub fn write_threshold_outputs(
     let t = Instant::now();
     let m = measure_labels(
         &labels,
-        Some(Intensity::U8(gray)),
+        Some(Intensity::Raw(raw)),
         &MeasureConfig { neighbor_distance },
     )
     .map_err(|e| WebError::Processing(format!("measurements: {e}")))?;

@@ -20,6 +20,7 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use samcell_imaging::{GrayU8, MapF32};
+use samcell_io::RawGray;
 use samcell_pipeline::Segmenter;
 
 use crate::config::ServeConfig;
@@ -44,13 +45,20 @@ pub(crate) struct Shared {
     queue: Mutex<mpsc::Sender<String>>,
     /// Serialises re-thresholding per job.
     job_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Grey image and distance map of the jobs re-thresholded last (a slider drag hits the same
-    /// job many times).
-    cache: Mutex<Vec<Cached>>,
+    /// What re-thresholding reads, for the jobs re-thresholded last (a slider drag hits the same
+    /// job many times): (job id, its inputs).
+    cache: Mutex<Vec<(String, Arc<Inputs>)>>,
 }
 
-/// (job id, grey image, distance map)
-type Cached = (String, Arc<GrayU8>, Arc<MapF32>);
+/// What the threshold-dependent outputs of a finished job are made from.
+pub(crate) struct Inputs {
+    /// The 8-bit grey image the model saw (`gray.png`): drawn under the overlay.
+    pub gray: GrayU8,
+    /// The uploaded image's own values (the job's page of `input.*`): measured in `cells.csv`.
+    pub raw: RawGray,
+    /// The stored distance map (`distmap.tif`).
+    pub map: MapF32,
+}
 
 const CACHE_LEN: usize = 4;
 
@@ -282,7 +290,7 @@ impl Shared {
         }
         jobs.remove(id);
         drop(jobs);
-        lock(&self.cache).retain(|(k, _, _)| k != id);
+        lock(&self.cache).retain(|(k, _)| k != id);
         std::fs::remove_dir_all(self.dir(id))
             .map_err(|e| (500, format!("cannot delete the files of {id}: {e}")))
     }
@@ -303,21 +311,44 @@ impl Shared {
             .clone()
     }
 
-    /// Grey image and map of a finished job, from the small cache or from disk.
-    pub fn inputs_of(&self, id: &str) -> Result<(Arc<GrayU8>, Arc<MapF32>), WebError> {
-        if let Some((_, g, m)) = lock(&self.cache).iter().find(|(k, _, _)| k == id) {
-            return Ok((g.clone(), m.clone()));
+    /// The inputs of a finished job's post-processing, from the small cache or from disk: the
+    /// grey image, the uploaded file's own values (page `page` of `input`, read again as at
+    /// processing) and the distance map.
+    pub fn inputs_of(&self, id: &str, input: &Path, page: usize) -> Result<Arc<Inputs>, WebError> {
+        if let Some((_, i)) = lock(&self.cache).iter().find(|(k, _)| k == id) {
+            return Ok(i.clone());
         }
         let dir = self.dir(id);
         let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
             .map_err(|e| WebError::Io(e.to_string()))?;
         let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF))
             .map_err(|e| WebError::Io(e.to_string()))?;
-        let (g, m) = (Arc::new(gray), Arc::new(map));
+        let (_, raw, _) = samcell_io::read_gray_raw(input, &read_options(page)).map_err(|e| {
+            WebError::Io(format!(
+                "cannot read the uploaded image again to measure its intensities: {e}"
+            ))
+        })?;
+        let size = |w: usize, h: usize| format!("{w}x{h}");
+        let sizes = [
+            size(gray.width(), gray.height()),
+            size(raw.width(), raw.height()),
+            size(map.width(), map.height()),
+        ];
+        if sizes.iter().any(|s| *s != sizes[0]) {
+            return Err(WebError::Processing(format!(
+                "the job's files do not match: {} is {}, the uploaded image {}, {} {}",
+                files::GRAY,
+                sizes[0],
+                sizes[1],
+                files::DISTMAP_TIFF,
+                sizes[2]
+            )));
+        }
+        let inputs = Arc::new(Inputs { gray, raw, map });
         let mut c = lock(&self.cache);
-        c.insert(0, (id.to_string(), g.clone(), m.clone()));
+        c.insert(0, (id.to_string(), inputs.clone()));
         c.truncate(CACHE_LEN);
-        Ok((g, m))
+        Ok(inputs)
     }
 
     /// Re-runs post-processing of a done job at new thresholds (blocking).
@@ -338,12 +369,18 @@ impl Shared {
                 return Err(self.result_missing(id, f));
             }
         }
-        let (gray, map) = self.inputs_of(id).map_err(|e| (500, e.to_string()))?;
+        let Some(input) = find_input(&dir) else {
+            return Err(self.result_missing(id, files::INPUT));
+        };
+        let inputs = self
+            .inputs_of(id, &input, j.page)
+            .map_err(|e| (500, e.to_string()))?;
         let r = outputs::write_threshold_outputs(
-            &self.dir(id),
+            &dir,
             &j.stem(),
-            &gray,
-            &map,
+            &inputs.gray,
+            &inputs.raw,
+            &inputs.map,
             self.post(peak, fill),
         )
         .map_err(|e| (500, e.to_string()))?;
@@ -426,16 +463,15 @@ impl Shared {
         {
             check_size(w.into(), h.into())?;
         }
-        let opts = samcell_io::ReadOptions {
-            page: j.page,
-            ..Default::default()
-        };
-        let (gray, info) = samcell_io::read_gray_with_info(&input, &opts).map_err(|e| match e {
-            samcell_io::IoError::Read { reason, .. }
-            | samcell_io::IoError::Write { reason, .. } => {
-                format!("cannot read the image: {reason}")
-            }
-        })?;
+        // the 8-bit image for the model and the viewer, and the file's own values for the
+        // intensity measurements (as `samcell segment` measures them)
+        let (gray, raw, info) =
+            samcell_io::read_gray_raw(&input, &read_options(j.page)).map_err(|e| match e {
+                samcell_io::IoError::Read { reason, .. }
+                | samcell_io::IoError::Write { reason, .. } => {
+                    format!("cannot read the image: {reason}")
+                }
+            })?;
         let read_ms = t.elapsed().as_millis() as u64;
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
@@ -467,6 +503,7 @@ impl Shared {
             &dir,
             &j.stem(),
             &gray,
+            &raw,
             &map,
             self.post(j.peak, j.fill),
         )
@@ -481,6 +518,15 @@ impl Shared {
             });
         });
         Ok(())
+    }
+}
+
+/// How a job's upload is read: its page, otherwise as `samcell segment` reads (the same at
+/// processing and when re-thresholding reads it again).
+fn read_options(page: usize) -> samcell_io::ReadOptions {
+    samcell_io::ReadOptions {
+        page,
+        ..Default::default()
     }
 }
 
@@ -549,8 +595,8 @@ fn missing_result(dir: &Path) -> Option<&'static str> {
 fn mark_missing(j: &mut Job, file: &str) {
     j.state = JobState::Failed;
     j.error = Some(format!(
-        "its result file {file} is missing from the work directory (deleted or moved?); \
-         upload the image again"
+        "its file {file} is missing from the work directory (deleted or moved?); upload the \
+         image again"
     ));
 }
 
