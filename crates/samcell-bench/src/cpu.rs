@@ -152,5 +152,48 @@ pub fn cpu() -> Result<()> {
         f32_run.cells
     );
     println!("(GFLOP/s over the model stage; \"of peak\": of the measured peak of the units the path uses)");
+    if std::env::var_os("SAMCELL_BENCH_SKIP_LABELS").is_none() {
+        bf16_labels(&weights, threads, batch)?;
+    }
+    Ok(())
+}
+
+/// A map's value at quantile `q` (nearest rank).
+fn quantile(map: &MapF32, q: f64) -> f32 {
+    let mut v = map.data().to_vec();
+    v.sort_by(f32::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// bf16 labels against f32 labels on a real image (the centre 384x384 of the first Usiigaci
+/// image, 9 crops; `SAMCELL_BENCH_LABELS_IMAGE` for another), thresholds at the f32 map's
+/// 85% / 40% quantiles (the scaled random weights give no cells at samcell's defaults), scored
+/// with the Cell Tracking Challenge SEG and DET. samcell's f32 labels equal the reference's
+/// (`parity_vitb`), so this is bf16 against the reference.
+fn bf16_labels(weights: &Path, threads: usize, batch: usize) -> Result<()> {
+    let default = samcell_testdata::data_dir().join("usiigaci-phc/train/images/set1.tif");
+    let path = env_path("SAMCELL_BENCH_LABELS_IMAGE", default);
+    if !path.is_file() {
+        println!("bf16 labels: SKIPPED ({} not found; set SAMCELL_DATA)", path.display());
+        return Ok(());
+    }
+    let full = samcell_io::read_gray(&path, &Default::default())?;
+    let side = 384.min(full.width()).min(full.height());
+    let img = full.crop((full.width() - side) / 2, (full.height() - side) / 2, side, side)?;
+    let (a, b) = with_threads(threads, || -> Result<_> {
+        Ok((run_ours(weights, &img, DType::F32, batch)?, run_ours(weights, &img, DType::BF16, batch)?))
+    })??;
+    let (peak, fill) = (quantile(&a.map, 0.85), quantile(&a.map, 0.40));
+    let (la, na) = samcell_pipeline::labels_from_distance_map(&a.map, peak, fill)?;
+    let (lb, nb) = samcell_pipeline::labels_from_distance_map(&b.map, peak, fill)?;
+    let e = samcell_measure::evaluate_labels(&lb, &la, "bf16 vs f32")?;
+    println!(
+        "bf16 labels on a real image ({side}x{side} of {}, peak {peak:.4} / fill {fill:.4} = the f32 map's 85%/40% quantiles): \
+         {nb} vs {na} cells, SEG {:.4}, DET {:.4} against f32; map max abs difference {:.2e}",
+        path.display(),
+        e.scores.seg,
+        e.scores.det,
+        max_abs_diff(&b.map, &a.map)
+    );
     Ok(())
 }

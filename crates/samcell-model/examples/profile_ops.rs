@@ -27,6 +27,26 @@ fn main() {
     let b1 = Tensor::randn(0f32, 0.03, 3072, &d).unwrap();
     let h = x.matmul(&w1).unwrap();
     time("matmul 4900x768 @ 768x3072", 3, || x.matmul(&w1).unwrap());
+    {
+        use rayon::prelude::*;
+        use samcell_model::bf16_gemm::{gemm_into, MatView, OutRows, PackedB};
+        let (xv, wv) = (x.flatten_all().unwrap().to_vec1::<f32>().unwrap(), w1.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let packed = PackedB::pack(MatView::row_major(&wv, 768, 3072)).unwrap();
+        let mut out = vec![0f32; 4900 * 3072];
+        let run = |out: &mut Vec<f32>| {
+            out.par_chunks_mut(96 * 3072).enumerate().for_each(|(t, c)| {
+                let a = MatView { offset: t * 96 * 768, rows: c.len() / 3072, ..MatView::row_major(&xv, 4900, 768) };
+                gemm_into(a, &packed, None, OutRows::new(c, 3072), &mut Vec::new()).unwrap();
+            })
+        };
+        run(&mut out);
+        let t = Instant::now();
+        for _ in 0..3 {
+            run(&mut out);
+        }
+        let s = t.elapsed().as_secs_f64() / 3.0;
+        println!("{:<44} {:>8.1} ms  ({:.0} GFLOP/s)", "bf16 gemm 4900x768 @ 768x3072", s * 1e3, 2.0 * 4900.0 * 768.0 * 3072.0 / s / 1e9);
+    }
     time("bias add 4900x3072", 3, || h.broadcast_add(&b1).unwrap());
     time("gelu_erf 4900x3072", 3, || h.gelu_erf().unwrap());
     time("gelu (tanh) 4900x3072", 3, || h.gelu().unwrap());
