@@ -5,9 +5,9 @@
 //! - `SAMCELL_DATA`: the real image sets (`usiigaci-phc/`, `dsb2018-train/`,
 //!   `bacteria-timelapse/`). Default: `$SAMCELL_SHARED/data`.
 //!
-//! Tests ask through [`require_shared`] and [`require_data`]: when the material is absent they get
-//! `None` and skip, and one line on the terminal says which test skipped, what is missing, where
-//! it was looked for and which variable points to it. With `SAMCELL_REQUIRE_DATA=1` (set by CI) a
+//! Tests ask through [`require_shared`], [`require_data`] or [`require`] (several at once): when
+//! a material is absent they get `None` and skip, and one line on the terminal says which test
+//! skipped, what is missing, where it was looked for and which variable points to it. With `SAMCELL_REQUIRE_DATA=1` (set by CI) a
 //! missing material is a failure instead, so CI always runs these tests.
 //!
 //! [`shared_dir`], [`data_dir`] and [`reference_file`] are for benchmarks and examples, which
