@@ -10,13 +10,13 @@
 use candle_core::{DType, Device, Tensor};
 use samcell_model::cpu_path::{self, CpuPath};
 use samcell_model::{HeadOverrides, SamModel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn weights() -> Option<PathBuf> {
     samcell_testdata::require_shared("sam_tiny_scaled.safetensors")
 }
 
-fn load(path: &PathBuf, dtype: DType) -> SamModel {
+fn load(path: &Path, dtype: DType) -> SamModel {
     let heads = HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) };
     SamModel::load_as(path, Some(heads), &Device::Cpu, dtype).unwrap_or_else(|e| panic!("{e}"))
 }
