@@ -47,17 +47,7 @@ pub struct RunSettings {
     pub all_pages: bool,
 }
 
-/// Writes an `f32` as the shortest decimal that reads back as the same `f32` (`0.09`, not the
-/// `0.09000000357627869` of its exact value widened to `f64`), whatever serializer is used.
-pub fn shortest_f32<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        // Display of f32 is the shortest round-trip form; as f64 it keeps those digits
-        let short: f64 = v.to_string().parse().unwrap_or(f64::from(*v));
-        s.serialize_f64(short)
-    } else {
-        s.serialize_none()
-    }
-}
+pub use samcell_pipeline::short_f32::serialize as shortest_f32;
 
 /// Identity of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

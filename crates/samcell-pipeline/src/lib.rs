@@ -15,6 +15,7 @@ mod error;
 pub mod predictor;
 pub mod sam_input;
 pub mod segment;
+pub mod short_f32;
 pub mod tiling;
 
 pub use error::PipelineError;

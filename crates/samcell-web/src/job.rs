@@ -8,6 +8,8 @@
 //! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the viewer layers `view_image.png`, `view_fill.png`,
 //! `view_edges.png`, `view_distmap.png`.
 
+/// Thresholds are written in their shortest decimal form (`0.09`).
+pub use samcell_pipeline::short_f32::{serialize as shortest_f32, short_f64};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -302,21 +304,6 @@ fn damaged(id: &str, path: &Path, err: &str) -> Job {
         revision: 0,
         metrics: None,
         timings_ms: None,
-    }
-}
-
-/// Writes an f32 threshold with its shortest decimal form (`0.09`), also where the value passes
-/// through `serde_json::Value`, which widens f32 to f64 (`0.09000000357627869`).
-pub fn shortest_f32<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(short_f64(*v))
-}
-
-/// The f64 with the same shortest decimal form as `v` (`v` itself when not finite).
-pub fn short_f64(v: f32) -> f64 {
-    if v.is_finite() {
-        v.to_string().parse().unwrap_or(f64::from(v))
-    } else {
-        f64::from(v)
     }
 }
 
