@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::synthetic::{
     cells_pixels, cells_png, server, server_in, uploaded_done, Brightness, WAIT,
 };
-use common::{get_json, job_id, upload, wait_final, TestServer};
+use common::{assert_error_contains, get_json, job_id, upload, wait_final, TestServer};
 use serde_json::{json, Value};
 
 /// A baseline little-endian TIFF with one 8-bit grey 60x60 page per entry of `pages`
@@ -197,13 +197,7 @@ async fn damaged_records_and_missing_results_show_as_failed() {
         .expect("GET");
     assert_eq!(r.status().as_u16(), 409);
     let e: Value = r.json().await.expect("JSON");
-    assert!(
-        e["error"]
-            .as_str()
-            .expect("error")
-            .contains("masks.tif is missing"),
-        "{e}"
-    );
+    assert_error_contains(&e, "masks.tif is missing");
     let j = get_json(&c, &srv.url(&format!("/api/jobs/{m}"))).await;
     assert_eq!(j["state"], "failed", "{j}");
     // the batch downloads leave it out instead of failing
@@ -251,13 +245,7 @@ async fn damaged_records_and_missing_results_show_as_failed() {
     assert_eq!(find(&b)["name"], "cells.png");
     let j = find(&done_id);
     assert_eq!(j["state"], "failed", "{j}");
-    assert!(
-        j["error"]
-            .as_str()
-            .expect("error")
-            .contains("overlay.png is missing"),
-        "{j}"
-    );
+    assert_error_contains(&j, "overlay.png is missing");
     // failed entries can be removed
     let r = c
         .delete(srv.url(&format!("/api/jobs/{a}")))
@@ -339,10 +327,7 @@ async fn a_multipage_tiff_says_which_page_was_segmented() {
         "page 1 has the four disks"
     );
     assert_eq!(none["state"], "failed", "{none}");
-    assert!(
-        none["error"].as_str().expect("error").contains("page"),
-        "{none}"
-    );
+    assert_error_contains(none, "page");
     // an ImageJ hyperstack (2 channels): the warning gives its layout
     let stack = multipage_tiff(
         &[cells_pixels(), dark],

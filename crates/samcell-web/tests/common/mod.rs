@@ -217,6 +217,14 @@ pub fn job_id(body: &serde_json::Value, k: usize) -> String {
     body["jobs"][k]["id"].as_str().expect("id").to_string()
 }
 
+/// Asserts that `body["error"]` is a message containing `needle`.
+pub fn assert_error_contains(body: &serde_json::Value, needle: &str) {
+    let msg = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message: {body}"));
+    assert!(msg.contains(needle), "{body}");
+}
+
 /// The JSON body of a GET.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client
