@@ -9,7 +9,6 @@ mod common;
 
 use common::*;
 use samcell_imaging::Labels;
-use samcell_lite::LiteConfig;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tiff::encoder::{colortype, TiffEncoder};
@@ -116,19 +115,7 @@ fn measure_reports_16_bit_intensities_on_the_original_values() {
 #[test]
 fn segment_of_a_16_bit_image_reports_intensities_of_the_original_values() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = LiteConfig {
-        base_width: 4,
-        levels: 2,
-        norm_groups: 0,
-        crop: 64,
-        overlap: 16,
-    };
-    let weights = tmp.path().join("lite.safetensors");
-    std::fs::write(
-        &weights,
-        samcell_lite::untrained_file_bytes(&config, 17).unwrap(),
-    )
-    .unwrap();
+    let weights = write_lite_model_tiled(tmp.path(), 64, 16, 17);
     // 64x64, values 30000..32000 in bright discs on a darker background, one 0 and one 65535
     let (w, h) = (64usize, 64usize);
     let mut raw = vec![0u16; w * h];

@@ -8,27 +8,13 @@
 
 mod common;
 
-use common::{json, run, samcell};
-use samcell_lite::LiteConfig;
+use common::{json, run, samcell, write_lite_model_tiled};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A tiny untrained samcell-lite model (one 64 + 16 crop for the 64x64 test images).
 fn lite(dir: &Path) -> PathBuf {
-    let config = LiteConfig {
-        base_width: 4,
-        levels: 2,
-        norm_groups: 0,
-        crop: 64,
-        overlap: 16,
-    };
-    let path = dir.join("lite.safetensors");
-    std::fs::write(
-        &path,
-        samcell_lite::untrained_file_bytes(&config, 3).unwrap(),
-    )
-    .unwrap();
-    path
+    write_lite_model_tiled(dir, 64, 16, 3)
 }
 
 /// `samcell segment` with the test model, 1 thread, into `out`.

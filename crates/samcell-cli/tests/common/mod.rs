@@ -99,15 +99,21 @@ pub fn write_test_png(dest: &Path, side: u32, seed: u32) {
 /// side is one crop) as `dir/lite.safetensors`: a real model for `--model lite:PATH` whose maps
 /// mean nothing.
 pub fn write_lite_model(dir: &Path) -> PathBuf {
+    write_lite_model_tiled(dir, 128, 32, 3)
+}
+
+/// Writes an untrained samcell-lite model like [`write_lite_model`], with tiling `crop` +
+/// `overlap` and weights from `seed`, as `dir/lite.safetensors`.
+pub fn write_lite_model_tiled(dir: &Path, crop: usize, overlap: usize, seed: u64) -> PathBuf {
     let config = samcell_lite::LiteConfig {
         base_width: 4,
         levels: 2,
         norm_groups: 0,
-        crop: 128,
-        overlap: 32,
+        crop,
+        overlap,
     };
     let path = dir.join("lite.safetensors");
-    std::fs::write(&path, samcell_lite::untrained_file_bytes(&config, 3).unwrap()).unwrap();
+    std::fs::write(&path, samcell_lite::untrained_file_bytes(&config, seed).unwrap()).unwrap();
     path
 }
 
