@@ -34,6 +34,14 @@ fn png(path: &Path, seed: u32) {
     img.save(path).unwrap();
 }
 
+/// `dir/a.png` and `dir/b.png`, two different test images.
+fn two_pngs(dir: &Path) -> (PathBuf, PathBuf) {
+    let (a, b) = (dir.join("a.png"), dir.join("b.png"));
+    png(&a, 1);
+    png(&b, 2);
+    (a, b)
+}
+
 /// A TIFF of `pages` 64x64 grey pages.
 fn tiff_stack(path: &Path, pages: u32) {
     let f = std::fs::File::create(path).unwrap();
@@ -207,9 +215,7 @@ fn results_merge_across_runs_and_stale_outputs_are_redone() {
     let tmp = tempfile::tempdir().unwrap();
     let model = lite(tmp.path());
     let out = tmp.path().join("out");
-    let (a, b) = (tmp.path().join("a.png"), tmp.path().join("b.png"));
-    png(&a, 1);
-    png(&b, 2);
+    let (a, b) = two_pngs(tmp.path());
 
     let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--fill", "0.09"]));
     assert_eq!(code, 0, "stderr:\n{err}");
@@ -268,9 +274,7 @@ fn write_failures_are_failures() {
     let tmp = tempfile::tempdir().unwrap();
     let model = lite(tmp.path());
     let out = tmp.path().join("out");
-    let (a, b) = (tmp.path().join("a.png"), tmp.path().join("b.png"));
-    png(&a, 1);
-    png(&b, 2);
+    let (a, b) = two_pngs(tmp.path());
     // a folder where an output file must go
     std::fs::create_dir_all(out.join("a_overlay.png")).unwrap();
     let (code, _, err) = run(segment(&model, &out).arg(&a).arg(&b));
