@@ -113,7 +113,11 @@ pub fn write_lite_model_tiled(dir: &Path, crop: usize, overlap: usize, seed: u64
         overlap,
     };
     let path = dir.join("lite.safetensors");
-    std::fs::write(&path, samcell_lite::untrained_file_bytes(&config, seed).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        samcell_lite::untrained_file_bytes(&config, seed).unwrap(),
+    )
+    .unwrap();
     path
 }
 
