@@ -14,6 +14,7 @@ use craft::{ascii, page_tags, tiff, SHORT};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use samcell_io::{decode_gray_with_info, labels, ReadOptions, Scaling};
+use samcell_testdata::mutate::{self, Mutation};
 
 fn seeds() -> Vec<Vec<u8>> {
     let mut extra = page_tags(3, 16, 1, 1);
@@ -39,64 +40,16 @@ fn seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-/// One mutation of a seed.
-#[derive(Clone, Debug)]
-enum Mutation {
-    Flip { at: usize, bit: u8 },
-    Set { at: usize, value: u8 },
-    Truncate { keep: usize },
-    Insert { at: usize, bytes: Vec<u8> },
-    /// Overwrite 4 bytes with an extreme value (sizes, offsets, counts in headers).
-    Field { at: usize, value: u32, big_endian: bool },
-    /// Replace a range with bytes from another seed.
-    Splice { at: usize, from: usize, src_at: usize, len: usize },
-}
-
 fn mutation() -> impl Strategy<Value = Mutation> {
     let extreme = prop_oneof![Just(0u32), Just(1), Just(0xFF), Just(0xFFFF), Just(0x7FFF_FFFF), Just(0xFFFF_FFFF), any::<u32>()];
-    prop_oneof![
-        (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, value)| Mutation::Set { at, value }),
-        any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        // header fields sit in the first ~200 bytes of these small files
-        (0usize..200, extreme, any::<bool>()).prop_map(|(at, value, big_endian)| Mutation::Field { at, value, big_endian }),
-        (any::<usize>(), any::<usize>(), any::<usize>(), 1usize..64).prop_map(|(at, from, src_at, len)| Mutation::Splice { at, from, src_at, len }),
-    ]
-}
-
-fn apply(mut b: Vec<u8>, m: &Mutation, seeds: &[Vec<u8>]) -> Vec<u8> {
-    if b.is_empty() {
-        return b;
-    }
-    let n = b.len();
-    match m {
-        Mutation::Flip { at, bit } => b[at % n] ^= 1 << bit,
-        Mutation::Set { at, value } => b[at % n] = *value,
-        Mutation::Truncate { keep } => b.truncate(keep % n),
-        Mutation::Insert { at, bytes } => {
-            let at = at % n;
-            b.splice(at..at, bytes.iter().copied());
-        }
-        Mutation::Field { at, value, big_endian } => {
-            let at = (*at).min(n.saturating_sub(4));
-            let v = if *big_endian { value.to_be_bytes() } else { value.to_le_bytes() };
-            for (i, x) in v.into_iter().enumerate() {
-                if let Some(d) = b.get_mut(at + i) {
-                    *d = x;
-                }
-            }
-        }
-        Mutation::Splice { at, from, src_at, len } => {
-            let src = &seeds[from % seeds.len()];
-            let s = src_at % src.len();
-            let part = &src[s..(s + len).min(src.len())];
-            let at = at % n;
-            let end = (at + part.len()).min(n);
-            b.splice(at..end, part.iter().copied());
-        }
-    }
-    b
+    // 4 bytes set to an extreme value (sizes, offsets, counts in headers), either byte order;
+    // header fields sit in the first ~200 bytes of these small files
+    let field = (0usize..200, extreme, any::<bool>()).prop_map(|(at, value, big_endian)| Mutation::Field {
+        at,
+        bytes: if big_endian { value.to_be_bytes() } else { value.to_le_bytes() }.to_vec(),
+    });
+    // splices take bytes from another seed
+    prop_oneof![mutate::flip(), mutate::set(), mutate::truncate(), mutate::insert(16), field, mutate::splice(64)]
 }
 
 fn cases() -> u32 {
@@ -122,7 +75,7 @@ proptest! {
     fn mutated_images_never_panic(seed in 0usize..13, muts in prop::collection::vec(mutation(), 1..5),
                                   page in 0usize..3, percentile in any::<bool>()) {
         let seeds = seeds();
-        let bytes = muts.iter().fold(seeds[seed % seeds.len()].clone(), |b, m| apply(b, m, &seeds));
+        let bytes = muts.iter().fold(seeds[seed % seeds.len()].clone(), |b, m| mutate::apply(b, m, &seeds));
         let opts = ReadOptions {
             page,
             scaling: if percentile { Scaling::Percentile(1.0, 99.0) } else { Scaling::MinMax },

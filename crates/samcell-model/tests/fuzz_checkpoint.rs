@@ -17,6 +17,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use samcell_model::{Checkpoint, HeadOverrides};
+use samcell_testdata::mutate::{self, Mutation};
 
 /// A safetensors file with two small f32 tensors under Hugging Face-like keys.
 fn safetensors_seed() -> Vec<u8> {
@@ -104,49 +105,15 @@ fn torch_zip(pkl: &[u8], storages: &[Vec<u8>]) -> Vec<u8> {
     z.finish().expect("zip").into_inner()
 }
 
-#[derive(Clone, Debug)]
-enum Mutation {
-    Flip { at: usize, bit: u8 },
-    Set { at: usize, value: u8 },
-    Truncate { keep: usize },
-    Insert { at: usize, bytes: Vec<u8> },
-    /// 8 bytes set to an extreme little-endian value (safetensors header length, offsets).
-    Field { at: usize, value: u64 },
-}
-
 fn mutation() -> impl Strategy<Value = Mutation> {
     let extreme = prop_oneof![Just(0u64), Just(1), Just(u64::from(u32::MAX)), Just(u64::MAX), Just(1 << 40), any::<u64>()];
-    prop_oneof![
-        (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, value)| Mutation::Set { at, value }),
-        any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..12)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (0usize..160, extreme).prop_map(|(at, value)| Mutation::Field { at, value }),
-    ]
+    // 8 bytes set to an extreme little-endian value (safetensors header length, offsets)
+    let field = (0usize..160, extreme).prop_map(|(at, value)| Mutation::Field { at, bytes: value.to_le_bytes().to_vec() });
+    prop_oneof![mutate::flip(), mutate::set(), mutate::truncate(), mutate::insert(12), field]
 }
 
-fn apply(mut b: Vec<u8>, m: &Mutation) -> Vec<u8> {
-    if b.is_empty() {
-        return b;
-    }
-    let n = b.len();
-    match m {
-        Mutation::Flip { at, bit } => b[at % n] ^= 1 << bit,
-        Mutation::Set { at, value } => b[at % n] = *value,
-        Mutation::Truncate { keep } => b.truncate(keep % n),
-        Mutation::Insert { at, bytes } => {
-            let at = at % n;
-            b.splice(at..at, bytes.iter().copied());
-        }
-        Mutation::Field { at, value } => {
-            for (i, x) in value.to_le_bytes().into_iter().enumerate() {
-                if let Some(d) = b.get_mut(at + i) {
-                    *d = x;
-                }
-            }
-        }
-    }
-    b
+fn apply(b: Vec<u8>, m: &Mutation) -> Vec<u8> {
+    mutate::apply(b, m, &[])
 }
 
 /// Reads (and, if that works, validates) a checkpoint file; returns whether it was read.

@@ -12,6 +12,10 @@
 //!
 //! [`shared_dir`], [`data_dir`] and [`reference_file`] are for benchmarks and examples, which
 //! cannot run without the materials: a missing folder or file is a panic naming the variable.
+//!
+//! [`mutate`]: the byte mutations shared by the fuzz tests.
+
+pub mod mutate;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
