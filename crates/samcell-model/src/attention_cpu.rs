@@ -54,7 +54,7 @@ pub fn rel_pos_attention(qs: &Tensor, k: &Tensor, v: &Tensor, rel_h: &Tensor, re
     let rows = BLOCK_ROWS.min(n);
     let blocks = n.div_ceil(rows);
     if bf16 {
-        bf16_blocks(BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows, blocks }, &mut out)?;
+        bf16_blocks(BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows }, &mut out)?;
         drop(guards);
         return Tensor::from_vec(out, (len, n, hd), qs.device());
     }
@@ -105,7 +105,6 @@ struct BfArgs<'a> {
     h: usize,
     w: usize,
     rows: usize,
-    blocks: usize,
 }
 
 thread_local! {
@@ -115,7 +114,7 @@ thread_local! {
 /// The bf16 variant of the blocked attention; `out` is empty with capacity `len * n * hd`.
 fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
     use crate::bf16_gemm::{gemm_into, MatView, OutRows, PackedB};
-    let BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows, blocks } = a;
+    let BfArgs { q, k, v, rh, rw, len, n, hd, h, w, rows } = a;
     // k^T (hd x n) and v (n x hd) of every item, packed once
     let packs: Vec<(PackedB, PackedB)> = (0..len)
         .into_par_iter()
@@ -130,7 +129,6 @@ fn bf16_blocks(a: BfArgs, out: &mut Vec<f32>) -> Result<()> {
         out_l.par_chunks_mut(rows * hd).enumerate().try_for_each(|(blk, o)| {
             let r0 = blk * rows;
             let r = o.len() / hd;
-            debug_assert!(blk < blocks);
             SCRATCH.with(|s| {
                 BF16_ROWS.with(|conv| {
                     let (mut s, mut conv) = (s.borrow_mut(), conv.borrow_mut());

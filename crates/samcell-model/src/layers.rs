@@ -87,7 +87,7 @@ impl<'a> Weights<'a> {
 pub struct Linear {
     /// (out, in), as stored (a view of the parameter in training mode).
     weight: Tensor,
-    /// Inference only: the weight transposed to (in, out), contiguous.
+    /// Inference only, without bf16 panels: the weight transposed to (in, out), contiguous.
     w_t: Option<Tensor>,
     b: Option<Tensor>,
     out: usize,
@@ -100,9 +100,10 @@ pub struct Linear {
 impl Linear {
     /// From a (out, in) weight and an optional bias.
     pub fn new(weight: &Tensor, b: Option<Tensor>, exec: Exec) -> Result<Self> {
+        let bf16_products = exec.bf16 && exec.cpu_kernels();
         let w_t = if exec.train() { None } else { Some(weight.t()?.contiguous()?) };
-        let bf16 = match (&w_t, exec.bf16 && exec.cpu_kernels()) {
-            (Some(w_t), true) => {
+        let bf16 = match &w_t {
+            Some(w_t) if bf16_products => {
                 let bias = match &b {
                     Some(b) => Some(Arc::<[f32]>::from(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?)),
                     None => None,
@@ -111,6 +112,8 @@ impl Linear {
             }
             _ => None,
         };
+        // with bf16 panels the f32 transpose is never read: do not keep a second copy of it
+        let w_t = if bf16.is_some() { None } else { w_t };
         Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)?, cpu_kernels: exec.cpu_kernels(), bf16 })
     }
 
@@ -141,15 +144,14 @@ impl Linear {
         let inp = *dims.last().expect("linear input has at least one dimension");
         let rows = x.elem_count() / inp;
         let x2 = x.reshape((rows, inp))?;
-        let y = match &self.w_t {
-            Some(_) if self.bf16.is_some() => {
-                let (packed, b) = self.bf16.as_ref().expect("checked");
+        let y = match (&self.bf16, &self.w_t) {
+            (Some((packed, b)), _) => {
                 let op = LinearBf16 { packed: packed.clone(), bias: bias.and(b.clone()) };
                 x2.apply_op1_no_bwd(&op)?
             }
-            Some(w_t) if self.cpu_kernels => crate::cpu_matmul::linear(&x2, w_t, bias)?,
-            Some(w_t) => x2.matmul(w_t)?,
-            None => x2.matmul(&self.weight.t()?)?,
+            (None, Some(w_t)) if self.cpu_kernels => crate::cpu_matmul::linear(&x2, w_t, bias)?,
+            (None, Some(w_t)) => x2.matmul(w_t)?,
+            (None, None) => x2.matmul(&self.weight.t()?)?,
         };
         let mut out_dims = dims;
         *out_dims.last_mut().expect("non-empty") = self.out;
