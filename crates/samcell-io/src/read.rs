@@ -272,18 +272,16 @@ fn decode_gray_keeping_wide(
     bytes: &[u8],
     opts: &ReadOptions,
 ) -> Result<(GrayU8, SourceInfo, Option<Vec<f64>>), String> {
-    let err = |reason: String| reason;
     check_scaling(&opts.scaling)?;
     if bytes.is_empty() {
         return Err("empty file (0 bytes)".into());
     }
-    let bytes = bytes;
     let format = detect(bytes)?;
     if format != Format::Tiff && opts.page != 0 {
-        return Err(err(format!(
+        return Err(format!(
             "page {} requested, but a {format} file has 1 page (0-based index 0)",
             opts.page
-        )));
+        ));
     }
     let limit = opts.pixel_limit();
     let decoded = match format {
@@ -291,26 +289,25 @@ fn decode_gray_keeping_wide(
         Format::Png => codecs::decode_png(bytes, limit),
         Format::Jpeg => codecs::decode_jpeg(bytes, limit),
         Format::Bmp => codecs::decode_bmp(bytes, limit),
-    }
-    .map_err(err)?;
+    }?;
     let (w, h) = (decoded.width, decoded.height);
     if w == 0 || h == 0 {
-        return Err(err(format!("zero-size image ({w}x{h})")));
+        return Err(format!("zero-size image ({w}x{h})"));
     }
     let n_values = match &decoded.pixels {
         gray::Pixels::Gray8(v) => v.len(),
         gray::Pixels::Wide(v) => v.len(),
     };
     if n_values != w * h {
-        return Err(err(format!(
+        return Err(format!(
             "corrupt {format}: {n_values} pixel values decoded for a {w}x{h} image ({} expected)",
             w * h
-        )));
+        ));
     }
     let (data, scaled_from, wide) = match decoded.pixels {
         gray::Pixels::Gray8(v) => (v, None, None),
         gray::Pixels::Wide(v) => {
-            let (u, lo, hi) = gray::scale_to_u8(&v, &opts.scaling).map_err(err)?;
+            let (u, lo, hi) = gray::scale_to_u8(&v, &opts.scaling)?;
             (u, Some((lo, hi)), Some(v))
         }
     };
@@ -327,7 +324,7 @@ fn decode_gray_keeping_wide(
         stack: decoded.stack,
     };
     let img = GrayU8::from_vec(w, h, data)
-        .map_err(|e| err(format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}")))?;
+        .map_err(|e| format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}"))?;
     Ok((img, info, wide))
 }
 
