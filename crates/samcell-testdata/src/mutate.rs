@@ -9,16 +9,35 @@ use proptest::prelude::*;
 /// `usize` is valid.
 #[derive(Clone, Debug)]
 pub enum Mutation {
-    Flip { at: usize, bit: u8 },
-    Set { at: usize, value: u8 },
-    Truncate { keep: usize },
-    Insert { at: usize, bytes: Vec<u8> },
+    Flip {
+        at: usize,
+        bit: u8,
+    },
+    Set {
+        at: usize,
+        value: u8,
+    },
+    Truncate {
+        keep: usize,
+    },
+    Insert {
+        at: usize,
+        bytes: Vec<u8>,
+    },
     /// Overwrite bytes with an encoded value, e.g. an extreme size, offset or count of a header
     /// (`at` is not wrapped: it is moved back so that the value fits when the file is long
     /// enough; bytes past the end are dropped).
-    Field { at: usize, bytes: Vec<u8> },
+    Field {
+        at: usize,
+        bytes: Vec<u8>,
+    },
     /// Replace a range with up to `len` bytes of the donor `from` (see [`apply`]).
-    Splice { at: usize, from: usize, src_at: usize, len: usize },
+    Splice {
+        at: usize,
+        from: usize,
+        src_at: usize,
+        len: usize,
+    },
 }
 
 /// A bit flipped anywhere.
@@ -38,14 +57,23 @@ pub fn truncate() -> impl Strategy<Value = Mutation> {
 
 /// 1 to `max_len - 1` random bytes inserted anywhere.
 pub fn insert(max_len: usize) -> impl Strategy<Value = Mutation> {
-    (any::<usize>(), prop::collection::vec(any::<u8>(), 1..max_len))
+    (
+        any::<usize>(),
+        prop::collection::vec(any::<u8>(), 1..max_len),
+    )
         .prop_map(|(at, bytes)| Mutation::Insert { at, bytes })
 }
 
 /// A range replaced by 1 to `max_len - 1` bytes of one of the donors given to [`apply`].
 pub fn splice(max_len: usize) -> impl Strategy<Value = Mutation> {
-    (any::<usize>(), any::<usize>(), any::<usize>(), 1..max_len)
-        .prop_map(|(at, from, src_at, len)| Mutation::Splice { at, from, src_at, len })
+    (any::<usize>(), any::<usize>(), any::<usize>(), 1..max_len).prop_map(
+        |(at, from, src_at, len)| Mutation::Splice {
+            at,
+            from,
+            src_at,
+            len,
+        },
+    )
 }
 
 /// `b` mutated by `m`; `donors` are the files a [`Mutation::Splice`] copies from (none: the
@@ -71,7 +99,12 @@ pub fn apply(mut b: Vec<u8>, m: &Mutation, donors: &[Vec<u8>]) -> Vec<u8> {
                 }
             }
         }
-        Mutation::Splice { at, from, src_at, len } => {
+        Mutation::Splice {
+            at,
+            from,
+            src_at,
+            len,
+        } => {
             if donors.is_empty() {
                 return b;
             }
@@ -96,14 +129,48 @@ mod tests {
     #[test]
     fn mutations_change_what_they_say() {
         let b = vec![0u8; 8];
-        assert_eq!(apply(b.clone(), &Mutation::Flip { at: 9, bit: 3 }, &[])[1], 8);
-        assert_eq!(apply(b.clone(), &Mutation::Set { at: 2, value: 7 }, &[])[2], 7);
-        assert_eq!(apply(b.clone(), &Mutation::Truncate { keep: 11 }, &[]).len(), 3);
-        assert_eq!(apply(b.clone(), &Mutation::Insert { at: 0, bytes: vec![1, 2] }, &[])[..3], [1, 2, 0]);
-        let f = apply(b.clone(), &Mutation::Field { at: 100, bytes: vec![9; 4] }, &[]);
+        assert_eq!(
+            apply(b.clone(), &Mutation::Flip { at: 9, bit: 3 }, &[])[1],
+            8
+        );
+        assert_eq!(
+            apply(b.clone(), &Mutation::Set { at: 2, value: 7 }, &[])[2],
+            7
+        );
+        assert_eq!(
+            apply(b.clone(), &Mutation::Truncate { keep: 11 }, &[]).len(),
+            3
+        );
+        assert_eq!(
+            apply(
+                b.clone(),
+                &Mutation::Insert {
+                    at: 0,
+                    bytes: vec![1, 2]
+                },
+                &[]
+            )[..3],
+            [1, 2, 0]
+        );
+        let f = apply(
+            b.clone(),
+            &Mutation::Field {
+                at: 100,
+                bytes: vec![9; 4],
+            },
+            &[],
+        );
         assert_eq!(f, [0, 0, 0, 0, 9, 9, 9, 9]);
-        let s = Mutation::Splice { at: 1, from: 0, src_at: 1, len: 2 };
-        assert_eq!(apply(b.clone(), &s, &[vec![5, 6, 7]]), [0, 6, 7, 0, 0, 0, 0, 0]);
+        let s = Mutation::Splice {
+            at: 1,
+            from: 0,
+            src_at: 1,
+            len: 2,
+        };
+        assert_eq!(
+            apply(b.clone(), &s, &[vec![5, 6, 7]]),
+            [0, 6, 7, 0, 0, 0, 0, 0]
+        );
         assert_eq!(apply(b.clone(), &s, &[]), b);
         assert!(apply(Vec::new(), &Mutation::Set { at: 0, value: 1 }, &[]).is_empty());
     }
