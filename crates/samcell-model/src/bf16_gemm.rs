@@ -231,7 +231,6 @@ pub fn gemm_into_on(path: CpuPath, a: MatView, b: &PackedB, bias: Option<&[f32]>
     }
     let simd = path.min(cpu_path::detected()) == CpuPath::Avx512Bf16;
     let panels = n.div_ceil(NR);
-    let mut bias_pad = [0f32; NR];
     for r0 in (0..m).step_by(MC) {
         let rows = MC.min(m - r0);
         let lda = convert_rows(&a, r0, rows, scratch, simd);
@@ -240,12 +239,8 @@ pub fn gemm_into_on(path: CpuPath, a: MatView, b: &PackedB, bias: Option<&[f32]>
                 let mr = MR.min(rows - i0);
                 for p in p0..panels.min(p0 + PANELS_PER_CHUNK) {
                     let cols = NR.min(n - p * NR);
-                    let bias_ptr = bias.map(|v| {
-                        bias_pad[..cols].copy_from_slice(&v[p * NR..p * NR + cols]);
-                        bias_pad
-                    });
                     let out_off = (r0 + i0) * c.ldc + p * NR;
-                    let tile = Tile { a: &scratch[i0 * lda..(i0 + mr) * lda], lda, mr, b: b.panel(p), cols, bias: bias_ptr.as_ref() };
+                    let tile = Tile { a: &scratch[i0 * lda..(i0 + mr) * lda], lda, mr, b: b.panel(p), cols, bias: bias.map(|v| &v[p * NR..p * NR + cols]) };
                     let out = &mut c.data[out_off..];
                     if simd {
                         #[cfg(target_arch = "x86_64")]
@@ -275,15 +270,18 @@ struct Tile<'a> {
     /// One panel: K pairs x 32 columns x 2.
     b: &'a [u16],
     cols: usize,
-    /// The panel's bias (zero-padded to 32), if any.
-    bias: Option<&'a [f32; NR]>,
+    /// The panel's `cols` bias values, if any.
+    bias: Option<&'a [f32]>,
 }
 
 /// The portable micro-kernel: bf16 products (exact in f32) accumulated in f32, pair by pair.
 fn portable_tile(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
     let kp = t.lda / 2;
     for r in 0..t.mr {
-        let mut acc = t.bias.copied().unwrap_or([0f32; NR]);
+        let mut acc = [0f32; NR];
+        if let Some(b) = t.bias {
+            acc[..t.cols].copy_from_slice(b);
+        }
         let a = &t.a[r * t.lda..(r + 1) * t.lda];
         for q in 0..kp {
             let (a0, a1) = (from_bf16(a[2 * q]), from_bf16(a[2 * q + 1]));
@@ -339,6 +337,7 @@ mod avx512 {
     pub(super) unsafe fn tile(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
         debug_assert!(t.mr >= 1 && t.mr <= MR && t.cols >= 1 && t.cols <= NR);
         debug_assert!(out.len() >= (t.mr - 1) * ldc + t.cols);
+        debug_assert!(t.bias.is_none_or(|b| b.len() == t.cols));
         debug_assert!(t.a.len() >= t.mr * t.lda && t.b.len() >= t.lda / 2 * 2 * NR);
         // SAFETY (all arms): the caller guarantees the CPU features and the sizes above.
         unsafe {
@@ -371,8 +370,9 @@ mod avx512 {
         let lo: __mmask16 = if t.cols >= 16 { 0xffff } else { (1u32 << t.cols) as u16 - 1 };
         let hi: __mmask16 = if t.cols >= 32 { 0xffff } else if t.cols > 16 { (1u32 << (t.cols - 16)) as u16 - 1 } else { 0 };
         let (init0, init1) = match t.bias {
-            // SAFETY: the bias array has 32 values.
-            Some(b) => unsafe { (_mm512_loadu_ps(b.as_ptr()), _mm512_loadu_ps(b.as_ptr().add(16))) },
+            // SAFETY: the bias slice has `cols` values; the masks load exactly those (an empty
+            // mask reads nothing, so the second pointer may lie past a short slice).
+            Some(b) => unsafe { (_mm512_maskz_loadu_ps(lo, b.as_ptr()), _mm512_maskz_loadu_ps(hi, b.as_ptr().wrapping_add(16))) },
             None => (_mm512_setzero_ps(), _mm512_setzero_ps()),
         };
         let mut acc0 = [init0; R];
