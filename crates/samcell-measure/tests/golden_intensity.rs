@@ -123,6 +123,8 @@ fn cells_csv_has_the_0_1_values_and_the_raw_values() {
     )
     .expect("measure");
     let text = cells_csv_string(&m);
+    // a header and one row per expected cell (the zip below would stop early otherwise)
+    assert_eq!(text.lines().count(), 1 + fx.expected.len());
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).expect(n);
