@@ -127,6 +127,34 @@ pub struct Job {
 }
 
 impl Job {
+    /// A queued job that has not run: no results, no size, thresholds 0 (callers set those).
+    pub fn queued(id: String, batch: String, name: String) -> Job {
+        Job {
+            id,
+            batch,
+            name,
+            state: JobState::Queued,
+            error: None,
+            progress: Progress::default(),
+            seq: 0,
+            bytes: 0,
+            created_ms: 0,
+            started_ms: None,
+            finished_ms: None,
+            width: None,
+            height: None,
+            source: None,
+            page: 0,
+            warning: None,
+            attempts: 0,
+            peak: 0.0,
+            fill: 0.0,
+            revision: 0,
+            metrics: None,
+            timings_ms: None,
+        }
+    }
+
     /// The file name without its extension, made safe for download names (used as
     /// `<stem>_masks.tif` etc.).
     pub fn stem(&self) -> String {
@@ -275,35 +303,21 @@ fn damaged(id: &str, path: &Path, err: &str) -> Job {
         .unwrap_or_default();
     let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
+    let batch = text("batch")
+        .filter(|b| valid_batch(b))
+        .unwrap_or_else(|| crate::api::DEFAULT_BATCH.to_string());
+    let name = text("name").unwrap_or_else(|| format!("job {id}"));
     Job {
-        id: id.to_string(),
-        batch: text("batch")
-            .filter(|b| valid_batch(b))
-            .unwrap_or_else(|| crate::api::DEFAULT_BATCH.to_string()),
-        name: text("name").unwrap_or_else(|| format!("job {id}")),
         state: JobState::Failed,
         error: Some(format!(
             "the job record jobs/{id}/{} is damaged ({err}); its results cannot be shown. \
              Remove this entry and upload the image again.",
             files::RECORD
         )),
-        progress: Progress::default(),
         seq: num("seq").unwrap_or(0),
         bytes: num("bytes").unwrap_or(0),
         created_ms: num("created_ms").unwrap_or(0),
-        started_ms: None,
-        finished_ms: None,
-        width: None,
-        height: None,
-        source: None,
-        page: 0,
-        warning: None,
-        attempts: 0,
-        peak: 0.0,
-        fill: 0.0,
-        revision: 0,
-        metrics: None,
-        timings_ms: None,
+        ..Job::queued(id.to_string(), batch, name)
     }
 }
 
@@ -353,30 +367,7 @@ mod tests {
 
     #[test]
     fn stems_are_safe() {
-        let mut j = Job {
-            id: new_id(),
-            batch: "b".into(),
-            name: "cells day 1.tif".into(),
-            state: JobState::Queued,
-            error: None,
-            progress: Progress::default(),
-            seq: 0,
-            bytes: 0,
-            created_ms: 0,
-            started_ms: None,
-            finished_ms: None,
-            width: None,
-            height: None,
-            source: None,
-            page: 0,
-            warning: None,
-            attempts: 0,
-            peak: 0.5,
-            fill: 0.1,
-            revision: 0,
-            metrics: None,
-            timings_ms: None,
-        };
+        let mut j = Job::queued(new_id(), "b".into(), "cells day 1.tif".into());
         assert_eq!(j.stem(), "cells_day_1");
         j.name = ".hidden".into();
         assert_eq!(j.stem(), "hidden");

@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::MAX_FILES_PER_REQUEST;
-use crate::job::{self, now_ms, Job, JobState, Progress};
+use crate::job::{self, now_ms, Job};
 use crate::state::{AppState, Shared};
 
 /// How much of an oversized upload is still read (and discarded) before the connection is closed.
@@ -220,28 +220,12 @@ async fn accept(
         return Err(discard(500, format!("cannot store the upload: {e}")));
     }
     let j = Job {
-        id,
-        batch: p.batch.clone(),
-        name: name.clone(),
-        state: JobState::Queued,
-        error: None,
-        progress: Progress::default(),
-        seq: 0,
         bytes,
         created_ms: now_ms(),
-        started_ms: None,
-        finished_ms: None,
-        width: None,
-        height: None,
-        source: None,
         page: p.page,
-        warning: None,
-        attempts: 0,
         peak: p.peak,
         fill: p.fill,
-        revision: 0,
-        metrics: None,
-        timings_ms: None,
+        ..Job::queued(id, p.batch.clone(), name.clone())
     };
     shared.enqueue(j).map_err(|e| reject(500, e.to_string()))
 }
