@@ -25,17 +25,19 @@ struct Ours {
     map: MapF32,
     describe: String,
     cells: usize,
+    config: samcell_model::SamConfig,
 }
 
 fn run_ours(weights: &Path, image: &GrayU8, dtype: DType, batch: usize) -> Result<Ours> {
     let model = SamModel::load_as(weights, None, &Device::Cpu, dtype).context("load ViT-B")?;
+    let config = model.config.clone();
     let predictor = SamPredictor::new(model, batch);
     let describe = predictor.describe();
     let segmenter = Segmenter::new(Arc::new(predictor), SegmentConfig::default());
     let t0 = Instant::now();
     let seg = segmenter.segment(image)?;
     let wall = t0.elapsed().as_secs_f64();
-    Ok(Ours { wall, model: seg.timings.predict.as_secs_f64(), map: seg.distance_map, describe, cells: seg.n_cells })
+    Ok(Ours { wall, model: seg.timings.predict.as_secs_f64(), map: seg.distance_map, describe, cells: seg.n_cells, config })
 }
 
 /// Runs a reference script; returns (wall seconds, crops, model-forward seconds).
@@ -100,8 +102,7 @@ pub fn cpu() -> Result<()> {
         )
     };
 
-    let cfg = SamModel::load(&weights, None)?.config;
-    let per_crop: f64 = flops::breakdown(&cfg).iter().map(|p| p.flops).sum();
+    let per_crop: f64 = flops::breakdown(&f32_run.config).iter().map(|p| p.flops).sum();
     let total = per_crop * crops as f64;
     let pk = peak::measure(threads, Duration::from_secs(2));
     let pk_bf16 = peak::measure_bf16(threads, Duration::from_secs(2));
