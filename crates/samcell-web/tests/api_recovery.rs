@@ -93,8 +93,7 @@ fn snapshot(from: &Path) -> tempfile::TempDir {
 }
 
 fn record(work: &Path, id: &str) -> Value {
-    let p = work.join("jobs").join(id).join("job.json");
-    serde_json::from_slice(&std::fs::read(&p).expect("job.json")).expect("JSON")
+    serde_json::from_slice(&std::fs::read(jobs_file(work, id)).expect("job.json")).expect("JSON")
 }
 
 /// Waits until the predictor has been entered `n` times (the job is then "processing").
@@ -175,18 +174,9 @@ async fn an_image_that_kills_the_server_is_tried_once_more_then_failed() {
 async fn damaged_records_and_missing_results_show_as_failed() {
     let c = reqwest::Client::new();
     let (srv, _) = server(false, |_| {}).await;
-    let a = uploaded_done(&c, &srv, "d").await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let b = uploaded_done(&c, &srv, "d").await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let m = uploaded_done(&c, &srv, "d").await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let a = processed_id(&c, &srv).await;
+    let b = processed_id(&c, &srv).await;
+    let m = processed_id(&c, &srv).await;
     let jobs = srv.work.path().join("jobs");
     // a done job whose masks are gone: 409 with the reason, not 500, and the job is failed
     std::fs::remove_file(jobs.join(&m).join("masks.tif")).expect("rm");
@@ -216,9 +206,11 @@ async fn damaged_records_and_missing_results_show_as_failed() {
     let mut v = record(work.path(), &b);
     v["state"] = json!("exploded");
     std::fs::write(jobs_file(work.path(), &b), v.to_string()).expect("write");
-    let third = uploaded_id_after_restart(&c, work).await;
-    let (srv, work_path, done_id) = third;
-    std::fs::remove_file(work_path.join("jobs").join(&done_id).join("overlay.png")).expect("rm");
+    // a third image, processed after a restart, whose overlay is then removed
+    let (srv, _) = server_in(work, false, |_| {}).await;
+    let done_id = processed_id(&c, &srv).await;
+    let job_dir = srv.work.path().join("jobs").join(&done_id);
+    std::fs::remove_file(job_dir.join("overlay.png")).expect("rm");
     let work = srv.stop().await;
 
     let (srv, _) = server_in(work, false, |_| {}).await;
@@ -261,18 +253,12 @@ fn jobs_file(work: &Path, id: &str) -> std::path::PathBuf {
     work.join("jobs").join(id).join("job.json")
 }
 
-/// Restarts on `work`, processes one more image; returns the server, its work path, the new id.
-async fn uploaded_id_after_restart(
-    c: &reqwest::Client,
-    work: tempfile::TempDir,
-) -> (TestServer, std::path::PathBuf, String) {
-    let (srv, _) = server_in(work, false, |_| {}).await;
-    let id = uploaded_done(c, &srv, "d").await["id"]
+/// Uploads one image into batch "d", waits until it is done; returns its id.
+async fn processed_id(c: &reqwest::Client, srv: &TestServer) -> String {
+    uploaded_done(c, srv, "d").await["id"]
         .as_str()
         .expect("id")
-        .to_string();
-    let path = srv.work.path().to_path_buf();
-    (srv, path, id)
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
