@@ -22,12 +22,24 @@ fn main() {
     if !weights.is_file() {
         return;
     }
-    let bytes = std::fs::read(&weights).unwrap_or_else(|e| panic!("cannot read {}: {e}", weights.display()));
-    let actual: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let bytes = std::fs::read(&weights)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", weights.display()));
+    let actual: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let recorded = std::fs::read_to_string(&sums).unwrap_or_else(|e| {
-        panic!("{} exists but {} cannot be read ({e}): record its SHA-256 there", weights.display(), sums.display())
+        panic!(
+            "{} exists but {} cannot be read ({e}): record its SHA-256 there",
+            weights.display(),
+            sums.display()
+        )
     });
-    let recorded = recorded.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+    let recorded = recorded
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if recorded != actual {
         panic!(
             "SHA-256 of {} is {actual} but {} records {recorded:?}",
@@ -36,6 +48,9 @@ fn main() {
         );
     }
     println!("cargo::rustc-cfg=samcell_lite_embedded");
-    println!("cargo::rustc-env=SAMCELL_LITE_WEIGHTS={}", weights.display());
+    println!(
+        "cargo::rustc-env=SAMCELL_LITE_WEIGHTS={}",
+        weights.display()
+    );
     println!("cargo::rustc-env=SAMCELL_LITE_SHA256={actual}");
 }

@@ -37,22 +37,44 @@ fn run_ours(weights: &Path, image: &GrayU8, dtype: DType, batch: usize) -> Resul
     let t0 = Instant::now();
     let seg = segmenter.segment(image)?;
     let wall = t0.elapsed().as_secs_f64();
-    Ok(Ours { wall, model: seg.timings.predict.as_secs_f64(), map: seg.distance_map, describe, cells: seg.n_cells, config })
+    Ok(Ours {
+        wall,
+        model: seg.timings.predict.as_secs_f64(),
+        map: seg.distance_map,
+        describe,
+        cells: seg.n_cells,
+        config,
+    })
 }
 
 /// Runs a reference script; returns (wall seconds, crops, model-forward seconds).
-fn run_reference(python: &Path, script: &Path, image: &Path, weights: &Path, threads: usize, tag: &str) -> Result<(f64, usize, f64)> {
+fn run_reference(
+    python: &Path,
+    script: &Path,
+    image: &Path,
+    weights: &Path,
+    threads: usize,
+    tag: &str,
+) -> Result<(f64, usize, f64)> {
     let out = std::env::temp_dir().join(format!("samcell-bench-{tag}-{}", std::process::id()));
     let status = std::process::Command::new(python)
         .arg(script)
         .arg(image)
         .arg(weights)
-        .args(["--config", "base", "--no-intermediates", "--threads", &threads.to_string(), "--out"])
+        .args([
+            "--config",
+            "base",
+            "--no-intermediates",
+            "--threads",
+            &threads.to_string(),
+            "--out",
+        ])
         .arg(&out)
         .status()
         .with_context(|| format!("run {}", script.display()))?;
     anyhow::ensure!(status.success(), "{} failed", script.display());
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("meta.json"))?)?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json"))?)?;
     let _ = std::fs::remove_dir_all(&out);
     let run = &meta["runs"][0];
     Ok((
@@ -63,7 +85,11 @@ fn run_reference(python: &Path, script: &Path, image: &Path, weights: &Path, thr
 }
 
 fn max_abs_diff(a: &MapF32, b: &MapF32) -> f32 {
-    a.data().iter().zip(b.data()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.data()
+        .iter()
+        .zip(b.data())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn cpu() -> Result<()> {
@@ -87,7 +113,10 @@ pub fn cpu() -> Result<()> {
     let image = samcell_io::read_gray(&image_path, &Default::default())?;
     let crops = n_crops(image.width(), image.height());
     let (f32_run, bf16_run) = with_threads(threads, || -> Result<_> {
-        Ok((run_ours(&weights, &image, DType::F32, batch)?, run_ours(&weights, &image, DType::BF16, batch)?))
+        Ok((
+            run_ours(&weights, &image, DType::F32, batch)?,
+            run_ours(&weights, &image, DType::BF16, batch)?,
+        ))
     })??;
 
     let skip = std::env::var_os("SAMCELL_BENCH_SKIP_REF").is_some();
@@ -97,22 +126,48 @@ pub fn cpu() -> Result<()> {
         let pipeline = samcell_testdata::reference_file("reference_pipeline.py");
         let autocast = repo.join("reference/run_autocast.py");
         (
-            Some(run_reference(&python, &pipeline, &image_path, &weights, threads, "ref")?),
-            Some(run_reference(&python, &autocast, &image_path, &weights, threads, "ref-bf16")?),
+            Some(run_reference(
+                &python,
+                &pipeline,
+                &image_path,
+                &weights,
+                threads,
+                "ref",
+            )?),
+            Some(run_reference(
+                &python,
+                &autocast,
+                &image_path,
+                &weights,
+                threads,
+                "ref-bf16",
+            )?),
         )
     };
 
-    let per_crop: f64 = flops::breakdown(&f32_run.config).iter().map(|p| p.flops).sum();
+    let per_crop: f64 = flops::breakdown(&f32_run.config)
+        .iter()
+        .map(|p| p.flops)
+        .sum();
     let total = per_crop * crops as f64;
     let pk = peak::measure(threads, Duration::from_secs(2));
     let pk_bf16 = peak::measure_bf16(threads, Duration::from_secs(2));
 
-    println!("one {}x{} image, {crops} crops ({}); {:.0} GFLOP per crop", image.width(), image.height(), image_path.display(), per_crop / 1e9);
+    println!(
+        "one {}x{} image, {crops} crops ({}); {:.0} GFLOP per crop",
+        image.width(),
+        image.height(),
+        image_path.display(),
+        per_crop / 1e9
+    );
     println!(
         "peaks measured now on {threads} threads: f32 FMA ({}) {:.0} GFLOP/s; bf16 vdpbf16ps {}",
         pk.isa,
         pk.flops / 1e9,
-        pk_bf16.map_or("not on this CPU".to_string(), |p| format!("{:.0} GFLOP/s", p / 1e9))
+        pk_bf16.map_or("not on this CPU".to_string(), |p| format!(
+            "{:.0} GFLOP/s",
+            p / 1e9
+        ))
     );
     println!(
         "{:<34} {:>9} {:>8} {:>9} {:>9} {:>8}  {}",
@@ -133,18 +188,53 @@ pub fn cpu() -> Result<()> {
         );
     };
     if let Some((wall, n, model)) = ref_f32 {
-        row("reference (PyTorch f32)", wall, model, n, Some(pk.flops), "PyTorch (oneDNN)");
+        row(
+            "reference (PyTorch f32)",
+            wall,
+            model,
+            n,
+            Some(pk.flops),
+            "PyTorch (oneDNN)",
+        );
     }
     if let Some((wall, n, model)) = ref_bf16 {
-        row("reference (PyTorch bf16 autocast)", wall, model, n, pk_bf16, "PyTorch (oneDNN)");
+        row(
+            "reference (PyTorch bf16 autocast)",
+            wall,
+            model,
+            n,
+            pk_bf16,
+            "PyTorch (oneDNN)",
+        );
     }
-    row("samcell default (f32)", f32_run.wall, f32_run.model, crops, Some(pk.flops), &f32_run.describe);
-    let bf16_peak = if bf16_run.describe.contains("bf16 products") { pk_bf16 } else { Some(pk.flops) };
-    row("samcell --precision bf16", bf16_run.wall, bf16_run.model, crops, bf16_peak, &bf16_run.describe);
+    row(
+        "samcell default (f32)",
+        f32_run.wall,
+        f32_run.model,
+        crops,
+        Some(pk.flops),
+        &f32_run.describe,
+    );
+    let bf16_peak = if bf16_run.describe.contains("bf16 products") {
+        pk_bf16
+    } else {
+        Some(pk.flops)
+    };
+    row(
+        "samcell --precision bf16",
+        bf16_run.wall,
+        bf16_run.model,
+        crops,
+        bf16_peak,
+        &bf16_run.describe,
+    );
     if skip {
         println!("reference: skipped (SAMCELL_BENCH_SKIP_REF)");
     } else if !python.is_file() {
-        println!("reference: not run (no reference python at {})", python.display());
+        println!(
+            "reference: not run (no reference python at {})",
+            python.display()
+        );
     }
     println!(
         "bf16 vs f32 (ours): distance map max abs difference {:.2e}; cells {} vs {}",
@@ -175,14 +265,25 @@ fn bf16_labels(weights: &Path, threads: usize, batch: usize) -> Result<()> {
     let default = samcell_testdata::data_dir().join("usiigaci-phc/train/images/set1.tif");
     let path = env_path("SAMCELL_BENCH_LABELS_IMAGE", default);
     if !path.is_file() {
-        println!("bf16 labels: SKIPPED ({} not found; set SAMCELL_DATA)", path.display());
+        println!(
+            "bf16 labels: SKIPPED ({} not found; set SAMCELL_DATA)",
+            path.display()
+        );
         return Ok(());
     }
     let full = samcell_io::read_gray(&path, &Default::default())?;
     let side = 384.min(full.width()).min(full.height());
-    let img = full.crop((full.width() - side) / 2, (full.height() - side) / 2, side, side)?;
+    let img = full.crop(
+        (full.width() - side) / 2,
+        (full.height() - side) / 2,
+        side,
+        side,
+    )?;
     let (a, b) = with_threads(threads, || -> Result<_> {
-        Ok((run_ours(weights, &img, DType::F32, batch)?, run_ours(weights, &img, DType::BF16, batch)?))
+        Ok((
+            run_ours(weights, &img, DType::F32, batch)?,
+            run_ours(weights, &img, DType::BF16, batch)?,
+        ))
     })??;
     let (peak, fill) = (quantile(&a.map, 0.85), quantile(&a.map, 0.40));
     let (la, na) = samcell_pipeline::labels_from_distance_map(&a.map, peak, fill)?;

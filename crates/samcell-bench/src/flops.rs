@@ -33,7 +33,12 @@ pub fn breakdown(cfg: &SamConfig) -> Vec<Part> {
         } else {
             let gp = g.div_ceil(v.window) * v.window;
             let per = (gp / v.window) as f64;
-            ((gp * gp) as f64, per * per, (v.window * v.window) as f64, v.window as f64)
+            (
+                (gp * gp) as f64,
+                per * per,
+                (v.window * v.window) as f64,
+                v.window as f64,
+            )
         };
         qkv_proj += 2.0 * tokens * c * 3.0 * c + 2.0 * tokens * c * c;
         // q k^T and attn v over all heads (heads x head_dim = hidden).
@@ -50,23 +55,54 @@ pub fn breakdown(cfg: &SamConfig) -> Vec<Part> {
     let dh = d.hidden as f64;
     let di = dh / d.downsample.max(1) as f64;
     let tok = (1 + d.mask_tokens) as f64; // IoU token + mask tokens, no sparse prompt
-    let cross_t2i = 2.0 * tok * dh * di + 2.0 * 2.0 * t * dh * di + 2.0 * 2.0 * tok * t * di + 2.0 * tok * di * dh;
-    let cross_i2t = 2.0 * t * dh * di + 2.0 * 2.0 * tok * dh * di + 2.0 * 2.0 * t * tok * di + 2.0 * t * di * dh;
+    let cross_t2i = 2.0 * tok * dh * di
+        + 2.0 * 2.0 * t * dh * di
+        + 2.0 * 2.0 * tok * t * di
+        + 2.0 * tok * di * dh;
+    let cross_i2t = 2.0 * t * dh * di
+        + 2.0 * 2.0 * tok * dh * di
+        + 2.0 * 2.0 * t * tok * di
+        + 2.0 * t * di * dh;
     let self_attn = 4.0 * 2.0 * tok * dh * dh + 2.0 * 2.0 * tok * tok * dh;
     let tok_mlp = 2.0 * 2.0 * tok * dh * d.mlp_dim as f64;
     let transformer = d.layers as f64 * (self_attn + cross_t2i + tok_mlp + cross_i2t) + cross_t2i;
     let (u1, u2) = (d.upscale1 as f64, d.upscale2 as f64);
     let upscale = 2.0 * t * dh * u1 * 4.0 + 2.0 * (4.0 * t) * u1 * u2 * 4.0;
-    let heads = d.mask_tokens as f64 * (2.0 * 2.0 * dh * dh + 2.0 * dh * u2) + 2.0 * d.mask_tokens as f64 * u2 * 16.0 * t;
+    let heads = d.mask_tokens as f64 * (2.0 * 2.0 * dh * dh + 2.0 * dh * u2)
+        + 2.0 * d.mask_tokens as f64 * u2 * 16.0 * t;
     vec![
-        Part { name: "encoder patch embedding (conv)", flops: patch },
-        Part { name: "encoder qkv + output projections", flops: qkv_proj },
-        Part { name: "encoder attention (QK^T, AV)", flops: attention },
-        Part { name: "encoder relative positions", flops: rel_pos },
-        Part { name: "encoder MLPs", flops: mlp },
-        Part { name: "encoder neck (1x1 + 3x3 conv)", flops: neck },
-        Part { name: "decoder two-way transformer", flops: transformer },
-        Part { name: "decoder upscaling + mask heads", flops: upscale + heads },
+        Part {
+            name: "encoder patch embedding (conv)",
+            flops: patch,
+        },
+        Part {
+            name: "encoder qkv + output projections",
+            flops: qkv_proj,
+        },
+        Part {
+            name: "encoder attention (QK^T, AV)",
+            flops: attention,
+        },
+        Part {
+            name: "encoder relative positions",
+            flops: rel_pos,
+        },
+        Part {
+            name: "encoder MLPs",
+            flops: mlp,
+        },
+        Part {
+            name: "encoder neck (1x1 + 3x3 conv)",
+            flops: neck,
+        },
+        Part {
+            name: "decoder two-way transformer",
+            flops: transformer,
+        },
+        Part {
+            name: "decoder upscaling + mask heads",
+            flops: upscale + heads,
+        },
     ]
 }
 
@@ -115,11 +151,18 @@ mod tests {
         let parts = breakdown(&vit_b());
         let total = per_crop(&vit_b());
         // Hand count: MLPs 12 x 2 x 2 x 4096 x 768 x 3072 = 463.9 GFLOP exactly.
-        let mlp = parts.iter().find(|p| p.name == "encoder MLPs").expect("mlp").flops;
+        let mlp = parts
+            .iter()
+            .find(|p| p.name == "encoder MLPs")
+            .expect("mlp")
+            .flops;
         assert_eq!(mlp, 12.0 * 2.0 * 2.0 * 4096.0 * 768.0 * 3072.0);
         // Patch embedding: 2 x 4096 x 768 x 768 = 4.83 GFLOP.
         assert_eq!(parts[0].flops, 2.0 * 4096.0 * 768.0 * 768.0);
-        assert!((0.9e12..1.05e12).contains(&total), "ViT-B per crop {total:e}");
+        assert!(
+            (0.9e12..1.05e12).contains(&total),
+            "ViT-B per crop {total:e}"
+        );
         let decoder: f64 = parts[6..].iter().map(|p| p.flops).sum();
         assert!(decoder < 0.02 * total, "decoder {decoder:e} of {total:e}");
     }

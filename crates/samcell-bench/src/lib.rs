@@ -96,7 +96,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options::default();
     let mut it = args.iter();
     let num = |v: Option<&String>, what: &str| -> Result<usize, String> {
-        v.and_then(|s| s.parse().ok()).filter(|&n| n > 0).ok_or_else(|| format!("{what} needs a positive number"))
+        v.and_then(|s| s.parse().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{what} needs a positive number"))
     };
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -115,12 +117,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
                         "scaling" => o.scaling = true,
                         "lite" => o.lite = true,
                         "train" => o.train = true,
-                        other => return Err(format!("unknown section {other:?} (cpu, memory, scaling, lite, train)")),
+                        other => {
+                            return Err(format!(
+                                "unknown section {other:?} (cpu, memory, scaling, lite, train)"
+                            ))
+                        }
                     }
                 }
             }
             "--model" => o.model = Some(PathBuf::from(it.next().ok_or("--model needs a path")?)),
-            "--samcell" => o.samcell = Some(PathBuf::from(it.next().ok_or("--samcell needs a path")?)),
+            "--samcell" => {
+                o.samcell = Some(PathBuf::from(it.next().ok_or("--samcell needs a path")?))
+            }
             "--size" => o.size = num(it.next(), "--size")?,
             "--threads" => o.threads = Some(num(it.next(), "--threads")?),
             "--batch" => o.batch = num(it.next(), "--batch")?,
@@ -131,15 +139,24 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
             }
             "--train-config" => {
-                o.train_config = it.next().ok_or("--train-config needs vit-b or tiny")?.clone();
+                o.train_config = it
+                    .next()
+                    .ok_or("--train-config needs vit-b or tiny")?
+                    .clone();
                 if o.train_config != "vit-b" && o.train_config != "tiny" {
-                    return Err(format!("--train-config {:?}: vit-b or tiny", o.train_config));
+                    return Err(format!(
+                        "--train-config {:?}: vit-b or tiny",
+                        o.train_config
+                    ));
                 }
             }
             "--train-batch" => o.train_batch = num(it.next(), "--train-batch")?,
             "--train-iters" => o.train_iters = num(it.next(), "--train-iters")?,
             "--train-warmup" => {
-                o.train_warmup = it.next().and_then(|s| s.parse().ok()).ok_or("--train-warmup needs a number")?
+                o.train_warmup = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--train-warmup needs a number")?
             }
             "--sizes" => {
                 let v = it.next().ok_or("--sizes needs a list")?;
@@ -221,15 +238,41 @@ mod tests {
     #[test]
     fn parses_sections_and_numbers() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let o = parse(&a(&["--bench", "--only", "memory,scaling", "--size", "2048", "--sizes", "64,128,256"]))
-            .expect("parse");
+        let o = parse(&a(&[
+            "--bench",
+            "--only",
+            "memory,scaling",
+            "--size",
+            "2048",
+            "--sizes",
+            "64,128,256",
+        ]))
+        .expect("parse");
         assert!(!o.cpu && o.memory && o.scaling);
         assert_eq!((o.size, o.sizes), (2048, vec![64, 128, 256]));
         assert!(parse(&a(&["--only", "gpu"])).is_err());
-        let t = parse(&a(&["--only", "train", "--device", "cuda", "--train-config", "tiny", "--train-warmup", "0"]))
-            .expect("parse train");
-        assert!(t.train && !t.cpu && t.device == "cuda" && t.train_config == "tiny" && t.train_warmup == 0);
-        assert!(!parse(&a(&[])).expect("defaults").train, "train is not in the default sections");
+        let t = parse(&a(&[
+            "--only",
+            "train",
+            "--device",
+            "cuda",
+            "--train-config",
+            "tiny",
+            "--train-warmup",
+            "0",
+        ]))
+        .expect("parse train");
+        assert!(
+            t.train
+                && !t.cpu
+                && t.device == "cuda"
+                && t.train_config == "tiny"
+                && t.train_warmup == 0
+        );
+        assert!(
+            !parse(&a(&[])).expect("defaults").train,
+            "train is not in the default sections"
+        );
         assert!(parse(&a(&["--device", "tpu"])).is_err());
         assert!(parse(&a(&["--size", "0"])).is_err());
         assert!(parse(&a(&["--sizes", "1,x"])).is_err());

@@ -24,7 +24,10 @@ use std::time::Instant;
 fn lite_model() -> Result<(LiteModel, &'static str)> {
     if let Some(p) = std::env::var_os("SAMCELL_LITE_WEIGHTS") {
         let p = std::path::PathBuf::from(p);
-        return Ok((LiteModel::load(&p).with_context(|| format!("load {}", p.display()))?, "SAMCELL_LITE_WEIGHTS"));
+        return Ok((
+            LiteModel::load(&p).with_context(|| format!("load {}", p.display()))?,
+            "SAMCELL_LITE_WEIGHTS",
+        ));
     }
     if samcell_lite::builtin_weights().is_some() {
         return Ok((LiteModel::builtin()?, "built-in"));
@@ -44,10 +47,14 @@ fn vitb_model(batch: usize) -> Result<(SamPredictor, String)> {
     }
     let json = samcell_train::factory::arch_config_json("vit-b")?;
     let config = samcell_train::factory::sam_config(&json)?;
-    let sam = samcell_train::arch::sam::TrainableSam::from_scratch(config.clone(), 1, &Device::Cpu)?;
+    let sam =
+        samcell_train::arch::sam::TrainableSam::from_scratch(config.clone(), 1, &Device::Cpu)?;
     // Detached: the training variables would otherwise make every op keep its graph.
-    let tensors: HashMap<String, candle_core::Tensor> =
-        sam.state_dict().into_iter().map(|(k, t)| (k, t.detach())).collect();
+    let tensors: HashMap<String, candle_core::Tensor> = sam
+        .state_dict()
+        .into_iter()
+        .map(|(k, t)| (k, t.detach()))
+        .collect();
     drop(sam);
     let m = SamModel::from_tensors(&tensors, config, &Device::Cpu, Mode::Infer)?;
     Ok((SamPredictor::new(m, batch), "seeded random ViT-B".into()))
@@ -56,7 +63,11 @@ fn vitb_model(batch: usize) -> Result<(SamPredictor, String)> {
 /// Runs the section.
 pub fn lite(opts: &Options) -> Result<()> {
     let threads = opts.threads.unwrap_or_else(crate::sections::all_cores);
-    let repeat = std::env::var("SAMCELL_BENCH_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(3usize).max(1);
+    let repeat = std::env::var("SAMCELL_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize)
+        .max(1);
     println!(
         "\n== samcell-lite vs ViT-B: one 1024x1024 image, {threads} threads (load {}) ==",
         crate::sections::load_avg()
@@ -68,7 +79,10 @@ pub fn lite(opts: &Options) -> Result<()> {
         let config = model.config.clone();
         let seg = Segmenter::new(
             Arc::new(LitePredictor::new(model, 4)),
-            SegmentConfig { tiling: config.tiling(), ..Default::default() },
+            SegmentConfig {
+                tiling: config.tiling(),
+                ..Default::default()
+            },
         );
         let crops = TilePlan::new(1024, 1024, &config.tiling())?.len();
         seg.segment(&image)?; // warm-up

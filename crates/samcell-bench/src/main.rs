@@ -7,5 +7,7 @@ use mimalloc::MiMalloc;
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() {
-    std::process::exit(samcell_bench::main_with_args(std::env::args().skip(1).collect()));
+    std::process::exit(samcell_bench::main_with_args(
+        std::env::args().skip(1).collect(),
+    ));
 }

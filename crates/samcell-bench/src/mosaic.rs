@@ -37,7 +37,9 @@ pub fn load_tiles(max: usize) -> Result<Vec<GrayU8>> {
 /// A `width x height` mosaic of `tiles` (all of one size), see the module doc.
 pub fn mosaic(tiles: &[GrayU8], width: usize, height: usize) -> GrayU8 {
     let mut out = GrayU8::filled(width, height, 0);
-    let Some(first) = tiles.first() else { return out };
+    let Some(first) = tiles.first() else {
+        return out;
+    };
     let (tw, th) = (first.width(), first.height());
     let cols = width.div_ceil(tw);
     for y in 0..height {
@@ -58,9 +60,14 @@ pub fn mosaic(tiles: &[GrayU8], width: usize, height: usize) -> GrayU8 {
 
 /// Writes an 8-bit grey image as an uncompressed TIFF (fast to write and to read back).
 pub fn write_gray_tiff(path: &Path, img: &GrayU8) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut enc = tiff::encoder::TiffEncoder::new(std::io::BufWriter::new(file))?;
-    enc.write_image::<tiff::encoder::colortype::Gray8>(img.width() as u32, img.height() as u32, img.data())?;
+    enc.write_image::<tiff::encoder::colortype::Gray8>(
+        img.width() as u32,
+        img.height() as u32,
+        img.data(),
+    )?;
     Ok(())
 }
 

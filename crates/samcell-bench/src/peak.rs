@@ -25,7 +25,8 @@ pub struct Peak {
 impl Peak {
     /// `threads x GHz x 2 units x lanes x 2`.
     pub fn theoretical(&self) -> Option<f64> {
-        self.ghz.map(|g| self.threads as f64 * g * 1e9 * 2.0 * self.lanes as f64 * 2.0)
+        self.ghz
+            .map(|g| self.threads as f64 * g * 1e9 * 2.0 * self.lanes as f64 * 2.0)
     }
 
     /// The formula with its numbers.
@@ -46,21 +47,34 @@ impl Peak {
 pub fn cpu_ghz() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("cpu MHz"))?;
-    line.split(':').nth(1)?.trim().parse::<f64>().ok().map(|mhz| mhz / 1000.0)
+    line.split(':')
+        .nth(1)?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|mhz| mhz / 1000.0)
 }
 
 /// Runs the FMA loop on `threads` threads for about `time`.
 pub fn measure(threads: usize, time: Duration) -> Peak {
     let threads = threads.max(1);
     let (isa, lanes) = isa();
-    Peak { flops: flops_on_threads(threads, time, kernel), isa, lanes, threads, ghz: cpu_ghz() }
+    Peak {
+        flops: flops_on_threads(threads, time, kernel),
+        isa,
+        lanes,
+        threads,
+        ghz: cpu_ghz(),
+    }
 }
 
 /// FLOP/s of `kernel` run on `threads` threads for about `time` each.
 fn flops_on_threads(threads: usize, time: Duration, kernel: fn(usize) -> (f64, f32)) -> f64 {
     let start = Instant::now();
     let total: f64 = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.max(1)).map(|_| s.spawn(move || run_for(time, kernel))).collect();
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| s.spawn(move || run_for(time, kernel)))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
     });
     total / start.elapsed().as_secs_f64()
@@ -72,7 +86,8 @@ fn isa() -> (&'static str, usize) {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return ("AVX-512", 16);
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             return ("AVX2+FMA", 8);
         }
     }
@@ -101,13 +116,17 @@ fn kernel(iters: usize) -> (f64, f32) {
             // SAFETY: the CPU supports AVX-512F (checked above).
             return unsafe { x86::fma512(iters) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports AVX2 and FMA (checked above).
             return unsafe { x86::fma256(iters) };
         }
     }
     let mut acc = [1.0f32; 12];
-    let (a, b) = (std::hint::black_box(0.999_99f32), std::hint::black_box(1e-6f32));
+    let (a, b) = (
+        std::hint::black_box(0.999_99f32),
+        std::hint::black_box(1e-6f32),
+    );
     for _ in 0..iters {
         for x in &mut acc {
             *x = x.mul_add(a, b);
@@ -122,9 +141,13 @@ fn kernel(iters: usize) -> (f64, f32) {
 pub fn measure_bf16(threads: usize, time: Duration) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bf16") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bf16")
+        {
             // SAFETY: the CPU supports AVX-512F and AVX512-BF16 (checked just above).
-            return Some(flops_on_threads(threads, time, |iters| unsafe { x86::dpbf16(iters) }));
+            return Some(flops_on_threads(threads, time, |iters| unsafe {
+                x86::dpbf16(iters)
+            }));
         }
     }
     let _ = (threads, time);

@@ -68,9 +68,17 @@ pub fn child_rss(args: &[String]) -> i32 {
 }
 
 /// Output and peak RSS (KiB) of `cmd args` run through the intermediate (`--child-rss`).
-pub fn peak_of_command(cmd: &std::path::Path, args: &[String]) -> anyhow::Result<(String, Option<u64>)> {
+pub fn peak_of_command(
+    cmd: &std::path::Path,
+    args: &[String],
+) -> anyhow::Result<(String, Option<u64>)> {
     let me = std::env::current_exe()?;
-    let out = Command::new(me).arg("--child-rss").arg("--").arg(cmd).args(args).output()?;
+    let out = Command::new(me)
+        .arg("--child-rss")
+        .arg("--")
+        .arg(cmd)
+        .args(args)
+        .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         anyhow::bail!(
@@ -81,7 +89,11 @@ pub fn peak_of_command(cmd: &std::path::Path, args: &[String]) -> anyhow::Result
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let kib = stdout.lines().rev().find_map(|l| l.strip_prefix("maxrss_kib=")).and_then(|v| v.trim().parse().ok());
+    let kib = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .and_then(|v| v.trim().parse().ok());
     Ok((stdout, kib))
 }
 
@@ -100,7 +112,10 @@ mod tests {
         let v = vec![1u8; 64 << 20];
         std::hint::black_box(&v);
         let after = own_peak_kib().expect("VmHWM");
-        assert!(after >= before + 60 * 1024, "VmHWM {before} -> {after} KiB after touching 64 MiB");
+        assert!(
+            after >= before + 60 * 1024,
+            "VmHWM {before} -> {after} KiB after touching 64 MiB"
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub(crate) fn env_path(key: &str, default: PathBuf) -> PathBuf {
 }
 
 pub(crate) fn env_num(key: &str, default: usize) -> usize {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
 }
 
 pub(crate) fn all_cores() -> usize {
@@ -24,7 +28,9 @@ pub(crate) fn all_cores() -> usize {
 /// Runs `f` on a rayon pool of `threads` threads (candle's kernels read RAYON_NUM_THREADS too).
 pub(crate) fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     Ok(pool.install(f))
 }
 
@@ -33,7 +39,8 @@ pub(crate) fn n_crops(w: usize, h: usize) -> usize {
 }
 
 fn segmenter(model: &Path, batch: usize) -> Result<(Segmenter, String)> {
-    let model = SamModel::load(model, None).with_context(|| format!("cannot load {}", model.display()))?;
+    let model =
+        SamModel::load(model, None).with_context(|| format!("cannot load {}", model.display()))?;
     let variant = model.config.variant().to_string();
     let predictor = Arc::new(SamPredictor::new(model, batch));
     Ok((Segmenter::new(predictor, SegmentConfig::default()), variant))
@@ -89,7 +96,10 @@ fn memory_in(opts: &Options, model: &Path, threads: usize, dir: &Path) -> Result
                 "--batch-size".into(),
                 opts.batch.to_string(),
             ],
-            format!("`{} segment` (masks, overlay, cells CSV, run metadata)", bin.display()),
+            format!(
+                "`{} segment` (masks, overlay, cells CSV, run metadata)",
+                bin.display()
+            ),
         ),
         None => (
             std::env::current_exe()?,
@@ -101,7 +111,8 @@ fn memory_in(opts: &Options, model: &Path, threads: usize, dir: &Path) -> Result
                 threads.to_string(),
                 opts.batch.to_string(),
             ],
-            "this bench's child: the CLI's steps (segment, overlay PNG, cells CSV, masks TIFF)".into(),
+            "this bench's child: the CLI's steps (segment, overlay PNG, cells CSV, masks TIFF)"
+                .into(),
         ),
     };
     let (stdout, kib) = rss::peak_of_command(&cmd, &args)?;
@@ -156,7 +167,11 @@ fn child_segment_inner(args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let t0 = Instant::now();
     let stage = |name: &str| {
-        println!("stage {name} {} {:.1}", rss::own_peak_kib().unwrap_or(0), t0.elapsed().as_secs_f64());
+        println!(
+            "stage {name} {} {:.1}",
+            rss::own_peak_kib().unwrap_or(0),
+            t0.elapsed().as_secs_f64()
+        );
     };
     with_threads(threads, || -> Result<()> {
         let img = samcell_io::read_gray(Path::new(image), &Default::default())?;
@@ -165,7 +180,8 @@ fn child_segment_inner(args: &[String]) -> Result<()> {
         stage("load-model");
         let map = seg.distance_map(&img)?;
         stage("tiles+model+blend");
-        let (labels, _n) = samcell_pipeline::labels_from_distance_map(&map, seg.config().peak, seg.config().fill)?;
+        let (labels, _n) =
+            samcell_pipeline::labels_from_distance_map(&map, seg.config().peak, seg.config().fill)?;
         stage("seeds+watershed");
         drop(map);
         samcell_io::write_overlay_png(&out.join("m_overlay.png"), &img, &labels, false)?;
@@ -221,8 +237,14 @@ pub fn scaling(opts: &Options) -> Result<()> {
         println!("model: SAM {variant}");
         Ok(rows)
     })??;
-    println!("{:>11} {:>7} {:>10} {:>8} {:>12} {:>9}  stages", "size", "crops", "Mpixel", "s/image", "s/Mpixel", "ratio");
-    let base = rows.first().map(|r| r.2 / (r.0 * r.0) as f64).unwrap_or(1.0);
+    println!(
+        "{:>11} {:>7} {:>10} {:>8} {:>12} {:>9}  stages",
+        "size", "crops", "Mpixel", "s/image", "s/Mpixel", "ratio"
+    );
+    let base = rows
+        .first()
+        .map(|r| r.2 / (r.0 * r.0) as f64)
+        .unwrap_or(1.0);
     for (s, c, secs, stages) in &rows {
         let mp = (s * s) as f64 / 1e6;
         println!(

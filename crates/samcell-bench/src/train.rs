@@ -60,7 +60,13 @@ pub fn train(opts: &Options) -> Result<()> {
     result
 }
 
-fn train_in(opts: &Options, python: &Path, device: &Device, threads: usize, dir: &Path) -> Result<()> {
+fn train_in(
+    opts: &Options,
+    python: &Path,
+    device: &Device,
+    threads: usize,
+    dir: &Path,
+) -> Result<()> {
     let config = opts.train_config.as_str();
     let harness_config = samcell_testdata::reference_file("config_tiny.json");
     let (reference, weights) = if python.is_file() {
@@ -68,16 +74,26 @@ fn train_in(opts: &Options, python: &Path, device: &Device, threads: usize, dir:
         let r = reference(opts, python, threads, dir, &weights)?;
         (Some(r), weights)
     } else {
-        println!("reference: not run (no reference Python at {})", python.display());
+        println!(
+            "reference: not run (no reference Python at {})",
+            python.display()
+        );
         let w = if config == "tiny" {
             samcell_testdata::reference_file("sam_tiny_scaled.safetensors")
         } else {
-            env_path("SAMCELL_REF_WEIGHTS", samcell_testdata::workspace_root().join("reference/weights"))
-                .join("sam_vitb_scaled.safetensors")
+            env_path(
+                "SAMCELL_REF_WEIGHTS",
+                samcell_testdata::workspace_root().join("reference/weights"),
+            )
+            .join("sam_vitb_scaled.safetensors")
         };
         (None, w)
     };
-    anyhow::ensure!(weights.is_file(), "no weights at {}; run reference/setup_reference.sh", weights.display());
+    anyhow::ensure!(
+        weights.is_file(),
+        "no weights at {}; run reference/setup_reference.sh",
+        weights.display()
+    );
     let heads = (config == "tiny").then_some(harness_config.as_path());
     let ours = with_threads(threads, || ours(opts, &weights, heads, device))??;
 
@@ -91,15 +107,27 @@ fn train_in(opts: &Options, python: &Path, device: &Device, threads: usize, dir:
     );
     if let Some(r) = &reference {
         for (name, t) in r {
-            println!("{:<34} {:>10.3} {:>8.3} {:>12.6}", format!("reference (PyTorch {name})"), t.s_per_iter, 1.0 / t.s_per_iter, t.loss);
+            println!(
+                "{:<34} {:>10.3} {:>8.3} {:>12.6}",
+                format!("reference (PyTorch {name})"),
+                t.s_per_iter,
+                1.0 / t.s_per_iter,
+                t.loss
+            );
         }
         if let Some((_, f32_ref)) = r.iter().find(|(n, _)| n == "f32") {
-            println!("ratio (reference f32 s/iter / ours): {:.2}x", f32_ref.s_per_iter / ours.s_per_iter);
+            println!(
+                "ratio (reference f32 s/iter / ours): {:.2}x",
+                f32_ref.s_per_iter / ours.s_per_iter
+            );
         }
     }
     if device.is_cpu() {
         if let Some(kib) = crate::rss::own_peak_kib() {
-            println!("peak RSS of our side (this process): {:.2} GiB", crate::rss::gib(kib));
+            println!(
+                "peak RSS of our side (this process): {:.2} GiB",
+                crate::rss::gib(kib)
+            );
         }
     }
     Ok(())
@@ -129,15 +157,26 @@ fn ours(opts: &Options, weights: &Path, heads: Option<&Path>, device: &Device) -
         loss = step()?;
     }
     device.synchronize()?;
-    Ok(Timing { s_per_iter: t0.elapsed().as_secs_f64() / opts.train_iters as f64, loss })
+    Ok(Timing {
+        s_per_iter: t0.elapsed().as_secs_f64() / opts.train_iters as f64,
+        loss,
+    })
 }
 
 /// PyTorch's training step on the same device: runs the reference script, returns its figures
 /// per precision, and leaves the weights it used at `weights`.
-fn reference(opts: &Options, python: &Path, threads: usize, dir: &Path, weights: &Path) -> Result<Vec<(String, Timing)>> {
+fn reference(
+    opts: &Options,
+    python: &Path,
+    threads: usize,
+    dir: &Path,
+    weights: &Path,
+) -> Result<Vec<(String, Timing)>> {
     let script = samcell_testdata::workspace_root().join("reference/gpu_bench_reference.py");
     let harness = samcell_testdata::reference_file("samcell_ref.py");
-    let harness = harness.parent().ok_or_else(|| anyhow!("no harness folder"))?;
+    let harness = harness
+        .parent()
+        .ok_or_else(|| anyhow!("no harness folder"))?;
     let status = std::process::Command::new(python)
         .arg(&script)
         .arg("--harness")
@@ -146,25 +185,50 @@ fn reference(opts: &Options, python: &Path, threads: usize, dir: &Path, weights:
         .arg(dir)
         .arg("--save-weights")
         .arg(weights)
-        .args(["--device", &opts.device, "--config", if opts.train_config == "tiny" { "tiny" } else { "base" }])
+        .args([
+            "--device",
+            &opts.device,
+            "--config",
+            if opts.train_config == "tiny" {
+                "tiny"
+            } else {
+                "base"
+            },
+        ])
         .args(["--train-batch", &opts.train_batch.to_string()])
         .args(["--train-iters", &opts.train_iters.to_string()])
         .args(["--train-warmup", &opts.train_warmup.to_string()])
-        .args(["--precisions", if opts.device == "cuda" { "f32,bf16-autocast" } else { "f32" }])
+        .args([
+            "--precisions",
+            if opts.device == "cuda" {
+                "f32,bf16-autocast"
+            } else {
+                "f32"
+            },
+        ])
         .args(["--threads", &threads.to_string()])
         .stdout(std::process::Stdio::null())
         .status()
         .with_context(|| format!("run {}", script.display()))?;
     anyhow::ensure!(status.success(), "{} failed ({status})", script.display());
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference_gpu.json"))?).context("reference summary")?;
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference_gpu.json"))?)
+            .context("reference summary")?;
     let mut out = Vec::new();
     for name in ["f32", "bf16-autocast"] {
         if let Some(t) = summary.get(format!("train_{name}")) {
             let field = |key: &str| {
-                t[key].as_f64().ok_or_else(|| anyhow!("reference summary: train_{name}.{key} is missing"))
+                t[key]
+                    .as_f64()
+                    .ok_or_else(|| anyhow!("reference summary: train_{name}.{key} is missing"))
             };
-            out.push((name.to_string(), Timing { s_per_iter: field("s_per_iter")?, loss: field("loss")? }));
+            out.push((
+                name.to_string(),
+                Timing {
+                    s_per_iter: field("s_per_iter")?,
+                    loss: field("loss")?,
+                },
+            ));
         }
     }
     Ok(out)

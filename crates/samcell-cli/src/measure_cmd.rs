@@ -252,7 +252,10 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         let err = find_images(&[dir.path().join("a.png"), dir.path().join("a.tif")]).unwrap_err();
-        assert!(err.to_string().contains("a.png") && err.to_string().contains("a.tif"), "{err}");
+        assert!(
+            err.to_string().contains("a.png") && err.to_string().contains("a.tif"),
+            "{err}"
+        );
         // the same file twice (folder + file) is not ambiguous
         let ok = find_images(&[dir.path().join("b.png"), dir.path().join("b.png")]).unwrap();
         assert_eq!(ok.len(), 1);

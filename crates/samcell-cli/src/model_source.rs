@@ -26,8 +26,8 @@ use crate::train_cmd::DeviceArg;
 use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use samcell_model::{HeadOverrides, SamModel, SamPredictor};
 use samcell_lite::{LiteModel, LitePredictor};
+use samcell_model::{HeadOverrides, SamModel, SamPredictor};
 use samcell_pipeline::{DistanceMapPredictor, TilingConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -150,7 +150,13 @@ impl ModelArgs {
             Precision::F32 => candle_core::DType::F32,
             Precision::Bf16 => candle_core::DType::BF16,
         };
-        let (predictor, info) = load_model(&file, self.model_config.as_deref(), batch_size, &device, dtype)?;
+        let (predictor, info) = load_model(
+            &file,
+            self.model_config.as_deref(),
+            batch_size,
+            &device,
+            dtype,
+        )?;
         Ok(LoadedModel {
             predictor,
             info,
@@ -170,7 +176,11 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel> 
     let (model, shown, name) = match path.or(env_path.as_deref()) {
         Some(p) => {
             if !p.is_file() {
-                let from = if path.is_some() { "--model lite:PATH" } else { LITE_WEIGHTS_ENV };
+                let from = if path.is_some() {
+                    "--model lite:PATH"
+                } else {
+                    LITE_WEIGHTS_ENV
+                };
                 return Err(anyhow!(UsageError(format!(
                     "samcell-lite weights {} ({from}) not found",
                     p.display()
@@ -189,7 +199,11 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel> 
                 }
                 r => r.context("cannot load the built-in samcell-lite model")?,
             };
-            (m, samcell_lite::BUILTIN_NAME.to_string(), Some(LITE_NAME.to_string()))
+            (
+                m,
+                samcell_lite::BUILTIN_NAME.to_string(),
+                Some(LITE_NAME.to_string()),
+            )
         }
     };
     let tiling = model.config.tiling();
@@ -328,7 +342,8 @@ pub fn load_model(
         None => None,
     };
     let t = Instant::now();
-    let model = SamModel::load_as(&file.path, heads, device, dtype).context("cannot load the model")?;
+    let model =
+        SamModel::load_as(&file.path, heads, device, dtype).context("cannot load the model")?;
     let sha256 = run_meta::sha256_file(&file.path)?;
     let config = match model_config {
         Some(p) => Some(p.display().to_string()),

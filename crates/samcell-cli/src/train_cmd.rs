@@ -276,9 +276,13 @@ impl<'a> Source<'a> {
             (Some(p), _) => Ok(Self::Init(p)),
             (None, Some(spec)) => Ok(Self::Scratch(match args.arch {
                 Arch::Sam => arch_config_json(spec).map_err(|e| usage(e.to_string()))?,
-                Arch::Lite => serde_json::to_value(lite_config(spec).map_err(|e| usage(e.to_string()))?)?,
+                Arch::Lite => {
+                    serde_json::to_value(lite_config(spec).map_err(|e| usage(e.to_string()))?)?
+                }
             })),
-            (None, None) => Err(usage("give --init CHECKPOINT or --from-scratch --arch-config ...")),
+            (None, None) => Err(usage(
+                "give --init CHECKPOINT or --from-scratch --arch-config ...",
+            )),
         }
     }
 
@@ -378,7 +382,9 @@ pub fn run(args: TrainArgs, term: &Terminal) -> Result<ExitCode> {
     };
     let mut model = match lite {
         Some(model) => model,
-        None => build_sam(source.spec(args.init_config.as_deref(), cfg.seed), &dev).map_err(classify)?,
+        None => {
+            build_sam(source.spec(args.init_config.as_deref(), cfg.seed), &dev).map_err(classify)?
+        }
     };
     tracing::info!(
         "training {} on {} ({} train / {} validation images), run folder {}",
@@ -457,7 +463,10 @@ mod tests {
         // SAFETY: reads and sets an allocator option.
         let before = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(before, 1000, "mimalloc's option order changed: find mi_option_purge_delay again");
+            assert_eq!(
+                before, 1000,
+                "mimalloc's option order changed: find mi_option_purge_delay again"
+            );
         }
         super::keep_freed_memory();
         let after = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };

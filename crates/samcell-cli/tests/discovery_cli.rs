@@ -172,7 +172,16 @@ fn recursive_run_writes_disambiguated_outputs() {
 
     let mut c = samcell();
     c.current_dir(root)
-        .args(["segment", "plate", "-r", "--threads", "2", "--output", "results", "--model"])
+        .args([
+            "segment",
+            "plate",
+            "-r",
+            "--threads",
+            "2",
+            "--output",
+            "results",
+            "--model",
+        ])
         .arg(format!("lite:{}", model.display()));
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");

@@ -14,35 +14,71 @@ use std::path::{Path, PathBuf};
 /// A small lite network with an unusual tiling (96 + 16), so the run metadata shows whether
 /// the model's tiling was used.
 fn write_lite(dir: &Path) -> (PathBuf, String) {
-    let config = LiteConfig { base_width: 4, levels: 2, norm_groups: 0, crop: 96, overlap: 16 };
+    let config = LiteConfig {
+        base_width: 4,
+        levels: 2,
+        norm_groups: 0,
+        crop: 96,
+        overlap: 16,
+    };
     let bytes = samcell_lite::untrained_file_bytes(&config, 17).expect("weights");
     let path = dir.join("lite-test.safetensors");
     std::fs::write(&path, &bytes).unwrap();
     (path, samcell_lite::sha256_hex(&bytes))
 }
 
-fn segment(img: &Path, out: &Path, model: Option<&str>, env: Option<&Path>) -> (i32, String, serde_json::Value) {
+fn segment(
+    img: &Path,
+    out: &Path,
+    model: Option<&str>,
+    env: Option<&Path>,
+) -> (i32, String, serde_json::Value) {
     let mut c = samcell();
     c.env_remove("SAMCELL_LITE_WEIGHTS");
     if let Some(p) = env {
         c.env("SAMCELL_LITE_WEIGHTS", p);
     }
-    c.arg("segment").arg(img).args(["--threads", "2", "--output"]).arg(out);
+    c.arg("segment")
+        .arg(img)
+        .args(["--threads", "2", "--output"])
+        .arg(out);
     if let Some(m) = model {
         c.args(["--model", m]);
     }
     let (code, _, err) = run(&mut c);
-    let meta = if code == 0 { json(&out.join("run.json")) } else { serde_json::Value::Null };
+    let meta = if code == 0 {
+        json(&out.join("run.json"))
+    } else {
+        serde_json::Value::Null
+    };
     (code, err, meta)
 }
 
 fn check_lite_run(code: i32, err: &str, meta: &serde_json::Value, sha: &str) {
     assert_eq!(code, 0, "stderr:\n{err}");
     assert_eq!(meta["model"]["sha256"], sha, "{meta:#}");
-    assert!(meta["model"]["variant"].as_str().unwrap().contains("samcell-lite"), "{meta:#}");
-    assert!(meta["model"]["predictor"].as_str().unwrap().contains("samcell-lite"), "{meta:#}");
-    assert_eq!(meta["settings"]["crop"], 96, "the model's own tiling: {meta:#}");
-    assert_eq!(meta["settings"]["overlap"], 16, "the model's own tiling: {meta:#}");
+    assert!(
+        meta["model"]["variant"]
+            .as_str()
+            .unwrap()
+            .contains("samcell-lite"),
+        "{meta:#}"
+    );
+    assert!(
+        meta["model"]["predictor"]
+            .as_str()
+            .unwrap()
+            .contains("samcell-lite"),
+        "{meta:#}"
+    );
+    assert_eq!(
+        meta["settings"]["crop"], 96,
+        "the model's own tiling: {meta:#}"
+    );
+    assert_eq!(
+        meta["settings"]["overlap"], 16,
+        "the model's own tiling: {meta:#}"
+    );
     assert_eq!(meta["summary"]["ok"], 1, "{meta:#}");
 }
 
@@ -59,7 +95,12 @@ fn lite_by_path_by_env_and_as_default() {
     assert!(tmp.path().join("o1/a_masks.tif").is_file());
 
     // a lite file given as a plain path is recognised by its metadata
-    let (code, err, meta) = segment(&img, &tmp.path().join("o2"), Some(weights.to_str().unwrap()), None);
+    let (code, err, meta) = segment(
+        &img,
+        &tmp.path().join("o2"),
+        Some(weights.to_str().unwrap()),
+        None,
+    );
     check_lite_run(code, &err, &meta, &sha);
 
     // SAMCELL_LITE_WEIGHTS replaces the built-in model, for --model lite and for the default
@@ -68,7 +109,8 @@ fn lite_by_path_by_env_and_as_default() {
     let (code, err, meta) = segment(&img, &tmp.path().join("o4"), None, Some(&weights));
     check_lite_run(code, &err, &meta, &sha);
     assert!(
-        err.contains("model: samcell-lite") && err.contains("use --model generalist for SAMCell ViT-B"),
+        err.contains("model: samcell-lite")
+            && err.contains("use --model generalist for SAMCell ViT-B"),
         "the default model is announced; stderr:\n{err}"
     );
 }
@@ -85,7 +127,10 @@ fn lite_without_a_model_and_bad_lite_arguments() {
     match samcell_lite::builtin_weights() {
         None => {
             assert_eq!(code, 2, "stderr:\n{err}");
-            assert!(err.contains("this build has no lite model"), "stderr:\n{err}");
+            assert!(
+                err.contains("this build has no lite model"),
+                "stderr:\n{err}"
+            );
             assert_eq!(dcode, 2, "stderr:\n{derr}");
             assert!(derr.contains("no model given"), "stderr:\n{derr}");
         }
@@ -96,7 +141,9 @@ fn lite_without_a_model_and_bad_lite_arguments() {
             assert_eq!(dcode, 0, "stderr:\n{derr}");
             assert_eq!(dmeta["model"]["path"], samcell_lite::BUILTIN_NAME);
             assert!(
-                derr.contains("model: samcell-lite (built-in) — use --model generalist for SAMCell ViT-B"),
+                derr.contains(
+                    "model: samcell-lite (built-in) — use --model generalist for SAMCell ViT-B"
+                ),
                 "stderr:\n{derr}"
             );
         }
@@ -105,19 +152,38 @@ fn lite_without_a_model_and_bad_lite_arguments() {
     let missing = format!("lite:{}", tmp.path().join("nope.safetensors").display());
     let (code, err, _) = segment(&img, &tmp.path().join("o3"), Some(&missing), None);
     assert_eq!(code, 2, "stderr:\n{err}");
-    assert!(err.contains("nope.safetensors") && err.contains("not found"), "stderr:\n{err}");
+    assert!(
+        err.contains("nope.safetensors") && err.contains("not found"),
+        "stderr:\n{err}"
+    );
 
     // a file that is not lite weights, named as lite
     let junk = tmp.path().join("junk.safetensors");
     std::fs::write(&junk, b"junk").unwrap();
-    let (code, err, _) = segment(&img, &tmp.path().join("o4"), Some(&format!("lite:{}", junk.display())), None);
-    assert_eq!(code, 1, "a bad model file is a failure, not a usage error; stderr:\n{err}");
+    let (code, err, _) = segment(
+        &img,
+        &tmp.path().join("o4"),
+        Some(&format!("lite:{}", junk.display())),
+        None,
+    );
+    assert_eq!(
+        code, 1,
+        "a bad model file is a failure, not a usage error; stderr:\n{err}"
+    );
     assert!(err.contains("samcell-lite"), "stderr:\n{err}");
 
     let mut c = samcell();
     c.env_remove("SAMCELL_LITE_WEIGHTS");
-    c.arg("segment").arg(&img).arg("--output").arg(tmp.path().join("o5"));
-    c.args(["--model", &format!("lite:{}", weights.display()), "--model-config"]).arg(&junk);
+    c.arg("segment")
+        .arg(&img)
+        .arg("--output")
+        .arg(tmp.path().join("o5"));
+    c.args([
+        "--model",
+        &format!("lite:{}", weights.display()),
+        "--model-config",
+    ])
+    .arg(&junk);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2, "stderr:\n{err}");
     assert!(err.contains("--model-config"), "stderr:\n{err}");
@@ -139,25 +205,52 @@ fn builtin_model_reaches_its_card_figures_on_the_held_out_split() {
     }
     let src = data().join("usiigaci-phc/train");
     let tmp = tempfile::tempdir().unwrap();
-    let (images, gt, out) = (tmp.path().join("images"), tmp.path().join("gt"), tmp.path().join("out"));
+    let (images, gt, out) = (
+        tmp.path().join("images"),
+        tmp.path().join("gt"),
+        tmp.path().join("out"),
+    );
     std::fs::create_dir_all(&images).unwrap();
     std::fs::create_dir_all(&gt).unwrap();
     for n in (5..=45).step_by(5) {
-        std::fs::copy(src.join(format!("images/set{n}.tif")), images.join(format!("set{n}.tif"))).unwrap();
-        std::fs::copy(src.join(format!("masks/set{n}.png")), gt.join(format!("set{n}.png"))).unwrap();
+        std::fs::copy(
+            src.join(format!("images/set{n}.tif")),
+            images.join(format!("set{n}.tif")),
+        )
+        .unwrap();
+        std::fs::copy(
+            src.join(format!("masks/set{n}.png")),
+            gt.join(format!("set{n}.png")),
+        )
+        .unwrap();
     }
     let mut c = samcell();
     c.env_remove("SAMCELL_LITE_WEIGHTS");
-    c.arg("segment").arg(&images).args(["--threads", "2", "--output"]).arg(&out);
+    c.arg("segment")
+        .arg(&images)
+        .args(["--threads", "2", "--output"])
+        .arg(&out);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
     assert!(err.contains(samcell_lite::BUILTIN_NAME), "stderr:\n{err}");
     let mut c = samcell();
-    c.arg("eval").arg("--pred").arg(&out).arg("--gt").arg(&gt).arg("--output").arg(tmp.path());
+    c.arg("eval")
+        .arg("--pred")
+        .arg(&out)
+        .arg("--gt")
+        .arg(&gt)
+        .arg("--output")
+        .arg(tmp.path());
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
     let pooled = &json(&tmp.path().join("eval.json"))["pooled"];
     let op_csb = pooled["op_csb"].as_f64().unwrap();
-    eprintln!("held-out split: OP_CSB {op_csb:.4}, SEG {}, DET {}", pooled["seg"], pooled["det"]);
-    assert!(op_csb >= 0.745, "OP_CSB {op_csb:.4} on the held-out split (card: 0.7519)");
+    eprintln!(
+        "held-out split: OP_CSB {op_csb:.4}, SEG {}, DET {}",
+        pooled["seg"], pooled["det"]
+    );
+    assert!(
+        op_csb >= 0.745,
+        "OP_CSB {op_csb:.4} on the held-out split (card: 0.7519)"
+    );
 }

@@ -89,7 +89,12 @@ fn log_without_seconds(dir: &Path) -> Vec<String> {
 
 #[test]
 fn killed_run_resumes_to_the_same_weights() {
-    if samcell_testdata::require(&["sam_tiny_scaled.safetensors", "config_tiny.json"], &["usiigaci-phc"]).is_none() {
+    if samcell_testdata::require(
+        &["sam_tiny_scaled.safetensors", "config_tiny.json"],
+        &["usiigaci-phc"],
+    )
+    .is_none()
+    {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -196,7 +201,12 @@ fn killed_run_resumes_to_the_same_weights() {
 
 #[test]
 fn short_real_run_lowers_the_validation_loss() {
-    if samcell_testdata::require(&["sam_tiny_scaled.safetensors", "config_tiny.json"], &["usiigaci-phc"]).is_none() {
+    if samcell_testdata::require(
+        &["sam_tiny_scaled.safetensors", "config_tiny.json"],
+        &["usiigaci-phc"],
+    )
+    .is_none()
+    {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -289,22 +299,56 @@ fn lite_architecture_trains_and_its_weights_segment() {
     let set = prepare(tmp.path(), 3);
     let out = tmp.path().join("lite");
     let shape = r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#;
-    let mut args: Vec<String> = ["train", "--arch", "lite", "--from-scratch", "--arch-config", shape, "--data"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "train",
+        "--arch",
+        "lite",
+        "--from-scratch",
+        "--arch-config",
+        shape,
+        "--data",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.push(set.display().to_string());
     args.push("--out".into());
     args.push(out.display().to_string());
-    for a in ["--epochs", "4", "--batch-size", "1", "--warmup", "0", "--lr", "3e-3", "--val-crops", "6", "--seed", "3"] {
+    for a in [
+        "--epochs",
+        "4",
+        "--batch-size",
+        "1",
+        "--warmup",
+        "0",
+        "--lr",
+        "3e-3",
+        "--val-crops",
+        "6",
+        "--seed",
+        "3",
+    ] {
         args.push(a.into());
     }
     run_ok(&args);
     // The same command on one thread instead of two gives the same run, bit for bit (the
     // lite kernels compute every value in a fixed order): retraining reproduces the model.
     let out1 = tmp.path().join("lite-1thread");
-    let args1: Vec<String> = args.iter().map(|a| if *a == out.display().to_string() { out1.display().to_string() } else { a.clone() }).collect();
-    let o = samcell().env("RAYON_NUM_THREADS", "1").args(&args1).output().unwrap();
+    let args1: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if *a == out.display().to_string() {
+                out1.display().to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let o = samcell()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(&args1)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(log_without_seconds(&out), log_without_seconds(&out1));
     assert_eq!(
@@ -312,13 +356,24 @@ fn lite_architecture_trains_and_its_weights_segment() {
         std::fs::read(out1.join("best.safetensors")).unwrap(),
         "same seed, same weights"
     );
-    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!(cfg["config"]["crop"], 96, "lite trains on its own tile size");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        cfg["config"]["crop"], 96,
+        "lite trains on its own tile size"
+    );
     assert_eq!(cfg["model"]["arch"], "lite");
     let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
-    let val: Vec<f64> = log.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    let val: Vec<f64> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(val.len(), 4, "{log}");
-    assert!(val.iter().cloned().fold(f64::INFINITY, f64::min) < val[0], "validation loss must fall: {log}");
+    assert!(
+        val.iter().cloned().fold(f64::INFINITY, f64::min) < val[0],
+        "validation loss must fall: {log}"
+    );
 
     let image = samcell_testdata::data_dir().join("usiigaci-phc/train/images/set1.tif");
     let seg_out = tmp.path().join("seg");
@@ -335,13 +390,26 @@ fn lite_architecture_trains_and_its_weights_segment() {
     assert!(seg_out.join("set1_masks.tif").is_file(), "{err}");
 
     let o = samcell()
-        .args(["train", "--arch", "lite", "--from-scratch", "--arch-config", r#"{"base_width":0}"#, "--data"])
+        .args([
+            "train",
+            "--arch",
+            "lite",
+            "--from-scratch",
+            "--arch-config",
+            r#"{"base_width":0}"#,
+            "--data",
+        ])
         .arg(&set)
         .arg("--out")
         .arg(tmp.path().join("bad"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // --init-config describes SAM checkpoints only: refused rather than ignored
     let o = samcell()

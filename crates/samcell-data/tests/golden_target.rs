@@ -12,7 +12,10 @@ use std::path::PathBuf;
 const TOL: f32 = 1e-6;
 
 fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
-    npy_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"), name)
+    npy_in(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+        name,
+    )
 }
 
 fn npy_in<T: npyz::Deserialize>(dir: &std::path::Path, name: &str) -> (Vec<usize>, Vec<T>) {

@@ -318,7 +318,10 @@ fn coco_overlaps_go_to_the_smaller_annotation_and_labels_follow_ids() {
 #[test]
 fn coco_image_size_over_the_pixel_limit_is_refused_before_allocating() {
     let e = rasterize_image(&img(65500, 65500, vec![])).expect_err("over the pixel limit");
-    assert!(e.contains("65500x65500") && e.contains("pixel limit"), "{e}");
+    assert!(
+        e.contains("65500x65500") && e.contains("pixel limit"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -22,12 +22,20 @@ impl<T: Copy> Image<T> {
                 data.len()
             )));
         }
-        Ok(Self { width, height, data })
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
     }
 
     /// An image filled with `value`.
     pub fn filled(width: usize, height: usize, value: T) -> Self {
-        Self { width, height, data: vec![value; width * height] }
+        Self {
+            width,
+            height,
+            data: vec![value; width * height],
+        }
     }
 
     pub fn width(&self) -> usize {
@@ -86,12 +94,20 @@ impl<T: Copy> Image<T> {
         for y in y0..y0 + h {
             data.extend_from_slice(&self.data[y * self.width + x0..y * self.width + x0 + w]);
         }
-        Ok(Self { width: w, height: h, data })
+        Ok(Self {
+            width: w,
+            height: h,
+            data,
+        })
     }
 
     /// Applies `f` to every pixel.
     pub fn map<U: Copy>(&self, f: impl Fn(T) -> U) -> Image<U> {
-        Image { width: self.width, height: self.height, data: self.data.iter().map(|&v| f(v)).collect() }
+        Image {
+            width: self.width,
+            height: self.height,
+            data: self.data.iter().map(|&v| f(v)).collect(),
+        }
     }
 }
 

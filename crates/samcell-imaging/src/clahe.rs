@@ -48,7 +48,11 @@ pub struct ClaheConfig {
 
 impl Default for ClaheConfig {
     fn default() -> Self {
-        Self { clip_limit: 1.0, tiles_x: 8, tiles_y: 8 }
+        Self {
+            clip_limit: 1.0,
+            tiles_x: 8,
+            tiles_y: 8,
+        }
     }
 }
 
@@ -81,8 +85,17 @@ struct Geometry {
 
 fn geometry(w: usize, h: usize, tx: usize, ty: usize) -> Geometry {
     let (rem_x, rem_y) = (w % tx, h % ty);
-    let (padded_w, padded_h) = if rem_x == 0 && rem_y == 0 { (w, h) } else { (w + tx - rem_x, h + ty - rem_y) };
-    Geometry { tile_w: padded_w / tx, tile_h: padded_h / ty, padded_w, padded_h }
+    let (padded_w, padded_h) = if rem_x == 0 && rem_y == 0 {
+        (w, h)
+    } else {
+        (w + tx - rem_x, h + ty - rem_y)
+    };
+    Geometry {
+        tile_w: padded_w / tx,
+        tile_h: padded_h / ty,
+        padded_w,
+        padded_h,
+    }
 }
 
 /// OpenCV's integer clip limit: 0 means "no clipping".
@@ -172,10 +185,14 @@ pub fn clahe(img: &GrayU8, cfg: &ClaheConfig) -> Result<GrayU8, ImagingError> {
     let (w, h) = (img.width(), img.height());
     let (tx, ty) = (cfg.tiles_x, cfg.tiles_y);
     if w == 0 || h == 0 {
-        return Err(ImagingError::Shape(format!("CLAHE needs a non-empty image, got {w}x{h}")));
+        return Err(ImagingError::Shape(format!(
+            "CLAHE needs a non-empty image, got {w}x{h}"
+        )));
     }
     if tx == 0 || ty == 0 {
-        return Err(ImagingError::Invalid(format!("CLAHE tile grid must be at least 1x1, got {tx}x{ty}")));
+        return Err(ImagingError::Invalid(format!(
+            "CLAHE tile grid must be at least 1x1, got {tx}x{ty}"
+        )));
     }
     if cfg.clip_limit.is_nan() {
         return Err(ImagingError::Invalid("CLAHE clip limit is NaN".into()));
@@ -270,9 +287,33 @@ mod tests {
 
     #[test]
     fn geometry_pads_both_axes_when_one_is_not_divisible() {
-        assert_eq!(geometry(256, 256, 8, 8), Geometry { tile_w: 32, tile_h: 32, padded_w: 256, padded_h: 256 });
-        assert_eq!(geometry(64, 50, 8, 8), Geometry { tile_w: 9, tile_h: 7, padded_w: 72, padded_h: 56 });
-        assert_eq!(geometry(5, 3, 8, 8), Geometry { tile_w: 1, tile_h: 1, padded_w: 8, padded_h: 8 });
+        assert_eq!(
+            geometry(256, 256, 8, 8),
+            Geometry {
+                tile_w: 32,
+                tile_h: 32,
+                padded_w: 256,
+                padded_h: 256
+            }
+        );
+        assert_eq!(
+            geometry(64, 50, 8, 8),
+            Geometry {
+                tile_w: 9,
+                tile_h: 7,
+                padded_w: 72,
+                padded_h: 56
+            }
+        );
+        assert_eq!(
+            geometry(5, 3, 8, 8),
+            Geometry {
+                tile_w: 1,
+                tile_h: 1,
+                padded_w: 8,
+                padded_h: 8
+            }
+        );
     }
 
     #[test]
@@ -299,8 +340,22 @@ mod tests {
     #[test]
     fn rejects_bad_arguments() {
         let img = GrayU8::filled(4, 4, 1);
-        assert!(clahe(&img, &ClaheConfig { tiles_x: 0, ..Default::default() }).is_err());
-        assert!(clahe(&img, &ClaheConfig { clip_limit: f64::NAN, ..Default::default() }).is_err());
+        assert!(clahe(
+            &img,
+            &ClaheConfig {
+                tiles_x: 0,
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert!(clahe(
+            &img,
+            &ClaheConfig {
+                clip_limit: f64::NAN,
+                ..Default::default()
+            }
+        )
+        .is_err());
         assert!(clahe(&GrayU8::filled(0, 3, 0), &ClaheConfig::default()).is_err());
     }
 }

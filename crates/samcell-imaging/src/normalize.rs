@@ -17,7 +17,12 @@ use crate::GrayU8;
 /// `min` and maximum is `max`.
 pub fn minmax_lut(min: u8, max: u8) -> [u8; 256] {
     let (smin, smax) = (f64::from(min), f64::from(max));
-    let scale = 255.0 * if smax - smin > f64::EPSILON { 1.0 / (smax - smin) } else { 0.0 };
+    let scale = 255.0
+        * if smax - smin > f64::EPSILON {
+            1.0 / (smax - smin)
+        } else {
+            0.0
+        };
     let shift = 0.0 - smin * scale;
     let (a, b) = (scale as f32, shift as f32);
     let mut lut = [0u8; 256];

@@ -19,12 +19,22 @@ use crate::ImagingError;
 
 /// The size checks both resizers make: a non-empty `w x h` source (`what` names it in the
 /// message) and a target of at least 1x1.
-fn check_sizes(what: &str, w: usize, h: usize, width: usize, height: usize) -> Result<(), ImagingError> {
+fn check_sizes(
+    what: &str,
+    w: usize,
+    h: usize,
+    width: usize,
+    height: usize,
+) -> Result<(), ImagingError> {
     if w == 0 || h == 0 {
-        return Err(ImagingError::Shape(format!("cannot resize an empty {w}x{h} {what}")));
+        return Err(ImagingError::Shape(format!(
+            "cannot resize an empty {w}x{h} {what}"
+        )));
     }
     if width == 0 || height == 0 {
-        return Err(ImagingError::Invalid(format!("resize target must be at least 1x1, got {width}x{height}")));
+        return Err(ImagingError::Invalid(format!(
+            "resize target must be at least 1x1, got {width}x{height}"
+        )));
     }
     Ok(())
 }

@@ -8,7 +8,17 @@ use samcell_imaging::clahe::{clahe, ClaheConfig};
 use samcell_imaging::GrayU8;
 
 /// (name, x0, y0, w, h, transform, clip, tiles_x, tiles_y).
-type Case = (&'static str, usize, usize, usize, usize, &'static str, f64, usize, usize);
+type Case = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    &'static str,
+    f64,
+    usize,
+    usize,
+);
 
 /// Mirrors CLAHE_CASES in reference/gen_imaging_fixtures.py.
 const CASES: &[Case] = &[
@@ -44,7 +54,11 @@ fn transform(img: &GrayU8, kind: &str) -> GrayU8 {
 #[test]
 fn clahe_256_samcell_settings_matches_opencv() {
     let out = clahe(&input_256(), &ClaheConfig::default()).unwrap();
-    assert_same_u8("clahe 256x256 clip 1 tiles 8x8", &out, &load_gray("clahe_w256h256"));
+    assert_same_u8(
+        "clahe 256x256 clip 1 tiles 8x8",
+        &out,
+        &load_gray("clahe_w256h256"),
+    );
 }
 
 #[test]
@@ -52,13 +66,28 @@ fn clahe_small_odd_constant_and_clip_variants_match_opencv() {
     let src = input_256();
     for &(name, x0, y0, w, h, kind, clip, tx, ty) in CASES {
         let input = transform(&src.crop(x0, y0, w, h).unwrap(), kind);
-        let cfg = ClaheConfig { clip_limit: clip, tiles_x: tx, tiles_y: ty };
+        let cfg = ClaheConfig {
+            clip_limit: clip,
+            tiles_x: tx,
+            tiles_y: ty,
+        };
         let out = clahe(&input, &cfg).unwrap();
-        assert_same_u8(&format!("clahe {name} ({cfg:?})"), &out, &load_gray(&format!("clahe_{name}")));
+        assert_same_u8(
+            &format!("clahe {name} ({cfg:?})"),
+            &out,
+            &load_gray(&format!("clahe_{name}")),
+        );
     }
 }
 
 #[test]
 fn clahe_default_is_samcell_setting() {
-    assert_eq!(ClaheConfig::default(), ClaheConfig { clip_limit: 1.0, tiles_x: 8, tiles_y: 8 });
+    assert_eq!(
+        ClaheConfig::default(),
+        ClaheConfig {
+            clip_limit: 1.0,
+            tiles_x: 8,
+            tiles_y: 8
+        }
+    );
 }

@@ -22,8 +22,10 @@ const PIL_FULL: &[(&str, usize, usize, usize, usize, usize, usize)] = &[
 ];
 
 /// Mirrors PIL_SUM_CASES: (name, x0, y0, w, h); output size from `sam_resize_shape`.
-const PIL_SUMS: &[(&str, usize, usize, usize, usize)] =
-    &[("w48h40_to_w1024h853", 0, 0, 48, 40), ("w200h150_to_w1024h768", 30, 50, 200, 150)];
+const PIL_SUMS: &[(&str, usize, usize, usize, usize)] = &[
+    ("w48h40_to_w1024h853", 0, 0, 48, 40),
+    ("w200h150_to_w1024h768", 30, 50, 200, 150),
+];
 
 /// Mirrors CV_CASES: (name, x0, y0, w, h, out_w, out_h) on input_256 as f32 / 255.
 const CV: &[(&str, usize, usize, usize, usize, usize, usize)] = &[
@@ -41,7 +43,11 @@ fn pillow_bilinear_full_outputs_match_pillow() {
     let src = input_256();
     for &(name, x0, y0, w, h, ow, oh) in PIL_FULL {
         let out = pillow_bilinear_u8(&src.crop(x0, y0, w, h).unwrap(), ow, oh).unwrap();
-        assert_same_u8(&format!("pillow {name}"), &out, &load_gray(&format!("pillow_{name}")));
+        assert_same_u8(
+            &format!("pillow {name}"),
+            &out,
+            &load_gray(&format!("pillow_{name}")),
+        );
     }
 }
 
@@ -50,7 +56,10 @@ fn pillow_bilinear_non_square_sam_sizes_match_pillow() {
     let src = input_256();
     for &(name, x0, y0, w, h) in PIL_SUMS {
         let (ow, oh) = sam_resize_shape(w, h, 1024);
-        assert!(name.ends_with(&format!("_to_w{ow}h{oh}")), "{name}: sam_resize_shape gave {ow}x{oh}");
+        assert!(
+            name.ends_with(&format!("_to_w{ow}h{oh}")),
+            "{name}: sam_resize_shape gave {ow}x{oh}"
+        );
         let out = pillow_bilinear_u8(&src.crop(x0, y0, w, h).unwrap(), ow, oh).unwrap();
         let (rows, cols) = (format!("pillow_{name}_rows"), format!("pillow_{name}_cols"));
         assert_same_sums(&format!("pillow {name}"), &out, &rows, &cols);
@@ -63,14 +72,21 @@ fn pillow_bilinear_non_square_sam_sizes_match_pillow() {
 fn pillow_bilinear_256_to_1024_after_clahe_matches_pillow() {
     let m = minmax_u8(&clahe(&input_256(), &ClaheConfig::default()).unwrap());
     let out = pillow_bilinear_u8(&m, 1024, 1024).unwrap();
-    let (rows, cols) = ("chain_pillow_w1024h1024_rows", "chain_pillow_w1024h1024_cols");
+    let (rows, cols) = (
+        "chain_pillow_w1024h1024_rows",
+        "chain_pillow_w1024h1024_cols",
+    );
     assert_same_sums("clahe -> minmax -> pillow 1024", &out, rows, cols);
 }
 
 #[test]
 fn pillow_bilinear_same_size_is_a_copy() {
     let src = input_256();
-    assert_same_u8("pillow identity", &pillow_bilinear_u8(&src, 256, 256).unwrap(), &src);
+    assert_same_u8(
+        "pillow identity",
+        &pillow_bilinear_u8(&src, 256, 256).unwrap(),
+        &src,
+    );
 }
 
 #[test]
@@ -82,7 +98,10 @@ fn sam_resize_shape_matches_transformers() {
         let (h, w, longest) = (r[0] as usize, r[1] as usize, r[2] as usize);
         let want = (r[4] as usize, r[3] as usize);
         let got = sam_resize_shape(w, h, longest);
-        assert_eq!(got, want, "tolerance: exact; w {w} h {h} longest {longest} -> (w, h)");
+        assert_eq!(
+            got, want,
+            "tolerance: exact; w {w} h {h} longest {longest} -> (w, h)"
+        );
     }
 }
 
@@ -104,7 +123,10 @@ fn assert_close_f32(case: &str, got: &MapF32, want: &MapF32) {
         }
     }
     let (x, y) = (at % want.width(), at / want.width());
-    assert!(worst <= 1e-6, "{case}: tolerance: 1e-6 abs; max |diff| {worst:e} at (x {x}, y {y})");
+    assert!(
+        worst <= 1e-6,
+        "{case}: tolerance: 1e-6 abs; max |diff| {worst:e} at (x {x}, y {y})"
+    );
     assert!(
         inexact == 0,
         "{case}: tolerance: 1e-6 abs met, but {inexact} values are no longer bit-identical (max |diff| {worst:e} at (x {x}, y {y}))"
@@ -116,7 +138,11 @@ fn opencv_linear_f32_matches_opencv() {
     let src = input_f32();
     for &(name, x0, y0, w, h, ow, oh) in CV {
         let out = opencv_linear_f32(&src.crop(x0, y0, w, h).unwrap(), ow, oh).unwrap();
-        assert_close_f32(&format!("cv linear {name}"), &out, &load_map(&format!("cvlinear_{name}")));
+        assert_close_f32(
+            &format!("cv linear {name}"),
+            &out,
+            &load_map(&format!("cvlinear_{name}")),
+        );
     }
 }
 

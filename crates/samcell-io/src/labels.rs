@@ -29,7 +29,10 @@ use tiff::ColorType;
 /// Reads a label image (see the module docs for the accepted formats) under the process-wide
 /// pixel limit.
 pub fn read_labels(path: &Path) -> Result<Labels, IoError> {
-    let err = |reason: String| IoError::Read { path: path.to_path_buf(), reason };
+    let err = |reason: String| IoError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
     let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
     decode_labels(&bytes).map_err(err)
 }
@@ -56,11 +59,15 @@ pub fn decode_labels_limited(bytes: &[u8], max_pixels: u64) -> Result<Labels, St
 }
 
 fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Labels, String> {
-    let d = image::codecs::png::PngDecoder::with_limits(Cursor::new(bytes), limits::image_limits(max_pixels))
-        .map_err(|e| format!("cannot decode PNG: {e}"))?;
+    let d = image::codecs::png::PngDecoder::with_limits(
+        Cursor::new(bytes),
+        limits::image_limits(max_pixels),
+    )
+    .map_err(|e| format!("cannot decode PNG: {e}"))?;
     let (w, h) = d.dimensions();
     limits::check(w.into(), h.into(), max_pixels)?;
-    let img = image::DynamicImage::from_decoder(d).map_err(|e| format!("cannot decode PNG: {e}"))?;
+    let img =
+        image::DynamicImage::from_decoder(d).map_err(|e| format!("cannot decode PNG: {e}"))?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let data: Vec<u32> = match img {
         image::DynamicImage::ImageLuma8(b) => b.into_raw().into_iter().map(u32::from).collect(),
@@ -145,10 +152,12 @@ fn convert<T: Copy + std::fmt::Display>(
     for (i, x) in v.into_iter().enumerate() {
         match f(x) {
             Some(l) => out.push(l),
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "pixel {i} holds {x}, which is not a label (labels are whole numbers in 0..={})",
                 u32::MAX
-            )),
+            ))
+            }
         }
     }
     Ok(out)

@@ -14,9 +14,9 @@ pub mod write;
 
 pub use limits::{max_pixels, parse_max_pixels, set_max_pixels, DEFAULT_MAX_PIXELS};
 pub use read::{
-    decode_gray_with_info, page_count, read_f32_tiff, read_gray, read_gray_raw, read_gray_with_info,
-    ChannelUse, Format, RawGray, RawValues, ReadOptions, SampleType, Scaling, SourceInfo, StackDims,
-    StackSource,
+    decode_gray_with_info, page_count, read_f32_tiff, read_gray, read_gray_raw,
+    read_gray_with_info, ChannelUse, Format, RawGray, RawValues, ReadOptions, SampleType, Scaling,
+    SourceInfo, StackDims, StackSource,
 };
 pub use write::{write_atomic, write_f32_tiff, write_labels_tiff, write_overlay_png};
 

@@ -48,13 +48,14 @@ pub fn parse_max_pixels(s: &str) -> Result<u64, String> {
         Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
         _ => (t, 1.0),
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid pixel limit {s:?}: expected a number of pixels such as 400000000 or 400M"))?;
+    let v: f64 = num.trim().parse().map_err(|_| {
+        format!("invalid pixel limit {s:?}: expected a number of pixels such as 400000000 or 400M")
+    })?;
     let px = v * mult;
     if !px.is_finite() || px < 1.0 || px > u64::MAX as f64 {
-        return Err(format!("invalid pixel limit {s:?}: must be at least 1 pixel"));
+        return Err(format!(
+            "invalid pixel limit {s:?}: must be at least 1 pixel"
+        ));
     }
     Ok(px.round() as u64)
 }
@@ -68,7 +69,11 @@ pub(crate) fn check(width: u64, height: u64, limit: u64) -> Result<(), String> {
              before decoding (if this is a real image and the machine has the memory, raise the \
              limit: SAMCELL_MAX_PIXELS)",
             megapixels(px),
-            if limit >= 100_000 { format!(" ({})", megapixels(limit)) } else { String::new() }
+            if limit >= 100_000 {
+                format!(" ({})", megapixels(limit))
+            } else {
+                String::new()
+            }
         ));
     }
     Ok(())
@@ -84,7 +89,9 @@ fn megapixels(px: u64) -> String {
 
 /// Most bytes a decoder may allocate for one image under `limit` pixels.
 pub(crate) fn decoded_bytes(limit: u64) -> u64 {
-    limit.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL).saturating_add(1 << 20)
+    limit
+        .saturating_mul(MAX_DECODED_BYTES_PER_PIXEL)
+        .saturating_add(1 << 20)
 }
 
 /// `image` crate limits for `limit` pixels.

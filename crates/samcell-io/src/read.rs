@@ -223,7 +223,11 @@ impl fmt::Display for SourceInfo {
                 StackSource::ImageJ => "ImageJ",
                 StackSource::Ome => "OME",
             };
-            write!(f, ", {src} stack of {} channel(s) x {} slice(s) x {} frame(s)", s.channels, s.slices, s.frames)?;
+            write!(
+                f,
+                ", {src} stack of {} channel(s) x {} slice(s) x {} frame(s)",
+                s.channels, s.slices, s.frames
+            )?;
         }
         if let Some((lo, hi)) = self.scaled_from {
             write!(f, ", scaled {lo}..{hi} -> 0..255")?;
@@ -262,7 +266,10 @@ pub(crate) fn read_gray_keeping_wide(
 
 /// [`read_gray_with_info`] on a file's bytes already in memory; the error is the reason
 /// without a file name.
-pub fn decode_gray_with_info(bytes: &[u8], opts: &ReadOptions) -> Result<(GrayU8, SourceInfo), String> {
+pub fn decode_gray_with_info(
+    bytes: &[u8],
+    opts: &ReadOptions,
+) -> Result<(GrayU8, SourceInfo), String> {
     decode_gray_keeping_wide(bytes, opts).map(|(img, info, _)| (img, info))
 }
 
@@ -323,8 +330,9 @@ fn decode_gray_keeping_wide(
         channel_use: decoded.channel_use,
         stack: decoded.stack,
     };
-    let img = GrayU8::from_vec(w, h, data)
-        .map_err(|e| format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}"))?;
+    let img = GrayU8::from_vec(w, h, data).map_err(|e| {
+        format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}")
+    })?;
     Ok((img, info, wide))
 }
 

@@ -19,10 +19,18 @@ use samcell_testdata::mutate::{self, Mutation};
 fn seeds() -> Vec<Vec<u8>> {
     let mut extra = page_tags(3, 16, 1, 1);
     extra.push((338, SHORT, vec![0, 2]));
-    let u16_bands: Vec<u8> = (0..6 * 5 * 3).flat_map(|i: u16| (i * 331).to_le_bytes()).collect();
-    let f32_page: Vec<u8> = (0..7 * 3).flat_map(|i| (i as f32 * 0.37 - 2.0).to_le_bytes()).collect();
+    let u16_bands: Vec<u8> = (0..6 * 5 * 3)
+        .flat_map(|i: u16| (i * 331).to_le_bytes())
+        .collect();
+    let f32_page: Vec<u8> = (0..7 * 3)
+        .flat_map(|i| (i as f32 * 0.37 - 2.0).to_le_bytes())
+        .collect();
     let mut imagej = page_tags(1, 8, 1, 1);
-    imagej.push((270, craft::ASCII, ascii("ImageJ=1.54f\nimages=4\nchannels=2\nslices=2\n")));
+    imagej.push((
+        270,
+        craft::ASCII,
+        ascii("ImageJ=1.54f\nimages=4\nchannels=2\nslices=2\n"),
+    ));
     vec![
         craft::png(9, 7, 1),
         craft::png(9, 7, 3),
@@ -41,19 +49,43 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let extreme = prop_oneof![Just(0u32), Just(1), Just(0xFF), Just(0xFFFF), Just(0x7FFF_FFFF), Just(0xFFFF_FFFF), any::<u32>()];
+    let extreme = prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(0xFF),
+        Just(0xFFFF),
+        Just(0x7FFF_FFFF),
+        Just(0xFFFF_FFFF),
+        any::<u32>()
+    ];
     // 4 bytes set to an extreme value (sizes, offsets, counts in headers), either byte order;
     // header fields sit in the first ~200 bytes of these small files
-    let field = (0usize..200, extreme, any::<bool>()).prop_map(|(at, value, big_endian)| Mutation::Field {
-        at,
-        bytes: if big_endian { value.to_be_bytes() } else { value.to_le_bytes() }.to_vec(),
-    });
+    let field =
+        (0usize..200, extreme, any::<bool>()).prop_map(|(at, value, big_endian)| Mutation::Field {
+            at,
+            bytes: if big_endian {
+                value.to_be_bytes()
+            } else {
+                value.to_le_bytes()
+            }
+            .to_vec(),
+        });
     // splices take bytes from another seed
-    prop_oneof![mutate::flip(), mutate::set(), mutate::truncate(), mutate::insert(16), field, mutate::splice(64)]
+    prop_oneof![
+        mutate::flip(),
+        mutate::set(),
+        mutate::truncate(),
+        mutate::insert(16),
+        field,
+        mutate::splice(64)
+    ]
 }
 
 fn cases() -> u32 {
-    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000)
+    std::env::var("SAMCELL_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60_000)
 }
 
 #[test]

@@ -75,15 +75,30 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 /// 64 MB: generous for parsing a header, far below the gigabytes a decoded bomb needs.
 const HEADER_BUDGET: usize = 64 << 20;
 
-fn refused<T: std::fmt::Debug>(what: &str, path: &Path, r: Result<T, IoError>, peak: usize, limit: u64) {
+fn refused<T: std::fmt::Debug>(
+    what: &str,
+    path: &Path,
+    r: Result<T, IoError>,
+    peak: usize,
+    limit: u64,
+) {
     let msg = match r {
         Ok(v) => panic!("{what}: a bomb was accepted: {v:?}"),
         Err(e) => e.to_string(),
     };
     eprintln!("{what}: {msg} (peak {peak} bytes)");
-    assert!(msg.starts_with(&path.display().to_string()), "{what}: error does not name the file: {msg}");
-    assert!(msg.contains("65500x65500") && msg.contains(&limit.to_string()), "{what}: error does not give size and limit: {msg}");
-    assert!(peak < HEADER_BUDGET, "{what}: {peak} bytes allocated while refusing a bomb");
+    assert!(
+        msg.starts_with(&path.display().to_string()),
+        "{what}: error does not name the file: {msg}"
+    );
+    assert!(
+        msg.contains("65500x65500") && msg.contains(&limit.to_string()),
+        "{what}: error does not give size and limit: {msg}"
+    );
+    assert!(
+        peak < HEADER_BUDGET,
+        "{what}: {peak} bytes allocated while refusing a bomb"
+    );
 }
 
 /// Everything in one test: the pixel limit is process-wide state, and the allocation counter
@@ -103,28 +118,61 @@ fn header_bombs_are_refused_before_decoding() {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
         let (r, peak) = peak_during(|| read_gray(&path, &opts).map(|i| (i.width(), i.height())));
-        refused(&format!("read_gray {name}"), &path, r, peak, DEFAULT_MAX_PIXELS);
+        refused(
+            &format!("read_gray {name}"),
+            &path,
+            r,
+            peak,
+            DEFAULT_MAX_PIXELS,
+        );
         if name.ends_with(".png") || name.ends_with(".tif") {
-            let (r, peak) = peak_during(|| labels::read_labels(&path).map(|l| (l.width(), l.height())));
-            refused(&format!("read_labels {name}"), &path, r, peak, DEFAULT_MAX_PIXELS);
+            let (r, peak) =
+                peak_during(|| labels::read_labels(&path).map(|l| (l.width(), l.height())));
+            refused(
+                &format!("read_labels {name}"),
+                &path,
+                r,
+                peak,
+                DEFAULT_MAX_PIXELS,
+            );
         }
         if name.ends_with(".tif") {
             let (r, peak) = peak_during(|| read_f32_tiff(&path).map(|m| (m.width(), m.height())));
-            refused(&format!("read_f32_tiff {name}"), &path, r, peak, DEFAULT_MAX_PIXELS);
+            refused(
+                &format!("read_f32_tiff {name}"),
+                &path,
+                r,
+                peak,
+                DEFAULT_MAX_PIXELS,
+            );
         }
     }
 
     // The limit is one number: per read through ReadOptions, or process-wide.
     let small = dir.path().join("small.png");
     std::fs::write(&small, craft::png(100, 80, 1)).expect("write");
-    let at = |n: u64| ReadOptions { max_pixels: Some(n), ..ReadOptions::default() };
-    let e = read_gray(&small, &at(7_999)).expect_err("over the limit").to_string();
+    let at = |n: u64| ReadOptions {
+        max_pixels: Some(n),
+        ..ReadOptions::default()
+    };
+    let e = read_gray(&small, &at(7_999))
+        .expect_err("over the limit")
+        .to_string();
     assert!(e.contains("100x80") && e.contains("7999"), "{e}");
     read_gray(&small, &at(8_000)).expect("at the limit");
     samcell_io::set_max_pixels(7_999).expect("set");
-    assert!(read_gray(&small, &ReadOptions::default()).is_err(), "process-wide limit not used");
-    assert!(labels::read_labels(&small).is_err(), "label reader ignores the process-wide limit");
-    assert!(read_gray(&small, &at(8_000)).is_ok(), "ReadOptions does not override the process-wide limit");
+    assert!(
+        read_gray(&small, &ReadOptions::default()).is_err(),
+        "process-wide limit not used"
+    );
+    assert!(
+        labels::read_labels(&small).is_err(),
+        "label reader ignores the process-wide limit"
+    );
+    assert!(
+        read_gray(&small, &at(8_000)).is_ok(),
+        "ReadOptions does not override the process-wide limit"
+    );
     samcell_io::set_max_pixels(DEFAULT_MAX_PIXELS).expect("reset");
     assert!(samcell_io::set_max_pixels(0).is_err());
     read_gray(&small, &ReadOptions::default()).expect("default limit again");

@@ -19,7 +19,10 @@ fn float_tiff_with_8_bit_samples_names_the_sample_size() {
     let t = tiff(4, 3, page_tags(1, 8, 3, 1), &[1u8; 12]);
     let e = decode(&t).expect_err("8-bit float is not a sample type");
     assert!(e.contains("8-bit samples"), "{e}");
-    assert!(!e.contains("samples per pixel"), "the sample size is called a sample count: {e}");
+    assert!(
+        !e.contains("samples per pixel"),
+        "the sample size is called a sample count: {e}"
+    );
 }
 
 #[test]
@@ -29,14 +32,28 @@ fn grey_tiff_with_extra_bands_uses_the_first_band() {
     let mut tags = page_tags(3, 16, 1, 1);
     tags.push((338, SHORT, vec![0, 0]));
     let data: Vec<u8> = (0..w * h)
-        .flat_map(|i| [100 + i as u16, 7, 60000].into_iter().flat_map(u16::to_le_bytes))
+        .flat_map(|i| {
+            [100 + i as u16, 7, 60000]
+                .into_iter()
+                .flat_map(u16::to_le_bytes)
+        })
         .collect();
     let (img, info) = decode(&tiff(w, h, tags.clone(), &data)).expect("a valid page");
-    assert_eq!((info.channels, info.channel_use), (3, ChannelUse::FirstSample));
-    assert_eq!(info.scaled_from, Some((100.0, 119.0)), "scaled from the first band only");
+    assert_eq!(
+        (info.channels, info.channel_use),
+        (3, ChannelUse::FirstSample)
+    );
+    assert_eq!(
+        info.scaled_from,
+        Some((100.0, 119.0)),
+        "scaled from the first band only"
+    );
     assert_eq!(img.data()[0], 0);
     assert_eq!(img.data()[19], 255);
-    assert!(info.to_string().contains("first of 3 samples used"), "{info}");
+    assert!(
+        info.to_string().contains("first of 3 samples used"),
+        "{info}"
+    );
 
     // the same with 8-bit samples (the cv2-compatible path)
     let mut tags8 = page_tags(3, 8, 1, 1);
@@ -52,8 +69,14 @@ fn volumetric_tiff_is_called_volumetric_not_corrupt() {
     let mut tags = page_tags(1, 8, 1, 1);
     tags.push((32997, LONG, vec![4])); // ImageDepth: 4 slices in this page
     let t = tiff(4, 3, tags, &[9u8; 48]);
-    for e in [decode(&t).expect_err("volumetric"), labels::decode_labels(&t).expect_err("volumetric")] {
-        assert!(e.contains("volumetric") && e.contains("ImageDepth = 4"), "{e}");
+    for e in [
+        decode(&t).expect_err("volumetric"),
+        labels::decode_labels(&t).expect_err("volumetric"),
+    ] {
+        assert!(
+            e.contains("volumetric") && e.contains("ImageDepth = 4"),
+            "{e}"
+        );
         assert!(!e.contains("corrupt"), "a valid file called corrupt: {e}");
     }
 }
@@ -61,18 +84,32 @@ fn volumetric_tiff_is_called_volumetric_not_corrupt() {
 #[test]
 fn stack_layout_and_channel_use_are_reported() {
     let mut tags = page_tags(1, 8, 1, 1);
-    tags.push((270, craft::ASCII, ascii("ImageJ=1.54f\nimages=6\nchannels=2\nslices=3\nhyperstack=true\nmode=composite\n")));
+    tags.push((
+        270,
+        craft::ASCII,
+        ascii("ImageJ=1.54f\nimages=6\nchannels=2\nslices=3\nhyperstack=true\nmode=composite\n"),
+    ));
     let (_, info) = decode(&tiff(4, 3, tags, &[5u8; 12])).expect("read");
     let s = info.stack.expect("ImageJ dims");
-    assert_eq!((s.channels, s.slices, s.frames, s.source), (2, 3, 1, StackSource::ImageJ));
-    assert!(info.to_string().contains("ImageJ stack of 2 channel(s) x 3 slice(s) x 1 frame(s)"), "{info}");
+    assert_eq!(
+        (s.channels, s.slices, s.frames, s.source),
+        (2, 3, 1, StackSource::ImageJ)
+    );
+    assert!(
+        info.to_string()
+            .contains("ImageJ stack of 2 channel(s) x 3 slice(s) x 1 frame(s)"),
+        "{info}"
+    );
 
     let mut tags = page_tags(1, 8, 1, 1);
     let ome = r#"<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0"><Pixels DimensionOrder="XYCZT" ID="Pixels:0" SizeC="1" SizeT="5" SizeX="4" SizeY="3" SizeZ="1" Type="uint8"></Pixels></Image></OME>"#;
     tags.push((270, craft::ASCII, ascii(ome)));
     let (_, info) = decode(&tiff(4, 3, tags, &[5u8; 12])).expect("read");
     let s = info.stack.expect("OME dims");
-    assert_eq!((s.channels, s.slices, s.frames, s.source), (1, 1, 5, StackSource::Ome));
+    assert_eq!(
+        (s.channels, s.slices, s.frames, s.source),
+        (1, 1, 5, StackSource::Ome)
+    );
 
     let (_, info) = decode(&craft::png(6, 5, 1)).expect("grey png");
     assert_eq!((info.channel_use, info.stack), (ChannelUse::Single, None));

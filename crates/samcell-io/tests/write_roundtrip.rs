@@ -154,7 +154,10 @@ fn read_f32_tiff_rejects_integer_tiffs_naming_the_file() {
     let p = dir.path().join("labels_not_a_map.tif");
     write_labels_tiff(&p, &labels_with(4, 3, |x, y| (x + y) as u32)).unwrap();
     let err = samcell_io::read_f32_tiff(&p).unwrap_err().to_string();
-    assert!(err.contains("labels_not_a_map.tif") && err.contains("32-bit float"), "{err}");
+    assert!(
+        err.contains("labels_not_a_map.tif") && err.contains("32-bit float"),
+        "{err}"
+    );
     let missing = dir.path().join("missing.tif");
     let err = samcell_io::read_f32_tiff(&missing).unwrap_err().to_string();
     assert!(err.contains("missing.tif"), "{err}");

@@ -23,7 +23,10 @@ use std::time::Instant;
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Deterministic blobs on a gradient, 1024x1024.
@@ -48,13 +51,21 @@ fn main() {
     let repeat = env_usize("SAMCELL_BENCH_REPEAT", 3).max(1);
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     let image = match std::env::var_os("SAMCELL_BENCH_IMAGE") {
-        Some(p) => samcell_io::read::read_gray(std::path::Path::new(&p), &samcell_io::ReadOptions::default())
-            .expect("read SAMCELL_BENCH_IMAGE"),
+        Some(p) => samcell_io::read::read_gray(
+            std::path::Path::new(&p),
+            &samcell_io::ReadOptions::default(),
+        )
+        .expect("read SAMCELL_BENCH_IMAGE"),
         None => synthetic(),
     };
     let (model, source) = match std::env::var_os("SAMCELL_LITE_WEIGHTS") {
-        Some(p) => (LiteModel::load(std::path::Path::new(&p)).expect("load weights"), "file"),
-        None if samcell_lite::builtin_weights().is_some() && std::env::var_os("SAMCELL_LITE_CONFIG").is_none() => {
+        Some(p) => (
+            LiteModel::load(std::path::Path::new(&p)).expect("load weights"),
+            "file",
+        ),
+        None if samcell_lite::builtin_weights().is_some()
+            && std::env::var_os("SAMCELL_LITE_CONFIG").is_none() =>
+        {
             (LiteModel::builtin().expect("built-in model"), "built-in")
         }
         None => {
@@ -63,12 +74,19 @@ fn main() {
                 Err(_) => LiteConfig::default(),
             };
             let params = init_params(&config, 7, &candle_core::Device::Cpu).expect("init");
-            (LiteModel::from_params(&config, &params).expect("model"), "random")
+            (
+                LiteModel::from_params(&config, &params).expect("model"),
+                "random",
+            )
         }
     };
     let config = model.config.clone();
     let plan = TilePlan::new(image.width(), image.height(), &config.tiling()).expect("plan");
-    let macs: u64 = plan.tiles.iter().map(|t| config.macs(t.height, t.width)).sum();
+    let macs: u64 = plan
+        .tiles
+        .iter()
+        .map(|t| config.macs(t.height, t.width))
+        .sum();
     println!(
         "model: {} ({source} weights), {} parameters ({:.2} MB f32)",
         config.describe(),
@@ -85,7 +103,10 @@ fn main() {
         2.0 * config.macs(plan.crop_size, plan.crop_size) as f64 / 1e9,
         2.0 * macs as f64 / 1e9
     );
-    let seg_config = SegmentConfig { tiling: config.tiling(), ..SegmentConfig::default() };
+    let seg_config = SegmentConfig {
+        tiling: config.tiling(),
+        ..SegmentConfig::default()
+    };
     let segmenter = Segmenter::new(Arc::new(LitePredictor::new(model, batch)), seg_config);
     let mut best = f64::INFINITY;
     for r in 0..repeat {

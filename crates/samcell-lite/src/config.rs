@@ -62,13 +62,23 @@ impl LiteConfig {
 
     /// The pipeline tiling this model is run with.
     pub fn tiling(&self) -> TilingConfig {
-        TilingConfig { crop: self.crop, overlap: self.overlap }
+        TilingConfig {
+            crop: self.crop,
+            overlap: self.overlap,
+        }
     }
 
     /// Short identity for logs ("unet w16 l3").
     pub fn describe(&self) -> String {
-        let norm = if self.norm_groups > 0 { format!(" gn{}", self.norm_groups) } else { String::new() };
-        format!("unet w{} l{}{norm}, tiles {}+{}", self.base_width, self.levels, self.crop, self.overlap)
+        let norm = if self.norm_groups > 0 {
+            format!(" gn{}", self.norm_groups)
+        } else {
+            String::new()
+        };
+        format!(
+            "unet w{} l{}{norm}, tiles {}+{}",
+            self.base_width, self.levels, self.crop, self.overlap
+        )
     }
 
     /// Checks that the network can be built and the tiling is usable.
@@ -86,7 +96,9 @@ impl LiteConfig {
                 self.norm_groups, self.base_width
             ));
         }
-        self.tiling().validate().map_err(|e| LiteError::Config(e.to_string()))
+        self.tiling()
+            .validate()
+            .map_err(|e| LiteError::Config(e.to_string()))
     }
 
     /// JSON form (as stored in the weights' metadata).
@@ -97,8 +109,8 @@ impl LiteConfig {
 
     /// Parses and validates the JSON form.
     pub fn from_json(text: &str) -> Result<Self, LiteError> {
-        let c: Self =
-            serde_json::from_str(text).map_err(|e| LiteError::Format(format!("bad lite config {text:?}: {e}")))?;
+        let c: Self = serde_json::from_str(text)
+            .map_err(|e| LiteError::Format(format!("bad lite config {text:?}: {e}")))?;
         c.validate()?;
         Ok(c)
     }

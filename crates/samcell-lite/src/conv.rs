@@ -26,7 +26,9 @@ pub mod kernel;
 pub mod norm;
 pub mod pointwise;
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
+};
 
 use kernel::Geom;
 
@@ -43,7 +45,8 @@ pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a
 
 /// Whether every tensor is f32 on the CPU (the case this module's kernels serve).
 pub(crate) fn cpu_f32(ts: &[&Tensor]) -> bool {
-    ts.iter().all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
+    ts.iter()
+        .all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
 }
 
 fn geom(input: &[usize], weight: &[usize]) -> Result<Geom> {
@@ -53,7 +56,14 @@ fn geom(input: &[usize], weight: &[usize]) -> Result<Geom> {
     if wcin != cin || k != k2 || !(k == 1 || k == 3) {
         bail!("samcell-lite conv: weight {weight:?} does not fit input {input:?} (1x1 or 3x3 kernels)");
     }
-    Ok(Geom { batch, cin, cout, h, w, k })
+    Ok(Geom {
+        batch,
+        cin,
+        cout,
+        h,
+        w,
+        k,
+    })
 }
 
 /// `act(conv(input, weight) + bias)`, stride 1, same zero padding, `act` = ReLU or identity;
@@ -78,11 +88,27 @@ impl CustomOp3 for ConvBiasAct {
     ) -> Result<(CpuStorage, Shape)> {
         let g = geom(l1.dims(), l2.dims())?;
         if l3.dims() != [g.cout] {
-            bail!("samcell-lite conv: bias {:?} for {} output channels", l3.dims(), g.cout);
+            bail!(
+                "samcell-lite conv: bias {:?} for {} output channels",
+                l3.dims(),
+                g.cout
+            );
         }
-        let epi = kernel::Epilogue { bias: Some(slice(s3, l3, "bias")?), relu: self.relu };
-        let out = kernel::forward_on(slice(s1, l1, "input")?, slice(s2, l2, "weight")?, &g, epi, kernel::simd_path());
-        Ok((CpuStorage::F32(out), Shape::from((g.batch, g.cout, g.h, g.w))))
+        let epi = kernel::Epilogue {
+            bias: Some(slice(s3, l3, "bias")?),
+            relu: self.relu,
+        };
+        let out = kernel::forward_on(
+            slice(s1, l1, "input")?,
+            slice(s2, l2, "weight")?,
+            &g,
+            epi,
+            kernel::simd_path(),
+        );
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch, g.cout, g.h, g.w)),
+        ))
     }
 
     fn bwd(
@@ -95,7 +121,11 @@ impl CustomOp3 for ConvBiasAct {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         // Through the ReLU: the gradient where the output is positive.
-        let g = if self.relu { res.apply_op2_no_bwd(&grad, &pointwise::ReluGrad)? } else { grad };
+        let g = if self.relu {
+            res.apply_op2_no_bwd(&grad, &pointwise::ReluGrad)?
+        } else {
+            grad
+        };
         let gb = g.apply_op1_no_bwd(&pointwise::ChannelSum)?;
         let gx = g.apply_op2_no_bwd(&flip_transpose(w)?, &ConvSame)?;
         let gw = x.apply_op2_no_bwd(&g, &WeightGrad { k: w.dims()[2] })?;
@@ -111,10 +141,19 @@ impl CustomOp2 for ConvSame {
         "samcell-lite-conv-same"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let g = geom(l1.dims(), l2.dims())?;
         let out = kernel::forward(slice(s1, l1, "input")?, slice(s2, l2, "weight")?, &g);
-        Ok((CpuStorage::F32(out), Shape::from((g.batch, g.cout, g.h, g.w))))
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch, g.cout, g.h, g.w)),
+        ))
     }
 }
 
@@ -128,16 +167,36 @@ impl CustomOp2 for WeightGrad {
         "samcell-lite-conv-weight-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (&[batch, cin, h, w], &[gb, cout, gh, gw]) = (l1.dims(), l2.dims()) else {
             bail!("samcell-lite conv weight gradient: 4-D tensors expected");
         };
         if (gb, gh, gw) != (batch, h, w) {
-            bail!("samcell-lite conv weight gradient: {:?} vs {:?}", l1.dims(), l2.dims());
+            bail!(
+                "samcell-lite conv weight gradient: {:?} vs {:?}",
+                l1.dims(),
+                l2.dims()
+            );
         }
-        let g = Geom { batch, cin, cout, h, w, k: self.k };
+        let g = Geom {
+            batch,
+            cin,
+            cout,
+            h,
+            w,
+            k: self.k,
+        };
         let out = kernel::weight_grad(slice(s1, l1, "input")?, slice(s2, l2, "gradient")?, &g);
-        Ok((CpuStorage::F32(out), Shape::from((cout, cin, self.k, self.k))))
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((cout, cin, self.k, self.k)),
+        ))
     }
 }
 
@@ -150,7 +209,8 @@ fn flip_transpose(w: &Tensor) -> Result<Tensor> {
         for ci in 0..cin {
             for ky in 0..k {
                 for kx in 0..k {
-                    out[((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = v[((co * cin + ci) * k + ky) * k + kx];
+                    out[((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] =
+                        v[((co * cin + ci) * k + ky) * k + kx];
                 }
             }
         }
@@ -165,9 +225,12 @@ pub fn conv_bias_act(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<T
     let k = w.dim(2)?;
     let fast = cpu_f32(&[x, w, b]) && (k == 1 || k == 3) && w.dim(3)? == k;
     if fast {
-        x.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, ConvBiasAct { relu })
+        x.contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, ConvBiasAct { relu })
     } else {
-        let y = x.conv2d(w, k / 2, 1, 1, 1)?.broadcast_add(&b.reshape((1, (), 1, 1))?)?;
+        let y = x
+            .conv2d(w, k / 2, 1, 1, 1)?
+            .broadcast_add(&b.reshape((1, (), 1, 1))?)?;
         if relu {
             y.relu()
         } else {

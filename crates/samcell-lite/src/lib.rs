@@ -57,7 +57,10 @@ pub use config::LiteConfig;
 pub use embedded::{builtin_weights, BUILTIN_NAME, BUILTIN_SHA256};
 pub use net::{init_params, param_count, param_specs, LiteNet};
 pub use predictor::LitePredictor;
-pub use weights::{is_lite_file, save_safetensors, sha256_hex, to_safetensors_bytes, untrained_file_bytes, LiteModel};
+pub use weights::{
+    is_lite_file, save_safetensors, sha256_hex, to_safetensors_bytes, untrained_file_bytes,
+    LiteModel,
+};
 
 /// Errors of loading, saving and configuring a lite model.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +70,10 @@ pub enum LiteError {
     #[error("bad samcell-lite weights: {0}")]
     Format(String),
     #[error("cannot access {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("this build has no lite model (models/samcell-lite.safetensors was not present at build time)")]
     NoBuiltin,
     #[error(transparent)]
@@ -89,7 +95,11 @@ pub fn encode_refs(crops: &[&GrayU8], device: &Device) -> candle_core::Result<Te
     let mut data = Vec::with_capacity(crops.len() * h * w);
     for c in crops {
         if (c.height(), c.width()) != (h, w) {
-            candle_core::bail!("crops of one batch must have one size: {}x{} and {w}x{h}", c.width(), c.height());
+            candle_core::bail!(
+                "crops of one batch must have one size: {}x{} and {w}x{h}",
+                c.width(),
+                c.height()
+            );
         }
         data.extend(c.data().iter().map(|&v| f32::from(v) / 255.0));
     }

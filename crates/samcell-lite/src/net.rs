@@ -47,17 +47,60 @@ pub struct ParamSpec {
     pub init: Init,
 }
 
-fn conv_specs(out: &mut Vec<ParamSpec>, prefix: &str, cin: usize, cout: usize, k: usize, level: usize, init: Init) {
-    out.push(ParamSpec { name: format!("{prefix}.weight"), shape: vec![cout, cin, k, k], level, init });
-    out.push(ParamSpec { name: format!("{prefix}.bias"), shape: vec![cout], level, init: Init::Zeros });
+fn conv_specs(
+    out: &mut Vec<ParamSpec>,
+    prefix: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    level: usize,
+    init: Init,
+) {
+    out.push(ParamSpec {
+        name: format!("{prefix}.weight"),
+        shape: vec![cout, cin, k, k],
+        level,
+        init,
+    });
+    out.push(ParamSpec {
+        name: format!("{prefix}.bias"),
+        shape: vec![cout],
+        level,
+        init: Init::Zeros,
+    });
 }
 
-fn block_specs(out: &mut Vec<ParamSpec>, prefix: &str, cin: usize, cout: usize, level: usize, groups: usize) {
+fn block_specs(
+    out: &mut Vec<ParamSpec>,
+    prefix: &str,
+    cin: usize,
+    cout: usize,
+    level: usize,
+    groups: usize,
+) {
     for (i, c) in [(1, cin), (2, cout)] {
-        conv_specs(out, &format!("{prefix}.conv{i}"), c, cout, 3, level, Init::KaimingRelu);
+        conv_specs(
+            out,
+            &format!("{prefix}.conv{i}"),
+            c,
+            cout,
+            3,
+            level,
+            Init::KaimingRelu,
+        );
         if groups > 0 {
-            out.push(ParamSpec { name: format!("{prefix}.norm{i}.weight"), shape: vec![cout], level, init: Init::Ones });
-            out.push(ParamSpec { name: format!("{prefix}.norm{i}.bias"), shape: vec![cout], level, init: Init::Zeros });
+            out.push(ParamSpec {
+                name: format!("{prefix}.norm{i}.weight"),
+                shape: vec![cout],
+                level,
+                init: Init::Ones,
+            });
+            out.push(ParamSpec {
+                name: format!("{prefix}.norm{i}.bias"),
+                shape: vec![cout],
+                level,
+                init: Init::Zeros,
+            });
         }
     }
 }
@@ -74,8 +117,23 @@ pub fn param_specs(config: &LiteConfig) -> Vec<ParamSpec> {
     let l = config.levels;
     block_specs(&mut out, "mid", config.width(l - 1), config.width(l), l, g);
     for i in (0..l).rev() {
-        conv_specs(&mut out, &format!("dec.{i}.reduce"), config.width(i + 1), config.width(i), 1, i + 1, Init::Linear);
-        block_specs(&mut out, &format!("dec.{i}"), 2 * config.width(i), config.width(i), i, g);
+        conv_specs(
+            &mut out,
+            &format!("dec.{i}.reduce"),
+            config.width(i + 1),
+            config.width(i),
+            1,
+            i + 1,
+            Init::Linear,
+        );
+        block_specs(
+            &mut out,
+            &format!("dec.{i}"),
+            2 * config.width(i),
+            config.width(i),
+            i,
+            g,
+        );
     }
     conv_specs(&mut out, "head", config.width(0), 1, 1, 0, Init::Linear);
     out
@@ -83,7 +141,10 @@ pub fn param_specs(config: &LiteConfig) -> Vec<ParamSpec> {
 
 /// Number of scalar parameters.
 pub fn param_count(config: &LiteConfig) -> usize {
-    param_specs(config).iter().map(|s| s.shape.iter().product::<usize>()).sum()
+    param_specs(config)
+        .iter()
+        .map(|s| s.shape.iter().product::<usize>())
+        .sum()
 }
 
 /// splitmix64: a small, seedable generator (no dependency, same numbers everywhere).
@@ -112,7 +173,11 @@ impl SplitMix {
 
 /// Fresh parameters of `config` (Kaiming normal convolutions, zero biases, unit norms), from
 /// `seed`: the same seed gives the same values on every machine.
-pub fn init_params(config: &LiteConfig, seed: u64, device: &Device) -> Result<Vec<(String, Tensor)>, LiteError> {
+pub fn init_params(
+    config: &LiteConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<(String, Tensor)>, LiteError> {
     config.validate()?;
     let mut rng = SplitMix(seed);
     param_specs(config)
@@ -124,7 +189,11 @@ pub fn init_params(config: &LiteConfig, seed: u64, device: &Device) -> Result<Ve
                 Init::Zeros => vec![0.0; n],
                 Init::Ones => vec![1.0; n],
                 Init::KaimingRelu | Init::Linear => {
-                    let gain = if s.init == Init::KaimingRelu { 2.0 } else { 1.0 };
+                    let gain = if s.init == Init::KaimingRelu {
+                        2.0
+                    } else {
+                        1.0
+                    };
                     let std = (gain / fan_in as f64).sqrt();
                     (0..n).map(|_| (rng.normal() * std) as f32).collect()
                 }
@@ -197,7 +266,9 @@ pub struct LiteNet {
 
 impl std::fmt::Debug for LiteNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiteNet").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("LiteNet")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,12 +277,19 @@ use crate::conv::pointwise::{max_pool2, up2};
 impl LiteNet {
     /// Builds the network from named tensors; every parameter of [`param_specs`] must be present
     /// with its shape and dtype f32, and no other tensor may be.
-    pub fn from_tensors(config: &LiteConfig, mut tensors: HashMap<String, Tensor>) -> Result<Self, LiteError> {
+    pub fn from_tensors(
+        config: &LiteConfig,
+        mut tensors: HashMap<String, Tensor>,
+    ) -> Result<Self, LiteError> {
         config.validate()?;
         for s in param_specs(config) {
-            let t = tensors
-                .get(&s.name)
-                .ok_or_else(|| LiteError::Format(format!("missing tensor {:?} for {}", s.name, config.describe())))?;
+            let t = tensors.get(&s.name).ok_or_else(|| {
+                LiteError::Format(format!(
+                    "missing tensor {:?} for {}",
+                    s.name,
+                    config.describe()
+                ))
+            })?;
             if t.dims() != s.shape.as_slice() || t.dtype() != DType::F32 {
                 return Err(LiteError::Format(format!(
                     "tensor {:?} is {:?} {:?}, expected f32 {:?}",
@@ -226,17 +304,32 @@ impl LiteNet {
             let known: Vec<String> = param_specs(config).into_iter().map(|s| s.name).collect();
             let mut extra: Vec<&String> = tensors.keys().filter(|k| !known.contains(k)).collect();
             extra.sort();
-            return Err(LiteError::Format(format!("unexpected tensors {extra:?} for {}", config.describe())));
+            return Err(LiteError::Format(format!(
+                "unexpected tensors {extra:?} for {}",
+                config.describe()
+            )));
         }
-        let params: Vec<(String, Tensor)> =
-            param_specs(config).into_iter().map(|s| (s.name.clone(), tensors[&s.name].clone())).collect();
-        let mut take = |name: String| tensors.remove(&name).ok_or_else(|| LiteError::Format(format!("missing {name}")));
+        let params: Vec<(String, Tensor)> = param_specs(config)
+            .into_iter()
+            .map(|s| (s.name.clone(), tensors[&s.name].clone()))
+            .collect();
+        let mut take = |name: String| {
+            tensors
+                .remove(&name)
+                .ok_or_else(|| LiteError::Format(format!("missing {name}")))
+        };
         let mut conv = |prefix: &str| -> Result<Conv, LiteError> {
-            Ok(Conv { w: take(format!("{prefix}.weight"))?, b: take(format!("{prefix}.bias"))? })
+            Ok(Conv {
+                w: take(format!("{prefix}.weight"))?,
+                b: take(format!("{prefix}.bias"))?,
+            })
         };
         let groups = config.norm_groups;
         let mut block_convs = |prefix: &str| -> Result<[Conv; 2], LiteError> {
-            Ok([conv(&format!("{prefix}.conv1"))?, conv(&format!("{prefix}.conv2"))?])
+            Ok([
+                conv(&format!("{prefix}.conv1"))?,
+                conv(&format!("{prefix}.conv2"))?,
+            ])
         };
         let mut enc_c = Vec::new();
         for i in 0..config.levels {
@@ -266,7 +359,9 @@ impl LiteNet {
         };
         let mut block = |prefix: &str, convs: [Conv; 2]| -> Result<Block, LiteError> {
             let [c1, c2] = convs;
-            Ok(Block { convs: [(c1, norm(prefix, 1)?), (c2, norm(prefix, 2)?)] })
+            Ok(Block {
+                convs: [(c1, norm(prefix, 1)?), (c2, norm(prefix, 2)?)],
+            })
         };
         let enc = enc_c
             .into_iter()
@@ -278,9 +373,21 @@ impl LiteNet {
             .into_iter()
             .zip(reduces)
             .enumerate()
-            .map(|(i, (c, reduce))| Ok(Dec { reduce, block: block(&format!("dec.{i}"), c)? }))
+            .map(|(i, (c, reduce))| {
+                Ok(Dec {
+                    reduce,
+                    block: block(&format!("dec.{i}"), c)?,
+                })
+            })
             .collect::<Result<Vec<_>, LiteError>>()?;
-        Ok(Self { config: config.clone(), enc, mid, dec, head, params })
+        Ok(Self {
+            config: config.clone(),
+            enc,
+            mid,
+            dec,
+            head,
+            params,
+        })
     }
 
     /// Every parameter by key, in [`param_specs`] order.
@@ -336,4 +443,3 @@ impl LiteNet {
         }
     }
 }
-

@@ -22,7 +22,10 @@ pub struct LitePredictor {
 
 impl LitePredictor {
     pub fn new(model: LiteModel, batch: usize) -> Self {
-        Self { model, batch: batch.max(1) }
+        Self {
+            model,
+            batch: batch.max(1),
+        }
     }
 }
 
@@ -32,7 +35,10 @@ fn sigmoid(x: f32) -> f32 {
 
 impl DistanceMapPredictor for LitePredictor {
     fn describe(&self) -> String {
-        format!("samcell-lite {} (candle, CPU, f32)", self.model.config.describe())
+        format!(
+            "samcell-lite {} (candle, CPU, f32)",
+            self.model.config.describe()
+        )
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
@@ -48,7 +54,10 @@ impl DistanceMapPredictor for LitePredictor {
                 let batch: Vec<&GrayU8> = chunk.iter().map(|&i| &crops[i]).collect();
                 let input = crate::encode_refs(&batch, self.model.device()).map_err(err)?;
                 let logits = self.model.net.forward_logits(&input).map_err(err)?;
-                let flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1()).map_err(err)?;
+                let flat: Vec<f32> = logits
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1())
+                    .map_err(err)?;
                 for (&i, m) in chunk.iter().zip(flat.chunks_exact(h * w)) {
                     let map = MapF32::from_vec(w, h, m.iter().map(|&v| sigmoid(v)).collect())
                         .map_err(|e| PredictError(e.to_string()))?;

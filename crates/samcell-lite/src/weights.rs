@@ -35,13 +35,19 @@ pub struct LiteModel {
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl LiteModel {
     /// Loads a weights file (CPU).
     pub fn load(path: &Path) -> Result<Self, LiteError> {
-        let bytes = std::fs::read(path).map_err(|source| LiteError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LiteError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_bytes(&bytes).map_err(|e| match e {
             LiteError::Format(m) => LiteError::Format(format!("{}: {m}", path.display())),
             e => e,
@@ -63,28 +69,48 @@ impl LiteModel {
                 )))
             }
         }
-        if let Some(v) = meta.get(META_VERSION).filter(|v| v.as_str() != FORMAT_VERSION) {
-            return Err(LiteError::Format(format!("format version {v} is not supported (this build reads {FORMAT_VERSION})")));
+        if let Some(v) = meta
+            .get(META_VERSION)
+            .filter(|v| v.as_str() != FORMAT_VERSION)
+        {
+            return Err(LiteError::Format(format!(
+                "format version {v} is not supported (this build reads {FORMAT_VERSION})"
+            )));
         }
-        let config = LiteConfig::from_json(
-            meta.get(META_CONFIG).ok_or_else(|| LiteError::Format(format!("no {META_CONFIG:?} in the metadata")))?,
-        )?;
+        let config =
+            LiteConfig::from_json(meta.get(META_CONFIG).ok_or_else(|| {
+                LiteError::Format(format!("no {META_CONFIG:?} in the metadata"))
+            })?)?;
         let device = Device::Cpu;
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
-                return Err(LiteError::Format(format!("tensor {name:?} is {:?}, expected F32", view.dtype())));
+                return Err(LiteError::Format(format!(
+                    "tensor {name:?} is {:?}, expected F32",
+                    view.dtype()
+                )));
             }
-            let data: Vec<f32> =
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             tensors.insert(name, Tensor::from_vec(data, view.shape(), &device)?);
         }
         let net = LiteNet::from_tensors(&config, tensors)?;
-        Ok(Self { config, net, sha256: sha256_hex(bytes), device })
+        Ok(Self {
+            config,
+            net,
+            sha256: sha256_hex(bytes),
+            device,
+        })
     }
 
     /// A model from named tensors (e.g. [`crate::net::init_params`]), as if saved and loaded.
-    pub fn from_params(config: &LiteConfig, params: &[(String, Tensor)]) -> Result<Self, LiteError> {
+    pub fn from_params(
+        config: &LiteConfig,
+        params: &[(String, Tensor)],
+    ) -> Result<Self, LiteError> {
         let bytes = to_safetensors_bytes(config, params)?;
         Self::from_bytes(&bytes)
     }
@@ -101,13 +127,24 @@ impl LiteModel {
 /// (the crate writes its metadata map in hash order): header keys sorted, metadata first,
 /// tensors in key order, the header padded with spaces to a multiple of 8 bytes as the format
 /// recommends. The result is read back with the `safetensors` crate (which validates it).
-pub fn to_safetensors_bytes(config: &LiteConfig, params: &[(String, Tensor)]) -> Result<Vec<u8>, LiteError> {
+pub fn to_safetensors_bytes(
+    config: &LiteConfig,
+    params: &[(String, Tensor)],
+) -> Result<Vec<u8>, LiteError> {
     config.validate()?;
-    let mut want: Vec<(String, Vec<usize>)> = param_specs(config).into_iter().map(|s| (s.name, s.shape)).collect();
+    let mut want: Vec<(String, Vec<usize>)> = param_specs(config)
+        .into_iter()
+        .map(|s| (s.name, s.shape))
+        .collect();
     want.sort_unstable();
     let mut sorted: Vec<&(String, Tensor)> = params.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    if sorted.len() != want.len() || sorted.iter().zip(&want).any(|((n, t), (wn, ws))| n != wn || t.dims() != ws.as_slice()) {
+    if sorted.len() != want.len()
+        || sorted
+            .iter()
+            .zip(&want)
+            .any(|((n, t), (wn, ws))| n != wn || t.dims() != ws.as_slice())
+    {
         return Err(LiteError::Format(format!(
             "the tensors to save (names and shapes) do not match {}",
             config.describe()
@@ -145,9 +182,16 @@ pub fn to_safetensors_bytes(config: &LiteConfig, params: &[(String, Tensor)]) ->
 }
 
 /// Writes a weights file holding `params` (see [`to_safetensors_bytes`]).
-pub fn save_safetensors(path: &Path, config: &LiteConfig, params: &[(String, Tensor)]) -> Result<(), LiteError> {
+pub fn save_safetensors(
+    path: &Path,
+    config: &LiteConfig,
+    params: &[(String, Tensor)],
+) -> Result<(), LiteError> {
     let bytes = to_safetensors_bytes(config, params)?;
-    std::fs::write(path, bytes).map_err(|source| LiteError::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, bytes).map_err(|source| LiteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The bytes of a weights file of untrained parameters ([`crate::init_params`] with `seed`):
@@ -160,7 +204,9 @@ pub fn untrained_file_bytes(config: &LiteConfig, seed: u64) -> Result<Vec<u8>, L
 /// `format = "samcell-lite"`); reads only the header.
 pub fn is_lite_file(path: &Path) -> bool {
     use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
     let mut len = [0u8; 8];
     if f.read_exact(&mut len).is_err() {
         return false;
@@ -173,6 +219,11 @@ pub fn is_lite_file(path: &Path) -> bool {
     if f.read_exact(&mut header).is_err() {
         return false;
     }
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&header) else { return false };
-    json.get("__metadata__").and_then(|m| m.get(META_FORMAT)).and_then(|v| v.as_str()) == Some(FORMAT_NAME)
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&header) else {
+        return false;
+    };
+    json.get("__metadata__")
+        .and_then(|m| m.get(META_FORMAT))
+        .and_then(|v| v.as_str())
+        == Some(FORMAT_NAME)
 }

@@ -63,12 +63,25 @@ pub struct MatView<'a> {
 impl<'a> MatView<'a> {
     /// A row-major `rows x cols` matrix.
     pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, offset: 0, rows, cols, row_stride: cols, col_stride: 1 }
+        Self {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
 
     /// The transpose (no copy).
     pub fn t(self) -> Self {
-        Self { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
     }
 
     #[inline]
@@ -81,9 +94,15 @@ impl<'a> MatView<'a> {
         if self.rows == 0 || self.cols == 0 {
             return Ok(());
         }
-        let last = self.offset + (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride;
+        let last =
+            self.offset + (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride;
         if last >= self.data.len() {
-            return Err(format!("{what}: a {}x{} view reaches element {last} of {}", self.rows, self.cols, self.data.len()));
+            return Err(format!(
+                "{what}: a {}x{} view reaches element {last} of {}",
+                self.rows,
+                self.cols,
+                self.data.len()
+            ));
         }
         Ok(())
     }
@@ -212,22 +231,42 @@ impl<'a> OutRows<'a> {
 
 /// `C = A B (+ bias)` for all rows of `a` (`m x k`), serially on the calling thread. `scratch`
 /// holds the converted rows between calls.
-pub fn gemm_into(a: MatView, b: &PackedB, bias: Option<&[f32]>, c: OutRows, scratch: &mut Vec<u16>) -> Result<(), String> {
+pub fn gemm_into(
+    a: MatView,
+    b: &PackedB,
+    bias: Option<&[f32]>,
+    c: OutRows,
+    scratch: &mut Vec<u16>,
+) -> Result<(), String> {
     gemm_into_on(cpu_path::selected(), a, b, bias, c, scratch)
 }
 
 /// [`gemm_into`] on a given path (lowered to what the CPU supports).
-pub fn gemm_into_on(path: CpuPath, a: MatView, b: &PackedB, bias: Option<&[f32]>, c: OutRows, scratch: &mut Vec<u16>) -> Result<(), String> {
+pub fn gemm_into_on(
+    path: CpuPath,
+    a: MatView,
+    b: &PackedB,
+    bias: Option<&[f32]>,
+    c: OutRows,
+    scratch: &mut Vec<u16>,
+) -> Result<(), String> {
     let (m, k, n) = (a.rows, a.cols, b.n);
     a.check("bf16 product, left operand")?;
     if k != b.k {
         return Err(format!("bf16 product: {m}x{k} by {}x{n} do not fit", b.k));
     }
     if bias.is_some_and(|v| v.len() != n) {
-        return Err(format!("bf16 product: bias of {} for {n} columns", bias.map_or(0, |v| v.len())));
+        return Err(format!(
+            "bf16 product: bias of {} for {n} columns",
+            bias.map_or(0, |v| v.len())
+        ));
     }
     if m > 0 && (c.ldc < n || c.data.len() < (m - 1) * c.ldc + n) {
-        return Err(format!("bf16 product: output of {} values for {m}x{n} (ldc {})", c.data.len(), c.ldc));
+        return Err(format!(
+            "bf16 product: output of {} values for {m}x{n} (ldc {})",
+            c.data.len(),
+            c.ldc
+        ));
     }
     let simd = path.min(cpu_path::detected()) == CpuPath::Avx512Bf16;
     let panels = n.div_ceil(NR);
@@ -240,7 +279,14 @@ pub fn gemm_into_on(path: CpuPath, a: MatView, b: &PackedB, bias: Option<&[f32]>
                 for p in p0..panels.min(p0 + PANELS_PER_CHUNK) {
                     let cols = NR.min(n - p * NR);
                     let out_off = (r0 + i0) * c.ldc + p * NR;
-                    let tile = Tile { a: &scratch[i0 * lda..(i0 + mr) * lda], lda, mr, b: b.panel(p), cols, bias: bias.map(|v| &v[p * NR..p * NR + cols]) };
+                    let tile = Tile {
+                        a: &scratch[i0 * lda..(i0 + mr) * lda],
+                        lda,
+                        mr,
+                        b: b.panel(p),
+                        cols,
+                        bias: bias.map(|v| &v[p * NR..p * NR + cols]),
+                    };
                     let out = &mut c.data[out_off..];
                     if simd {
                         #[cfg(target_arch = "x86_64")]
@@ -299,8 +345,8 @@ fn portable_tile(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Tile, MR, NR};
-    use std::mem::MaybeUninit;
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     /// `f32 -> bf16` of a row, 32 values per `vcvtne2ps2bf16` (round to nearest even, as
     /// [`super::to_bf16`]; the instruction also flushes f32 denormals to zero), the tail by
@@ -367,12 +413,27 @@ mod avx512 {
     #[target_feature(enable = "avx512f,avx512bf16")]
     unsafe fn kernel<const R: usize>(t: &Tile, out: &mut [MaybeUninit<f32>], ldc: usize) {
         let kp = t.lda / 2;
-        let lo: __mmask16 = if t.cols >= 16 { 0xffff } else { (1u32 << t.cols) as u16 - 1 };
-        let hi: __mmask16 = if t.cols >= 32 { 0xffff } else if t.cols > 16 { (1u32 << (t.cols - 16)) as u16 - 1 } else { 0 };
+        let lo: __mmask16 = if t.cols >= 16 {
+            0xffff
+        } else {
+            (1u32 << t.cols) as u16 - 1
+        };
+        let hi: __mmask16 = if t.cols >= 32 {
+            0xffff
+        } else if t.cols > 16 {
+            (1u32 << (t.cols - 16)) as u16 - 1
+        } else {
+            0
+        };
         let (init0, init1) = match t.bias {
             // SAFETY: the bias slice has `cols` values; the masks load exactly those (an empty
             // mask reads nothing, so the second pointer may lie past a short slice).
-            Some(b) => unsafe { (_mm512_maskz_loadu_ps(lo, b.as_ptr()), _mm512_maskz_loadu_ps(hi, b.as_ptr().wrapping_add(16))) },
+            Some(b) => unsafe {
+                (
+                    _mm512_maskz_loadu_ps(lo, b.as_ptr()),
+                    _mm512_maskz_loadu_ps(hi, b.as_ptr().wrapping_add(16)),
+                )
+            },
             None => (_mm512_setzero_ps(), _mm512_setzero_ps()),
         };
         let mut acc0 = [init0; R];
@@ -414,7 +475,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -425,9 +488,13 @@ mod tests {
         let mut s = vec![0f64; m * n];
         for i in 0..m {
             for j in 0..n {
-                let (mut acc, mut mag) = (bias.map_or(0.0, |v| v[j] as f64), bias.map_or(0.0, |v| v[j].abs() as f64));
+                let (mut acc, mut mag) = (
+                    bias.map_or(0.0, |v| v[j] as f64),
+                    bias.map_or(0.0, |v| v[j].abs() as f64),
+                );
                 for kk in 0..k {
-                    let p = from_bf16(to_bf16(a.get(i, kk))) as f64 * from_bf16(to_bf16(b.get(kk, j))) as f64;
+                    let p = from_bf16(to_bf16(a.get(i, kk))) as f64
+                        * from_bf16(to_bf16(b.get(kk, j))) as f64;
                     acc += p;
                     mag += p.abs();
                 }
@@ -443,7 +510,9 @@ mod tests {
         if CpuPath::Avx512Bf16.supported() {
             v.push(CpuPath::Avx512Bf16);
         } else {
-            println!("bf16 products: this CPU cannot run the avx512-bf16 kernel; portable kernel only");
+            println!(
+                "bf16 products: this CPU cannot run the avx512-bf16 kernel; portable kernel only"
+            );
         }
         v
     }
@@ -467,36 +536,92 @@ mod tests {
     #[test]
     fn kernels_match_the_f64_reference_on_odd_shapes() {
         let mut seed = 7u64;
-        for &(m, k, n) in &[(1, 1, 1), (13, 7, 33), (25, 64, 70), (97, 129, 31), (12, 768, 64), (7, 2, 100)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (13, 7, 33),
+            (25, 64, 70),
+            (97, 129, 31),
+            (12, 768, 64),
+            (7, 2, 100),
+        ] {
             let abuf: Vec<f32> = (0..m * k * 2 + 5).map(|_| lcg(&mut seed)).collect();
             let bbuf: Vec<f32> = (0..k * n * 2 + 3).map(|_| lcg(&mut seed)).collect();
             let bias: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
             // a: every other column of a wider matrix, offset 5
-            let a = MatView { data: &abuf, offset: 5, rows: m, cols: k, row_stride: 2 * k, col_stride: 2 };
+            let a = MatView {
+                data: &abuf,
+                offset: 5,
+                rows: m,
+                cols: k,
+                row_stride: 2 * k,
+                col_stride: 2,
+            };
             // b stored transposed (n x k), row-major (k x n), and with both strides > 1
             let layouts = [
-                MatView { data: &bbuf, offset: 3, rows: n, cols: k, row_stride: k, col_stride: 1 }.t(),
-                MatView { data: &bbuf, offset: 3, rows: k, cols: n, row_stride: n, col_stride: 1 },
-                MatView { data: &bbuf, offset: 1, rows: k, cols: n, row_stride: 2 * n, col_stride: 2 },
+                MatView {
+                    data: &bbuf,
+                    offset: 3,
+                    rows: n,
+                    cols: k,
+                    row_stride: k,
+                    col_stride: 1,
+                }
+                .t(),
+                MatView {
+                    data: &bbuf,
+                    offset: 3,
+                    rows: k,
+                    cols: n,
+                    row_stride: n,
+                    col_stride: 1,
+                },
+                MatView {
+                    data: &bbuf,
+                    offset: 1,
+                    rows: k,
+                    cols: n,
+                    row_stride: 2 * n,
+                    col_stride: 2,
+                },
             ];
-            for (b, bias) in layouts.iter().flat_map(|b| [(*b, None), (*b, Some(bias.as_slice()))]) {
+            for (b, bias) in layouts
+                .iter()
+                .flat_map(|b| [(*b, None), (*b, Some(bias.as_slice()))])
+            {
                 let packed = PackedB::pack(b).unwrap();
                 let (want, mag) = reference(&a, &b, bias);
                 for path in paths() {
                     let ldc = n + 3;
                     let mut c = vec![f32::NAN; m * ldc];
                     let mut scratch = Vec::new();
-                    gemm_into_on(path, a, &packed, bias, OutRows::new(&mut c, ldc), &mut scratch).unwrap();
+                    gemm_into_on(
+                        path,
+                        a,
+                        &packed,
+                        bias,
+                        OutRows::new(&mut c, ldc),
+                        &mut scratch,
+                    )
+                    .unwrap();
                     for i in 0..m {
                         for j in 0..n {
-                            let (got, w, s) = (c[i * ldc + j] as f64, want[i * n + j], mag[i * n + j]);
+                            let (got, w, s) =
+                                (c[i * ldc + j] as f64, want[i * n + j], mag[i * n + j]);
                             // tolerance: f32 accumulation of k exact products, k * 2^-23 relative
                             // to the sum of magnitudes (with margin for the pair sums)
                             let tol = 2.0 * (k as f64 + 2.0) * f32::EPSILON as f64 * s.max(1e-30);
-                            assert!((got - w).abs() <= tol, "{} {m}x{k}x{n} ({i},{j}): {got} vs {w}", path.name());
+                            assert!(
+                                (got - w).abs() <= tol,
+                                "{} {m}x{k}x{n} ({i},{j}): {got} vs {w}",
+                                path.name()
+                            );
                         }
                         for j in n..ldc {
-                            assert!(c[i * ldc + j].is_nan(), "{}: wrote past column {n}", path.name());
+                            assert!(
+                                c[i * ldc + j].is_nan(),
+                                "{}: wrote past column {n}",
+                                path.name()
+                            );
                         }
                     }
                 }
@@ -512,8 +637,18 @@ mod tests {
         }
         let mut seed = 3u64;
         // normal numbers of many magnitudes, exact ties, signed zeros, infinities
-        let mut src: Vec<f32> = (0..1000).map(|i| lcg(&mut seed) * 10f32.powi(i % 30 - 15)).collect();
-        src.extend([1.0 + 1.0 / 256.0, 1.0 + 3.0 / 256.0, -0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY, 3.0e38]);
+        let mut src: Vec<f32> = (0..1000)
+            .map(|i| lcg(&mut seed) * 10f32.powi(i % 30 - 15))
+            .collect();
+        src.extend([
+            1.0 + 1.0 / 256.0,
+            1.0 + 3.0 / 256.0,
+            -0.0,
+            0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            3.0e38,
+        ]);
         let mut got = vec![0u16; src.len()];
         // SAFETY: the CPU has AVX-512F and AVX512-BF16 (checked above); equal lengths.
         #[cfg(target_arch = "x86_64")]
@@ -535,10 +670,24 @@ mod tests {
         let packed = PackedB::pack(MatView::row_major(&bbuf, k, n)).unwrap();
         let mut whole = vec![0f32; m * n];
         let mut scratch = Vec::new();
-        gemm_into(MatView::row_major(&abuf, m, k), &packed, None, OutRows::new(&mut whole, n), &mut scratch).unwrap();
+        gemm_into(
+            MatView::row_major(&abuf, m, k),
+            &packed,
+            None,
+            OutRows::new(&mut whole, n),
+            &mut scratch,
+        )
+        .unwrap();
         for r0 in (0..m).step_by(7) {
             let rows = 7.min(m - r0);
-            let a = MatView { data: &abuf, offset: r0 * k, rows, cols: k, row_stride: k, col_stride: 1 };
+            let a = MatView {
+                data: &abuf,
+                offset: r0 * k,
+                rows,
+                cols: k,
+                row_stride: k,
+                col_stride: 1,
+            };
             let mut part = vec![0f32; rows * n];
             gemm_into(a, &packed, None, OutRows::new(&mut part, n), &mut scratch).unwrap();
             assert_eq!(&part[..], &whole[r0 * n..(r0 + rows) * n]);
@@ -551,9 +700,30 @@ mod tests {
         let packed = PackedB::pack(MatView::row_major(&v, 3, 4)).unwrap();
         let mut out = vec![0f32; 8];
         let mut s = Vec::new();
-        assert!(gemm_into(MatView::row_major(&v, 2, 6), &packed, None, OutRows::new(&mut out, 4), &mut s).is_err());
-        assert!(gemm_into(MatView::row_major(&v, 3, 3), &packed, None, OutRows::new(&mut out, 4), &mut s).is_err());
-        let wide = MatView { data: &v, offset: 4, rows: 3, cols: 4, row_stride: 4, col_stride: 1 };
+        assert!(gemm_into(
+            MatView::row_major(&v, 2, 6),
+            &packed,
+            None,
+            OutRows::new(&mut out, 4),
+            &mut s
+        )
+        .is_err());
+        assert!(gemm_into(
+            MatView::row_major(&v, 3, 3),
+            &packed,
+            None,
+            OutRows::new(&mut out, 4),
+            &mut s
+        )
+        .is_err());
+        let wide = MatView {
+            data: &v,
+            offset: 4,
+            rows: 3,
+            cols: 4,
+            row_stride: 4,
+            col_stride: 1,
+        };
         assert!(PackedB::pack(wide).is_err());
     }
 }

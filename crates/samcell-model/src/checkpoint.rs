@@ -32,14 +32,19 @@ pub struct Checkpoint {
 }
 
 fn err(path: &Path, reason: impl Into<String>) -> ModelError {
-    ModelError::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
+    ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Detects the format from the first bytes of `path`.
 pub fn sniff(path: &Path) -> Result<Format, ModelError> {
     let mut f = std::fs::File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
     let mut head = [0u8; 16];
-    let n = f.read(&mut head).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let n = f
+        .read(&mut head)
+        .map_err(|e| err(path, format!("cannot read: {e}")))?;
     if n == 0 {
         return Err(err(path, "the file is empty"));
     }
@@ -64,10 +69,12 @@ impl Checkpoint {
         let format = sniff(path)?;
         let raw: Vec<(String, Tensor)> = match format {
             Format::Safetensors => {
-                let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+                let bytes =
+                    std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
                 // validate the header and data extents first: candle's loader panics on some corruptions
-                safetensors::SafeTensors::deserialize(&bytes)
-                    .map_err(|e| err(path, format!("corrupt or truncated safetensors file: {e}")))?;
+                safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+                    err(path, format!("corrupt or truncated safetensors file: {e}"))
+                })?;
                 candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
                     .map_err(|e| err(path, format!("cannot decode safetensors: {e}")))?
                     .into_iter()
@@ -90,10 +97,15 @@ impl Checkpoint {
         for (k, t) in raw {
             let t = match t.dtype() {
                 DType::F32 => t,
-                DType::F16 | DType::BF16 | DType::F64 => {
-                    t.to_dtype(DType::F32).map_err(|e| err(path, format!("{k}: cannot convert to f32: {e}")))?
+                DType::F16 | DType::BF16 | DType::F64 => t
+                    .to_dtype(DType::F32)
+                    .map_err(|e| err(path, format!("{k}: cannot convert to f32: {e}")))?,
+                other => {
+                    return Err(err(
+                        path,
+                        format!("{k} has dtype {other:?}; SAM weights are floating point"),
+                    ))
                 }
-                other => return Err(err(path, format!("{k} has dtype {other:?}; SAM weights are floating point"))),
             };
             tensors.insert(k, t);
         }
@@ -114,7 +126,10 @@ impl Checkpoint {
             let mut some: Vec<&String> = t.keys().collect();
             some.sort();
             some.truncate(5);
-            return Err(err(path, format!("not a SAM checkpoint: no vision_encoder.* keys (first keys: {some:?})")));
+            return Err(err(
+                path,
+                format!("not a SAM checkpoint: no vision_encoder.* keys (first keys: {some:?})"),
+            ));
         }
         let cfg = SamConfig::detect(t, heads).map_err(|e| err(path, e.to_string()))?;
         let expected = cfg.expected_keys();
@@ -129,8 +144,13 @@ impl Checkpoint {
                 _ => {}
             }
         }
-        let known: std::collections::HashSet<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
-        let mut unexpected: Vec<String> = t.keys().filter(|k| !known.contains(k.as_str())).cloned().collect();
+        let known: std::collections::HashSet<&str> =
+            expected.iter().map(|(k, _)| k.as_str()).collect();
+        let mut unexpected: Vec<String> = t
+            .keys()
+            .filter(|k| !known.contains(k.as_str()))
+            .cloned()
+            .collect();
         unexpected.sort();
         // the tied positional embedding may be stored once
         missing.retain(|k| {
@@ -139,16 +159,35 @@ impl Checkpoint {
         });
         let mut problems = Vec::new();
         if !missing.is_empty() {
-            problems.push(format!("{} missing keys: {}", missing.len(), list(&missing)));
+            problems.push(format!(
+                "{} missing keys: {}",
+                missing.len(),
+                list(&missing)
+            ));
         }
         if !unexpected.is_empty() {
-            problems.push(format!("{} unexpected keys: {}", unexpected.len(), list(&unexpected)));
+            problems.push(format!(
+                "{} unexpected keys: {}",
+                unexpected.len(),
+                list(&unexpected)
+            ));
         }
         if !misshaped.is_empty() {
-            problems.push(format!("{} mis-shaped tensors: {}", misshaped.len(), list(&misshaped)));
+            problems.push(format!(
+                "{} mis-shaped tensors: {}",
+                misshaped.len(),
+                list(&misshaped)
+            ));
         }
         if !problems.is_empty() {
-            return Err(err(path, format!("not a valid {} SAM checkpoint: {}", cfg.variant(), problems.join("; "))));
+            return Err(err(
+                path,
+                format!(
+                    "not a valid {} SAM checkpoint: {}",
+                    cfg.variant(),
+                    problems.join("; ")
+                ),
+            ));
         }
         Ok(cfg)
     }
@@ -157,7 +196,11 @@ impl Checkpoint {
 fn list(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(6).map(|s| s.as_str()).collect();
     if items.len() > shown.len() {
-        format!("{} … (+{} more)", shown.join(", "), items.len() - shown.len())
+        format!(
+            "{} … (+{} more)",
+            shown.join(", "),
+            items.len() - shown.len()
+        )
     } else {
         shown.join(", ")
     }
@@ -174,16 +217,25 @@ fn check_zip(path: &Path) -> Result<(), ModelError> {
         .map_err(|e| err(path, format!("truncated or corrupt PyTorch archive: {e}")))?;
     let mut has_pickle = false;
     for i in 0..z.len() {
-        let mut m = z.by_index(i).map_err(|e| err(path, format!("truncated or corrupt PyTorch archive: {e}")))?;
+        let mut m = z
+            .by_index(i)
+            .map_err(|e| err(path, format!("truncated or corrupt PyTorch archive: {e}")))?;
         if m.name().ends_with("data.pkl") {
             has_pickle = true;
         }
         // reading the member validates its CRC and that its data is all there
-        std::io::copy(&mut m, &mut std::io::sink())
-            .map_err(|e| err(path, format!("truncated or corrupt PyTorch archive ({}): {e}", m.name())))?;
+        std::io::copy(&mut m, &mut std::io::sink()).map_err(|e| {
+            err(
+                path,
+                format!("truncated or corrupt PyTorch archive ({}): {e}", m.name()),
+            )
+        })?;
     }
     if !has_pickle {
-        return Err(err(path, "a zip file without data.pkl: not a torch.save archive"));
+        return Err(err(
+            path,
+            "a zip file without data.pkl: not a torch.save archive",
+        ));
     }
     Ok(())
 }

@@ -84,9 +84,15 @@ impl HeadOverrides {
         let v: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ModelError::Config(format!("config JSON does not parse: {e}")))?;
         let get = |section: &str| {
-            v.get(section).and_then(|s| s.get("num_attention_heads")).and_then(|n| n.as_u64()).map(|n| n as usize)
+            v.get(section)
+                .and_then(|s| s.get("num_attention_heads"))
+                .and_then(|n| n.as_u64())
+                .map(|n| n as usize)
         };
-        Ok(Self { vision_heads: get("vision_config"), decoder_heads: get("mask_decoder_config") })
+        Ok(Self {
+            vision_heads: get("vision_config"),
+            decoder_heads: get("mask_decoder_config"),
+        })
     }
 }
 
@@ -106,13 +112,22 @@ impl SamConfig {
     }
 
     /// Detects the configuration from checkpoint tensors.
-    pub fn detect(tensors: &HashMap<String, Tensor>, heads: HeadOverrides) -> Result<Self, ModelError> {
+    pub fn detect(
+        tensors: &HashMap<String, Tensor>,
+        heads: HeadOverrides,
+    ) -> Result<Self, ModelError> {
         let shape = |k: &str| -> Result<Vec<usize>, ModelError> {
-            tensors.get(k).map(|t| t.dims().to_vec()).ok_or_else(|| ModelError::MissingKeys(vec![k.to_string()]))
+            tensors
+                .get(k)
+                .map(|t| t.dims().to_vec())
+                .ok_or_else(|| ModelError::MissingKeys(vec![k.to_string()]))
         };
         let count = |prefix: &str| -> usize {
             let mut n = 0;
-            while tensors.keys().any(|k| k.starts_with(&format!("{prefix}{n}."))) {
+            while tensors
+                .keys()
+                .any(|k| k.starts_with(&format!("{prefix}{n}.")))
+            {
                 n += 1;
             }
             n
@@ -126,12 +141,16 @@ impl SamConfig {
         let (hidden, patch) = (pe[0], pe[2]);
         let pos = shape("vision_encoder.pos_embed")?;
         if pos.len() != 4 || pos[1] != pos[2] || pos[3] != hidden {
-            return Err(ModelError::Shape(format!("vision_encoder.pos_embed has shape {pos:?}, expected [1, g, g, {hidden}]")));
+            return Err(ModelError::Shape(format!(
+                "vision_encoder.pos_embed has shape {pos:?}, expected [1, g, g, {hidden}]"
+            )));
         }
         let grid = pos[1];
         let layers = count("vision_encoder.layers.");
         if layers == 0 {
-            return Err(ModelError::MissingKeys(vec!["vision_encoder.layers.0.*".into()]));
+            return Err(ModelError::MissingKeys(vec![
+                "vision_encoder.layers.0.*".into()
+            ]));
         }
         let mut global_layers = Vec::new();
         let mut window = 0;
@@ -147,7 +166,9 @@ impl SamConfig {
             }
         }
         if head_dim == 0 || hidden % head_dim != 0 {
-            return Err(ModelError::Shape(format!("relative position tables of width {head_dim} do not divide the width {hidden}")));
+            return Err(ModelError::Shape(format!(
+                "relative position tables of width {head_dim} do not divide the width {hidden}"
+            )));
         }
         let vision_heads = heads.vision_heads.unwrap_or(hidden / head_dim);
         if vision_heads * head_dim != hidden {
@@ -159,7 +180,8 @@ impl SamConfig {
         let neck_channels = shape("vision_encoder.neck.conv1.weight")?[0];
         let mt = shape("mask_decoder.mask_tokens.weight")?;
         let dec_hidden = mt[1];
-        let cross = shape("mask_decoder.transformer.layers.0.cross_attn_token_to_image.q_proj.weight")?;
+        let cross =
+            shape("mask_decoder.transformer.layers.0.cross_attn_token_to_image.q_proj.weight")?;
         let vision = VisionConfig {
             hidden,
             layers,
@@ -184,13 +206,19 @@ impl SamConfig {
             upscale2: shape("mask_decoder.upscale_conv2.weight")?[1],
             mask_input_channels: shape("prompt_encoder.mask_embed.conv2.weight")?[0],
         };
-        if !decoder.hidden.is_multiple_of(decoder.heads) || !(decoder.hidden / decoder.downsample).is_multiple_of(decoder.heads) {
+        if !decoder.hidden.is_multiple_of(decoder.heads)
+            || !(decoder.hidden / decoder.downsample).is_multiple_of(decoder.heads)
+        {
             return Err(ModelError::Config(format!(
                 "{} decoder heads do not divide the decoder width {} (use a config.json with mask_decoder_config.num_attention_heads)",
                 decoder.heads, decoder.hidden
             )));
         }
-        Ok(Self { vision, decoder, eps: 1e-6 })
+        Ok(Self {
+            vision,
+            decoder,
+            eps: 1e-6,
+        })
     }
 
     /// Every key and shape a checkpoint of this configuration must contain (Hugging Face
@@ -202,14 +230,27 @@ impl SamConfig {
         let mut k: Vec<(String, Vec<usize>)> = Vec::new();
         let mut add = |name: String, shape: &[usize]| k.push((name, shape.to_vec()));
         let pos_feats = d.hidden / 2;
-        add("shared_image_embedding.positional_embedding".into(), &[2, pos_feats]);
+        add(
+            "shared_image_embedding.positional_embedding".into(),
+            &[2, pos_feats],
+        );
         add("vision_encoder.pos_embed".into(), &[1, g, g, v.hidden]);
-        add("vision_encoder.patch_embed.projection.weight".into(), &[v.hidden, 3, v.patch, v.patch]);
-        add("vision_encoder.patch_embed.projection.bias".into(), &[v.hidden]);
+        add(
+            "vision_encoder.patch_embed.projection.weight".into(),
+            &[v.hidden, 3, v.patch, v.patch],
+        );
+        add(
+            "vision_encoder.patch_embed.projection.bias".into(),
+            &[v.hidden],
+        );
         let hd = v.hidden / v.heads;
         for i in 0..v.layers {
             let p = format!("vision_encoder.layers.{i}.");
-            let rp = if v.global_layers.contains(&i) { 2 * g - 1 } else { 2 * v.window - 1 };
+            let rp = if v.global_layers.contains(&i) {
+                2 * g - 1
+            } else {
+                2 * v.window - 1
+            };
             for ln in ["layer_norm1", "layer_norm2"] {
                 add(format!("{p}{ln}.weight"), &[v.hidden]);
                 add(format!("{p}{ln}.bias"), &[v.hidden]);
@@ -226,7 +267,10 @@ impl SamConfig {
             add(format!("{p}mlp.lin2.bias"), &[v.hidden]);
         }
         let n = v.neck_channels;
-        add("vision_encoder.neck.conv1.weight".into(), &[n, v.hidden, 1, 1]);
+        add(
+            "vision_encoder.neck.conv1.weight".into(),
+            &[n, v.hidden, 1, 1],
+        );
         add("vision_encoder.neck.conv2.weight".into(), &[n, n, 3, 3]);
         for ln in ["layer_norm1", "layer_norm2"] {
             add(format!("vision_encoder.neck.{ln}.weight"), &[n]);
@@ -234,18 +278,33 @@ impl SamConfig {
         }
         // prompt encoder (only no_mask_embed is used without prompts, but the layout is checked whole)
         let h = d.hidden;
-        add("prompt_encoder.shared_embedding.positional_embedding".into(), &[2, pos_feats]);
+        add(
+            "prompt_encoder.shared_embedding.positional_embedding".into(),
+            &[2, pos_feats],
+        );
         let mic = d.mask_input_channels;
         let q = mic / 4;
-        add("prompt_encoder.mask_embed.conv1.weight".into(), &[q, 1, 2, 2]);
+        add(
+            "prompt_encoder.mask_embed.conv1.weight".into(),
+            &[q, 1, 2, 2],
+        );
         add("prompt_encoder.mask_embed.conv1.bias".into(), &[q]);
-        add("prompt_encoder.mask_embed.conv2.weight".into(), &[mic, q, 2, 2]);
+        add(
+            "prompt_encoder.mask_embed.conv2.weight".into(),
+            &[mic, q, 2, 2],
+        );
         add("prompt_encoder.mask_embed.conv2.bias".into(), &[mic]);
-        add("prompt_encoder.mask_embed.conv3.weight".into(), &[h, mic, 1, 1]);
+        add(
+            "prompt_encoder.mask_embed.conv3.weight".into(),
+            &[h, mic, 1, 1],
+        );
         add("prompt_encoder.mask_embed.conv3.bias".into(), &[h]);
         add("prompt_encoder.mask_embed.layer_norm1.weight".into(), &[q]);
         add("prompt_encoder.mask_embed.layer_norm1.bias".into(), &[q]);
-        add("prompt_encoder.mask_embed.layer_norm2.weight".into(), &[mic]);
+        add(
+            "prompt_encoder.mask_embed.layer_norm2.weight".into(),
+            &[mic],
+        );
         add("prompt_encoder.mask_embed.layer_norm2.bias".into(), &[mic]);
         add("prompt_encoder.no_mask_embed.weight".into(), &[1, h]);
         for i in 0..4 {
@@ -254,7 +313,10 @@ impl SamConfig {
         add("prompt_encoder.not_a_point_embed.weight".into(), &[1, h]);
         // mask decoder
         add("mask_decoder.iou_token.weight".into(), &[1, h]);
-        add("mask_decoder.mask_tokens.weight".into(), &[d.mask_tokens, h]);
+        add(
+            "mask_decoder.mask_tokens.weight".into(),
+            &[d.mask_tokens, h],
+        );
         let inner = h / d.downsample;
         let attn = |k: &mut Vec<(String, Vec<usize>)>, p: String, inner: usize| {
             for proj in ["q_proj", "k_proj", "v_proj"] {
@@ -278,15 +340,37 @@ impl SamConfig {
             k.push((format!("{p}.mlp.lin2.weight"), vec![h, d.mlp_dim]));
             k.push((format!("{p}.mlp.lin2.bias"), vec![h]));
         }
-        attn(&mut k, "mask_decoder.transformer.final_attn_token_to_image".into(), inner);
-        k.push(("mask_decoder.transformer.layer_norm_final_attn.weight".into(), vec![h]));
-        k.push(("mask_decoder.transformer.layer_norm_final_attn.bias".into(), vec![h]));
-        k.push(("mask_decoder.upscale_conv1.weight".into(), vec![h, d.upscale1, 2, 2]));
+        attn(
+            &mut k,
+            "mask_decoder.transformer.final_attn_token_to_image".into(),
+            inner,
+        );
+        k.push((
+            "mask_decoder.transformer.layer_norm_final_attn.weight".into(),
+            vec![h],
+        ));
+        k.push((
+            "mask_decoder.transformer.layer_norm_final_attn.bias".into(),
+            vec![h],
+        ));
+        k.push((
+            "mask_decoder.upscale_conv1.weight".into(),
+            vec![h, d.upscale1, 2, 2],
+        ));
         k.push(("mask_decoder.upscale_conv1.bias".into(), vec![d.upscale1]));
-        k.push(("mask_decoder.upscale_conv2.weight".into(), vec![d.upscale1, d.upscale2, 2, 2]));
+        k.push((
+            "mask_decoder.upscale_conv2.weight".into(),
+            vec![d.upscale1, d.upscale2, 2, 2],
+        ));
         k.push(("mask_decoder.upscale_conv2.bias".into(), vec![d.upscale2]));
-        k.push(("mask_decoder.upscale_layer_norm.weight".into(), vec![d.upscale1]));
-        k.push(("mask_decoder.upscale_layer_norm.bias".into(), vec![d.upscale1]));
+        k.push((
+            "mask_decoder.upscale_layer_norm.weight".into(),
+            vec![d.upscale1],
+        ));
+        k.push((
+            "mask_decoder.upscale_layer_norm.bias".into(),
+            vec![d.upscale1],
+        ));
         let mlp = |k: &mut Vec<(String, Vec<usize>)>, p: String, layers: usize, out: usize| {
             k.push((format!("{p}.proj_in.weight"), vec![h, h]));
             k.push((format!("{p}.proj_in.bias"), vec![h]));
@@ -298,9 +382,19 @@ impl SamConfig {
             k.push((format!("{p}.proj_out.bias"), vec![out]));
         };
         for i in 0..d.mask_tokens {
-            mlp(&mut k, format!("mask_decoder.output_hypernetworks_mlps.{i}"), d.hyper_layers, d.upscale2);
+            mlp(
+                &mut k,
+                format!("mask_decoder.output_hypernetworks_mlps.{i}"),
+                d.hyper_layers,
+                d.upscale2,
+            );
         }
-        mlp(&mut k, "mask_decoder.iou_prediction_head".into(), d.iou_layers, d.mask_tokens);
+        mlp(
+            &mut k,
+            "mask_decoder.iou_prediction_head".into(),
+            d.iou_layers,
+            d.mask_tokens,
+        );
         k
     }
 }

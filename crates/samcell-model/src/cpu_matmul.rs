@@ -40,7 +40,16 @@ impl<'a> Operand<'a> {
             ([b, r, c], [bs, rs, cs]) => (*b, *bs, *r, *c, *rs, *cs),
             _ => candle_core::bail!("{what}: expected a 2-D or 3-D tensor, got {dims:?}"),
         };
-        Ok(Self { data, offset: l.start_offset(), batch_stride, row_stride, col_stride, batch, rows, cols })
+        Ok(Self {
+            data,
+            offset: l.start_offset(),
+            batch_stride,
+            row_stride,
+            col_stride,
+            batch,
+            rows,
+            cols,
+        })
     }
 
     /// Pointer to element (b, r, 0); bounds were established by candle's layout.
@@ -62,7 +71,11 @@ unsafe impl Sync for OutPtr {}
 fn product(a: Operand, b: Operand, bias: Option<&[f32]>) -> Result<Vec<f32>> {
     let (batch, m, k, n) = (a.batch, a.rows, a.cols, b.cols);
     if b.rows != k || (b.batch != 1 && b.batch != batch) {
-        candle_core::bail!("matmul: shapes ({batch}, {m}, {k}) and ({}, {}, {n}) do not fit", b.batch, b.rows);
+        candle_core::bail!(
+            "matmul: shapes ({batch}, {m}, {k}) and ({}, {}, {n}) do not fit",
+            b.batch,
+            b.rows
+        );
     }
     if bias.is_some_and(|v| v.len() != n) {
         candle_core::bail!("matmul: bias length does not match {n} output columns");
@@ -129,8 +142,17 @@ impl CustomOp2 for MatMul {
         "cpu-matmul"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (a, b) = (Operand::new(s1, l1, "matmul lhs")?, Operand::new(s2, l2, "matmul rhs")?);
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (a, b) = (
+            Operand::new(s1, l1, "matmul lhs")?,
+            Operand::new(s2, l2, "matmul rhs")?,
+        );
         let shape = match l1.dims().len() {
             3 => Shape::from((a.batch, a.rows, b.cols)),
             _ => Shape::from((a.rows, b.cols)),
@@ -156,7 +178,10 @@ impl CustomOp3 for LinearBias {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let bias = crate::kernels::f32_slice(s3, l3, "linear bias")?;
-        let (x, w) = (Operand::new(s1, l1, "linear input")?, Operand::new(s2, l2, "linear weight")?);
+        let (x, w) = (
+            Operand::new(s1, l1, "linear input")?,
+            Operand::new(s2, l2, "linear weight")?,
+        );
         if x.batch != 1 || w.batch != 1 {
             candle_core::bail!("linear: expected 2-D input and weight");
         }
@@ -194,7 +219,8 @@ pub(crate) fn pack_weight(w_t: &Tensor) -> Result<crate::bf16_gemm::PackedB> {
         _ => candle_core::bail!("bf16 linear: the weight is not on the CPU"),
     };
     let (k, n) = w_t.dims2()?;
-    crate::bf16_gemm::PackedB::pack(crate::bf16_gemm::MatView::row_major(data, k, n)).map_err(candle_core::Error::Msg)
+    crate::bf16_gemm::PackedB::pack(crate::bf16_gemm::MatView::row_major(data, k, n))
+        .map_err(candle_core::Error::Msg)
 }
 
 thread_local! {
@@ -223,12 +249,35 @@ impl candle_core::CustomOp1 for LinearBf16 {
         let threads = rayon::current_num_threads().max(1);
         let mr = crate::bf16_gemm::MR;
         let rows_per_task = m.div_ceil(4 * threads).div_ceil(mr).max(1) * mr;
-        let view = MatView { data: x.data, offset: x.offset, rows: m, cols: x.cols, row_stride: x.row_stride, col_stride: x.col_stride };
-        out.spare_capacity_mut()[..m * n].par_chunks_mut(rows_per_task * n).enumerate().try_for_each(|(t, c)| {
-            let r0 = t * rows_per_task;
-            let a = MatView { offset: view.offset + r0 * view.row_stride, rows: c.len() / n, ..view };
-            BF16_ROWS.with(|buf| gemm_into(a, &self.packed, self.bias.as_deref(), OutRows { data: c, ldc: n }, &mut buf.borrow_mut()))
-        }).map_err(candle_core::Error::Msg)?;
+        let view = MatView {
+            data: x.data,
+            offset: x.offset,
+            rows: m,
+            cols: x.cols,
+            row_stride: x.row_stride,
+            col_stride: x.col_stride,
+        };
+        out.spare_capacity_mut()[..m * n]
+            .par_chunks_mut(rows_per_task * n)
+            .enumerate()
+            .try_for_each(|(t, c)| {
+                let r0 = t * rows_per_task;
+                let a = MatView {
+                    offset: view.offset + r0 * view.row_stride,
+                    rows: c.len() / n,
+                    ..view
+                };
+                BF16_ROWS.with(|buf| {
+                    gemm_into(
+                        a,
+                        &self.packed,
+                        self.bias.as_deref(),
+                        OutRows { data: c, ldc: n },
+                        &mut buf.borrow_mut(),
+                    )
+                })
+            })
+            .map_err(candle_core::Error::Msg)?;
         // SAFETY: the chunks cover all m x n values and gemm_into wrote every one of them.
         unsafe { out.set_len(m * n) };
         Ok((CpuStorage::F32(out), Shape::from((m, n))))
@@ -241,8 +290,21 @@ mod tests {
     use candle_core::{Device, IndexOp};
 
     fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        let s = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let s = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         d / s
     }
 
@@ -257,17 +319,35 @@ mod tests {
         let bias = Tensor::randn(0f32, 1.0, 41, &d).unwrap();
         // tolerance: 1e-5 relative to the largest entry (f32 sums of 19 products, other order)
         let tol = 1e-5;
-        assert!(max_rel(&matmul(&a, &b).unwrap(), &a.matmul(&b).unwrap()) < tol, "batched");
-        let (t_ours, t_ref) = (matmul(&a, &bt.t().unwrap()).unwrap(), a.matmul(&bt.t().unwrap()).unwrap());
-        assert!(max_rel(&t_ours, &t_ref) < tol, "transposed right operand (a @ k^T)");
+        assert!(
+            max_rel(&matmul(&a, &b).unwrap(), &a.matmul(&b).unwrap()) < tol,
+            "batched"
+        );
+        let (t_ours, t_ref) = (
+            matmul(&a, &bt.t().unwrap()).unwrap(),
+            a.matmul(&bt.t().unwrap()).unwrap(),
+        );
+        assert!(
+            max_rel(&t_ours, &t_ref) < tol,
+            "transposed right operand (a @ k^T)"
+        );
         let a0 = a.i(1).unwrap();
-        assert!(max_rel(&matmul(&a0, &w).unwrap(), &a0.matmul(&w).unwrap()) < tol, "2-D");
+        assert!(
+            max_rel(&matmul(&a0, &w).unwrap(), &a0.matmul(&w).unwrap()) < tol,
+            "2-D"
+        );
         let lin = linear(&a0, &w, Some(&bias)).unwrap();
         let want = a0.matmul(&w).unwrap().broadcast_add(&bias).unwrap();
         assert_eq!(lin.dims(), &[77, 41]);
         assert!(max_rel(&lin, &want) < tol, "linear with bias");
         let nar = a.narrow(1, 5, 60).unwrap();
-        assert!(max_rel(&matmul(&nar, &b).unwrap(), &nar.matmul(&b).unwrap()) < tol, "offset rows");
-        assert!(matmul(&a, &w.t().unwrap()).is_err(), "mismatched inner sizes are an error");
+        assert!(
+            max_rel(&matmul(&nar, &b).unwrap(), &nar.matmul(&b).unwrap()) < tol,
+            "offset rows"
+        );
+        assert!(
+            matmul(&a, &w.t().unwrap()).is_err(),
+            "mismatched inner sizes are an error"
+        );
     }
 }

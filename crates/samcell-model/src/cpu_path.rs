@@ -31,7 +31,12 @@ pub enum CpuPath {
 
 impl CpuPath {
     /// Every path, fastest first.
-    pub const ALL: [CpuPath; 4] = [CpuPath::Avx512Bf16, CpuPath::Avx512, CpuPath::Avx2Fma, CpuPath::Portable];
+    pub const ALL: [CpuPath; 4] = [
+        CpuPath::Avx512Bf16,
+        CpuPath::Avx512,
+        CpuPath::Avx2Fma,
+        CpuPath::Portable,
+    ];
 
     /// The name used in logs, `run.json` and `SAMCELL_CPU_PATH`.
     pub fn name(self) -> &'static str {
@@ -75,14 +80,25 @@ impl CpuFeatures {
     pub fn read() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            let avx2_fma = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+            let avx2_fma = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
             let avx512f = std::arch::is_x86_feature_detected!("avx512f");
             let avx512_bf16 = avx512f && std::arch::is_x86_feature_detected!("avx512bf16");
-            Self { avx2_fma, avx512f, avx512_bf16, amx_bf16: amx_bf16_cpuid() }
+            Self {
+                avx2_fma,
+                avx512f,
+                avx512_bf16,
+                amx_bf16: amx_bf16_cpuid(),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            Self { avx2_fma: false, avx512f: false, avx512_bf16: false, amx_bf16: false }
+            Self {
+                avx2_fma: false,
+                avx512f: false,
+                avx512_bf16: false,
+                amx_bf16: false,
+            }
         }
     }
 
@@ -121,7 +137,9 @@ pub fn detected() -> CpuPath {
 
 /// The path requested through `SAMCELL_CPU_PATH`, if set and valid.
 fn requested() -> Option<CpuPath> {
-    std::env::var("SAMCELL_CPU_PATH").ok().and_then(|v| CpuPath::parse(&v))
+    std::env::var("SAMCELL_CPU_PATH")
+        .ok()
+        .and_then(|v| CpuPath::parse(&v))
 }
 
 /// The path this process runs: the detected one, lowered by `SAMCELL_CPU_PATH`. Decided once.
@@ -153,8 +171,16 @@ pub fn request_warning() -> Option<String> {
 pub fn describe() -> String {
     let f = CpuFeatures::read();
     let (sel, det) = (selected(), detected());
-    let forced = if sel < det { format!(", lowered from {} by SAMCELL_CPU_PATH", det.name()) } else { String::new() };
-    let amx = if f.amx_bf16 { "; AMX-BF16 present (no AMX kernel in this build)" } else { "" };
+    let forced = if sel < det {
+        format!(", lowered from {} by SAMCELL_CPU_PATH", det.name())
+    } else {
+        String::new()
+    };
+    let amx = if f.amx_bf16 {
+        "; AMX-BF16 present (no AMX kernel in this build)"
+    } else {
+        ""
+    };
     format!("{}{forced}{amx}", sel.name())
 }
 

@@ -49,7 +49,9 @@ impl Attention {
         let nk = k.dim(1)?;
         let hd = inner / self.heads;
         let split = |t: &Tensor, n: usize| -> Result<Tensor> {
-            t.reshape((b, n, self.heads, hd))?.transpose(1, 2)?.contiguous()
+            t.reshape((b, n, self.heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let (q, k, v) = (split(&q, nq)?, split(&k, nk)?, split(&v, nk)?);
         let attn = q.matmul(&k.t()?)?.affine(1.0 / (hd as f64).sqrt(), 0.0)?;
@@ -73,7 +75,13 @@ struct TwoWayBlock {
 }
 
 impl TwoWayBlock {
-    fn forward(&self, queries: &Tensor, keys: &Tensor, qpe: &Tensor, kpe: &Tensor) -> Result<(Tensor, Tensor)> {
+    fn forward(
+        &self,
+        queries: &Tensor,
+        keys: &Tensor,
+        qpe: &Tensor,
+        kpe: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
         let queries = if self.skip_first_pe {
             self.self_attn.forward(queries, queries, queries)?
         } else {
@@ -134,15 +142,27 @@ struct Upscale {
 
 fn upscale_matrix(weight: &Tensor) -> Result<Tensor> {
     let (cin, cout) = (weight.dim(0)?, weight.dim(1)?);
-    weight.permute((0, 2, 3, 1))?.contiguous()?.reshape((cin, 4 * cout))
+    weight
+        .permute((0, 2, 3, 1))?
+        .contiguous()?
+        .reshape((cin, 4 * cout))
 }
 
 impl Upscale {
     fn load(w: &Weights) -> Result<Self> {
         let weight = w.get("weight")?; // (Cin, Cout, 2, 2)
         let cout = weight.dim(1)?;
-        let w2 = if w.exec.train() { None } else { Some(upscale_matrix(&weight)?) };
-        Ok(Self { weight, w: w2, b: w.get("bias")?, cout })
+        let w2 = if w.exec.train() {
+            None
+        } else {
+            Some(upscale_matrix(&weight)?)
+        };
+        Ok(Self {
+            weight,
+            w: w2,
+            b: w.get("bias")?,
+            cout,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -152,12 +172,11 @@ impl Upscale {
             None => upscale_matrix(&self.weight)?,
         };
         let y = x.reshape((b * h * w, cin))?.matmul(&m)?;
-        let y = y.reshape((b, h, w, 2, 2, self.cout))?.permute((0, 1, 3, 2, 4, 5))?.contiguous()?.reshape((
-            b,
-            2 * h,
-            2 * w,
-            self.cout,
-        ))?;
+        let y = y
+            .reshape((b, h, w, 2, 2, self.cout))?
+            .permute((0, 1, 3, 2, 4, 5))?
+            .contiguous()?
+            .reshape((b, 2 * h, 2 * w, self.cout))?;
         y.broadcast_add(&self.b)
     }
 }
@@ -203,7 +222,9 @@ fn image_pe(gaussian: &Tensor, g: usize) -> Result<Tensor> {
     }
     // coordinates in f32 as transformers computes them, then in the table's precision
     let c = Tensor::from_vec(coords, (g * g, 2), gaussian.device())?.to_dtype(gaussian.dtype())?;
-    let proj = c.matmul(gaussian)?.affine(2.0 * std::f64::consts::PI, 0.0)?;
+    let proj = c
+        .matmul(gaussian)?
+        .affine(2.0 * std::f64::consts::PI, 0.0)?;
     Tensor::cat(&[proj.sin()?, proj.cos()?], 1)
 }
 
@@ -211,9 +232,18 @@ impl MaskDecoder {
     pub fn load(root: &Weights, cfg: &DecoderConfig, grid: usize, eps: f32) -> Result<Self> {
         let w = root.pp("mask_decoder");
         let (iou_token, mask_tokens) = (w.get("iou_token.weight")?, w.get("mask_tokens.weight")?);
-        let tokens = if w.exec.train() { None } else { Some(Tensor::cat(&[&iou_token, &mask_tokens], 0)?) };
-        let no_mask = root.get("prompt_encoder.no_mask_embed.weight")?.reshape((1, 1, cfg.hidden))?;
-        let image_pe = image_pe(&root.get("shared_image_embedding.positional_embedding")?, grid)?;
+        let tokens = if w.exec.train() {
+            None
+        } else {
+            Some(Tensor::cat(&[&iou_token, &mask_tokens], 0)?)
+        };
+        let no_mask = root
+            .get("prompt_encoder.no_mask_embed.weight")?
+            .reshape((1, 1, cfg.hidden))?;
+        let image_pe = image_pe(
+            &root.get("shared_image_embedding.positional_embedding")?,
+            grid,
+        )?;
         let t = w.pp("transformer");
         let mut blocks = Vec::new();
         for i in 0..cfg.layers {
@@ -232,7 +262,12 @@ impl MaskDecoder {
             });
         }
         let hyper = (0..cfg.mask_tokens)
-            .map(|i| Mlp::load(&w.pp(format!("output_hypernetworks_mlps.{i}")), cfg.hyper_layers))
+            .map(|i| {
+                Mlp::load(
+                    &w.pp(format!("output_hypernetworks_mlps.{i}")),
+                    cfg.hyper_layers,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             iou_token,
@@ -255,20 +290,33 @@ impl MaskDecoder {
     /// The image-wide positional encoding, channels-first (C, g, g) as transformers returns it.
     pub fn image_positional_embeddings(&self, grid: usize) -> Result<Tensor> {
         let c = self.image_pe.dim(1)?;
-        self.image_pe.reshape((grid, grid, c))?.permute((2, 0, 1))?.contiguous()
+        self.image_pe
+            .reshape((grid, grid, c))?
+            .permute((2, 0, 1))?
+            .contiguous()
     }
 
     /// Runs the two-way transformer and the upscaling, then the hypernetworks of the mask
     /// tokens in `tokens` only. Returns the masks (B, len(tokens), 4g, 4g) and the final queries.
-    fn run(&self, image_embeddings: &Tensor, tokens: std::ops::Range<usize>) -> Result<(Tensor, Tensor)> {
+    fn run(
+        &self,
+        image_embeddings: &Tensor,
+        tokens: std::ops::Range<usize>,
+    ) -> Result<(Tensor, Tensor)> {
         let (b, c, g, _) = image_embeddings.dims4()?;
         let all_tokens = match &self.tokens {
             Some(t) => t.clone(),
             None => Tensor::cat(&[&self.iou_token, &self.mask_tokens], 0)?,
         };
         let n_tok = all_tokens.dim(0)?;
-        let keys0 = image_embeddings.permute((0, 2, 3, 1))?.reshape((b, g * g, c))?.broadcast_add(&self.no_mask)?;
-        let qpe = all_tokens.unsqueeze(0)?.broadcast_as((b, n_tok, c))?.contiguous()?;
+        let keys0 = image_embeddings
+            .permute((0, 2, 3, 1))?
+            .reshape((b, g * g, c))?
+            .broadcast_add(&self.no_mask)?;
+        let qpe = all_tokens
+            .unsqueeze(0)?
+            .broadcast_as((b, n_tok, c))?
+            .contiguous()?;
         let kpe = self.image_pe.unsqueeze(0)?;
         let mut queries = qpe.clone();
         let mut keys = keys0;
@@ -279,7 +327,9 @@ impl MaskDecoder {
         }
         let q = (&queries + &qpe)?;
         let k = keys.broadcast_add(&kpe)?;
-        let queries = self.ln_final.forward(&(&queries + self.final_attn.forward(&q, &k, &keys)?)?)?;
+        let queries = self
+            .ln_final
+            .forward(&(&queries + self.final_attn.forward(&q, &k, &keys)?)?)?;
 
         let x = keys.reshape((b, g, g, c))?;
         let x = self.up_ln.forward(&self.up1.forward(&x)?)?.gelu_erf()?;
@@ -287,7 +337,11 @@ impl MaskDecoder {
         let (_, hh, ww, c2) = x.dims4()?;
         let x = x.reshape((b, hh * ww, c2))?;
         // training: every token's hypernetwork is in the graph, as in transformers
-        let computed = if self.exec.train() { 0..self.hyper.len() } else { tokens.clone() };
+        let computed = if self.exec.train() {
+            0..self.hyper.len()
+        } else {
+            tokens.clone()
+        };
         let mut hyps = Vec::with_capacity(computed.len());
         for t in computed.clone() {
             let tok = queries.narrow(1, 1 + t, 1)?; // mask token t, (B, 1, C)
@@ -295,7 +349,9 @@ impl MaskDecoder {
         }
         let hyp = Tensor::cat(&hyps, 1)?; // (B, T, C2)
         let masks = x.matmul(&hyp.transpose(1, 2)?.contiguous()?)?; // (B, HW, T)
-        let masks = masks.transpose(1, 2)?.reshape((b, computed.len(), hh, ww))?;
+        let masks = masks
+            .transpose(1, 2)?
+            .reshape((b, computed.len(), hh, ww))?;
         let masks = masks.narrow(1, tokens.start - computed.start, tokens.len())?;
         Ok((masks, queries))
     }
@@ -304,7 +360,10 @@ impl MaskDecoder {
     /// `image_embeddings`: (B, C, g, g) channels-first.
     pub fn forward(&self, image_embeddings: &Tensor) -> Result<DecoderOutput> {
         let (masks, queries) = self.run(image_embeddings, 1..self.hyper.len())?;
-        let iou = self.iou_head.forward(&queries.narrow(1, 0, 1)?)?.squeeze(1)?; // (B, mask_tokens)
+        let iou = self
+            .iou_head
+            .forward(&queries.narrow(1, 0, 1)?)?
+            .squeeze(1)?; // (B, mask_tokens)
         let iou = iou.narrow(1, 1, iou.dim(1)? - 1)?;
         Ok(DecoderOutput { masks, iou })
     }

@@ -23,7 +23,10 @@ fn exp_approx(x: f32) -> f32 {
     let x = if x > 88.0 { 88.0 } else { x };
     let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     let n_bits = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
     p * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
@@ -32,7 +35,9 @@ fn exp_approx(x: f32) -> f32 {
 fn erf_approx(x: f32) -> f32 {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
     let y = 1.0 - poly * exp_approx(-a * a);
     if x < 0.0 {
         -y
@@ -256,7 +261,13 @@ impl CustomOp2 for GeluBias {
         "gelu-bias"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "gelu input")?;
         let b = f32_slice(s2, l2, "gelu bias")?;
         let c = b.len();
@@ -274,7 +285,8 @@ impl CustomOp2 for GeluBias {
 
 /// `gelu(x + b)` (exact GELU) with `b` broadcast over the last dimension.
 pub fn gelu_bias(x: &Tensor, b: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &GeluBias)
+    x.contiguous()?
+        .apply_op2_no_bwd(&b.contiguous()?, &GeluBias)
 }
 
 #[cfg(test)]
@@ -286,7 +298,10 @@ mod tests {
         for i in -8700..=0 {
             let x = i as f32 * 0.01;
             let (a, b) = (exp_approx(x), x.exp());
-            assert!((a - b).abs() <= 3e-7 * b + 1e-38, "exp({x}) = {a}, expected {b}");
+            assert!(
+                (a - b).abs() <= 3e-7 * b + 1e-38,
+                "exp({x}) = {a}, expected {b}"
+            );
         }
     }
 
@@ -330,16 +345,36 @@ mod tests {
         let rh = Tensor::randn(0f32, 1.0, (len, h, w, h), &d).unwrap();
         let rw = Tensor::randn(0f32, 1.0, (len, h, w, w), &d).unwrap();
         // softmax_row over every row of a copy of the scores
-        let (rhv, rwv) = (rh.flatten_all().unwrap().to_vec1::<f32>().unwrap(), rw.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let (rhv, rwv) = (
+            rh.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            rw.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
         let mut rows = attn.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         for (r, row) in rows.chunks_exact_mut(n).enumerate() {
             softmax_row(row, &rhv[r * h..(r + 1) * h], &rwv[r * w..(r + 1) * w]);
         }
         let got = Tensor::from_vec(rows, (len, n, n), &d).unwrap();
-        let bias = rh.unsqueeze(4).unwrap().broadcast_add(&rw.unsqueeze(3).unwrap()).unwrap();
-        let want = attn.reshape((len, h, w, h, w)).unwrap().add(&bias).unwrap().reshape((len, n, n)).unwrap();
+        let bias = rh
+            .unsqueeze(4)
+            .unwrap()
+            .broadcast_add(&rw.unsqueeze(3).unwrap())
+            .unwrap();
+        let want = attn
+            .reshape((len, h, w, h, w))
+            .unwrap()
+            .add(&bias)
+            .unwrap()
+            .reshape((len, n, n))
+            .unwrap();
         let want = candle_nn::ops::softmax_last_dim(&want).unwrap();
-        let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         // tolerance: 1e-6 absolute on probabilities
         assert!(diff <= 1e-6, "fused softmax differs by {diff}");
     }
@@ -365,7 +400,10 @@ mod tests {
             softmax_row_impl(&mut b, &rh, &rw);
             assert_eq!(a, b, "{h}x{w}");
             let total: f32 = a.iter().sum();
-            assert!((total - 1.0).abs() < 1e-5, "{h}x{w}: probabilities sum to {total}");
+            assert!(
+                (total - 1.0).abs() < 1e-5,
+                "{h}x{w}: probabilities sum to {total}"
+            );
         }
     }
 
@@ -376,7 +414,14 @@ mod tests {
         let b = Tensor::randn(0f32, 1.0, 19, &d).unwrap();
         let got = gelu_bias(&x, &b).unwrap();
         let want = x.broadcast_add(&b).unwrap().gelu_erf().unwrap();
-        let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         // tolerance: 1e-6 absolute
         assert!(diff <= 1e-6, "fused gelu differs by {diff}");
     }

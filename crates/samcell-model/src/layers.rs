@@ -38,12 +38,19 @@ pub struct Exec {
 
 impl Exec {
     pub fn new(mode: Mode, device: &Device) -> Self {
-        Self { mode, cpu: device.is_cpu(), bf16: false }
+        Self {
+            mode,
+            cpu: device.is_cpu(),
+            bf16: false,
+        }
     }
 
     /// bf16 products are used for CPU inference only.
     pub fn with_bf16(self, on: bool) -> Self {
-        Self { bf16: on && self.mode == Mode::Infer && self.cpu, ..self }
+        Self {
+            bf16: on && self.mode == Mode::Infer && self.cpu,
+            ..self
+        }
     }
 
     pub fn train(&self) -> bool {
@@ -65,11 +72,19 @@ pub struct Weights<'a> {
 
 impl<'a> Weights<'a> {
     pub fn new(tensors: &'a HashMap<String, Tensor>, exec: Exec) -> Self {
-        Self { tensors, prefix: String::new(), exec }
+        Self {
+            tensors,
+            prefix: String::new(),
+            exec,
+        }
     }
 
     pub fn pp(&self, name: impl std::fmt::Display) -> Weights<'a> {
-        Weights { tensors: self.tensors, prefix: format!("{}{}.", self.prefix, name), exec: self.exec }
+        Weights {
+            tensors: self.tensors,
+            prefix: format!("{}{}.", self.prefix, name),
+            exec: self.exec,
+        }
     }
 
     pub fn get(&self, name: &str) -> Result<Tensor> {
@@ -101,11 +116,17 @@ impl Linear {
     /// From a (out, in) weight and an optional bias.
     pub fn new(weight: &Tensor, b: Option<Tensor>, exec: Exec) -> Result<Self> {
         let bf16_products = exec.bf16 && exec.cpu_kernels();
-        let w_t = if exec.train() { None } else { Some(weight.t()?.contiguous()?) };
+        let w_t = if exec.train() {
+            None
+        } else {
+            Some(weight.t()?.contiguous()?)
+        };
         let bf16 = match &w_t {
             Some(w_t) if bf16_products => {
                 let bias = match &b {
-                    Some(b) => Some(Arc::<[f32]>::from(b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?)),
+                    Some(b) => Some(Arc::<[f32]>::from(
+                        b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+                    )),
                     None => None,
                 };
                 Some((Arc::new(crate::cpu_matmul::pack_weight(w_t)?), bias))
@@ -114,7 +135,14 @@ impl Linear {
         };
         // with bf16 panels the f32 transpose is never read: do not keep a second copy of it
         let w_t = if bf16.is_some() { None } else { w_t };
-        Ok(Self { weight: weight.clone(), w_t, b, out: weight.dim(0)?, cpu_kernels: exec.cpu_kernels(), bf16 })
+        Ok(Self {
+            weight: weight.clone(),
+            w_t,
+            b,
+            out: weight.dim(0)?,
+            cpu_kernels: exec.cpu_kernels(),
+            bf16,
+        })
     }
 
     pub fn load(w: &Weights, bias: bool) -> Result<Self> {
@@ -141,12 +169,17 @@ impl Linear {
     /// `x W^T (+ bias, CPU inference only)` as one 2-D product over the flattened leading dims.
     fn product(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let dims = x.dims().to_vec();
-        let inp = *dims.last().expect("linear input has at least one dimension");
+        let inp = *dims
+            .last()
+            .expect("linear input has at least one dimension");
         let rows = x.elem_count() / inp;
         let x2 = x.reshape((rows, inp))?;
         let y = match (&self.bf16, &self.w_t) {
             (Some((packed, b)), _) => {
-                let op = LinearBf16 { packed: packed.clone(), bias: bias.and(b.clone()) };
+                let op = LinearBf16 {
+                    packed: packed.clone(),
+                    bias: bias.and(b.clone()),
+                };
                 x2.apply_op1_no_bwd(&op)?
             }
             (None, Some(w_t)) if self.cpu_kernels => crate::cpu_matmul::linear(&x2, w_t, bias)?,
@@ -172,7 +205,12 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn load(w: &Weights, eps: f32) -> Result<Self> {
-        Ok(Self { w: w.get("weight")?, b: w.get("bias")?, eps, fused: !w.exec.train() })
+        Ok(Self {
+            w: w.get("weight")?,
+            b: w.get("bias")?,
+            eps,
+            fused: !w.exec.train(),
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -8,7 +8,6 @@
 //! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
 //! back-ends or precisions plug in without touching the pipeline.
 
-pub mod train_ops;
 mod attention_cpu;
 pub mod bf16_gemm;
 pub mod checkpoint;
@@ -20,6 +19,7 @@ mod kernels;
 mod layers;
 pub mod predictor;
 pub mod sam;
+pub mod train_ops;
 mod vision;
 
 pub use checkpoint::{Checkpoint, Format};

@@ -9,7 +9,9 @@ use crate::sam::SamModel;
 use candle_core::Tensor;
 use rayon::prelude::*;
 use samcell_imaging::{GrayU8, MapF32};
-use samcell_pipeline::sam_input::{sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
+use samcell_pipeline::sam_input::{
+    sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE,
+};
 use samcell_pipeline::{DistanceMapPredictor, PredictError};
 
 /// Runs SAM on enhanced crops in batches.
@@ -21,7 +23,10 @@ pub struct SamPredictor {
 
 impl SamPredictor {
     pub fn new(model: SamModel, batch: usize) -> Self {
-        Self { model, batch: batch.max(1) }
+        Self {
+            model,
+            batch: batch.max(1),
+        }
     }
 }
 
@@ -37,7 +42,11 @@ impl DistanceMapPredictor for SamPredictor {
                 self.model.config.variant(),
                 crate::cpu_path::describe()
             ),
-            None => format!("SAM {} (candle, {device}, {:?})", self.model.config.variant(), self.model.dtype()),
+            None => format!(
+                "SAM {} (candle, {device}, {:?})",
+                self.model.config.variant(),
+                self.model.dtype()
+            ),
         }
     }
 
@@ -55,20 +64,30 @@ impl DistanceMapPredictor for SamPredictor {
             .zip(crops.par_iter())
             .try_for_each(|(buf, crop)| write_pixel_values(crop, buf))
             .map_err(|e| PredictError(format!("input encoding: {e}")))?;
-        let pv = Tensor::from_vec(input, (n, 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE), self.model.device())
-            .and_then(|t| t.to_dtype(self.model.dtype()))
+        let pv = Tensor::from_vec(
+            input,
+            (n, 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE),
+            self.model.device(),
+        )
+        .and_then(|t| t.to_dtype(self.model.dtype()))
+        .map_err(|e| PredictError(e.to_string()))?;
+        let maps = self
+            .model
+            .distance_maps(&pv)
             .map_err(|e| PredictError(e.to_string()))?;
-        let maps = self.model.distance_maps(&pv).map_err(|e| PredictError(e.to_string()))?;
         let side = self.model.mask_size();
         let flat = maps
             .flatten_all()
             .and_then(|t| t.to_dtype(candle_core::DType::F32))
-            .and_then(|t| t.to_vec1::<f32>()).map_err(|e| PredictError(e.to_string()))?;
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| PredictError(e.to_string()))?;
         flat.chunks(side * side)
             .zip(crops)
             .map(|(m, crop)| {
-                let map = MapF32::from_vec(side, side, m.to_vec()).map_err(|e| PredictError(e.to_string()))?;
-                sam_output_to_crop(&map, crop.width(), crop.height()).map_err(|e| PredictError(e.to_string()))
+                let map = MapF32::from_vec(side, side, m.to_vec())
+                    .map_err(|e| PredictError(e.to_string()))?;
+                sam_output_to_crop(&map, crop.width(), crop.height())
+                    .map_err(|e| PredictError(e.to_string()))
             })
             .collect()
     }

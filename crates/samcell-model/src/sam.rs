@@ -43,7 +43,11 @@ impl SamModel {
 
     /// [`SamModel::load`] for inference on `device` (CPU or CUDA). On the CPU the fused
     /// kernels are used; elsewhere the same computations run as plain candle ops.
-    pub fn load_on(path: &Path, heads: Option<HeadOverrides>, device: &Device) -> Result<Self, ModelError> {
+    pub fn load_on(
+        path: &Path,
+        heads: Option<HeadOverrides>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         Self::load_as(path, heads, device, DType::F32)
     }
 
@@ -54,9 +58,16 @@ impl SamModel {
     /// ([`crate::cpu_path`]: AVX512-BF16); on a lower path the products stay f32 and
     /// [`SamModel::cpu_precision`] says so. The predictor casts its input to the weights' dtype
     /// and the distance maps back to f32.
-    pub fn load_as(path: &Path, heads: Option<HeadOverrides>, device: &Device, dtype: DType) -> Result<Self, ModelError> {
+    pub fn load_as(
+        path: &Path,
+        heads: Option<HeadOverrides>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
         if dtype != DType::F32 && dtype != DType::BF16 {
-            return Err(ModelError::Config(format!("{dtype:?} inference is not supported (f32 or bf16)")));
+            return Err(ModelError::Config(format!(
+                "{dtype:?} inference is not supported (f32 or bf16)"
+            )));
         }
         let cpu_bf16 = device.is_cpu() && dtype == DType::BF16;
         let (ckpt, config) = read_checkpoint(path, heads)?;
@@ -68,10 +79,14 @@ impl SamModel {
                 .map(|(k, t)| Ok((k, t.to_device(device)?.to_dtype(dtype)?)))
                 .collect::<candle_core::Result<HashMap<_, _>>>()?
         };
-        let bf16_products = cpu_bf16 && crate::cpu_path::selected() == crate::cpu_path::CpuPath::Avx512Bf16;
+        let bf16_products =
+            cpu_bf16 && crate::cpu_path::selected() == crate::cpu_path::CpuPath::Avx512Bf16;
         let exec = Exec::new(Mode::Infer, device).with_bf16(bf16_products);
-        let mut model = Self::build(&tensors, config, device, exec)
-            .map_err(|e| ModelError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() })?;
+        let mut model =
+            Self::build(&tensors, config, device, exec).map_err(|e| ModelError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         model.format = ckpt.format;
         model.dtype = if device.is_cpu() { DType::F32 } else { dtype };
         model.cpu_precision = if !device.is_cpu() {
@@ -113,14 +128,32 @@ impl SamModel {
         Self::build(tensors, config, device, Exec::new(mode, device))
     }
 
-    fn build(tensors: &HashMap<String, Tensor>, config: SamConfig, device: &Device, exec: Exec) -> Result<Self, ModelError> {
+    fn build(
+        tensors: &HashMap<String, Tensor>,
+        config: SamConfig,
+        device: &Device,
+        exec: Exec,
+    ) -> Result<Self, ModelError> {
         let mode = exec.mode;
         let w = Weights::new(tensors, exec);
         let vision = VisionEncoder::load(&w.pp("vision_encoder"), &config.vision, config.eps)?;
         let decoder = MaskDecoder::load(&w, &config.decoder, config.grid(), config.eps)?;
-        let dtype = tensors.values().next().map(|t| t.dtype()).unwrap_or(DType::F32);
+        let dtype = tensors
+            .values()
+            .next()
+            .map(|t| t.dtype())
+            .unwrap_or(DType::F32);
         let cpu_precision = device.is_cpu().then_some("f32");
-        Ok(Self { config, format: Format::Safetensors, vision, decoder, device: device.clone(), mode, dtype, cpu_precision })
+        Ok(Self {
+            config,
+            format: Format::Safetensors,
+            vision,
+            decoder,
+            device: device.clone(),
+            mode,
+            dtype,
+            cpu_precision,
+        })
     }
 
     /// The execution mode the model was built for.
@@ -146,7 +179,11 @@ impl SamModel {
     pub fn forward(&self, pixel_values: &Tensor) -> Result<SamOutput, ModelError> {
         let image_embeddings = self.vision.forward(pixel_values)?;
         let DecoderOutput { masks, iou } = self.decoder.forward(&image_embeddings)?;
-        Ok(SamOutput { image_embeddings, pred_masks: masks, iou_scores: iou })
+        Ok(SamOutput {
+            image_embeddings,
+            pred_masks: masks,
+            iou_scores: iou,
+        })
     }
 
     /// SAMCell's distance maps: `sigmoid` of mask token 1, (B, 4g, 4g).
@@ -169,27 +206,39 @@ impl SamModel {
     }
 
     /// The mask decoder alone: mask token 1 logits (B, 4g, 4g) from image embeddings.
-    pub fn token1_logits_from_embeddings(&self, image_embeddings: &Tensor) -> Result<Tensor, ModelError> {
+    pub fn token1_logits_from_embeddings(
+        &self,
+        image_embeddings: &Tensor,
+    ) -> Result<Tensor, ModelError> {
         Ok(self.decoder.forward_token1(image_embeddings)?)
     }
 
     /// The image-wide positional encoding (C, g, g).
     pub fn image_positional_embeddings(&self) -> Result<Tensor, ModelError> {
-        Ok(self.decoder.image_positional_embeddings(self.config.grid())?)
+        Ok(self
+            .decoder
+            .image_positional_embeddings(self.config.grid())?)
     }
 }
 
 /// Reads and validates a checkpoint (tensors as f32 on the CPU) and detects its configuration.
 /// A `config.json` beside the checkpoint (Hugging Face format) supplies head counts that the
 /// tensor shapes cannot reveal; `heads` overrides both.
-pub fn read_checkpoint(path: &Path, heads: Option<HeadOverrides>) -> Result<(Checkpoint, SamConfig), ModelError> {
+pub fn read_checkpoint(
+    path: &Path,
+    heads: Option<HeadOverrides>,
+) -> Result<(Checkpoint, SamConfig), ModelError> {
     let heads = match heads {
         Some(h) => h,
         None => {
             let cfg_path = path.with_file_name("config.json");
             match std::fs::read_to_string(&cfg_path) {
-                Ok(text) => HeadOverrides::from_hf_json(&text)
-                    .map_err(|e| ModelError::Checkpoint { path: cfg_path.clone(), reason: e.to_string() })?,
+                Ok(text) => {
+                    HeadOverrides::from_hf_json(&text).map_err(|e| ModelError::Checkpoint {
+                        path: cfg_path.clone(),
+                        reason: e.to_string(),
+                    })?
+                }
                 Err(_) => HeadOverrides::default(),
             }
         }

@@ -32,14 +32,32 @@ pub use crate::layers::layer_norm_plain;
 
 /// The backward pass of an [`attach3`] operation: `(a, b, c, result, d_result)` to the gradients
 /// of `a`, `b` and `c`.
-pub type Backward3 =
-    dyn Fn(&Tensor, &Tensor, &Tensor, &Tensor, &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> + Send + Sync;
+pub type Backward3 = dyn Fn(
+        &Tensor,
+        &Tensor,
+        &Tensor,
+        &Tensor,
+        &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)>
+    + Send
+    + Sync;
 
 /// `result` (computed from `a`, `b`, `c` outside the graph) as a tensor of the graph whose inputs
 /// are `a`, `b`, `c` and whose backward pass is `backward`. The graph keeps the inputs and one
 /// copy of `result`; the given `result` is released once copied.
-pub fn attach3(a: &Tensor, b: &Tensor, c: &Tensor, result: Tensor, name: &'static str, backward: Box<Backward3>) -> Result<Tensor> {
-    let op = Attach3 { result: Mutex::new(Some(result)), name, backward };
+pub fn attach3(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    result: Tensor,
+    name: &'static str,
+    backward: Box<Backward3>,
+) -> Result<Tensor> {
+    let op = Attach3 {
+        result: Mutex::new(Some(result)),
+        name,
+        backward,
+    };
     a.apply_op3_arc(b, c, Arc::new(Box::new(op)))
 }
 
@@ -51,8 +69,12 @@ struct Attach3 {
 
 impl Attach3 {
     fn take(&self) -> Result<Tensor> {
-        let mut slot = self.result.lock().map_err(|_| candle_core::Error::Msg(format!("{}: lock poisoned", self.name)))?;
-        slot.take().ok_or_else(|| candle_core::Error::Msg(format!("{}: forward ran twice", self.name)))
+        let mut slot = self
+            .result
+            .lock()
+            .map_err(|_| candle_core::Error::Msg(format!("{}: lock poisoned", self.name)))?;
+        slot.take()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{}: forward ran twice", self.name)))
     }
 }
 
@@ -61,7 +83,15 @@ impl CustomOp3 for Attach3 {
         self.name
     }
 
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let result = self.take()?;
         let (storage, layout) = result.storage_and_layout();
         match &*storage {
@@ -88,7 +118,14 @@ impl CustomOp3 for Attach3 {
         }
     }
 
-    fn bwd(&self, a: &Tensor, b: &Tensor, c: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         (self.backward)(a, b, c, res, grad)
     }
 }
@@ -96,23 +133,54 @@ impl CustomOp3 for Attach3 {
 /// The attention scores `qs k^T + rel_h[.., :, None] + rel_w[.., None, :]` as `(len, n, n)`.
 /// `qs`: (len, n, hd) scaled queries; `k`: (len, n, hd); `rel_h`: (len, h, w, h);
 /// `rel_w`: (len, h, w, w); `n = h w`.
-pub fn rel_pos_scores(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+pub fn rel_pos_scores(
+    qs: &Tensor,
+    k: &Tensor,
+    rel_h: &Tensor,
+    rel_w: &Tensor,
+    h: usize,
+    w: usize,
+) -> Result<Tensor> {
     let (len, n) = (qs.dim(0)?, h * w);
     let bias = rel_h.unsqueeze(4)?.broadcast_add(&rel_w.unsqueeze(3)?)?; // (len, h, w, h, w)
-    qs.matmul(&k.t()?)?.reshape((len, h, w, h, w))?.add(&bias)?.reshape((len, n, n))
+    qs.matmul(&k.t()?)?
+        .reshape((len, h, w, h, w))?
+        .add(&bias)?
+        .reshape((len, n, n))
 }
 
 /// `softmax` of [`rel_pos_scores`] with plain differentiable ops (the reference for
 /// [`rel_pos_probs`]).
-pub fn rel_pos_probs_plain(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+pub fn rel_pos_probs_plain(
+    qs: &Tensor,
+    k: &Tensor,
+    rel_h: &Tensor,
+    rel_w: &Tensor,
+    h: usize,
+    w: usize,
+) -> Result<Tensor> {
     crate::layers::softmax_plain(&rel_pos_scores(qs, k, rel_h, rel_w, h, w)?)
 }
 
 /// The same probabilities as [`rel_pos_probs_plain`], differentiable with respect to `qs`, `k`,
 /// `rel_h` and `rel_w`, keeping only the result in the graph (see the module docs).
-pub fn rel_pos_probs(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h: usize, w: usize) -> Result<Tensor> {
+pub fn rel_pos_probs(
+    qs: &Tensor,
+    k: &Tensor,
+    rel_h: &Tensor,
+    rel_w: &Tensor,
+    h: usize,
+    w: usize,
+) -> Result<Tensor> {
     let len = qs.dim(0)?;
-    let scores = rel_pos_scores(&qs.detach(), &k.detach(), &rel_h.detach(), &rel_w.detach(), h, w)?;
+    let scores = rel_pos_scores(
+        &qs.detach(),
+        &k.detach(),
+        &rel_h.detach(),
+        &rel_w.detach(),
+        h,
+        w,
+    )?;
     let probs = candle_nn::ops::softmax_last_dim(&scores)?;
     drop(scores);
     // One small tensor carries both bias halves through the graph: (len, h, w, h + w).
@@ -129,7 +197,14 @@ pub fn rel_pos_probs(qs: &Tensor, k: &Tensor, rel_h: &Tensor, rel_w: &Tensor, h:
         let drel = Tensor::cat(&[ds5.sum(4)?, ds5.sum(3)?], 3)?;
         Ok((Some(dq), Some(dk), Some(drel)))
     };
-    attach3(qs, k, &rel, probs, "rel-pos-attention-probs", Box::new(backward))
+    attach3(
+        qs,
+        k,
+        &rel,
+        probs,
+        "rel-pos-attention-probs",
+        Box::new(backward),
+    )
 }
 
 /// Layer norm over the last dimension (see [`crate::layers::LayerNorm`]), differentiable with
@@ -151,7 +226,10 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor
         let gw = g2.broadcast_mul(w)?;
         let m1 = gw.mean_keepdim(1)?;
         let m2 = gw.mul(&xh)?.mean_keepdim(1)?;
-        let dx = gw.broadcast_sub(&m1)?.sub(&xh.broadcast_mul(&m2)?)?.broadcast_mul(&r)?;
+        let dx = gw
+            .broadcast_sub(&m1)?
+            .sub(&xh.broadcast_mul(&m2)?)?
+            .broadcast_mul(&r)?;
         Ok((Some(dx.reshape(x.shape())?), Some(dw), Some(db)))
     };
     attach3(x, w, b, y, "layer-norm", Box::new(backward))
@@ -170,31 +248,73 @@ mod tests {
                 (x % 2001) as f64 / 1000.0 - 1.0
             })
             .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+        Tensor::from_vec(v, shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap()
     }
 
     fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
-        let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_dtype(DType::F64).unwrap();
-        let m = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_dtype(DType::F64).unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        let m = b
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
         d.to_scalar::<f64>().unwrap() / m.to_scalar::<f64>().unwrap().max(1e-30)
     }
 
     /// Runs `f` (plain reference with `false`, the op with `true`) on `vars`, backpropagates
     /// `sum(out * weight)` and asserts that the outputs and every variable's gradient agree to
     /// `tol` (max abs difference over max abs reference value).
-    fn assert_matches_plain(vars: &[Var], weight: &Tensor, dtype: DType, tol: f64, f: impl Fn(&[&Tensor], bool) -> Tensor) {
+    fn assert_matches_plain(
+        vars: &[Var],
+        weight: &Tensor,
+        dtype: DType,
+        tol: f64,
+        f: impl Fn(&[&Tensor], bool) -> Tensor,
+    ) {
         let inputs: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
         let run = |fused: bool| {
             let out = f(&inputs, fused);
-            let grads = (&out * weight).unwrap().sum_all().unwrap().backward().unwrap();
-            let g: Vec<Tensor> = inputs.iter().map(|t| grads.get(t).unwrap().clone()).collect();
+            let grads = (&out * weight)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g: Vec<Tensor> = inputs
+                .iter()
+                .map(|t| grads.get(t).unwrap().clone())
+                .collect();
             (out, g)
         };
         let (out_ref, g_ref) = run(false);
         let (out, g) = run(true);
-        assert!(max_rel(&out, &out_ref) <= tol, "{dtype:?} values: {}", max_rel(&out, &out_ref));
+        assert!(
+            max_rel(&out, &out_ref) <= tol,
+            "{dtype:?} values: {}",
+            max_rel(&out, &out_ref)
+        );
         for (i, (a, b)) in g.iter().zip(&g_ref).enumerate() {
-            assert!(max_rel(a, b) <= tol, "{dtype:?} gradient {i}: {}", max_rel(a, b));
+            assert!(
+                max_rel(a, b) <= tol,
+                "{dtype:?} gradient {i}: {}",
+                max_rel(a, b)
+            );
         }
     }
 
@@ -216,7 +336,11 @@ mod tests {
             .collect();
             let weight = rand(&[len, n, n], 5, dtype);
             assert_matches_plain(&vars, &weight, dtype, tol, |t, fused| {
-                let f = if fused { rel_pos_probs } else { rel_pos_probs_plain };
+                let f = if fused {
+                    rel_pos_probs
+                } else {
+                    rel_pos_probs_plain
+                };
                 f(t[0], t[1], t[2], t[3], h, w).unwrap()
             });
         }

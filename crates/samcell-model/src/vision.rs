@@ -15,11 +15,11 @@
 //! `train_ops::rel_pos_probs` (same forward, analytic backward, only the probabilities kept
 //! for the backward pass) and the GELU from plain ops.
 
-use crate::config::VisionConfig;
 use crate::attention_cpu::rel_pos_attention;
+use crate::config::VisionConfig;
 use crate::kernels::gelu_bias;
-use crate::train_ops::{rel_pos_probs, rel_pos_scores};
 use crate::layers::{softmax, Exec, LayerNorm, Linear, Weights};
+use crate::train_ops::{rel_pos_probs, rel_pos_scores};
 use candle_core::{Result, Tensor};
 
 struct Attention {
@@ -39,7 +39,9 @@ struct Attention {
 
 /// `R[i, j] = table[i - j + size - 1]`, SAM's `get_rel_pos` for equal query and key sizes.
 fn gather_rel_pos(table: &Tensor, size: usize) -> Result<Tensor> {
-    let idx: Vec<u32> = (0..size).flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as u32)).collect();
+    let idx: Vec<u32> = (0..size)
+        .flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as u32))
+        .collect();
     let idx = Tensor::from_vec(idx, size * size, table.device())?;
     let hd = table.dim(1)?;
     table.index_select(&idx, 0)?.reshape((size, size, hd))
@@ -52,7 +54,10 @@ impl Attention {
         let gathered = if w.exec.train() {
             None
         } else {
-            Some((gather_rel_pos(&rel_pos_h, size)?, gather_rel_pos(&rel_pos_w, size)?))
+            Some((
+                gather_rel_pos(&rel_pos_h, size)?,
+                gather_rel_pos(&rel_pos_w, size)?,
+            ))
         };
         Ok(Self {
             qkv: Linear::load(&w.pp("qkv"), true)?,
@@ -72,20 +77,39 @@ impl Attention {
         let (b, h, w, c) = x.dims4()?;
         let hd = c / self.heads;
         let n = h * w;
-        let qkv = self.qkv.forward(x)?.reshape((b, n, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((b, n, 3, self.heads, hd))?
+            .permute((2, 0, 3, 1, 4))?;
         let q = qkv.get(0)?.contiguous()?.reshape((b * self.heads, n, hd))?;
         let k = qkv.get(1)?.contiguous()?.reshape((b * self.heads, n, hd))?;
         let v = qkv.get(2)?.contiguous()?.reshape((b * self.heads, n, hd))?;
         let (rel_h, rel_w) = match &self.gathered {
             Some((a, b)) => (a.clone(), b.clone()),
-            None => (gather_rel_pos(&self.rel_pos_h, self.size)?, gather_rel_pos(&self.rel_pos_w, self.size)?),
+            None => (
+                gather_rel_pos(&self.rel_pos_h, self.size)?,
+                gather_rel_pos(&self.rel_pos_w, self.size)?,
+            ),
         };
         let bh = b * self.heads;
         if self.exec.cpu_kernels() {
             // fused per block of query rows: the scores never exist for a whole head
             let (rh, rw) = rel_bias(&q, &rel_h, &rel_w, bh, h, w)?;
-            let out = rel_pos_attention(&q.affine(self.scale, 0.0)?, &k, &v, &rh, &rw, h, w, self.exec.bf16)?;
-            let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
+            let out = rel_pos_attention(
+                &q.affine(self.scale, 0.0)?,
+                &k,
+                &v,
+                &rh,
+                &rw,
+                h,
+                w,
+                self.exec.bf16,
+            )?;
+            let out = out
+                .reshape((b, self.heads, h, w, hd))?
+                .permute((0, 2, 3, 1, 4))?
+                .reshape((b, h, w, c))?;
             return self.proj.forward(&out);
         }
         // Large (global) attention is done one head at a time to bound the transient memory (the
@@ -108,23 +132,49 @@ impl Attention {
             outs.push(attn.matmul(&vc)?);
             start += len;
         }
-        let out = if outs.len() == 1 { outs.pop().expect("one chunk") } else { Tensor::cat(&outs, 0)? };
-        let out = out.reshape((b, self.heads, h, w, hd))?.permute((0, 2, 3, 1, 4))?.reshape((b, h, w, c))?;
+        let out = if outs.len() == 1 {
+            outs.pop().expect("one chunk")
+        } else {
+            Tensor::cat(&outs, 0)?
+        };
+        let out = out
+            .reshape((b, self.heads, h, w, hd))?
+            .permute((0, 2, 3, 1, 4))?
+            .reshape((b, h, w, c))?;
         self.proj.forward(&out)
     }
 }
 
 /// The two halves of the decomposed relative-position bias, from the unscaled queries:
 /// `rel_h` (len, h, w, kh) and `rel_w` (len, h, w, kw), given the gathered tables `(q, k, hd)`.
-fn rel_bias(q: &Tensor, rel_h: &Tensor, rel_w: &Tensor, len: usize, h: usize, w: usize) -> Result<(Tensor, Tensor)> {
+fn rel_bias(
+    q: &Tensor,
+    rel_h: &Tensor,
+    rel_w: &Tensor,
+    len: usize,
+    h: usize,
+    w: usize,
+) -> Result<(Tensor, Tensor)> {
     let hd = q.dim(2)?;
     let q4 = q.reshape((len, h, w, hd))?;
     // rel_h[b, y, x, ky] = sum_c q[b, y, x, c] * Rh[y, ky, c]
-    let qh = q4.permute((1, 0, 2, 3))?.contiguous()?.reshape((h, len * w, hd))?;
-    let rh = qh.matmul(&rel_h.t()?)?.reshape((h, len, w, h))?.permute((1, 0, 2, 3))?;
+    let qh = q4
+        .permute((1, 0, 2, 3))?
+        .contiguous()?
+        .reshape((h, len * w, hd))?;
+    let rh = qh
+        .matmul(&rel_h.t()?)?
+        .reshape((h, len, w, h))?
+        .permute((1, 0, 2, 3))?;
     // rel_w[b, y, x, kx] = sum_c q[b, y, x, c] * Rw[x, kx, c]
-    let qw = q4.permute((2, 0, 1, 3))?.contiguous()?.reshape((w, len * h, hd))?;
-    let rw = qw.matmul(&rel_w.t()?)?.reshape((w, len, h, w))?.permute((1, 2, 0, 3))?;
+    let qw = q4
+        .permute((2, 0, 1, 3))?
+        .contiguous()?
+        .reshape((w, len * h, hd))?;
+    let rw = qw
+        .matmul(&rel_w.t()?)?
+        .reshape((w, len, h, w))?
+        .permute((1, 2, 0, 3))?;
     Ok((rh.contiguous()?, rw.contiguous()?))
 }
 
@@ -193,7 +243,9 @@ impl VisionEncoder {
         let grid = cfg.image_size / cfg.patch;
         let pe = w.pp("patch_embed.projection");
         // the 16x16 stride-16 convolution as a matrix product: (C, 3, p, p) -> (C, 3*p*p)
-        let pw = pe.get("weight")?.reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
+        let pw = pe
+            .get("weight")?
+            .reshape((cfg.hidden, 3 * cfg.patch * cfg.patch))?;
         let patch_w = Linear::new(&pw, Some(pe.get("bias")?), w.exec)?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
@@ -239,12 +291,11 @@ impl VisionEncoder {
         let (b, ch, s, _) = pixel_values.dims4()?;
         let p = self.patch;
         let g = s / p;
-        let cols = pixel_values.reshape((b, ch, g, p, g, p))?.permute((0, 2, 4, 1, 3, 5))?.contiguous()?.reshape((
-            b,
-            g,
-            g,
-            ch * p * p,
-        ))?;
+        let cols = pixel_values
+            .reshape((b, ch, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b, g, g, ch * p * p))?;
         let mut x = self.patch_w.forward(&cols)?.broadcast_add(&self.pos)?;
         for blk in &self.blocks {
             x = blk.forward(&x)?;

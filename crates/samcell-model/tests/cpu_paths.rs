@@ -17,27 +17,45 @@ fn weights() -> Option<PathBuf> {
 }
 
 fn load(path: &Path, dtype: DType) -> SamModel {
-    let heads = HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) };
+    let heads = HeadOverrides {
+        vision_heads: Some(2),
+        decoder_heads: Some(2),
+    };
     SamModel::load_as(path, Some(heads), &Device::Cpu, dtype).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A deterministic input in SAM's normalised range.
 fn input() -> Tensor {
     let n = 3 * 1024 * 1024;
-    let v: Vec<f32> = (0..n as u64).map(|i| ((i.wrapping_mul(2654435761)) % 1024) as f32 / 256.0 - 2.0).collect();
+    let v: Vec<f32> = (0..n as u64)
+        .map(|i| ((i.wrapping_mul(2654435761)) % 1024) as f32 / 256.0 - 2.0)
+        .collect();
     Tensor::from_vec(v, (1, 3, 1024, 1024), &Device::Cpu).unwrap()
 }
 
 fn map(model: &SamModel, x: &Tensor) -> Vec<f32> {
-    model.distance_maps(x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    model
+        .distance_maps(x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn on_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
+        .install(f)
 }
 
 #[test]
@@ -53,20 +71,32 @@ fn bf16_maps_are_close_to_f32_and_thread_count_free() {
     let (f32m, bf16m) = (load(&w, DType::F32), load(&w, DType::BF16));
     let (a, b) = (map(&f32m, &x), map(&bf16m, &x));
     let d = max_abs(&a, &b);
-    println!("bf16 vs f32 distance map: max abs difference {d:.2e} ({})", bf16m.cpu_precision().unwrap());
+    println!(
+        "bf16 vs f32 distance map: max abs difference {d:.2e} ({})",
+        bf16m.cpu_precision().unwrap()
+    );
     if cpu_path::selected() == CpuPath::Avx512Bf16 {
-        assert_eq!(bf16m.cpu_precision(), Some("bf16 products, f32 accumulation"));
+        assert_eq!(
+            bf16m.cpu_precision(),
+            Some("bf16 products, f32 accumulation")
+        );
         // tolerance: bf16 rounding (2^-9 relative) of every product operand through the tiny
         // encoder and decoder; the sigmoid maps are in [0, 1]
         assert!(d > 0.0 && d <= 2e-2, "bf16 map differs from f32 by {d}");
     } else {
-        assert_eq!(d, 0.0, "without bf16 products the bf16 request must compute exactly f32");
+        assert_eq!(
+            d, 0.0,
+            "without bf16 products the bf16 request must compute exactly f32"
+        );
     }
     // the same bits with one and two threads, in both precisions
     for (model, want) in [(&f32m, &a), (&bf16m, &b)] {
         let one = on_threads(1, || map(model, &x));
         let two = on_threads(2, || map(model, &x));
-        assert!(one == *want && two == *want, "results depend on the thread count");
+        assert!(
+            one == *want && two == *want,
+            "results depend on the thread count"
+        );
     }
 }
 
@@ -79,9 +109,15 @@ fn child_forced_path() {
     assert_eq!(cpu_path::selected(), want.min(cpu_path::detected()));
     println!("forced: {}", cpu_path::describe());
     let x = input();
-    let (a, b) = (map(&load(&w, DType::F32), &x), map(&load(&w, DType::BF16), &x));
+    let (a, b) = (
+        map(&load(&w, DType::F32), &x),
+        map(&load(&w, DType::BF16), &x),
+    );
     if cpu_path::selected() < CpuPath::Avx512Bf16 {
-        assert_eq!(load(&w, DType::BF16).cpu_precision(), Some("f32 (bf16 asked for, but this CPU path has no bf16 products)"));
+        assert_eq!(
+            load(&w, DType::BF16).cpu_precision(),
+            Some("f32 (bf16 asked for, but this CPU path has no bf16 products)")
+        );
         assert_eq!(max_abs(&a, &b), 0.0);
     }
     println!("CHILD-OK {}", cpu_path::selected().name());
@@ -99,12 +135,24 @@ fn every_lower_path_can_be_forced() {
             continue;
         }
         let out = std::process::Command::new(&exe)
-            .args(["--exact", "child_forced_path", "--ignored", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "child_forced_path",
+                "--ignored",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env("SAMCELL_CPU_PATH", p.name())
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains(&format!("CHILD-OK {}", p.name())), "{}: {text}\n{}", p.name(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && text.contains(&format!("CHILD-OK {}", p.name())),
+            "{}: {text}\n{}",
+            p.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         println!("{}: forced and run", p.name());
     }
 }

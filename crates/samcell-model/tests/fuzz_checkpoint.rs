@@ -21,11 +21,23 @@ use samcell_testdata::mutate::{self, Mutation};
 
 /// A safetensors file with two small f32 tensors under Hugging Face-like keys.
 fn safetensors_seed() -> Vec<u8> {
-    let a: Vec<u8> = (0..6).flat_map(|i| (i as f32 * 0.5).to_le_bytes()).collect();
-    let b: Vec<u8> = (0..4).flat_map(|i| (1.0 - i as f32).to_le_bytes()).collect();
+    let a: Vec<u8> = (0..6)
+        .flat_map(|i| (i as f32 * 0.5).to_le_bytes())
+        .collect();
+    let b: Vec<u8> = (0..4)
+        .flat_map(|i| (1.0 - i as f32).to_le_bytes())
+        .collect();
     let views = vec![
-        ("vision_encoder.neck.conv1.weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 3], &a).expect("view")),
-        ("mask_decoder.iou_token.weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 4], &b).expect("view")),
+        (
+            "vision_encoder.neck.conv1.weight",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 3], &a)
+                .expect("view"),
+        ),
+        (
+            "mask_decoder.iou_token.weight",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, 4], &b)
+                .expect("view"),
+        ),
     ];
     safetensors::tensor::serialize(views, None).expect("serialize")
 }
@@ -80,24 +92,32 @@ fn pickle(tensors: &[(&str, &str, &[u32])]) -> Vec<u8> {
     p
 }
 
-const PT_TENSORS: [(&str, &str, &[u32]); 2] =
-    [("vision_encoder.neck.conv1.weight", "0", &[2, 3]), ("mask_decoder.iou_token.weight", "1", &[1, 4])];
+const PT_TENSORS: [(&str, &str, &[u32]); 2] = [
+    ("vision_encoder.neck.conv1.weight", "0", &[2, 3]),
+    ("mask_decoder.iou_token.weight", "1", &[1, 4]),
+];
 
 fn storages() -> Vec<Vec<u8>> {
     vec![
-        (0..6).flat_map(|i| (i as f32 * 0.25).to_le_bytes()).collect(),
-        (0..4).flat_map(|i| (i as f32 - 2.0).to_le_bytes()).collect(),
+        (0..6)
+            .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+            .collect(),
+        (0..4)
+            .flat_map(|i| (i as f32 - 2.0).to_le_bytes())
+            .collect(),
     ]
 }
 
 /// A `torch.save` zip: `archive/data.pkl`, `archive/data/<k>`, `archive/version` (stored).
 fn torch_zip(pkl: &[u8], storages: &[Vec<u8>]) -> Vec<u8> {
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     z.start_file("archive/data.pkl", opts).expect("zip");
     z.write_all(pkl).expect("zip");
     for (k, s) in storages.iter().enumerate() {
-        z.start_file(format!("archive/data/{k}"), opts).expect("zip");
+        z.start_file(format!("archive/data/{k}"), opts)
+            .expect("zip");
         z.write_all(s).expect("zip");
     }
     z.start_file("archive/version", opts).expect("zip");
@@ -106,10 +126,26 @@ fn torch_zip(pkl: &[u8], storages: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let extreme = prop_oneof![Just(0u64), Just(1), Just(u64::from(u32::MAX)), Just(u64::MAX), Just(1 << 40), any::<u64>()];
+    let extreme = prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(u64::from(u32::MAX)),
+        Just(u64::MAX),
+        Just(1 << 40),
+        any::<u64>()
+    ];
     // 8 bytes set to an extreme little-endian value (safetensors header length, offsets)
-    let field = (0usize..160, extreme).prop_map(|(at, value)| Mutation::Field { at, bytes: value.to_le_bytes().to_vec() });
-    prop_oneof![mutate::flip(), mutate::set(), mutate::truncate(), mutate::insert(12), field]
+    let field = (0usize..160, extreme).prop_map(|(at, value)| Mutation::Field {
+        at,
+        bytes: value.to_le_bytes().to_vec(),
+    });
+    prop_oneof![
+        mutate::flip(),
+        mutate::set(),
+        mutate::truncate(),
+        mutate::insert(12),
+        field
+    ]
 }
 
 fn apply(b: Vec<u8>, m: &Mutation) -> Vec<u8> {
@@ -128,7 +164,10 @@ fn read(path: &Path) -> bool {
 }
 
 fn cases() -> u32 {
-    std::env::var("SAMCELL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)
+    std::env::var("SAMCELL_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500)
 }
 
 #[test]
@@ -167,7 +206,10 @@ fn short_storage_id_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("short_id.pt");
     std::fs::write(&path, torch_zip(&bad, &storages())).expect("write");
-    let e = Checkpoint::read(&path).err().expect("a malformed archive must be refused").to_string();
+    let e = Checkpoint::read(&path)
+        .err()
+        .expect("a malformed archive must be refused")
+        .to_string();
     assert!(e.contains("short_id.pt") && e.contains("malformed"), "{e}");
 }
 

@@ -13,12 +13,17 @@ mod common;
 use common::{max_abs, npy, rel_l2};
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
-    npy(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
+    npy(&PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name))
 }
 
 /// Tiny config: vision 2 heads, decoder 2 heads (not visible in shapes).
 fn tiny_heads() -> HeadOverrides {
-    HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }
+    HeadOverrides {
+        vision_heads: Some(2),
+        decoder_heads: Some(2),
+    }
 }
 
 /// The tiny model from its `ext` checkpoint, or `None` (after a skip line) without the shared
@@ -62,7 +67,9 @@ fn subsample(t: &Tensor, step: usize) -> Vec<f32> {
 
 #[test]
 fn tiny_model_matches_transformers() {
-    let Some(model) = load("safetensors") else { return };
+    let Some(model) = load("safetensors") else {
+        return;
+    };
     assert_eq!(model.config.vision.global_layers, vec![1]);
     assert_eq!(model.config.vision.window, 14);
     let pv = pixel_values(2);
@@ -83,39 +90,86 @@ fn tiny_model_matches_transformers() {
     assert!(e <= 1e-5, "pred_masks relative L2 {e:.3e} > 1e-5");
 
     let (_, want_iou) = fixture("tiny_iou_scores.npy");
-    let got_iou = out.iou_scores.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let got_iou = out
+        .iou_scores
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     // tolerance: 1e-4 absolute
-    assert!(max_abs(&got_iou, &want_iou) <= 1e-4, "iou {got_iou:?} vs {want_iou:?}");
+    assert!(
+        max_abs(&got_iou, &want_iou) <= 1e-4,
+        "iou {got_iou:?} vs {want_iou:?}"
+    );
 
     let (_, want_pe) = fixture("tiny_image_pe.npy");
     let got_pe = subsample(&model.image_positional_embeddings().unwrap(), 4);
     // tolerance: 1e-5 absolute (sin/cos of arguments up to ~2*pi*|B|)
-    assert!(max_abs(&got_pe, &want_pe) <= 1e-5, "image pe max abs {}", max_abs(&got_pe, &want_pe));
+    assert!(
+        max_abs(&got_pe, &want_pe) <= 1e-5,
+        "image pe max abs {}",
+        max_abs(&got_pe, &want_pe)
+    );
 }
 
 #[test]
 fn batched_equals_single() {
-    let Some(model) = load("safetensors") else { return };
+    let Some(model) = load("safetensors") else {
+        return;
+    };
     let pv = pixel_values(2);
     let both = model.distance_maps(&pv).unwrap();
     let second = model.distance_maps(&pv.narrow(0, 1, 1).unwrap()).unwrap();
-    let a = both.get(1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = second.get(0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let a = both
+        .get(1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let b = second
+        .get(0)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     // tolerance: 1e-6 absolute (batching may change matmul blocking)
-    assert!(max_abs(&a, &b) <= 1e-6, "batch of 2 vs single differ by {}", max_abs(&a, &b));
+    assert!(
+        max_abs(&a, &b) <= 1e-6,
+        "batch of 2 vs single differ by {}",
+        max_abs(&a, &b)
+    );
 }
 
 #[test]
 fn pt_and_safetensors_are_bit_identical() {
-    let Some(found) = samcell_testdata::require(&["sam_tiny_scaled.pt", "sam_tiny_scaled.safetensors"], &[]) else {
+    let Some(found) =
+        samcell_testdata::require(&["sam_tiny_scaled.pt", "sam_tiny_scaled.safetensors"], &[])
+    else {
         return;
     };
     let (a, b) = (load_path(&found[0]), load_path(&found[1]));
     assert_eq!(a.format, samcell_model::Format::TorchZip);
     assert_eq!(b.format, samcell_model::Format::Safetensors);
     let pv = pixel_values(1);
-    let da = a.distance_maps(&pv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let db = b.distance_maps(&pv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let da = a
+        .distance_maps(&pv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let db = b
+        .distance_maps(&pv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     // tolerance: exact (same weights, same code)
-    assert!(da.iter().zip(&db).all(|(x, y)| x.to_bits() == y.to_bits()), ".pt and .safetensors outputs differ");
+    assert!(
+        da.iter().zip(&db).all(|(x, y)| x.to_bits() == y.to_bits()),
+        ".pt and .safetensors outputs differ"
+    );
 }

@@ -41,9 +41,14 @@ fn same_partition(a: &[u32], b: &[i32]) -> bool {
 fn vitb_parity_with_reference() {
     let dir = PathBuf::from(std::env::var("SAMCELL_PARITY_DIR").expect("set SAMCELL_PARITY_DIR"));
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let weights_dir = std::env::var_os("SAMCELL_REF_WEIGHTS").map(PathBuf::from).unwrap_or(repo.join("reference/weights"));
+    let weights_dir = std::env::var_os("SAMCELL_REF_WEIGHTS")
+        .map(PathBuf::from)
+        .unwrap_or(repo.join("reference/weights"));
     let model = SamModel::load(&weights_dir.join("sam_vitb_scaled.pt"), None).unwrap();
-    let predictor = Arc::new(SamPredictor::new(SamModel::load(&weights_dir.join("sam_vitb_scaled.safetensors"), None).unwrap(), 2));
+    let predictor = Arc::new(SamPredictor::new(
+        SamModel::load(&weights_dir.join("sam_vitb_scaled.safetensors"), None).unwrap(),
+        2,
+    ));
     for name in ["synth_704x520", "real"] {
         let d = dir.join(name);
         let (shape, input) = npy::<u8>(&d.join("input.npy"));
@@ -59,7 +64,12 @@ fn vitb_parity_with_reference() {
         assert!(e <= 1e-5, "{name}: pixel_values max abs diff {e} > 1e-5");
         let pv_t = Tensor::from_vec(pv, (1, 3, 1024, 1024), &Device::Cpu).unwrap();
         let out = model.forward(&pv_t).unwrap();
-        let emb = out.image_embeddings.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let emb = out
+            .image_embeddings
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let (_, want_emb) = npy::<f32>(&d.join("crop0_image_embeddings.npy"));
         let e = rel_l2(&emb, &want_emb);
         println!("{name}: crop0 image embeddings relative L2 {e:.2e}");
@@ -77,15 +87,27 @@ fn vitb_parity_with_reference() {
             let crop = &crops[k];
             let pv = pixel_values(&enhance(crop).unwrap()).unwrap();
             let t = Tensor::from_vec(pv, (1, 3, 1024, 1024), &Device::Cpu).unwrap();
-            let m = model.forward(&t).unwrap().pred_masks.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let m = model
+                .forward(&t)
+                .unwrap()
+                .pred_masks
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             let e = rel_l2(&m, &want_masks[k * per..(k + 1) * per]);
             worst = worst.max(e);
             assert!(e <= 1e-4, "{name}: crop {k} logits relative L2 {e} > 1e-4");
         }
-        println!("{name}: worst crop logits relative L2 {worst:.2e} (crops 0, middle, last of {})", crops.len());
+        println!(
+            "{name}: worst crop logits relative L2 {worst:.2e} (crops 0, middle, last of {})",
+            crops.len()
+        );
 
         // blended map and labels through the whole pipeline
-        let seg = Segmenter::new(predictor.clone(), SegmentConfig::default()).segment(&image).unwrap();
+        let seg = Segmenter::new(predictor.clone(), SegmentConfig::default())
+            .segment(&image)
+            .unwrap();
         let (_, want_map) = npy::<f32>(&d.join("dist_map.npy"));
         let (_, weight) = npy::<f32>(&d.join("combine_weight_map.npy"));
         let mut e = 0.0f32;
@@ -104,6 +126,9 @@ fn vitb_parity_with_reference() {
             s.len()
         };
         println!("{name}: {} cells (reference {n_ref})", seg.n_cells);
-        assert!(same_partition(seg.labels.data(), &want_labels), "{name}: labels differ from the reference");
+        assert!(
+            same_partition(seg.labels.data(), &want_labels),
+            "{name}: labels differ from the reference"
+        );
     }
 }

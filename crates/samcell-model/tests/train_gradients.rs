@@ -21,8 +21,14 @@ use std::collections::HashMap;
 /// The tiny model's tensors and config, or `None` (after a skip line) without the shared harness.
 fn tiny() -> Option<(HashMap<String, Tensor>, samcell_model::SamConfig)> {
     let path = samcell_testdata::require_shared("sam_tiny_scaled.safetensors")?;
-    let (ckpt, cfg) = read_checkpoint(&path, Some(HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (ckpt, cfg) = read_checkpoint(
+        &path,
+        Some(HeadOverrides {
+            vision_heads: Some(2),
+            decoder_heads: Some(2),
+        }),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     Some((ckpt.tensors, cfg))
 }
 
@@ -30,15 +36,24 @@ fn tiny() -> Option<(HashMap<String, Tensor>, samcell_model::SamConfig)> {
 fn hashed(n: usize, seed: u64) -> Vec<f64> {
     (0..n as u64)
         .map(|i| {
-            let k = (i.wrapping_mul(2654435761).wrapping_add(seed.wrapping_mul(40503))) % 2048;
+            let k = (i
+                .wrapping_mul(2654435761)
+                .wrapping_add(seed.wrapping_mul(40503)))
+                % 2048;
             k as f64 / 1024.0 - 1.0
         })
         .collect()
 }
 
 fn pixels(dtype: DType) -> Tensor {
-    let v = hashed(3 * 1024 * 1024, 7).into_iter().map(|x| 2.0 * x).collect::<Vec<_>>();
-    Tensor::from_vec(v, (1, 3, 1024, 1024), &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+    let v = hashed(3 * 1024 * 1024, 7)
+        .into_iter()
+        .map(|x| 2.0 * x)
+        .collect::<Vec<_>>();
+    Tensor::from_vec(v, (1, 3, 1024, 1024), &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
 }
 
 /// The tiny model cut down to a 256x256 input (16x16 grid: the absolute position embedding and
@@ -46,21 +61,43 @@ fn pixels(dtype: DType) -> Tensor {
 /// finite differences fast and exercises the window padding (16 -> 28 for 14x14 windows).
 fn tiny_small() -> Option<(HashMap<String, Tensor>, samcell_model::SamConfig)> {
     let (mut raw, _) = tiny()?;
-    let pos = raw["vision_encoder.pos_embed"].narrow(1, 0, 16).unwrap().narrow(2, 0, 16).unwrap().contiguous().unwrap();
+    let pos = raw["vision_encoder.pos_embed"]
+        .narrow(1, 0, 16)
+        .unwrap()
+        .narrow(2, 0, 16)
+        .unwrap()
+        .contiguous()
+        .unwrap();
     raw.insert("vision_encoder.pos_embed".into(), pos);
     for k in ["rel_pos_h", "rel_pos_w"] {
         let key = format!("vision_encoder.layers.1.attn.{k}");
-        let t = raw[&key].narrow(0, 63 - 15, 31).unwrap().contiguous().unwrap();
+        let t = raw[&key]
+            .narrow(0, 63 - 15, 31)
+            .unwrap()
+            .contiguous()
+            .unwrap();
         raw.insert(key, t);
     }
-    let cfg = SamConfig::detect(&raw, HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }).unwrap();
-    assert_eq!((cfg.vision.image_size, cfg.vision.global_layers.clone()), (256, vec![1]));
+    let cfg = SamConfig::detect(
+        &raw,
+        HeadOverrides {
+            vision_heads: Some(2),
+            decoder_heads: Some(2),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (cfg.vision.image_size, cfg.vision.global_layers.clone()),
+        (256, vec![1])
+    );
     Some((raw, cfg))
 }
 
 #[test]
 fn gradients_match_finite_differences() {
-    let Some((raw, cfg)) = tiny_small() else { return };
+    let Some((raw, cfg)) = tiny_small() else {
+        return;
+    };
     let d = Device::Cpu;
     let mut tensors = HashMap::new();
     let mut vars: HashMap<String, Var> = HashMap::new();
@@ -81,15 +118,35 @@ fn gradients_match_finite_differences() {
     // expensive part in f64); encoder pieces run the whole model
     let emb = model.image_embeddings(&pv).unwrap().detach();
     let loss = |m: &SamModel, full: bool| -> Tensor {
-        let logits = if full { m.token1_logits(&pv).unwrap() } else { m.token1_logits_from_embeddings(&emb).unwrap() };
+        let logits = if full {
+            m.token1_logits(&pv).unwrap()
+        } else {
+            m.token1_logits_from_embeddings(&emb).unwrap()
+        };
         (logits * &w).unwrap().sum_all().unwrap()
     };
     let grads = loss(&model, true).backward().unwrap();
 
     let pieces: [(&str, &[&str]); 4] = [
-        ("windowed attention block", &["vision_encoder.layers.0.attn.", "vision_encoder.layers.0.layer_norm1."]),
-        ("global attention rel-pos", &["vision_encoder.layers.1.attn.rel_pos_"]),
-        ("two-way transformer", &["mask_decoder.transformer.", "mask_decoder.mask_tokens.", "mask_decoder.iou_token."]),
+        (
+            "windowed attention block",
+            &[
+                "vision_encoder.layers.0.attn.",
+                "vision_encoder.layers.0.layer_norm1.",
+            ],
+        ),
+        (
+            "global attention rel-pos",
+            &["vision_encoder.layers.1.attn.rel_pos_"],
+        ),
+        (
+            "two-way transformer",
+            &[
+                "mask_decoder.transformer.",
+                "mask_decoder.mask_tokens.",
+                "mask_decoder.iou_token.",
+            ],
+        ),
         (
             "hypernetwork + upscaling",
             &[
@@ -104,17 +161,31 @@ fn gradients_match_finite_differences() {
     let eps = 1e-7;
     for (seed, (name, prefixes)) in pieces.iter().enumerate() {
         let full = prefixes[0].starts_with("vision_encoder.");
-        let mut keys: Vec<&String> = vars.keys().filter(|k| prefixes.iter().any(|p| k.starts_with(p))).collect();
+        let mut keys: Vec<&String> = vars
+            .keys()
+            .filter(|k| prefixes.iter().any(|p| k.starts_with(p)))
+            .collect();
         keys.sort();
         assert!(!keys.is_empty(), "{name}: no parameters");
         let mut dirs = Vec::new();
         let mut analytic = 0.0;
         for (i, k) in keys.iter().enumerate() {
             let var = &vars[*k];
-            let v =
-                Tensor::from_vec(hashed(var.elem_count(), 100 * seed as u64 + i as u64 + 1), var.shape(), &d).unwrap();
-            let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{k}: no gradient"));
-            analytic += (g * &v).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
+            let v = Tensor::from_vec(
+                hashed(var.elem_count(), 100 * seed as u64 + i as u64 + 1),
+                var.shape(),
+                &d,
+            )
+            .unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{k}: no gradient"));
+            analytic += (g * &v)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
             dirs.push((var.clone(), var.as_tensor().detach().copy().unwrap(), v));
         }
         let eval = |s: f64| -> f64 {
@@ -147,14 +218,47 @@ fn training_mode_matches_inference_and_follows_updates() {
     tensors.insert(key.to_string(), var.as_tensor().clone());
     let train = SamModel::from_tensors(&tensors, cfg, &d, Mode::Train).unwrap();
     let pv = pixels(DType::F32);
-    let a = infer.token1_logits(&pv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = train.token1_logits(&pv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let num: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let a = infer
+        .token1_logits(&pv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let b = train
+        .token1_logits(&pv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let num: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
     let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
     // tolerance: 1e-5 relative L2 (fused kernels vs plain ops, f32)
-    assert!((num / den).sqrt() <= 1e-5, "train vs infer logits relative L2 {:.2e}", (num / den).sqrt());
+    assert!(
+        (num / den).sqrt() <= 1e-5,
+        "train vs infer logits relative L2 {:.2e}",
+        (num / den).sqrt()
+    );
     var.set(&(var.as_tensor().detach() + 1.0).unwrap()).unwrap();
-    let c = train.token1_logits(&pv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let moved = c.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    assert!(moved > 1e-3, "an updated variable must change the next forward (moved {moved})");
+    let c = train
+        .token1_logits(&pv)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let moved = c
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        moved > 1e-3,
+        "an updated variable must change the next forward (moved {moved})"
+    );
 }

@@ -60,10 +60,22 @@ static ALLOC: Counting = Counting;
 /// (bytes kept from the end of the forward pass to the backward pass, peak bytes over both),
 /// both above what was allocated before the forward pass.
 fn measure(fused: bool, vars: &[Var], values: &Tensor, h: usize, w: usize) -> (usize, usize) {
-    let f = if fused { rel_pos_probs } else { rel_pos_probs_plain };
+    let f = if fused {
+        rel_pos_probs
+    } else {
+        rel_pos_probs_plain
+    };
     let base = CURRENT.load(Relaxed);
     PEAK.store(base, Relaxed);
-    let p = f(vars[0].as_tensor(), vars[1].as_tensor(), vars[2].as_tensor(), vars[3].as_tensor(), h, w).unwrap();
+    let p = f(
+        vars[0].as_tensor(),
+        vars[1].as_tensor(),
+        vars[2].as_tensor(),
+        vars[3].as_tensor(),
+        h,
+        w,
+    )
+    .unwrap();
     let loss = p.matmul(values).unwrap().sum_all().unwrap();
     let kept = CURRENT.load(Relaxed) - base;
     let grads = loss.backward().unwrap();
@@ -99,10 +111,23 @@ fn training_ops_keep_only_their_results() {
         s(kept),
         s(peak)
     );
-    assert!(s(plain_kept) >= 4.0, "the plain reference should keep its intermediates: {:.2}", s(plain_kept));
-    assert!(s(kept) <= 1.5, "fused op keeps {:.2} score-sized tensors", s(kept));
+    assert!(
+        s(plain_kept) >= 4.0,
+        "the plain reference should keep its intermediates: {:.2}",
+        s(plain_kept)
+    );
+    assert!(
+        s(kept) <= 1.5,
+        "fused op keeps {:.2} score-sized tensors",
+        s(kept)
+    );
     assert!(kept as f64 <= 0.3 * plain_kept as f64);
-    assert!(peak as f64 <= 0.6 * plain_peak as f64, "peak {:.2} vs plain {:.2}", s(peak), s(plain_peak));
+    assert!(
+        peak as f64 <= 0.6 * plain_peak as f64,
+        "peak {:.2} vs plain {:.2}",
+        s(peak),
+        s(plain_peak)
+    );
 
     // Layer norm over (4096 tokens, 256 channels): the plain ops keep 5 token-sized tensors
     // beside the input (measured 5.0), the fused op 1, its result (measured 1.0).
@@ -112,7 +137,11 @@ fn training_ops_keep_only_their_results() {
     let tokens = 4096 * 256 * 4;
     let ln_kept = |fused: bool| {
         let base = CURRENT.load(Relaxed);
-        let f = if fused { layer_norm } else { samcell_model::train_ops::layer_norm_plain };
+        let f = if fused {
+            layer_norm
+        } else {
+            samcell_model::train_ops::layer_norm_plain
+        };
         let y = f(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1e-6).unwrap();
         let loss = y.sum_all().unwrap();
         let kept = (CURRENT.load(Relaxed) - base) as f64 / tokens as f64;
@@ -122,5 +151,8 @@ fn training_ops_keep_only_their_results() {
     };
     let (plain, fused) = (ln_kept(false), ln_kept(true));
     eprintln!("token-sized tensors kept by layer norm: plain {plain:.2}, fused {fused:.2}");
-    assert!(plain >= 4.0 && fused <= 1.2, "layer norm keeps {fused:.2} (plain {plain:.2})");
+    assert!(
+        plain >= 4.0 && fused <= 1.2,
+        "layer norm keeps {fused:.2} (plain {plain:.2})"
+    );
 }

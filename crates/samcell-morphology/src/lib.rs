@@ -13,9 +13,12 @@ mod queue;
 mod ranked;
 pub mod watershed;
 
-pub use contours::{contour_seed, external_contours, external_contours_where, polygon_moments, Contour};
+pub use contours::{
+    contour_seed, external_contours, external_contours_where, polygon_moments, Contour,
+};
 pub use postprocess::{
-    cells_from_distance_map, seed_list_from_peaks, seeds_from_peaks, DEFAULT_FILL_THRESHOLD, DEFAULT_PEAK_THRESHOLD,
+    cells_from_distance_map, seed_list_from_peaks, seeds_from_peaks, DEFAULT_FILL_THRESHOLD,
+    DEFAULT_PEAK_THRESHOLD,
 };
 pub use watershed::watershed;
 

@@ -59,7 +59,10 @@ pub fn seed_list_from_peaks(
         return Vec::new();
     }
     let mut seeds: Vec<(u32, u32)> = Vec::new();
-    for (i, contour) in external_contours_where(width, height, peak).iter().enumerate() {
+    for (i, contour) in external_contours_where(width, height, peak)
+        .iter()
+        .enumerate()
+    {
         if let Some((x, y)) = contour_seed(contour) {
             let x = (x.max(0) as usize).min(width - 1);
             let y = (y.max(0) as usize).min(height - 1);

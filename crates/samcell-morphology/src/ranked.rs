@@ -335,7 +335,12 @@ impl<'a> RankLookup<'a> {
             }
             *s = k as u32;
         }
-        Self { keys, low, shift, start }
+        Self {
+            keys,
+            low,
+            shift,
+            start,
+        }
     }
 
     /// Rank of `key`, which must be one of the keys.
@@ -381,7 +386,8 @@ mod tests {
                 .collect();
             let value = |i: usize| values[i];
             let in_mask = |i: usize| mask[i];
-            let expected = crate::watershed::flood_f32_heap(w, h, &value, markers.clone(), &in_mask);
+            let expected =
+                crate::watershed::flood_f32_heap(w, h, &value, markers.clone(), &in_mask);
             let seeds = crate::watershed::seed_list(&markers);
             for bits in [0, 1, 2, BLOCK_BITS] {
                 let got = flood_ranked_blocks(w, h, &value, &seeds, &in_mask, bits);

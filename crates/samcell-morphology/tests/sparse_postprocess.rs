@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use samcell_imaging::Image;
-use samcell_morphology::{cells_from_distance_map, seed_list_from_peaks, seeds_from_peaks, watershed};
+use samcell_morphology::{
+    cells_from_distance_map, seed_list_from_peaks, seeds_from_peaks, watershed,
+};
 
 /// The path `cells_from_distance_map` took before it went sparse.
 fn materialised(dist: &Image<f32>, peak: f32, fill: f32) -> Image<u32> {
@@ -25,7 +27,13 @@ fn scatter(w: usize, h: usize, seeds: &[(u32, u32)]) -> Image<u32> {
 
 /// Maps of quantised bumps (plateaus and tied seeds) plus noise, some values exactly at the
 /// thresholds.
-fn bump_map(w: usize, h: usize, bumps: &[(usize, usize, u32, u32)], levels: u32, noise: u64) -> Image<f32> {
+fn bump_map(
+    w: usize,
+    h: usize,
+    bumps: &[(usize, usize, u32, u32)],
+    levels: u32,
+    noise: u64,
+) -> Image<f32> {
     let mut s = noise;
     let v = (0..w * h)
         .map(|i| {
@@ -34,7 +42,9 @@ fn bump_map(w: usize, h: usize, bumps: &[(usize, usize, u32, u32)], levels: u32,
                 let d2 = ((x - cx as f32).powi(2) + (y - cy as f32).powi(2)) / (r * r) as f32;
                 acc.max(height as f32 / 64.0 * (1.0 - d2))
             });
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let jitter = ((s >> 40) % 3) as f32 / 64.0 * f32::from(u8::from(noise % 2 == 1));
             ((best + jitter) * levels as f32).floor() / levels as f32
         })
@@ -83,13 +93,25 @@ fn large_tied_map_equals_materialised() {
     let mut bumps = Vec::new();
     let mut s = 5u64;
     for _ in 0..300 {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let r = (s >> 33) as usize;
-        bumps.push((r % w, (r / w) % h, 4 + (r % 13) as u32, 34 + (r % 31) as u32));
+        bumps.push((
+            r % w,
+            (r / w) % h,
+            4 + (r % 13) as u32,
+            34 + (r % 31) as u32,
+        ));
     }
     let dist = bump_map(w, h, &bumps, 16, 3);
     let lean = cells_from_distance_map(&dist, 0.47, 0.09).expect("lean");
-    let n = lean.data().iter().copied().collect::<std::collections::BTreeSet<_>>().len();
+    let n = lean
+        .data()
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     assert!(n > 100, "only {n} labels: the map should have many cells");
     assert_eq!(lean.data(), materialised(&dist, 0.47, 0.09).data());
 }

@@ -35,7 +35,11 @@ pub struct BitGrid {
 impl BitGrid {
     /// All bits clear.
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, words: vec![0; (width * height).div_ceil(64)] }
+        Self {
+            width,
+            height,
+            words: vec![0; (width * height).div_ceil(64)],
+        }
     }
 
     /// Width of the grid.
@@ -105,8 +109,9 @@ impl<'a> BandBlender<'a> {
         for (k, tile) in plan.tiles.iter().enumerate() {
             let (mh, mw) = touched(plan, &mask, tile);
             if mh > 0 && mw > 0 {
-                let k = u32::try_from(k)
-                    .map_err(|_| PipelineError::Shape(format!("plan of {} crops is too large", plan.len())))?;
+                let k = u32::try_from(k).map_err(|_| {
+                    PipelineError::Shape(format!("plan of {} crops is too large", plan.len()))
+                })?;
                 for slot in &mut last_crop[tile.region.y..tile.region.y + mh] {
                     *slot = k;
                 }
@@ -134,7 +139,11 @@ impl<'a> BandBlender<'a> {
     /// Bytes of every buffer the blender holds now (capacities, not lengths).
     pub fn buffer_bytes(&self) -> usize {
         let f = std::mem::size_of::<f32>();
-        (self.mask.data().len() + self.out.data().len() + self.accum.capacity() + self.weight.capacity()) * f
+        (self.mask.data().len()
+            + self.out.data().len()
+            + self.accum.capacity()
+            + self.weight.capacity())
+            * f
             + self.last_crop.capacity() * std::mem::size_of::<u32>()
             + self.unset.words.capacity() * std::mem::size_of::<u64>()
     }
@@ -165,7 +174,10 @@ impl<'a> BandBlender<'a> {
             return Err(PipelineError::CropMap {
                 index,
                 total: self.plan.len(),
-                reason: format!("crops must be blended in plan order; expected crop {}", self.next_crop),
+                reason: format!(
+                    "crops must be blended in plan order; expected crop {}",
+                    self.next_crop
+                ),
             });
         }
         if let Some(part) = CropPart::new(self.plan, &self.mask, index, map)? {
@@ -264,7 +276,11 @@ const STALE: u32 = u32::MAX - 1;
 /// of one index per pixel.
 pub fn fill_from_nearest_bits(map: &mut MapF32, invalid: &BitGrid) -> usize {
     let (w, h) = (map.width(), map.height());
-    assert_eq!((invalid.width(), invalid.height()), (w, h), "invalid mask does not match the map");
+    assert_eq!(
+        (invalid.width(), invalid.height()),
+        (w, h),
+        "invalid mask does not match the map"
+    );
     let n_invalid = invalid.count();
     if n_invalid == 0 || n_invalid == w * h {
         return 0;
@@ -294,7 +310,11 @@ pub fn fill_from_nearest_bits(map: &mut MapF32, invalid: &BitGrid) -> usize {
                     break;
                 }
                 let left = x.checked_sub(r);
-                let right = if r > 0 && x + r < w { Some(x + r) } else { None };
+                let right = if r > 0 && x + r < w {
+                    Some(x + r)
+                } else {
+                    None
+                };
                 for col in [left, right].into_iter().flatten() {
                     if let Some((dy2, row)) = column_best(invalid, &up, &mut down, col, y) {
                         let key = (dy2 + r2, row, col);
@@ -314,10 +334,18 @@ pub fn fill_from_nearest_bits(map: &mut MapF32, invalid: &BitGrid) -> usize {
 
 /// Nearest valid pixel of column `x` to row `y`: `(dy^2, row)`, ties to the upper one.
 #[inline]
-fn column_best(invalid: &BitGrid, up: &[u32], down: &mut [u32], x: usize, y: usize) -> Option<(u64, usize)> {
+fn column_best(
+    invalid: &BitGrid,
+    up: &[u32],
+    down: &mut [u32],
+    x: usize,
+    y: usize,
+) -> Option<(u64, usize)> {
     let w = invalid.width();
     if down[x] == STALE || (down[x] != NONE && (down[x] as usize) < y) {
-        down[x] = (y..invalid.height()).find(|&r| !invalid.get(r * w + x)).map_or(NONE, |r| r as u32);
+        down[x] = (y..invalid.height())
+            .find(|&r| !invalid.get(r * w + x))
+            .map_or(NONE, |r| r as u32);
     }
     let (u, d) = (up[x], down[x]);
     let du = (u != NONE).then(|| (y - u as usize) as u64);
@@ -341,18 +369,30 @@ mod tests {
     /// returned at the model's 256x256 size, so the blender resizes them).
     fn crop_map(plan: &TilePlan, k: usize, seed: u64, model_size: bool) -> MapF32 {
         let t = plan.tiles[k];
-        let (w, h) = if model_size { (256, 256) } else { (t.width, t.height) };
+        let (w, h) = if model_size {
+            (256, 256)
+        } else {
+            (t.width, t.height)
+        };
         let mut s = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let data = (0..w * h)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (s >> 40) as f32 / (1u64 << 24) as f32
             })
             .collect();
         MapF32::from_vec(w, h, data).expect("map")
     }
 
-    fn both(w: usize, h: usize, cfg: TilingConfig, seed: u64, resize_every: usize) -> (MapF32, MapF32, usize) {
+    fn both(
+        w: usize,
+        h: usize,
+        cfg: TilingConfig,
+        seed: u64,
+        resize_every: usize,
+    ) -> (MapF32, MapF32, usize) {
         let plan = TilePlan::new(w, h, &cfg).expect("plan");
         let mut whole = Blender::new(&plan).expect("blender");
         let mut band = BandBlender::new(&plan).expect("band blender");
@@ -373,9 +413,21 @@ mod tests {
     fn band_equals_whole_image_blend_on_standard_plans() {
         // Ragged last rows/columns (700, 1000), single-crop (48x40), small crops (200x150),
         // exact multiples of the stride (576).
-        for (w, h) in [(704, 520), (1000, 700), (48, 40), (200, 150), (576, 576), (65, 300), (300, 65)] {
+        for (w, h) in [
+            (704, 520),
+            (1000, 700),
+            (48, 40),
+            (200, 150),
+            (576, 576),
+            (65, 300),
+            (300, 65),
+        ] {
             let (a, b, rows) = both(w, h, TilingConfig::default(), 7, 3);
-            assert_eq!(bits(&a), bits(&b), "{w}x{h}: band blend differs from Blender (tolerance 0)");
+            assert_eq!(
+                bits(&a),
+                bits(&b),
+                "{w}x{h}: band blend differs from Blender (tolerance 0)"
+            );
             assert!(rows <= 2 * 256 || h <= 512, "{w}x{h}: band of {rows} rows");
         }
     }
@@ -391,8 +443,12 @@ mod tests {
         let plan = TilePlan::new(600, 500, &TilingConfig::default()).expect("plan");
         let mut band = BandBlender::new(&plan).expect("band");
         assert!(band.add(1, &crop_map(&plan, 1, 0, false)).is_err());
-        band.add(0, &crop_map(&plan, 0, 0, false)).expect("first crop");
-        assert!(band.finish().is_err(), "finish before the last crop must fail");
+        band.add(0, &crop_map(&plan, 0, 0, false))
+            .expect("first crop");
+        assert!(
+            band.finish().is_err(),
+            "finish before the last crop must fail"
+        );
     }
 
     proptest! {

@@ -81,7 +81,11 @@ pub fn crop_blending_mask(plan: &TilePlan) -> Result<MapF32, PipelineError> {
     if plan.mode == crate::tiling::TilingMode::Padded {
         return Ok(blending_mask_rect(cw, ch, cfg.overlap));
     }
-    let size = if (ch, cw) != (cfg.crop, cfg.crop) { ch.max(cw) } else { cfg.crop };
+    let size = if (ch, cw) != (cfg.crop, cfg.crop) {
+        ch.max(cw)
+    } else {
+        cfg.crop
+    };
     let mask = blending_mask(size, cfg.overlap);
     if (mask.height(), mask.width()) != (ch, cw) {
         return resize::opencv_linear_f32(&mask, cw, ch).map_err(PipelineError::imaging);
@@ -149,7 +153,12 @@ impl<'a> Blender<'a> {
     pub fn finish(self) -> MapF32 {
         let valid = self.valid();
         let mut out = self.accum;
-        for ((o, &w), &ok) in out.data_mut().iter_mut().zip(self.weight.data()).zip(&valid) {
+        for ((o, &w), &ok) in out
+            .data_mut()
+            .iter_mut()
+            .zip(self.weight.data())
+            .zip(&valid)
+        {
             if ok {
                 *o /= w;
             }
@@ -182,17 +191,25 @@ impl<'m> CropPart<'m> {
         map: &'m MapF32,
     ) -> Result<Option<Self>, PipelineError> {
         let total = plan.len();
-        let tile = *plan.tiles.get(index).ok_or_else(|| PipelineError::CropMap {
-            index,
-            total,
-            reason: "no such crop in the plan".into(),
-        })?;
+        let tile = *plan
+            .tiles
+            .get(index)
+            .ok_or_else(|| PipelineError::CropMap {
+                index,
+                total,
+                reason: "no such crop in the plan".into(),
+            })?;
         let map = if (map.width(), map.height()) != (tile.width, tile.height) {
             if map.width() == 0 || map.height() == 0 {
-                return Err(PipelineError::CropMap { index, total, reason: "empty distance map".into() });
+                return Err(PipelineError::CropMap {
+                    index,
+                    total,
+                    reason: "empty distance map".into(),
+                });
             }
             std::borrow::Cow::Owned(
-                resize::opencv_linear_f32(map, tile.width, tile.height).map_err(PipelineError::imaging_on(index))?,
+                resize::opencv_linear_f32(map, tile.width, tile.height)
+                    .map_err(PipelineError::imaging_on(index))?,
             )
         } else {
             std::borrow::Cow::Borrowed(map)
@@ -206,17 +223,38 @@ impl<'m> CropPart<'m> {
             return Err(PipelineError::CropMap {
                 index,
                 total,
-                reason: format!("map {}x{} smaller than its {mw}x{mh} region at ({mx}, {my})", map.width(), map.height()),
+                reason: format!(
+                    "map {}x{} smaller than its {mw}x{mh} region at ({mx}, {my})",
+                    map.width(),
+                    map.height()
+                ),
             });
         }
         // only the part that is blended counts (pixels outside it are never read)
         let bad: usize = (my..my + mh)
-            .map(|r| map.row(r)[mx..mx + mw].iter().filter(|v| !v.is_finite()).count())
+            .map(|r| {
+                map.row(r)[mx..mx + mw]
+                    .iter()
+                    .filter(|v| !v.is_finite())
+                    .count()
+            })
             .sum();
         if bad > 0 {
-            return Err(PipelineError::NonFiniteMap { index, total, count: bad });
+            return Err(PipelineError::NonFiniteMap {
+                index,
+                total,
+                count: bad,
+            });
         }
-        Ok(Some(Self { map, x: tile.region.x, y: tile.region.y, w: mw, h: mh, map_x: mx, map_y: my }))
+        Ok(Some(Self {
+            map,
+            x: tile.region.x,
+            y: tile.region.y,
+            w: mw,
+            h: mh,
+            map_x: mx,
+            map_y: my,
+        }))
     }
 
     /// `acc += map * mask`, `wgt += mask` over row `row` of the part (f32, in this order).
@@ -236,12 +274,20 @@ impl<'m> CropPart<'m> {
 
 /// Rows and columns `(mh, mw)` of `tile`'s region that blending touches: the region clipped to
 /// the mask's shape (from the tile's map offset on) and the image.
-pub(crate) fn touched(plan: &TilePlan, mask: &MapF32, tile: &crate::tiling::Tile) -> (usize, usize) {
+pub(crate) fn touched(
+    plan: &TilePlan,
+    mask: &MapF32,
+    tile: &crate::tiling::Tile,
+) -> (usize, usize) {
     let r = tile.region;
     let mask_h = mask.height().saturating_sub(tile.map_y);
     let mask_w = mask.width().saturating_sub(tile.map_x);
-    let mh = (r.y + r.h.min(mask_h)).min(plan.image_height).saturating_sub(r.y);
-    let mw = (r.x + r.w.min(mask_w)).min(plan.image_width).saturating_sub(r.x);
+    let mh = (r.y + r.h.min(mask_h))
+        .min(plan.image_height)
+        .saturating_sub(r.y);
+    let mw = (r.x + r.w.min(mask_w))
+        .min(plan.image_width)
+        .saturating_sub(r.x);
     (mh, mw)
 }
 
@@ -307,7 +353,11 @@ pub fn fill_from_nearest(map: &mut MapF32, valid: &[bool]) -> usize {
                     break;
                 }
                 let left = x.checked_sub(r);
-                let right = if r > 0 && x + r < w { Some(x + r) } else { None };
+                let right = if r > 0 && x + r < w {
+                    Some(x + r)
+                } else {
+                    None
+                };
                 for col in [left, right].into_iter().flatten() {
                     if let Some((dy2, row)) = column_best(col) {
                         let key = (dy2 + r2, row, col);

@@ -15,7 +15,11 @@ use crate::PipelineError;
 
 /// samcell's CLAHE settings: clip limit 1.0, 8x8 tiles.
 pub fn clahe_config() -> ClaheConfig {
-    ClaheConfig { clip_limit: 1.0, tiles_x: 8, tiles_y: 8 }
+    ClaheConfig {
+        clip_limit: 1.0,
+        tiles_x: 8,
+        tiles_y: 8,
+    }
 }
 
 /// CLAHE (clip 1, 8x8) then min-max to 0..255, on one crop.
@@ -24,7 +28,10 @@ pub fn enhance(crop: &GrayU8) -> Result<GrayU8, PipelineError> {
 }
 
 /// [`enhance`], with `err` wrapping a CLAHE failure (so that [`enhance_all`] can name the crop).
-fn enhance_with(crop: &GrayU8, err: impl FnOnce(ImagingError) -> PipelineError) -> Result<GrayU8, PipelineError> {
+fn enhance_with(
+    crop: &GrayU8,
+    err: impl FnOnce(ImagingError) -> PipelineError,
+) -> Result<GrayU8, PipelineError> {
     let eq = clahe::clahe(crop, &clahe_config()).map_err(err)?;
     Ok(normalize::minmax_u8(&eq))
 }

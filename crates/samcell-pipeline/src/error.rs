@@ -29,14 +29,27 @@ pub enum PipelineError {
     },
     /// The predictor returned a different number of maps than crops it was given.
     #[error("{}: predictor returned {got} maps for {count} crops", crop_span(.first, .count, .total))]
-    PredictCount { first: usize, count: usize, total: usize, got: usize },
+    PredictCount {
+        first: usize,
+        count: usize,
+        total: usize,
+        got: usize,
+    },
     /// A crop's distance map cannot be used (wrong size after resizing...).
     #[error("crop {index} of {total}: {reason}")]
-    CropMap { index: usize, total: usize, reason: String },
+    CropMap {
+        index: usize,
+        total: usize,
+        reason: String,
+    },
     /// The predictor returned NaN or infinite values for a crop (a broken model or back-end):
     /// the image fails instead of giving an empty or partial result.
     #[error("crop {index} of {total}: the model produced {count} non-finite value(s) (NaN/inf) in its distance map")]
-    NonFiniteMap { index: usize, total: usize, count: usize },
+    NonFiniteMap {
+        index: usize,
+        total: usize,
+        count: usize,
+    },
     /// An image operation failed on a crop (`index` is `None` for whole-image operations).
     #[error("{}: {source}", crop_or_image(.index))]
     Imaging {
@@ -55,12 +68,18 @@ pub enum PipelineError {
 impl PipelineError {
     /// Wraps an imaging error that happened on crop `index`.
     pub(crate) fn imaging_on(index: usize) -> impl FnOnce(ImagingError) -> Self {
-        move |source| Self::Imaging { index: Some(index), source }
+        move |source| Self::Imaging {
+            index: Some(index),
+            source,
+        }
     }
 
     /// Wraps an imaging error of a whole-image operation.
     pub(crate) fn imaging(source: ImagingError) -> Self {
-        Self::Imaging { index: None, source }
+        Self::Imaging {
+            index: None,
+            source,
+        }
     }
 }
 

@@ -68,11 +68,16 @@ pub fn write_pixel_values(crop: &GrayU8, out: &mut [f32]) -> Result<(), Pipeline
         )));
     }
     if crop.width() == 0 || crop.height() == 0 {
-        return Err(PipelineError::EmptyImage { width: crop.width(), height: crop.height() });
+        return Err(PipelineError::EmptyImage {
+            width: crop.width(),
+            height: crop.height(),
+        });
     }
     let (nw, nh) = resize::sam_resize_shape(crop.width(), crop.height(), SAM_INPUT_SIZE);
     if nw > SAM_INPUT_SIZE || nh > SAM_INPUT_SIZE {
-        return Err(PipelineError::Shape(format!("resized crop {nw}x{nh} exceeds {SAM_INPUT_SIZE}")));
+        return Err(PipelineError::Shape(format!(
+            "resized crop {nw}x{nh} exceeds {SAM_INPUT_SIZE}"
+        )));
     }
     let resized = resize::pillow_bilinear_u8(crop, nw, nh).map_err(PipelineError::imaging)?;
     let table = value_table();
@@ -98,11 +103,18 @@ pub fn write_pixel_values(crop: &GrayU8, out: &mut [f32]) -> Result<(), Pipeline
 /// reference does it: resize to 256x256 if it is not already (`predict_on_full_img`), then to the
 /// crop's shape if that differs (`combine_crops`), both OpenCV INTER_LINEAR. A 256x256 map for a
 /// 256x256 crop is returned unchanged.
-pub fn sam_output_to_crop(map_256: &MapF32, crop_w: usize, crop_h: usize) -> Result<MapF32, PipelineError> {
+pub fn sam_output_to_crop(
+    map_256: &MapF32,
+    crop_w: usize,
+    crop_h: usize,
+) -> Result<MapF32, PipelineError> {
     let at_256 = if map_256.width() == SAM_MASK_SIZE && map_256.height() == SAM_MASK_SIZE {
         None
     } else {
-        Some(resize::opencv_linear_f32(map_256, SAM_MASK_SIZE, SAM_MASK_SIZE).map_err(PipelineError::imaging)?)
+        Some(
+            resize::opencv_linear_f32(map_256, SAM_MASK_SIZE, SAM_MASK_SIZE)
+                .map_err(PipelineError::imaging)?,
+        )
     };
     let m = at_256.as_ref().unwrap_or(map_256);
     if m.width() == crop_w && m.height() == crop_h {
@@ -131,6 +143,9 @@ mod tests {
     fn wrong_buffer_is_refused() {
         let crop = GrayU8::filled(4, 4, 7);
         let mut small = vec![0f32; 10];
-        assert!(matches!(write_pixel_values(&crop, &mut small), Err(PipelineError::Shape(_))));
+        assert!(matches!(
+            write_pixel_values(&crop, &mut small),
+            Err(PipelineError::Shape(_))
+        ));
     }
 }

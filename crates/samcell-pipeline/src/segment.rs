@@ -56,7 +56,11 @@ pub struct SegmentConfig {
 
 impl Default for SegmentConfig {
     fn default() -> Self {
-        Self { tiling: TilingConfig::default(), peak: DEFAULT_PEAK, fill: DEFAULT_FILL }
+        Self {
+            tiling: TilingConfig::default(),
+            peak: DEFAULT_PEAK,
+            fill: DEFAULT_FILL,
+        }
     }
 }
 
@@ -119,7 +123,11 @@ impl std::fmt::Debug for Segmenter {
 impl Segmenter {
     /// A segmenter; the configuration is checked when an image is segmented.
     pub fn new(predictor: Arc<dyn DistanceMapPredictor>, config: SegmentConfig) -> Self {
-        Self { predictor, config, progress: None }
+        Self {
+            predictor,
+            config,
+            progress: None,
+        }
     }
 
     /// Sets the progress hook, called with (crops done, total) after each predictor batch.
@@ -142,7 +150,8 @@ impl Segmenter {
     pub fn segment(&self, image: &GrayU8) -> Result<Segmentation, PipelineError> {
         let (distance_map, mut timings) = self.distance_map_timed(image)?;
         let t = Instant::now();
-        let (labels, n_cells) = labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
+        let (labels, n_cells) =
+            labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
         timings.postprocess = t.elapsed();
         tracing::debug!(
             width = image.width(),
@@ -152,7 +161,12 @@ impl Segmenter {
             predictor = %self.predictor.describe(),
             "segmented"
         );
-        Ok(Segmentation { distance_map, labels, n_cells, timings })
+        Ok(Segmentation {
+            distance_map,
+            labels,
+            n_cells,
+            timings,
+        })
     }
 
     /// Only the blended distance map (for re-thresholding later without the model).
@@ -172,20 +186,31 @@ impl Segmenter {
         while done < total {
             let count = batch.min(total - done);
             let t = Instant::now();
-            let crops: Vec<GrayU8> =
-                (done..done + count).map(|k| plan.extract(image, k)).collect::<Result<_, _>>()?;
+            let crops: Vec<GrayU8> = (done..done + count)
+                .map(|k| plan.extract(image, k))
+                .collect::<Result<_, _>>()?;
             timings.tiling += t.elapsed();
             let t = Instant::now();
             let enhanced = enhance::enhance_all(&crops, done)?;
             timings.enhance += t.elapsed();
             let t = Instant::now();
-            let maps = self
-                .predictor
-                .predict(&enhanced)
-                .map_err(|source| PipelineError::Predict { first: done, count, total, source })?;
+            let maps =
+                self.predictor
+                    .predict(&enhanced)
+                    .map_err(|source| PipelineError::Predict {
+                        first: done,
+                        count,
+                        total,
+                        source,
+                    })?;
             timings.predict += t.elapsed();
             if maps.len() != count {
-                return Err(PipelineError::PredictCount { first: done, count, total, got: maps.len() });
+                return Err(PipelineError::PredictCount {
+                    first: done,
+                    count,
+                    total,
+                    got: maps.len(),
+                });
             }
             let t = Instant::now();
             for (i, m) in maps.iter().enumerate() {
@@ -206,7 +231,11 @@ impl Segmenter {
 
 /// samcell's post-processing on a distance map (seeds `> peak`, watershed inside `> fill`),
 /// labels renumbered 1..N in raster order; returns the labels and N.
-pub fn labels_from_distance_map(map: &MapF32, peak: f32, fill: f32) -> Result<(Labels, usize), PipelineError> {
+pub fn labels_from_distance_map(
+    map: &MapF32,
+    peak: f32,
+    fill: f32,
+) -> Result<(Labels, usize), PipelineError> {
     let mut labels = samcell_morphology::cells_from_distance_map(map, peak, fill)?;
     let n = relabel_sequential_in_place(&mut labels);
     Ok((labels, n))

@@ -37,6 +37,9 @@ mod tests {
         // through a Value, where a plain f32 widens to 0.09000000357627869
         let v = serde_json::to_value(T { fill: 0.09 }).unwrap();
         assert_eq!(v.to_string(), r#"{"fill":0.09}"#);
-        assert_eq!(serde_json::to_string(&T { fill: f32::NAN }).unwrap(), r#"{"fill":null}"#);
+        assert_eq!(
+            serde_json::to_string(&T { fill: f32::NAN }).unwrap(),
+            r#"{"fill":null}"#
+        );
     }
 }

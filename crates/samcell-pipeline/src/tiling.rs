@@ -70,7 +70,10 @@ pub struct TilingConfig {
 
 impl Default for TilingConfig {
     fn default() -> Self {
-        Self { crop: 256, overlap: 32 }
+        Self {
+            crop: 256,
+            overlap: 32,
+        }
     }
 }
 
@@ -160,7 +163,11 @@ fn reference_axis(len: usize, crop: usize, overlap: usize) -> Vec<AxisCrop> {
     let n = len.div_ceil(stride).max(1);
     (0..n)
         .map(|i| {
-            let start = if i + 1 < n { i * stride + overlap } else { padded - crop };
+            let start = if i + 1 < n {
+                i * stride + overlap
+            } else {
+                padded - crop
+            };
             let (o, l) = region_axis(start, len, crop, overlap);
             AxisCrop {
                 origin: start as isize - overlap as isize,
@@ -177,7 +184,12 @@ fn reference_axis(len: usize, crop: usize, overlap: usize) -> Vec<AxisCrop> {
 fn centred_axis(len: usize, crop: usize, overlap: usize) -> Vec<AxisCrop> {
     let size = crop.min(len + 2 * overlap);
     let off = (size - len) / 2;
-    vec![AxisCrop { origin: -(off as isize), size, region: (0, len), map_off: off }]
+    vec![AxisCrop {
+        origin: -(off as isize),
+        size,
+        region: (0, len),
+        map_off: off,
+    }]
 }
 
 /// Every crop of one image, in the reference's order.
@@ -234,7 +246,11 @@ impl TilePlan {
             }
         };
         let (xs, ys) = (axis(width), axis(height));
-        let pad = xs.iter().chain(&ys).map(|a| (-a.origin).max(0) as usize).fold(overlap, usize::max);
+        let pad = xs
+            .iter()
+            .chain(&ys)
+            .map(|a| (-a.origin).max(0) as usize)
+            .fold(overlap, usize::max);
         let mut tiles = Vec::with_capacity(xs.len() * ys.len());
         for y in &ys {
             for x in &xs {
@@ -247,7 +263,12 @@ impl TilePlan {
                     y_start: (y.origin + pad as isize) as usize,
                     width: x.size,
                     height: y.size,
-                    region: Region { x: x.region.0, y: y.region.0, w: x.region.1, h: y.region.1 },
+                    region: Region {
+                        x: x.region.0,
+                        y: y.region.0,
+                        w: x.region.1,
+                        h: y.region.1,
+                    },
                     map_x: x.map_off,
                     map_y: y.map_off,
                 });
@@ -264,12 +285,22 @@ impl TilePlan {
             stride: unique,
             grid: (ys.len(), xs.len()),
             tiles,
-            unique_region: Region { x: overlap, y: overlap, w: unique, h: unique },
+            unique_region: Region {
+                x: overlap,
+                y: overlap,
+                w: unique,
+                h: unique,
+            },
         })
     }
 
     fn single(width: usize, height: usize, config: &TilingConfig) -> Self {
-        let whole = Region { x: 0, y: 0, w: width, h: height };
+        let whole = Region {
+            x: 0,
+            y: 0,
+            w: width,
+            h: height,
+        };
         Self {
             image_width: width,
             image_height: height,
@@ -279,7 +310,15 @@ impl TilePlan {
             overlap: 0,
             stride: 0,
             grid: (1, 1),
-            tiles: vec![Tile { x_start: 0, y_start: 0, width, height, region: whole, map_x: 0, map_y: 0 }],
+            tiles: vec![Tile {
+                x_start: 0,
+                y_start: 0,
+                width,
+                height,
+                region: whole,
+                map_x: 0,
+                map_y: 0,
+            }],
             unique_region: whole,
         }
     }
@@ -303,7 +342,10 @@ impl TilePlan {
     pub fn extract(&self, img: &GrayU8, index: usize) -> Result<GrayU8, PipelineError> {
         self.check_image(img)?;
         let tile = self.tiles.get(index).ok_or_else(|| {
-            PipelineError::Shape(format!("crop {index} requested from a plan of {} crops", self.len()))
+            PipelineError::Shape(format!(
+                "crop {index} requested from a plan of {} crops",
+                self.len()
+            ))
         })?;
         Ok(self.extract_tile(img, tile))
     }
@@ -324,8 +366,9 @@ impl TilePlan {
     fn extract_tile(&self, img: &GrayU8, tile: &Tile) -> GrayU8 {
         let (w, h) = (img.width(), img.height());
         let o = self.overlap as isize;
-        let cols: Vec<usize> =
-            (0..tile.width).map(|i| reflect_index(tile.x_start as isize + i as isize - o, w)).collect();
+        let cols: Vec<usize> = (0..tile.width)
+            .map(|i| reflect_index(tile.x_start as isize + i as isize - o, w))
+            .collect();
         let mut out = GrayU8::filled(tile.width, tile.height, 0);
         for r in 0..tile.height {
             let src = img.row(reflect_index(tile.y_start as isize + r as isize - o, h));
@@ -340,7 +383,12 @@ impl TilePlan {
 /// samcell's region arithmetic along one axis for a crop starting at `start` of the padded
 /// image: `(offset, length)` in the original image.
 fn region_axis(start: usize, len: usize, crop: usize, overlap: usize) -> (usize, usize) {
-    let (start, len, crop, overlap) = (start as isize, len as isize, crop as isize, overlap as isize);
+    let (start, len, crop, overlap) = (
+        start as isize,
+        len as isize,
+        crop as isize,
+        overlap as isize,
+    );
     let mut o = (start - overlap).max(0);
     let mut l = crop.min(len - o);
     o = o.min(len);
@@ -369,7 +417,11 @@ pub(crate) fn reflect_index(mut i: isize, len: usize) -> usize {
 /// All crops of `img` in plan order (the harness's `crops_u8`).
 pub fn extract_crops(img: &GrayU8, plan: &TilePlan) -> Result<Vec<GrayU8>, PipelineError> {
     plan.check_image(img)?;
-    Ok(plan.tiles.iter().map(|t| plan.extract_tile(img, t)).collect())
+    Ok(plan
+        .tiles
+        .iter()
+        .map(|t| plan.extract_tile(img, t))
+        .collect())
 }
 
 #[cfg(test)]
@@ -380,7 +432,10 @@ mod tests {
     fn reflect_matches_border_reflect() {
         // fedcba|abcdef|fedcba for a 6-pixel axis.
         let got: Vec<usize> = (-6..12).map(|i| reflect_index(i, 6)).collect();
-        assert_eq!(got, vec![5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0]);
+        assert_eq!(
+            got,
+            vec![5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0]
+        );
         // Beyond one length: periodic with period 2n.
         assert_eq!(reflect_index(-7, 3), reflect_index(-1, 3));
         assert_eq!(reflect_index(-7, 3), 0);
@@ -391,8 +446,24 @@ mod tests {
     fn stride_zero_is_one_crop_and_bad_config_is_refused() {
         let p = TilePlan::new(64, 200, &TilingConfig::default()).expect("plan");
         assert_eq!((p.len(), p.mode), (1, TilingMode::Single));
-        assert_eq!(p.tiles[0].region, Region { x: 0, y: 0, w: 64, h: 200 });
-        assert!(TilePlan::new(10, 10, &TilingConfig { crop: 64, overlap: 32 }).is_err());
+        assert_eq!(
+            p.tiles[0].region,
+            Region {
+                x: 0,
+                y: 0,
+                w: 64,
+                h: 200
+            }
+        );
+        assert!(TilePlan::new(
+            10,
+            10,
+            &TilingConfig {
+                crop: 64,
+                overlap: 32
+            }
+        )
+        .is_err());
         assert!(TilePlan::new(0, 10, &TilingConfig::default()).is_err());
     }
 
@@ -402,43 +473,101 @@ mod tests {
     #[test]
     fn degenerate_shapes_are_padded_not_shrunk() {
         let cfg = TilingConfig::default();
-        for (w, h, crops) in [(64, 300, 2), (65, 65, 1), (70, 70, 1), (1000, 65, 6), (100_000, 1, 521), (1, 100_000, 521), (20_000, 64, 105)] {
+        for (w, h, crops) in [
+            (64, 300, 2),
+            (65, 65, 1),
+            (70, 70, 1),
+            (1000, 65, 6),
+            (100_000, 1, 521),
+            (1, 100_000, 521),
+            (20_000, 64, 105),
+        ] {
             let p = TilePlan::new(w, h, &cfg).expect("plan");
             assert_eq!(p.mode, TilingMode::Padded, "{w}x{h}");
             assert_eq!(p.len(), crops, "{w}x{h}: crops");
             for t in &p.tiles {
-                assert!(t.width <= cfg.crop && t.height <= cfg.crop, "{w}x{h}: crop {}x{}", t.width, t.height);
+                assert!(
+                    t.width <= cfg.crop && t.height <= cfg.crop,
+                    "{w}x{h}: crop {}x{}",
+                    t.width,
+                    t.height
+                );
             }
         }
         // a short side sits in the middle of its crop: 65 px in a 129 px crop, 32 px before it
         let p = TilePlan::new(1000, 65, &cfg).expect("plan");
-        assert_eq!((p.tiles[0].height, p.tiles[0].map_y, p.tiles[0].map_x), (129, 32, 0));
+        assert_eq!(
+            (p.tiles[0].height, p.tiles[0].map_y, p.tiles[0].map_x),
+            (129, 32, 0)
+        );
         // the crop reads the image through the reflection index from 32 px above it
         let img = GrayU8::from_vec(10, 2, (0..20).collect()).expect("img");
-        let p = TilePlan::new(10, 2, &TilingConfig { crop: 8, overlap: 1 }).expect("plan");
+        let p = TilePlan::new(
+            10,
+            2,
+            &TilingConfig {
+                crop: 8,
+                overlap: 1,
+            },
+        )
+        .expect("plan");
         assert_eq!((p.mode, p.len()), (TilingMode::Padded, 2));
         let c = p.extract(&img, 0).expect("crop");
         let t = p.tiles[0];
         assert_eq!((c.width(), c.height(), t.map_x, t.map_y), (8, 4, 0, 1));
-        assert_eq!(t.region, Region { x: 0, y: 0, w: 8, h: 2 });
+        assert_eq!(
+            t.region,
+            Region {
+                x: 0,
+                y: 0,
+                w: 8,
+                h: 2
+            }
+        );
         let rows: Vec<&[u8]> = (0..4).map(|r| c.row(r)).collect();
-        assert_eq!(rows, [&[0, 1, 2, 3, 4, 5, 6, 7][..], &[0, 1, 2, 3, 4, 5, 6, 7], &[10, 11, 12, 13, 14, 15, 16, 17], &[10, 11, 12, 13, 14, 15, 16, 17]]);
+        assert_eq!(
+            rows,
+            [
+                &[0, 1, 2, 3, 4, 5, 6, 7][..],
+                &[0, 1, 2, 3, 4, 5, 6, 7],
+                &[10, 11, 12, 13, 14, 15, 16, 17],
+                &[10, 11, 12, 13, 14, 15, 16, 17]
+            ]
+        );
         // the reference's sane reduced crops are kept: min side 128 -> stride 64
         let p = TilePlan::new(300, 128, &cfg).expect("plan");
-        assert_eq!((p.mode, p.crop_size, p.stride), (TilingMode::Reference, 128, 64));
+        assert_eq!(
+            (p.mode, p.crop_size, p.stride),
+            (TilingMode::Reference, 128, 64)
+        );
         let p = TilePlan::new(300, 127, &cfg).expect("plan");
         assert_eq!(p.mode, TilingMode::Padded);
     }
 
     #[test]
     fn regions_cover_the_image() {
-        for (w, h) in [(704, 520), (256, 256), (200, 150), (48, 40), (1024, 1022), (257, 300), (65, 70), (64, 300), (1, 700), (900, 3), (127, 127)] {
+        for (w, h) in [
+            (704, 520),
+            (256, 256),
+            (200, 150),
+            (48, 40),
+            (1024, 1022),
+            (257, 300),
+            (65, 70),
+            (64, 300),
+            (1, 700),
+            (900, 3),
+            (127, 127),
+        ] {
             let p = TilePlan::new(w, h, &TilingConfig::default()).expect("plan");
             let mut cover = vec![0u32; w * h];
             for t in &p.tiles {
                 let r = t.region;
                 assert!(r.x + r.w <= w && r.y + r.h <= h);
-                assert!(t.width >= r.w && t.height >= r.h, "crop smaller than its region");
+                assert!(
+                    t.width >= r.w && t.height >= r.h,
+                    "crop smaller than its region"
+                );
                 for y in r.y..r.y + r.h {
                     for x in r.x..r.x + r.w {
                         cover[y * w + x] += 1;

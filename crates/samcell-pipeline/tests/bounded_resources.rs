@@ -14,11 +14,21 @@ use samcell_imaging::{GrayU8, MapF32};
 use samcell_pipeline::band::BandBlender;
 use samcell_pipeline::tiling::TilingMode;
 use samcell_pipeline::{
-    DistanceMapPredictor, PipelineError, PredictError, SegmentConfig, Segmenter, TilePlan, TilingConfig,
+    DistanceMapPredictor, PipelineError, PredictError, SegmentConfig, Segmenter, TilePlan,
+    TilingConfig,
 };
 
 /// SAMCell's tiling and samcell-lite's.
-const CONFIGS: [TilingConfig; 2] = [TilingConfig { crop: 256, overlap: 32 }, TilingConfig { crop: 576, overlap: 32 }];
+const CONFIGS: [TilingConfig; 2] = [
+    TilingConfig {
+        crop: 256,
+        overlap: 32,
+    },
+    TilingConfig {
+        crop: 576,
+        overlap: 32,
+    },
+];
 
 /// Upper bound on the crops of a `w x h` image: `ceil(w / s) * ceil(h / s)` with the smallest
 /// stride the tiling allows (`crop / 4`, at least `2 * overlap`).
@@ -48,7 +58,10 @@ fn blend_peak(plan: &TilePlan) -> usize {
     }
     let peak = b.peak_buffer_bytes();
     let out = b.finish().expect("finish");
-    assert_eq!((out.width(), out.height()), (plan.image_width, plan.image_height));
+    assert_eq!(
+        (out.width(), out.height()),
+        (plan.image_width, plan.image_height)
+    );
     peak
 }
 
@@ -58,9 +71,17 @@ fn thin_images_blend_in_memory_proportional_to_their_area() {
         for (w, h) in [(100_000, 1), (1, 100_000), (20_000, 64)] {
             let plan = TilePlan::new(w, h, cfg).expect("plan");
             assert_eq!(plan.mode, TilingMode::Padded, "{w}x{h}");
-            assert!(plan.len() <= crop_bound(w, h, cfg), "{w}x{h}: {} crops", plan.len());
+            assert!(
+                plan.len() <= crop_bound(w, h, cfg),
+                "{w}x{h}: {} crops",
+                plan.len()
+            );
             let peak = blend_peak(&plan);
-            assert!(peak <= blend_bound(w, h, cfg), "{w}x{h} crop {}: blender peak {peak} bytes", cfg.crop);
+            assert!(
+                peak <= blend_bound(w, h, cfg),
+                "{w}x{h} crop {}: blender peak {peak} bytes",
+                cfg.crop
+            );
         }
     }
 }
@@ -71,8 +92,17 @@ fn small_images_make_few_crops() {
         for (w, h) in [(65, 65), (70, 70), (1000, 65), (65, 1000)] {
             let plan = TilePlan::new(w, h, cfg).expect("plan");
             // before: 4,225 / 1,089 / 60,000 crops with SAMCell's tiling
-            assert!(plan.len() <= crop_bound(w, h, cfg), "{w}x{h}: {} crops", plan.len());
-            assert!(plan.len() <= 6, "{w}x{h} crop {}: {} crops", cfg.crop, plan.len());
+            assert!(
+                plan.len() <= crop_bound(w, h, cfg),
+                "{w}x{h}: {} crops",
+                plan.len()
+            );
+            assert!(
+                plan.len() <= 6,
+                "{w}x{h} crop {}: {} crops",
+                cfg.crop,
+                plan.len()
+            );
         }
     }
 }
@@ -110,7 +140,11 @@ impl DistanceMapPredictor for FakeModel {
 }
 
 fn fake(bad: Option<usize>, value: f32) -> std::sync::Arc<FakeModel> {
-    std::sync::Arc::new(FakeModel { bad, value, seen: AtomicUsize::new(0) })
+    std::sync::Arc::new(FakeModel {
+        bad,
+        value,
+        seen: AtomicUsize::new(0),
+    })
 }
 
 #[test]
@@ -118,26 +152,44 @@ fn non_finite_model_output_fails_the_image_by_name() {
     let img = GrayU8::filled(600, 500, 100);
     let seg = Segmenter::new(fake(Some(4), 0.8), SegmentConfig::default());
     match seg.segment(&img) {
-        Err(e @ PipelineError::NonFiniteMap { index: 4, count: 2, .. }) => {
+        Err(
+            e @ PipelineError::NonFiniteMap {
+                index: 4, count: 2, ..
+            },
+        ) => {
             let msg = e.to_string();
-            assert!(msg.contains("crop 4") && msg.contains("2 non-finite") && msg.contains("NaN"), "{msg}");
+            assert!(
+                msg.contains("crop 4") && msg.contains("2 non-finite") && msg.contains("NaN"),
+                "{msg}"
+            );
         }
         other => panic!("expected NonFiniteMap for crop 4, got {other:?}"),
     }
     // the same model without the NaN segments the image
-    let ok = Segmenter::new(fake(None, 0.8), SegmentConfig::default()).segment(&img).expect("segment");
+    let ok = Segmenter::new(fake(None, 0.8), SegmentConfig::default())
+        .segment(&img)
+        .expect("segment");
     assert!(ok.n_cells > 0);
 }
 
 #[test]
 fn thin_image_segments_end_to_end() {
     for (w, h) in [(100_000, 1), (1, 3000), (3000, 64), (65, 65)] {
-        let img = GrayU8::from_vec(w, h, (0..w * h).map(|i| (i % 251) as u8).collect()).expect("img");
+        let img =
+            GrayU8::from_vec(w, h, (0..w * h).map(|i| (i % 251) as u8).collect()).expect("img");
         let model = fake(None, 0.8);
-        let seg = Segmenter::new(model.clone(), SegmentConfig::default()).segment(&img).expect("segment");
+        let seg = Segmenter::new(model.clone(), SegmentConfig::default())
+            .segment(&img)
+            .expect("segment");
         assert_eq!((seg.labels.width(), seg.labels.height()), (w, h));
         // a constant 0.8 map is one cell wherever the map is defined: every pixel is covered
-        assert!(seg.distance_map.data().iter().all(|&v| (v - 0.8).abs() < 1e-5), "{w}x{h}: blended map not 0.8 everywhere");
+        assert!(
+            seg.distance_map
+                .data()
+                .iter()
+                .all(|&v| (v - 0.8).abs() < 1e-5),
+            "{w}x{h}: blended map not 0.8 everywhere"
+        );
         let plan = TilePlan::new(w, h, &TilingConfig::default()).expect("plan");
         assert_eq!(model.seen.load(Ordering::SeqCst), plan.len());
     }

@@ -31,14 +31,34 @@ fn blend_formula_maps_bit_identical() {
             b.add(k, &formula_map(k)).expect("add");
         }
         let ck = &checks(size)["synthetic_blend"];
-        assert_eq!(sha_f32(b.weight().data()), ck["weight_sha256"].as_str().expect("sha"), "{size}: weight map");
-        assert_eq!(sha_f32(b.accum().data()), ck["accum_sha256"].as_str().expect("sha"), "{size}: accumulator");
+        assert_eq!(
+            sha_f32(b.weight().data()),
+            ck["weight_sha256"].as_str().expect("sha"),
+            "{size}: weight map"
+        );
+        assert_eq!(
+            sha_f32(b.accum().data()),
+            ck["accum_sha256"].as_str().expect("sha"),
+            "{size}: accumulator"
+        );
         let valid = b.valid();
         let n_invalid = valid.iter().filter(|v| !**v).count();
-        assert!(n_invalid > 0, "the default tiling leaves row 0 / column 0 at weight 0");
+        assert!(
+            n_invalid > 0,
+            "the default tiling leaves row 0 / column 0 at weight 0"
+        );
         let map = b.finish();
-        let zeroed: Vec<f32> = map.data().iter().zip(&valid).map(|(&v, &ok)| if ok { v } else { 0.0 }).collect();
-        assert_eq!(sha_f32(&zeroed), ck["map_valid_sha256"].as_str().expect("sha"), "{size}: blended map");
+        let zeroed: Vec<f32> = map
+            .data()
+            .iter()
+            .zip(&valid)
+            .map(|(&v, &ok)| if ok { v } else { 0.0 })
+            .collect();
+        assert_eq!(
+            sha_f32(&zeroed),
+            ck["map_valid_sha256"].as_str().expect("sha"),
+            "{size}: blended map"
+        );
     }
 }
 
@@ -58,7 +78,11 @@ fn replay_48x40_matches_combine_crops() {
     for to_crop in [true, false] {
         let mut b = Blender::new(&plan).expect("blender");
         let t = plan.tiles[0];
-        let m = if to_crop { sam_output_to_crop(&maps[0], t.width, t.height).expect("to crop") } else { maps[0].clone() };
+        let m = if to_crop {
+            sam_output_to_crop(&maps[0], t.width, t.height).expect("to crop")
+        } else {
+            maps[0].clone()
+        };
         b.add(0, &m).expect("add");
         let (dw, _) = max_abs_diff(b.weight(), &want_w, None);
         let (da, _) = max_abs_diff(b.accum(), &want_a, None);
@@ -67,7 +91,10 @@ fn replay_48x40_matches_combine_crops() {
         assert_eq!(b.valid(), valid, "zero-weight pixels differ");
         let map = b.finish();
         let (dd, n) = max_abs_diff(&map, &want_d, Some(&valid));
-        assert!(dd <= 1e-6, "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)");
+        assert!(
+            dd <= 1e-6,
+            "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)"
+        );
     }
 }
 
@@ -85,21 +112,42 @@ fn replay_200x150_matches_combine_crops() {
         b.add(k, m).expect("add");
     }
     let ck = checks("200x150");
-    assert_eq!(sha_f32(b.weight().data()), ck["weight_sha256"].as_str().expect("sha"), "weight map (exact)");
-    assert_eq!(sha_f32(b.accum().data()), ck["accum_sha256"].as_str().expect("sha"), "accumulator (exact)");
+    assert_eq!(
+        sha_f32(b.weight().data()),
+        ck["weight_sha256"].as_str().expect("sha"),
+        "weight map (exact)"
+    );
+    assert_eq!(
+        sha_f32(b.accum().data()),
+        ck["accum_sha256"].as_str().expect("sha"),
+        "accumulator (exact)"
+    );
     let valid = b.valid();
     let invalid: Vec<usize> = (0..valid.len()).filter(|&i| !valid[i]).collect();
-    assert_eq!(invalid.len() as u64, ck["n_zero_weight"].as_u64().expect("n"));
+    assert_eq!(
+        invalid.len() as u64,
+        ck["n_zero_weight"].as_u64().expect("n")
+    );
     let map = b.finish();
     let want = npy_image::<f32>(&dir.join("dist_map.npy"));
     let (dd, n) = max_abs_diff(&map, &want, Some(&valid));
-    assert!(dd <= 1e-6, "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)");
+    assert!(
+        dd <= 1e-6,
+        "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)"
+    );
     let (_, fill) = npy::<f32>(&dir.join("zero_weight_fill.npy"));
     assert_eq!(fill.len(), invalid.len());
     for (&i, &f) in invalid.iter().zip(&fill) {
-        assert!((map.data()[i] - f).abs() <= 1e-6, "zero-weight pixel {i}: {} vs {f} (tolerance 1e-6)", map.data()[i]);
+        assert!(
+            (map.data()[i] - f).abs() <= 1e-6,
+            "zero-weight pixel {i}: {} vs {f} (tolerance 1e-6)",
+            map.data()[i]
+        );
     }
-    assert!(map.data().iter().all(|v| v.is_finite()), "NaN leaked from outside the regions");
+    assert!(
+        map.data().iter().all(|v| v.is_finite()),
+        "NaN leaked from outside the regions"
+    );
 }
 
 /// Brute force: nearest valid pixel by squared distance, ties to the first in raster order.
@@ -132,7 +180,9 @@ fn naive_fill(map: &MapF32, valid: &[bool]) -> MapF32 {
 fn fill_matches_naive_on_ties() {
     let (w, h) = (9, 7);
     // Valid pixels only on a sparse symmetric pattern, so many invalid pixels are equidistant.
-    let valid: Vec<bool> = (0..w * h).map(|i| (i % w) % 4 == 1 && (i / w) % 4 == 1).collect();
+    let valid: Vec<bool> = (0..w * h)
+        .map(|i| (i % w) % 4 == 1 && (i / w) % 4 == 1)
+        .collect();
     let map = MapF32::from_vec(w, h, (0..w * h).map(|i| i as f32).collect()).expect("map");
     let mut got = map.clone();
     let n = fill_from_nearest(&mut got, &valid);

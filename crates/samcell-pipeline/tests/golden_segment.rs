@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_pipeline::{
-    labels_from_distance_map, DistanceMapPredictor, PipelineError, PredictError, SegmentConfig, Segmenter, TilePlan,
-    TilingConfig,
+    labels_from_distance_map, DistanceMapPredictor, PipelineError, PredictError, SegmentConfig,
+    Segmenter, TilePlan, TilingConfig,
 };
 
 const THRESHOLDS: [(f32, &str); 2] = [(0.47, "p0.47_f0.09"), (0.53, "p0.53_f0.51")];
@@ -32,7 +32,10 @@ fn replay(size: &str, batch: usize) -> (GrayU8, Arc<ReplayPredictor>) {
         _ => unreachable!(),
     };
     let sha = strings(&checks(size)["enhanced_sha256"]);
-    (img, Arc::new(ReplayPredictor::new(maps, sha, to_crop, batch)))
+    (
+        img,
+        Arc::new(ReplayPredictor::new(maps, sha, to_crop, batch)),
+    )
 }
 
 /// Post-processing of the reference's own distance map gives the reference's labels, up to
@@ -79,34 +82,58 @@ fn segment_replay_matches_reference() {
             let (img, pred) = replay(size, batch);
             let progress = Arc::new(Mutex::new(Vec::new()));
             let p2 = progress.clone();
-            let seg = Segmenter::new(pred.clone(), SegmentConfig::default())
-                .with_progress(Arc::new(move |done, total| p2.lock().expect("lock").push((done, total))));
+            let seg = Segmenter::new(pred.clone(), SegmentConfig::default()).with_progress(
+                Arc::new(move |done, total| p2.lock().expect("lock").push((done, total))),
+            );
             let out = seg.segment(&img).expect("segment");
             let n_crops = pred.maps.len();
             let calls = pred.calls.lock().expect("lock").clone();
-            assert!(calls.iter().all(|&c| c <= batch) && calls.iter().sum::<usize>() == n_crops, "batches {calls:?}");
-            assert_eq!(progress.lock().expect("lock").last(), Some(&(n_crops, n_crops)));
+            assert!(
+                calls.iter().all(|&c| c <= batch) && calls.iter().sum::<usize>() == n_crops,
+                "batches {calls:?}"
+            );
+            assert_eq!(
+                progress.lock().expect("lock").last(),
+                Some(&(n_crops, n_crops))
+            );
 
-            let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+            let plan =
+                TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
             let mut weight = samcell_pipeline::blend::Blender::new(&plan).expect("blender");
             for (k, t) in plan.tiles.iter().enumerate() {
-                weight.add(k, &MapF32::filled(t.width, t.height, 0.0)).expect("add");
+                weight
+                    .add(k, &MapF32::filled(t.width, t.height, 0.0))
+                    .expect("add");
             }
             let valid = weight.valid();
             let (d, n) = max_abs_diff(&out.distance_map, &want_map, Some(&valid));
-            assert!(d <= 1e-6, "{size} batch {batch}: map differs by {d} on {n} pixels (tolerance 1e-6)");
+            assert!(
+                d <= 1e-6,
+                "{size} batch {batch}: map differs by {d} on {n} pixels (tolerance 1e-6)"
+            );
             if let Some(f) = &first {
                 assert_eq!(f, &out.distance_map, "{size}: batch size changed the map");
             }
             first = Some(out.distance_map.clone());
 
             let want = npy_labels(&dir.join("labels_fixed_p0.47_f0.09.npy"));
-            assert!(same_partition(&out.labels, &want), "{size}: labels differ on {} px", partition_mismatch(&want, &out.labels));
-            assert_eq!(out.n_cells, want.data().iter().copied().max().unwrap_or(0) as usize);
+            assert!(
+                same_partition(&out.labels, &want),
+                "{size}: labels differ on {} px",
+                partition_mismatch(&want, &out.labels)
+            );
+            assert_eq!(
+                out.n_cells,
+                want.data().iter().copied().max().unwrap_or(0) as usize
+            );
             // Re-thresholding without the model.
             let want = npy_labels(&dir.join("labels_fixed_p0.53_f0.51.npy"));
             let (got, _) = labels_from_distance_map(&out.distance_map, 0.53, 0.51).expect("labels");
-            assert!(same_partition(&got, &want), "{size} (0.53, 0.51): labels differ on {} px", partition_mismatch(&want, &got));
+            assert!(
+                same_partition(&got, &want),
+                "{size} (0.53, 0.51): labels differ on {} px",
+                partition_mismatch(&want, &got)
+            );
         }
     }
 }
@@ -127,7 +154,10 @@ impl DistanceMapPredictor for FailingPredictor {
         if (first..first + crops.len()).contains(&self.fail_at) {
             return Err(PredictError("out of memory".into()));
         }
-        Ok(crops.iter().map(|c| MapF32::filled(c.width(), c.height(), 0.5)).collect())
+        Ok(crops
+            .iter()
+            .map(|c| MapF32::filled(c.width(), c.height(), 0.5))
+            .collect())
     }
     fn max_batch(&self) -> usize {
         self.batch
@@ -138,14 +168,45 @@ impl DistanceMapPredictor for FailingPredictor {
 #[test]
 fn predictor_errors_name_the_crop() {
     let img = npy_image::<u8>(&fixture_dir("200x150").join("input.npy"));
-    let seg = Segmenter::new(Arc::new(FailingPredictor { fail_at: 3, batch: 1, seen: 0.into() }), SegmentConfig::default());
+    let seg = Segmenter::new(
+        Arc::new(FailingPredictor {
+            fail_at: 3,
+            batch: 1,
+            seen: 0.into(),
+        }),
+        SegmentConfig::default(),
+    );
     let err = seg.segment(&img).expect_err("must fail");
-    assert!(matches!(err, PipelineError::Predict { first: 3, count: 1, total: 6, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "crop 3 of 6: predictor failed: out of memory");
+    assert!(
+        matches!(
+            err,
+            PipelineError::Predict {
+                first: 3,
+                count: 1,
+                total: 6,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "crop 3 of 6: predictor failed: out of memory"
+    );
 
-    let seg = Segmenter::new(Arc::new(FailingPredictor { fail_at: 3, batch: 4, seen: 0.into() }), SegmentConfig::default());
+    let seg = Segmenter::new(
+        Arc::new(FailingPredictor {
+            fail_at: 3,
+            batch: 4,
+            seen: 0.into(),
+        }),
+        SegmentConfig::default(),
+    );
     let err = seg.distance_map(&img).expect_err("must fail");
-    assert_eq!(err.to_string(), "crops 0..=3 of 6: predictor failed: out of memory");
+    assert_eq!(
+        err.to_string(),
+        "crops 0..=3 of 6: predictor failed: out of memory"
+    );
 
     struct Short;
     impl DistanceMapPredictor for Short {
@@ -153,12 +214,29 @@ fn predictor_errors_name_the_crop() {
             "drops a map".into()
         }
         fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
-            Ok(crops.iter().skip(1).map(|c| MapF32::filled(c.width(), c.height(), 0.5)).collect())
+            Ok(crops
+                .iter()
+                .skip(1)
+                .map(|c| MapF32::filled(c.width(), c.height(), 0.5))
+                .collect())
         }
         fn max_batch(&self) -> usize {
             2
         }
     }
-    let err = Segmenter::new(Arc::new(Short), SegmentConfig::default()).segment(&img).expect_err("must fail");
-    assert!(matches!(err, PipelineError::PredictCount { first: 0, count: 2, got: 1, .. }), "{err:?}");
+    let err = Segmenter::new(Arc::new(Short), SegmentConfig::default())
+        .segment(&img)
+        .expect_err("must fail");
+    assert!(
+        matches!(
+            err,
+            PipelineError::PredictCount {
+                first: 0,
+                count: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

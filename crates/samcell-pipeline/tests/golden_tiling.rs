@@ -6,16 +6,26 @@ mod common;
 
 use common::*;
 use samcell_imaging::GrayU8;
-use samcell_pipeline::sam_input::{pixel_values, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
+use samcell_pipeline::sam_input::{
+    pixel_values, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE,
+};
 use samcell_pipeline::{enhance, extract_crops, TilePlan, TilingConfig};
 
 fn usizes(v: &serde_json::Value) -> Vec<usize> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("int") as usize).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("int") as usize)
+        .collect()
 }
 
 fn input(size: &str) -> GrayU8 {
     let img: GrayU8 = npy_image::<u8>(&fixture_dir(size).join("input.npy"));
-    assert_eq!(sha_u8(img.data()), checks(size)["image_sha256"].as_str().expect("sha"), "input.npy vs checks.json");
+    assert_eq!(
+        sha_u8(img.data()),
+        checks(size)["image_sha256"].as_str().expect("sha"),
+        "input.npy vs checks.json"
+    );
     img
 }
 
@@ -26,13 +36,32 @@ fn plan_matches_harness_regions() {
         let (w, h) = size_wh(size);
         let plan = TilePlan::new(w, h, &TilingConfig::default()).expect("plan");
         let j = json(&fixture_dir(size).join("crop_regions.json"));
-        let regions: Vec<Vec<usize>> = j["orig_regions_xywh"].as_array().expect("regions").iter().map(usizes).collect();
-        let shapes: Vec<Vec<usize>> = j["crop_shapes_hw"].as_array().expect("shapes").iter().map(usizes).collect();
-        let got_regions: Vec<Vec<usize>> = plan.tiles.iter().map(|t| t.region.xywh().to_vec()).collect();
-        let got_shapes: Vec<Vec<usize>> = plan.tiles.iter().map(|t| vec![t.height, t.width]).collect();
+        let regions: Vec<Vec<usize>> = j["orig_regions_xywh"]
+            .as_array()
+            .expect("regions")
+            .iter()
+            .map(usizes)
+            .collect();
+        let shapes: Vec<Vec<usize>> = j["crop_shapes_hw"]
+            .as_array()
+            .expect("shapes")
+            .iter()
+            .map(usizes)
+            .collect();
+        let got_regions: Vec<Vec<usize>> = plan
+            .tiles
+            .iter()
+            .map(|t| t.region.xywh().to_vec())
+            .collect();
+        let got_shapes: Vec<Vec<usize>> =
+            plan.tiles.iter().map(|t| vec![t.height, t.width]).collect();
         assert_eq!(got_regions, regions, "{size}: regions");
         assert_eq!(got_shapes, shapes, "{size}: crop shapes");
-        assert_eq!(plan.unique_region.xywh().to_vec(), usizes(&j["crop_unique_region"]), "{size}: unique region");
+        assert_eq!(
+            plan.unique_region.xywh().to_vec(),
+            usizes(&j["crop_unique_region"]),
+            "{size}: unique region"
+        );
     }
 }
 
@@ -42,12 +71,17 @@ fn plan_matches_harness_regions() {
 fn crops_match_harness() {
     for size in ["256x256", "200x150", "48x40"] {
         let img = input(size);
-        let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+        let plan =
+            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
         let crops = extract_crops(&img, &plan).expect("crops");
         let want = strings(&checks(size)["crops_sha256"]);
         assert_eq!(crops.len(), want.len(), "{size}: number of crops");
         for (k, (c, s)) in crops.iter().zip(&want).enumerate() {
-            assert_eq!(&sha_u8(c.data()), s, "{size}: crop {k} differs from the reference (exact)");
+            assert_eq!(
+                &sha_u8(c.data()),
+                s,
+                "{size}: crop {k} differs from the reference (exact)"
+            );
             assert_eq!(plan.extract(&img, k).expect("crop").data(), c.data());
         }
     }
@@ -59,20 +93,38 @@ fn crops_match_harness() {
 fn enhance_matches_reference() {
     for size in ["200x150", "48x40"] {
         let img = input(size);
-        let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+        let plan =
+            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
         let got = enhance::enhance(&plan.extract(&img, 0).expect("crop")).expect("enhance");
         let want = npy_image::<u8>(&fixture_dir(size).join("crop0_clahe.npy"));
-        let diff = got.data().iter().zip(want.data()).filter(|(a, b)| a != b).count();
+        let diff = got
+            .data()
+            .iter()
+            .zip(want.data())
+            .filter(|(a, b)| a != b)
+            .count();
         assert_eq!(got.shape_hw(), want.shape_hw());
-        assert_eq!(diff, 0, "{size}: {diff} pixels of crop 0 differ after CLAHE + min-max (tolerance 0)");
+        assert_eq!(
+            diff, 0,
+            "{size}: {diff} pixels of crop 0 differ after CLAHE + min-max (tolerance 0)"
+        );
     }
     for size in ["256x256", "200x150", "48x40"] {
         let img = input(size);
-        let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+        let plan =
+            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
         let crops = extract_crops(&img, &plan).expect("crops");
         let enhanced = enhance::enhance_all(&crops, 0).expect("enhance");
-        for (k, (e, s)) in enhanced.iter().zip(strings(&checks(size)["enhanced_sha256"])).enumerate() {
-            assert_eq!(sha_u8(e.data()), s, "{size}: enhanced crop {k} differs (exact)");
+        for (k, (e, s)) in enhanced
+            .iter()
+            .zip(strings(&checks(size)["enhanced_sha256"]))
+            .enumerate()
+        {
+            assert_eq!(
+                sha_u8(e.data()),
+                s,
+                "{size}: enhanced crop {k} differs (exact)"
+            );
         }
     }
 }
@@ -84,7 +136,8 @@ fn sam_input_matches_pixel_values() {
     for size in ["256x256", "48x40"] {
         let img = input(size);
         let ck = checks(size);
-        let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+        let plan =
+            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
         let crop = enhance::enhance(&plan.extract(&img, 0).expect("crop")).expect("enhance");
         let pv = pixel_values(&crop).expect("pixel values");
         assert_eq!(pv.len(), PIXEL_VALUES_LEN);
@@ -107,7 +160,10 @@ fn sam_input_matches_pixel_values() {
             .map(|(&i, &v)| (i, pv[i], v))
             .take(5)
             .collect();
-        assert!(bad.is_empty(), "{size}: pixel_values differ (tolerance 0), first (index, ours, ref): {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "{size}: pixel_values differ (tolerance 0), first (index, ours, ref): {bad:?}"
+        );
         assert_eq!(
             sha_f32(&pv),
             ck["crop0_pixel_values_sha256"].as_str().expect("sha"),
@@ -117,7 +173,14 @@ fn sam_input_matches_pixel_values() {
         // The batch variant writes every value, whatever the buffer held.
         let mut buf = vec![f32::NAN; 2 * PIXEL_VALUES_LEN];
         write_pixel_values(&crop, &mut buf[PIXEL_VALUES_LEN..]).expect("write");
-        assert_eq!(sha_f32(&buf[PIXEL_VALUES_LEN..]), sha_f32(&pv), "{size}: write_pixel_values");
-        assert!(buf[..PIXEL_VALUES_LEN].iter().all(|v| v.is_nan()), "wrote outside its slot");
+        assert_eq!(
+            sha_f32(&buf[PIXEL_VALUES_LEN..]),
+            sha_f32(&pv),
+            "{size}: write_pixel_values"
+        );
+        assert!(
+            buf[..PIXEL_VALUES_LEN].iter().all(|v| v.is_nan()),
+            "wrote outside its slot"
+        );
     }
 }

@@ -14,20 +14,32 @@ use common::*;
 use samcell_imaging::{GrayU8, Labels, MapF32};
 use samcell_pipeline::blend::Blender;
 use samcell_pipeline::sam_input::pixel_values;
-use samcell_pipeline::{enhance, extract_crops, labels_from_distance_map, SegmentConfig, Segmenter, TilePlan, TilingConfig};
+use samcell_pipeline::{
+    enhance, extract_crops, labels_from_distance_map, SegmentConfig, Segmenter, TilePlan,
+    TilingConfig,
+};
 
 fn ref_dir() -> PathBuf {
     let d = std::env::var("SAMCELL_PIPELINE_REF_OUT").unwrap_or_else(|_| {
         panic!("set SAMCELL_PIPELINE_REF_OUT to a directory filled by reference/gen_pipeline_fixtures.py --keep")
     });
     let d = PathBuf::from(d);
-    assert!(d.join("out_704x520").is_dir(), "{}: no harness outputs (run the generator with --keep)", d.display());
+    assert!(
+        d.join("out_704x520").is_dir(),
+        "{}: no harness outputs (run the generator with --keep)",
+        d.display()
+    );
     d
 }
 
 fn int32_labels(path: &Path) -> Labels {
     let (shape, data) = npy::<i32>(path);
-    Labels::from_vec(shape[1], shape[0], data.into_iter().map(|v| v as u32).collect()).expect("labels")
+    Labels::from_vec(
+        shape[1],
+        shape[0],
+        data.into_iter().map(|v| v as u32).collect(),
+    )
+    .expect("labels")
 }
 
 #[test]
@@ -37,14 +49,19 @@ fn full_parity_with_harness() {
     for size in SIZES {
         let dir = root.join(format!("out_{size}"));
         let img: GrayU8 = npy_image::<u8>(&dir.join("input.npy"));
-        let plan = TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
+        let plan =
+            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
         let crops = extract_crops(&img, &plan).expect("crops");
         if dir.join("crops_u8.npy").exists() {
             let (shape, data) = npy::<u8>(&dir.join("crops_u8.npy"));
             assert_eq!(shape[0], crops.len(), "{size}: number of crops");
             let n = shape[1] * shape[2];
             for (k, c) in crops.iter().enumerate() {
-                assert_eq!(c.data(), &data[k * n..(k + 1) * n], "{size}: crop {k} (exact)");
+                assert_eq!(
+                    c.data(),
+                    &data[k * n..(k + 1) * n],
+                    "{size}: crop {k} (exact)"
+                );
             }
         }
         let enhanced = enhance::enhance_all(&crops, 0).expect("enhance");
@@ -52,14 +69,22 @@ fn full_parity_with_harness() {
         // crop 0's pixel values, whole array, tolerance 0.
         let (_, pv_ref) = npy::<f32>(&dir.join("crop0_pixel_values.npy"));
         let pv = pixel_values(&enhanced[0]).expect("pixel values");
-        let bad = pv.iter().zip(&pv_ref).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        let bad = pv
+            .iter()
+            .zip(&pv_ref)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
         assert_eq!(bad, 0, "{size}: {bad} pixel_values differ (tolerance 0)");
 
         // Blending of the reference's per-crop 256x256 maps.
         let (shape, data) = npy::<f32>(&dir.join("crops_dist_maps.npy"));
         let n = shape[1] * shape[2];
-        let maps: Vec<MapF32> =
-            (0..shape[0]).map(|k| MapF32::from_vec(shape[2], shape[1], data[k * n..(k + 1) * n].to_vec()).expect("map")).collect();
+        let maps: Vec<MapF32> = (0..shape[0])
+            .map(|k| {
+                MapF32::from_vec(shape[2], shape[1], data[k * n..(k + 1) * n].to_vec())
+                    .expect("map")
+            })
+            .collect();
         let mut b = Blender::new(&plan).expect("blender");
         for (k, m) in maps.iter().enumerate() {
             b.add(k, m).expect("add");
@@ -68,30 +93,61 @@ fn full_parity_with_harness() {
         let want_a = npy_image::<f32>(&dir.join("combine_accum.npy"));
         let (dw, _) = max_abs_diff(b.weight(), &want_w, None);
         let (da, _) = max_abs_diff(b.accum(), &want_a, None);
-        assert!(dw == 0.0 || (size == "48x40" && dw <= 1e-6), "{size}: weight map differs by {dw}");
-        assert!(da <= 1e-6, "{size}: accumulator differs by {da} (tolerance 1e-6)");
+        assert!(
+            dw == 0.0 || (size == "48x40" && dw <= 1e-6),
+            "{size}: weight map differs by {dw}"
+        );
+        assert!(
+            da <= 1e-6,
+            "{size}: accumulator differs by {da} (tolerance 1e-6)"
+        );
         let valid = b.valid();
 
         // End to end through the Segmenter with those maps replayed.
         let sha = enhanced.iter().map(|e| sha_u8(e.data())).collect();
         let pred = Arc::new(ReplayPredictor::new(maps, sha, true, 3));
-        let out = Segmenter::new(pred, SegmentConfig::default()).segment(&img).expect("segment");
+        let out = Segmenter::new(pred, SegmentConfig::default())
+            .segment(&img)
+            .expect("segment");
         let want_d = npy_image::<f32>(&dir.join("dist_map.npy"));
         let (dd, npx) = max_abs_diff(&out.distance_map, &want_d, Some(&valid));
-        assert!(dd <= 1e-6, "{size}: map differs by {dd} on {npx} pixels (tolerance 1e-6)");
+        assert!(
+            dd <= 1e-6,
+            "{size}: map differs by {dd} on {npx} pixels (tolerance 1e-6)"
+        );
         let want = npy_labels(&dir.join("labels_fixed_p0.47_f0.09.npy"));
-        assert!(same_partition(&out.labels, &want), "{size}: labels differ on {} px", partition_mismatch(&want, &out.labels));
+        assert!(
+            same_partition(&out.labels, &want),
+            "{size}: labels differ on {} px",
+            partition_mismatch(&want, &out.labels)
+        );
 
         // Post-processing of the reference's own map.
         let (got, _) = labels_from_distance_map(&want_d, 0.47, 0.09).expect("labels");
         let want = int32_labels(&dir.join("labels.npy"));
-        assert!(same_partition(&got, &want), "{size}: post-processing differs on {} px", partition_mismatch(&want, &got));
+        assert!(
+            same_partition(&got, &want),
+            "{size}: post-processing differs on {} px",
+            partition_mismatch(&want, &got)
+        );
         for tag in ["ref", "fixed"] {
-            let map = if tag == "ref" { &want_d } else { &out.distance_map };
+            let map = if tag == "ref" {
+                &want_d
+            } else {
+                &out.distance_map
+            };
             let (got, n) = labels_from_distance_map(map, 0.53, 0.51).expect("labels");
             let want = npy_labels(&dir.join(format!("labels_{tag}_p0.53_f0.51.npy")));
-            assert!(same_partition(&got, &want), "{size} {tag} (0.53, 0.51): {} px differ ({n} cells)", partition_mismatch(&want, &got));
+            assert!(
+                same_partition(&got, &want),
+                "{size} {tag} (0.53, 0.51): {} px differ ({n} cells)",
+                partition_mismatch(&want, &got)
+            );
         }
-        eprintln!("{size}: ok ({} crops, {} cells at (0.47, 0.09), max map diff {dd})", plan.len(), out.n_cells);
+        eprintln!(
+            "{size}: ok ({} crops, {} cells at (0.47, 0.09), max map diff {dd})",
+            plan.len(),
+            out.n_cells
+        );
     }
 }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_pipeline::blend::Blender;
 use samcell_pipeline::{
-    relabel_sequential, DistanceMapPredictor, PredictError, SegmentConfig, Segmenter, TilePlan, TilingConfig,
+    relabel_sequential, DistanceMapPredictor, PredictError, SegmentConfig, Segmenter, TilePlan,
+    TilingConfig,
 };
 
 /// Cone-shaped bright cells (radius 6..30 px) on a dim, slightly noisy background; many
@@ -18,7 +19,9 @@ fn cells_image(w: usize, h: usize, n: usize) -> GrayU8 {
     let mut v = vec![0f32; w * h];
     let mut s = 11u64;
     let mut rnd = |m: usize| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 33) as usize % m
     };
     for _ in 0..n {
@@ -27,13 +30,17 @@ fn cells_image(w: usize, h: usize, n: usize) -> GrayU8 {
         let (y0, y1) = (cy.saturating_sub(r), (cy + r + 1).min(h));
         for y in y0..y1 {
             for x in x0..x1 {
-                let d = (((x as f32 - cx as f32).powi(2) + (y as f32 - cy as f32).powi(2)).sqrt()) / r as f32;
+                let d = (((x as f32 - cx as f32).powi(2) + (y as f32 - cy as f32).powi(2)).sqrt())
+                    / r as f32;
                 let p = &mut v[y * w + x];
                 *p = p.max(1.0 - d);
             }
         }
     }
-    let data = v.iter().map(|&c| (30.0 + 200.0 * c) as u8 + (rnd(7) as u8)).collect();
+    let data = v
+        .iter()
+        .map(|&c| (30.0 + 200.0 * c) as u8 + (rnd(7) as u8))
+        .collect();
     GrayU8::from_vec(w, h, data).expect("image")
 }
 
@@ -70,7 +77,10 @@ impl DistanceMapPredictor for BlurPredictor {
                 MapF32::from_vec(w, h, data).map_err(|e| PredictError(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
-        self.maps.lock().map_err(|e| PredictError(e.to_string()))?.extend(out.iter().cloned());
+        self.maps
+            .lock()
+            .map_err(|e| PredictError(e.to_string()))?
+            .extend(out.iter().cloned());
         Ok(out)
     }
 
@@ -83,9 +93,13 @@ impl DistanceMapPredictor for BlurPredictor {
 fn streaming_path_equals_whole_image_path_3000x2000() {
     let (w, h) = (3000, 2000);
     let img = cells_image(w, h, 9000);
-    let predictor = Arc::new(BlurPredictor { maps: Mutex::new(Vec::new()) });
+    let predictor = Arc::new(BlurPredictor {
+        maps: Mutex::new(Vec::new()),
+    });
     let config = SegmentConfig::default();
-    let seg = Segmenter::new(predictor.clone(), config).segment(&img).expect("segment");
+    let seg = Segmenter::new(predictor.clone(), config)
+        .segment(&img)
+        .expect("segment");
 
     // The whole-image path on the same per-crop maps.
     let plan = TilePlan::new(w, h, &TilingConfig::default()).expect("plan");
@@ -96,16 +110,34 @@ fn streaming_path_equals_whole_image_path_3000x2000() {
         blender.add(k, m).expect("add");
     }
     let whole_map = blender.finish();
-    let same_bits = whole_map.data().iter().zip(seg.distance_map.data()).all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(same_bits, "band-blended map differs from the whole-image blend (tolerance 0)");
+    let same_bits = whole_map
+        .data()
+        .iter()
+        .zip(seg.distance_map.data())
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(
+        same_bits,
+        "band-blended map differs from the whole-image blend (tolerance 0)"
+    );
 
-    let markers = samcell_morphology::seeds_from_peaks(&whole_map.map(|v| u8::from(v > config.peak)));
-    let raw = samcell_morphology::watershed(&whole_map.map(|v| -v), &markers, &whole_map.map(|v| v > config.fill))
-        .expect("watershed");
+    let markers =
+        samcell_morphology::seeds_from_peaks(&whole_map.map(|v| u8::from(v > config.peak)));
+    let raw = samcell_morphology::watershed(
+        &whole_map.map(|v| -v),
+        &markers,
+        &whole_map.map(|v| v > config.fill),
+    )
+    .expect("watershed");
     let (want, n) = relabel_sequential(&raw);
-    assert!(n > 1000, "only {n} cells: the test image should have thousands");
+    assert!(
+        n > 1000,
+        "only {n} cells: the test image should have thousands"
+    );
     assert_eq!(seg.n_cells, n, "number of cells");
-    assert!(seg.labels.data() == want.data(), "labels differ from the whole-image path (tolerance 0)");
+    assert!(
+        seg.labels.data() == want.data(),
+        "labels differ from the whole-image path (tolerance 0)"
+    );
 
     // Cells cut by crop boundaries exist (a label on both sides of a crop's region edge).
     let edge_x = plan.tiles[1].region.x;
@@ -113,5 +145,8 @@ fn streaming_path_equals_whole_image_path_3000x2000() {
         let (a, b) = (seg.labels.get(edge_x - 1, y), seg.labels.get(edge_x, y));
         a != 0 && a == b
     });
-    assert!(straddling.count() > 50, "no cells straddle the crop boundary at x = {edge_x}");
+    assert!(
+        straddling.count() > 50,
+        "no cells straddle the crop boundary at x = {edge_x}"
+    );
 }

@@ -17,8 +17,8 @@ use std::path::Path;
 
 use crate::arch::lite::TrainableLite;
 use crate::arch::sam::TrainableSam;
-use samcell_lite::LiteConfig;
 use crate::{TrainError, TrainableModel};
+use samcell_lite::LiteConfig;
 
 /// The compute device: the CPU, or the first CUDA GPU when `cuda` (needs the `cuda` feature).
 pub fn device(cuda: bool) -> Result<Device, TrainError> {
@@ -174,14 +174,19 @@ pub fn lite_config(spec: &str) -> Result<LiteConfig, TrainError> {
     let text = if spec.trim_start().starts_with('{') {
         spec.to_string()
     } else {
-        std::fs::read_to_string(spec).map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))?
+        std::fs::read_to_string(spec)
+            .map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))?
     };
-    LiteConfig::from_json(&text).map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))
+    LiteConfig::from_json(&text)
+        .map_err(|e| TrainError::Config(format!("--arch-config {spec}: {e}")))
 }
 
 /// The trainable samcell-lite of `spec` on `device` (a checkpoint here is a samcell-lite weights
 /// file; `Scratch` takes the `LiteConfig` JSON) and its shape.
-pub fn build_lite(spec: ModelSpec, device: &Device) -> Result<(Box<dyn TrainableModel>, LiteConfig), TrainError> {
+pub fn build_lite(
+    spec: ModelSpec,
+    device: &Device,
+) -> Result<(Box<dyn TrainableModel>, LiteConfig), TrainError> {
     let model = match spec {
         ModelSpec::Checkpoint(path, _) => TrainableLite::load(path, device)
             .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?,

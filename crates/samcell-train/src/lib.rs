@@ -23,8 +23,8 @@ pub mod run;
 pub mod stopping;
 pub mod trainer;
 
-pub use config::{AugmentConfig, TrainConfig};
 pub use candle_core::Device;
+pub use config::{AugmentConfig, TrainConfig};
 pub use error::TrainError;
 pub use factory::device;
 pub use model::TrainableModel;

@@ -45,7 +45,13 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        Self { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 }
+        Self {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+        }
     }
 }
 
@@ -64,7 +70,11 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(params: Vec<(String, Var)>, config: AdamWConfig) -> Self {
-        Self { params, state: HashMap::new(), config }
+        Self {
+            params,
+            state: HashMap::new(),
+            config,
+        }
     }
 
     /// Sets the learning rate of the next steps (what a scheduler does to the param group).
@@ -100,11 +110,18 @@ impl AdamW {
                 Some(s) => s,
                 None => {
                     let z = var.as_tensor().zeros_like()?;
-                    self.state.entry(key.clone()).or_insert(ParamState { step: 0, m: z.clone(), v: z })
+                    self.state.entry(key.clone()).or_insert(ParamState {
+                        step: 0,
+                        m: z.clone(),
+                        v: z,
+                    })
                 }
             };
             st.step += 1;
-            let p = var.as_tensor().detach().affine(1.0 - c.lr * c.weight_decay, 0.0)?;
+            let p = var
+                .as_tensor()
+                .detach()
+                .affine(1.0 - c.lr * c.weight_decay, 0.0)?;
             let m = (&st.m + (g.sub(&st.m)?.affine(1.0 - c.beta1, 0.0))?)?;
             let v = (st.v.affine(c.beta2, 0.0)? + g.sqr()?.affine(1.0 - c.beta2, 0.0)?)?;
             let step = st.step as f64;
@@ -129,7 +146,10 @@ impl AdamW {
         for (key, st) in &self.state {
             out.insert(format!("exp_avg.{key}"), st.m.to_device(&Device::Cpu)?);
             out.insert(format!("exp_avg_sq.{key}"), st.v.to_device(&Device::Cpu)?);
-            out.insert(format!("step.{key}"), Tensor::new(&[st.step as i64], &Device::Cpu)?);
+            out.insert(
+                format!("step.{key}"),
+                Tensor::new(&[st.step as i64], &Device::Cpu)?,
+            );
         }
         candle_core::safetensors::save(&out, path)
     }
@@ -145,15 +165,17 @@ impl AdamW {
             let Some(key) = name.strip_prefix("step.") else {
                 continue;
             };
-            let var = vars
-                .get(key)
-                .ok_or_else(|| candle_core::Error::Msg(format!("optimiser state for unknown parameter {key}")))?;
+            let var = vars.get(key).ok_or_else(|| {
+                candle_core::Error::Msg(format!("optimiser state for unknown parameter {key}"))
+            })?;
             let step = t.flatten_all()?.to_vec1::<i64>()?;
-            let step = *step.first().ok_or_else(|| candle_core::Error::Msg(format!("empty step for {key}")))?;
+            let step = *step
+                .first()
+                .ok_or_else(|| candle_core::Error::Msg(format!("empty step for {key}")))?;
             let get = |prefix: &str| -> Result<Tensor> {
-                let t = raw
-                    .get(&format!("{prefix}.{key}"))
-                    .ok_or_else(|| candle_core::Error::Msg(format!("optimiser state has no {prefix}.{key}")))?;
+                let t = raw.get(&format!("{prefix}.{key}")).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("optimiser state has no {prefix}.{key}"))
+                })?;
                 if t.dims() != var.dims() {
                     candle_core::bail!(
                         "optimiser state {prefix}.{key} has shape {:?}, parameter {:?}",
@@ -165,7 +187,11 @@ impl AdamW {
             };
             state.insert(
                 key.to_string(),
-                ParamState { step: step.max(0) as u64, m: get("exp_avg")?, v: get("exp_avg_sq")? },
+                ParamState {
+                    step: step.max(0) as u64,
+                    m: get("exp_avg")?,
+                    v: get("exp_avg_sq")?,
+                },
             );
         }
         self.state = state;
@@ -207,7 +233,11 @@ mod tests {
 
     #[test]
     fn schedule_matches_the_published_lambda() {
-        let s = LrSchedule { base_lr: 1e-4, warmup: 250, total: 10800 };
+        let s = LrSchedule {
+            base_lr: 1e-4,
+            warmup: 250,
+            total: 10800,
+        };
         assert_eq!(s.factor(0), 0.0);
         assert_eq!(s.factor(1), 1.0 / 250.0);
         assert_eq!(s.factor(249), 249.0 / 250.0);
@@ -216,7 +246,11 @@ mod tests {
         assert_eq!(s.factor(10800), 0.0);
         assert_eq!(s.factor(20000), 0.0);
         // total <= warmup: the guard max(1, total - warmup) of the reference
-        let t = LrSchedule { base_lr: 1.0, warmup: 250, total: 100 };
+        let t = LrSchedule {
+            base_lr: 1.0,
+            warmup: 250,
+            total: 100,
+        };
         assert_eq!(t.factor(250), 0.0);
     }
 
@@ -247,7 +281,12 @@ mod tests {
             }
             let got = var.as_tensor().to_vec1::<f32>().unwrap();
             for i in 0..3 {
-                assert!((got[i] as f64 - p[i]).abs() <= 1e-7, "step {k} element {i}: {} vs {}", got[i], p[i]);
+                assert!(
+                    (got[i] as f64 - p[i]).abs() <= 1e-7,
+                    "step {k} element {i}: {} vs {}",
+                    got[i],
+                    p[i]
+                );
             }
         }
         assert_eq!(opt.step_count("w"), 2);
@@ -263,12 +302,23 @@ mod tests {
         let x = Var::from_tensor(&Tensor::new(&[2.0f32, 3.0], &d).unwrap()).unwrap();
         let mut opt = AdamW::new(vec![("w".into(), w.clone())], AdamWConfig::default());
         for _ in 0..2 {
-            let loss = (w.as_tensor() * x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+            let loss = (w.as_tensor() * x.as_tensor())
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap();
             let grads = loss.backward().unwrap();
-            assert!(grads.get(w.as_tensor()).unwrap().track_op(), "premise: candle's gradient is tracked");
+            assert!(
+                grads.get(w.as_tensor()).unwrap().track_op(),
+                "premise: candle's gradient is tracked"
+            );
             opt.step(&grads).unwrap();
             let st = &opt.state["w"];
-            assert!(!st.m.track_op() && !st.v.track_op(), "moments keep the autograd graph alive");
+            assert!(
+                !st.m.track_op() && !st.v.track_op(),
+                "moments keep the autograd graph alive"
+            );
             assert!(!w.as_tensor().detach().track_op());
         }
     }
@@ -278,10 +328,17 @@ mod tests {
         let d = Device::Cpu;
         let a = Var::from_tensor(&Tensor::new(&[1f32, 2.0], &d).unwrap()).unwrap();
         let b = Var::from_tensor(&Tensor::new(&[3f32, 4.0], &d).unwrap()).unwrap();
-        let mut opt = AdamW::new(vec![("a".into(), a.clone()), ("b".into(), b.clone())], AdamWConfig::default());
+        let mut opt = AdamW::new(
+            vec![("a".into(), a.clone()), ("b".into(), b.clone())],
+            AdamWConfig::default(),
+        );
         let grads = a.as_tensor().sum_all().unwrap().backward().unwrap();
         opt.step(&grads).unwrap();
-        assert_eq!(b.as_tensor().to_vec1::<f32>().unwrap(), vec![3.0, 4.0], "no decay without a gradient");
+        assert_eq!(
+            b.as_tensor().to_vec1::<f32>().unwrap(),
+            vec![3.0, 4.0],
+            "no decay without a gradient"
+        );
         assert_ne!(a.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
         assert_eq!(opt.step_count("b"), 0);
     }
@@ -295,7 +352,12 @@ mod tests {
         let mut ob = AdamW::new(vec![("w".into(), b.clone())], AdamWConfig::default());
         let g = Tensor::new(&[0.3f32, -0.1, 0.7], &d).unwrap();
         let step = |var: &Var, opt: &mut AdamW| {
-            let grads = (var.as_tensor() * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            let grads = (var.as_tensor() * &g)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
             opt.step(&grads).unwrap();
         };
         step(&a, &mut oa);
@@ -307,7 +369,10 @@ mod tests {
         oc.load_state(&path).unwrap();
         step(&a, &mut oa);
         step(&b, &mut oc);
-        let (x, y) = (a.as_tensor().to_vec1::<f32>().unwrap(), b.as_tensor().to_vec1::<f32>().unwrap());
+        let (x, y) = (
+            a.as_tensor().to_vec1::<f32>().unwrap(),
+            b.as_tensor().to_vec1::<f32>().unwrap(),
+        );
         assert_eq!(x, y, "resumed optimiser must continue identically");
         assert_eq!(oc.step_count("w"), 2);
     }

@@ -21,7 +21,10 @@ fn fixtures() -> PathBuf {
 }
 
 fn tiny_heads() -> HeadOverrides {
-    HeadOverrides { vision_heads: Some(2), decoder_heads: Some(2) }
+    HeadOverrides {
+        vision_heads: Some(2),
+        decoder_heads: Some(2),
+    }
 }
 
 /// The tiny weights and the Usiigaci set, or `None` (after a skip line) when either is absent.
@@ -40,7 +43,12 @@ fn cv2_grey_of_u16_tiff(path: &Path) -> GrayU8 {
     let tiff::decoder::DecodingResult::U16(v) = dec.read_image().unwrap() else {
         panic!("{}: expected 16-bit grey samples", path.display())
     };
-    GrayU8::from_vec(w as usize, h as usize, v.iter().map(|&x| (x >> 8) as u8).collect()).unwrap()
+    GrayU8::from_vec(
+        w as usize,
+        h as usize,
+        v.iter().map(|&x| (x >> 8) as u8).collect(),
+    )
+    .unwrap()
 }
 
 /// The generator's batch, rebuilt from the real data (`SAMCELL_DATA`) rather than stored: the
@@ -52,17 +60,24 @@ fn batch(usiigaci: &Path) -> (Vec<GrayU8>, Tensor) {
     const CROPS: [(usize, usize); 2] = [(0, 0), (512, 384)];
     let root = usiigaci.join("train");
     let image = cv2_grey_of_u16_tiff(&root.join("images/set1.tif"));
-    let labels = samcell_data::read_labels(&root.join("masks/set1.png")).unwrap_or_else(|e| panic!("{e}"));
+    let labels =
+        samcell_data::read_labels(&root.join("masks/set1.png")).unwrap_or_else(|e| panic!("{e}"));
     let mut crops = Vec::new();
     let mut targets = Vec::new();
     for (x, y) in CROPS {
         let crop = image.crop(x, y, 256, 256).unwrap();
         crops.push(samcell_pipeline::enhance::enhance(&crop).unwrap());
-        let t = samcell_data::distance_target(&labels.crop(x, y, 256, 256).unwrap(), samcell_data::TargetMethod::Chamfer3);
+        let t = samcell_data::distance_target(
+            &labels.crop(x, y, 256, 256).unwrap(),
+            samcell_data::TargetMethod::Chamfer3,
+        );
         targets.extend_from_slice(t.data());
     }
     let n = crops.len();
-    (crops, Tensor::from_vec(targets, (n, 256, 256), &Device::Cpu).unwrap())
+    (
+        crops,
+        Tensor::from_vec(targets, (n, 256, 256), &Device::Cpu).unwrap(),
+    )
 }
 
 /// `mean((sigmoid(logits) - target)^2)`, PyTorch's `nn.MSELoss()` on the sigmoid.
@@ -76,7 +91,11 @@ fn flat(t: &Tensor) -> Vec<f32> {
 }
 
 fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
-    let num: f64 = got.iter().zip(want).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let num: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
     let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
     (num / den).sqrt()
 }
@@ -91,11 +110,18 @@ fn pick(v: &[f32], stride: usize, count: usize) -> Vec<f32> {
 
 #[test]
 fn one_training_step_matches_pytorch() {
-    let Some((weights, usiigaci)) = materials() else { return };
+    let Some((weights, usiigaci)) = materials() else {
+        return;
+    };
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("step_meta.json")).unwrap()).unwrap();
-    let want_grads = candle_core::safetensors::load(fixtures().join("step_grads.safetensors"), &Device::Cpu).unwrap();
-    let want_params = candle_core::safetensors::load(fixtures().join("step_params.safetensors"), &Device::Cpu).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("step_meta.json")).unwrap())
+            .unwrap();
+    let want_grads =
+        candle_core::safetensors::load(fixtures().join("step_grads.safetensors"), &Device::Cpu)
+            .unwrap();
+    let want_params =
+        candle_core::safetensors::load(fixtures().join("step_params.safetensors"), &Device::Cpu)
+            .unwrap();
     let params = meta["params"].as_object().unwrap();
 
     let model = TrainableSam::load(&weights, Some(tiny_heads()), &Device::Cpu).unwrap();
@@ -103,7 +129,10 @@ fn one_training_step_matches_pytorch() {
     let keys: Vec<&String> = vars.iter().map(|(k, _)| k).collect();
     let mut want_keys: Vec<&String> = params.keys().collect();
     want_keys.sort();
-    assert_eq!(keys, want_keys, "trainable parameters differ from PyTorch's requires_grad set");
+    assert_eq!(
+        keys, want_keys,
+        "trainable parameters differ from PyTorch's requires_grad set"
+    );
 
     let (crops, target) = batch(&usiigaci);
     let input = model.encode(&crops, &Device::Cpu).unwrap();
@@ -114,17 +143,26 @@ fn one_training_step_matches_pytorch() {
     let want_loss = meta["loss"].as_f64().unwrap();
     let e = (got_loss - want_loss).abs() / want_loss.abs();
     // tolerance: loss 1e-5 relative
-    assert!(e <= 1e-5, "loss {got_loss} vs PyTorch {want_loss}: relative error {e:.2e} > 1e-5");
+    assert!(
+        e <= 1e-5,
+        "loss {got_loss} vs PyTorch {want_loss}: relative error {e:.2e} > 1e-5"
+    );
 
     let grads = l.backward().unwrap();
     let mut worst = (0.0f64, String::new());
     let mut failures = Vec::new();
     for (key, var) in &vars {
         let m = &params[key.as_str()];
-        let (stride, count) = (m["stride"].as_u64().unwrap() as usize, m["count"].as_u64().unwrap() as usize);
+        let (stride, count) = (
+            m["stride"].as_u64().unwrap() as usize,
+            m["count"].as_u64().unwrap() as usize,
+        );
         let g = grads.get(var.as_tensor());
         if !m["has_grad"].as_bool().unwrap() {
-            assert!(g.is_none(), "{key}: PyTorch has no gradient (not in the loss graph), Rust has one");
+            assert!(
+                g.is_none(),
+                "{key}: PyTorch has no gradient (not in the loss graph), Rust has one"
+            );
             continue;
         }
         let g = flat(g.unwrap_or_else(|| panic!("{key}: PyTorch has a gradient, Rust has none")));
@@ -133,7 +171,10 @@ fn one_training_step_matches_pytorch() {
         let want_norm = m["grad_norm"].as_f64().unwrap();
         if want_norm == 0.0 {
             // unused hypernetworks: zero gradients in both (tolerance: exact zero)
-            assert!(g.iter().all(|x| *x == 0.0), "{key}: PyTorch gradient is zero, Rust's is not");
+            assert!(
+                g.iter().all(|x| *x == 0.0),
+                "{key}: PyTorch gradient is zero, Rust's is not"
+            );
             continue;
         }
         if key.ends_with("k_proj.bias") {
@@ -162,7 +203,11 @@ fn one_training_step_matches_pytorch() {
             ));
         }
     }
-    assert!(failures.is_empty(), "gradients differ from PyTorch:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "gradients differ from PyTorch:\n{}",
+        failures.join("\n")
+    );
     println!(
         "loss rel err {:.2e}; worst gradient rel L2 {:.2e} ({})",
         (got_loss - want_loss).abs() / want_loss,
@@ -171,15 +216,28 @@ fn one_training_step_matches_pytorch() {
     );
 
     // Rust's gradients, kept for the update check below
-    let rust_grads: Vec<Option<Vec<f32>>> = vars.iter().map(|(_, v)| grads.get(v.as_tensor()).map(flat)).collect();
-    let mut opt = AdamW::new(vars.clone(), AdamWConfig { lr: 1e-4, weight_decay: 0.1, ..AdamWConfig::default() });
+    let rust_grads: Vec<Option<Vec<f32>>> = vars
+        .iter()
+        .map(|(_, v)| grads.get(v.as_tensor()).map(flat))
+        .collect();
+    let mut opt = AdamW::new(
+        vars.clone(),
+        AdamWConfig {
+            lr: 1e-4,
+            weight_decay: 0.1,
+            ..AdamWConfig::default()
+        },
+    );
     opt.step(&grads).unwrap();
     let (lr, eps) = (1e-4f64, 1e-8f64);
     let (mut worst_raw, mut worst_given, mut sensitive) = (0.0f64, 0.0f64, 0usize);
     let mut failures = Vec::new();
     for ((key, var), g_rust) in vars.iter().zip(&rust_grads) {
         let m = &params[key.as_str()];
-        let (stride, count) = (m["stride"].as_u64().unwrap() as usize, m["count"].as_u64().unwrap() as usize);
+        let (stride, count) = (
+            m["stride"].as_u64().unwrap() as usize,
+            m["count"].as_u64().unwrap() as usize,
+        );
         let got = pick(&flat(var.as_tensor()), stride, count);
         let want = flat(&want_params[key.as_str()]);
         let (gr, gt) = match g_rust {
@@ -191,7 +249,11 @@ fn one_training_step_matches_pytorch() {
             // first Adam step: the update is lr * g / (|g| + eps); what the two gradients'
             // difference alone makes the parameters differ by
             let u = |g: f32| g as f64 / ((g as f64).abs() + eps);
-            let du = if g_rust.is_some() { -lr * (u(gr[i]) - u(gt[i])) } else { 0.0 };
+            let du = if g_rust.is_some() {
+                -lr * (u(gr[i]) - u(gt[i]))
+            } else {
+                0.0
+            };
             worst_given = worst_given.max((dp - du).abs());
             if (gr[i].abs().min(gt[i].abs()) as f64) >= 1e-6 || g_rust.is_none() {
                 worst_raw = worst_raw.max(dp.abs());
@@ -231,8 +293,13 @@ fn one_training_step_matches_pytorch() {
 /// Writes a little-endian f32 or u8 `.npy` (C order).
 fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_s = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
+    let shape_s = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -250,11 +317,15 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
 /// and `maps.npy` there for `reference/check_finetuned.py`.
 #[test]
 fn saved_checkpoint_reloads_identically() {
-    let Some((weights, usiigaci)) = materials() else { return };
+    let Some((weights, usiigaci)) = materials() else {
+        return;
+    };
     let model = TrainableSam::load(&weights, Some(tiny_heads()), &Device::Cpu).unwrap();
     let (crops, target) = batch(&usiigaci);
     let input = model.encode(&crops, &Device::Cpu).unwrap();
-    let grads = loss(&model.forward_logits(&input).unwrap(), &target).backward().unwrap();
+    let grads = loss(&model.forward_logits(&input).unwrap(), &target)
+        .backward()
+        .unwrap();
     let mut opt = AdamW::new(model.trainable(), AdamWConfig::default());
     opt.step(&grads).unwrap();
     let trained = flat(&candle_nn::ops::sigmoid(&model.forward_logits(&input).unwrap()).unwrap());
@@ -264,21 +335,40 @@ fn saved_checkpoint_reloads_identically() {
     model.save_safetensors(&path).unwrap();
     let reloaded = SamModel::load(&path, Some(tiny_heads())).unwrap();
     let maps = flat(&reloaded.distance_maps(&input).unwrap());
-    let e = maps.iter().zip(&trained).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let e = maps
+        .iter()
+        .zip(&trained)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     // tolerance: 1e-6 max abs (same weights; fused inference kernels vs plain training ops)
-    assert!(e <= 1e-6, "reloaded checkpoint's distance maps differ by {e:.2e}");
+    assert!(
+        e <= 1e-6,
+        "reloaded checkpoint's distance maps differ by {e:.2e}"
+    );
     // the step changed the model: the saved file is not just the input weights
     let original = SamModel::load(&weights, Some(tiny_heads())).unwrap();
     let before = flat(&original.distance_maps(&input).unwrap());
-    let moved = before.iter().zip(&trained).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(moved > 1e-4, "one step should change the distance maps (moved {moved:.2e})");
+    let moved = before
+        .iter()
+        .zip(&trained)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        moved > 1e-4,
+        "one step should change the distance maps (moved {moved:.2e})"
+    );
 
     if let Some(out) = std::env::var_os("SAMCELL_TRAIN_DUMP") {
         let out = PathBuf::from(out);
         std::fs::create_dir_all(&out).unwrap();
         std::fs::copy(&path, out.join("finetuned.safetensors")).unwrap();
         let bytes: Vec<u8> = crops.iter().flat_map(|c| c.data().to_vec()).collect();
-        write_npy(&out.join("crops.npy"), "|u1", &[crops.len(), 256, 256], &bytes);
+        write_npy(
+            &out.join("crops.npy"),
+            "|u1",
+            &[crops.len(), 256, 256],
+            &bytes,
+        );
         let fb: Vec<u8> = maps.iter().flat_map(|v| v.to_le_bytes()).collect();
         write_npy(&out.join("maps.npy"), "<f4", &[crops.len(), 256, 256], &fb);
     }

@@ -36,7 +36,12 @@ struct Axis {
 
 impl Axis {
     fn with_capacity(n: usize) -> Self {
-        Self { i0: Vec::with_capacity(n), i1: Vec::with_capacity(n), w0: Vec::with_capacity(n), w1: Vec::with_capacity(n) }
+        Self {
+            i0: Vec::with_capacity(n),
+            i1: Vec::with_capacity(n),
+            w0: Vec::with_capacity(n),
+            w1: Vec::with_capacity(n),
+        }
     }
 }
 
@@ -105,7 +110,11 @@ fn lerp_fused(a: f32, b: f32, t: f32) -> f32 {
 /// OpenCV `cv2.resize(x, (w, h))` (INTER_LINEAR) on a float map (see the module docs).
 ///
 /// Errors: an empty source or a zero target size.
-pub fn opencv_linear_f32(img: &MapF32, width: usize, height: usize) -> Result<MapF32, ImagingError> {
+pub fn opencv_linear_f32(
+    img: &MapF32,
+    width: usize,
+    height: usize,
+) -> Result<MapF32, ImagingError> {
     let (w, h) = (img.width(), img.height());
     super::check_sizes("map", w, h, width, height)?;
     if width == w && height == h {

@@ -77,12 +77,21 @@ fn taps(in_size: usize, out_size: usize) -> Taps {
         for (c, &kj) in row.iter_mut().zip(&k[..count]) {
             let w = if sum != 0.0 { kj / sum } else { kj };
             let fixed = w * f64::from(1u32 << PRECISION_BITS);
-            *c = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
+            *c = if w < 0.0 {
+                (-0.5 + fixed) as i32
+            } else {
+                (0.5 + fixed) as i32
+            };
         }
         start.push(first as usize);
         len.push(count);
     }
-    Taps { start, len, ksize, coeffs }
+    Taps {
+        start,
+        len,
+        ksize,
+        coeffs,
+    }
 }
 
 #[inline]
@@ -120,7 +129,12 @@ fn horizontal_any(src: &GrayU8, rows: std::ops::Range<usize>, taps: &Taps, out: 
 
 /// Kernel size `K` known at compile time: every output reads exactly `K` samples of the row,
 /// padded with zeros on the right, against its `K` weights (zero beyond `len`), fully unrolled.
-fn horizontal_k<const K: usize>(src: &GrayU8, rows: std::ops::Range<usize>, taps: &Taps, out: &mut [u8]) {
+fn horizontal_k<const K: usize>(
+    src: &GrayU8,
+    rows: std::ops::Range<usize>,
+    taps: &Taps,
+    out: &mut [u8],
+) {
     let out_w = taps.start.len();
     let in_w = src.width();
     let mut padded = vec![0u8; in_w + K];
@@ -187,7 +201,11 @@ fn vertical(src: &[u8], w: usize, row0: usize, taps: &Taps, out: &mut [u8]) {
 /// (see the module docs).
 ///
 /// Errors: an empty source or a zero target size.
-pub fn pillow_bilinear_u8(img: &GrayU8, width: usize, height: usize) -> Result<GrayU8, ImagingError> {
+pub fn pillow_bilinear_u8(
+    img: &GrayU8,
+    width: usize,
+    height: usize,
+) -> Result<GrayU8, ImagingError> {
     let (w, h) = (img.width(), img.height());
     super::check_sizes("image", w, h, width, height)?;
     let need_h = width != w;

@@ -8,32 +8,48 @@ use samcell_imaging::{GrayU8, MapF32};
 use std::path::PathBuf;
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(format!("{name}.npy"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(format!("{name}.npy"))
 }
 
 /// Loads an `.npy` fixture as (shape, values); panics with the file name on any problem.
 pub fn load<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
     let path = fixture_path(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (regenerate with reference/gen_imaging_fixtures.py)", path.display())
+        panic!(
+            "{}: {e} (regenerate with reference/gen_imaging_fixtures.py)",
+            path.display()
+        )
     });
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let data = npy.into_vec::<T>().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let data = npy
+        .into_vec::<T>()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (shape, data)
 }
 
 /// A 2-D u8 fixture as an image.
 pub fn load_gray(name: &str) -> GrayU8 {
     let (shape, data) = load::<u8>(name);
-    assert_eq!(shape.len(), 2, "{name}: expected a 2-D array, got shape {shape:?}");
+    assert_eq!(
+        shape.len(),
+        2,
+        "{name}: expected a 2-D array, got shape {shape:?}"
+    );
     GrayU8::from_vec(shape[1], shape[0], data).expect("fixture shape")
 }
 
 /// A 2-D f32 fixture as a map.
 pub fn load_map(name: &str) -> MapF32 {
     let (shape, data) = load::<f32>(name);
-    assert_eq!(shape.len(), 2, "{name}: expected a 2-D array, got shape {shape:?}");
+    assert_eq!(
+        shape.len(),
+        2,
+        "{name}: expected a 2-D array, got shape {shape:?}"
+    );
     MapF32::from_vec(shape[1], shape[0], data).expect("fixture shape")
 }
 
@@ -60,7 +76,11 @@ pub fn line_sums(img: &GrayU8) -> (Vec<u32>, Vec<u32>) {
 
 /// Exact equality of two u8 images, with a diagnostic (count, largest difference, first place).
 pub fn assert_same_u8(case: &str, got: &GrayU8, want: &GrayU8) {
-    assert_eq!(got.shape_hw(), want.shape_hw(), "{case}: shape (h, w) differs");
+    assert_eq!(
+        got.shape_hw(),
+        want.shape_hw(),
+        "{case}: shape (h, w) differs"
+    );
     let mut count = 0usize;
     let mut worst = 0i32;
     let mut first = None;
@@ -84,10 +104,22 @@ pub fn assert_same_sums(case: &str, got: &GrayU8, rows_fixture: &str, cols_fixtu
     let (_, want_rows) = load::<u32>(rows_fixture);
     let (_, want_cols) = load::<u32>(cols_fixture);
     let (rows, cols) = line_sums(got);
-    assert_eq!(rows.len(), want_rows.len(), "{case}: height differs from the reference");
-    assert_eq!(cols.len(), want_cols.len(), "{case}: width differs from the reference");
-    let bad_rows: Vec<usize> = (0..rows.len()).filter(|&i| rows[i] != want_rows[i]).collect();
-    let bad_cols: Vec<usize> = (0..cols.len()).filter(|&i| cols[i] != want_cols[i]).collect();
+    assert_eq!(
+        rows.len(),
+        want_rows.len(),
+        "{case}: height differs from the reference"
+    );
+    assert_eq!(
+        cols.len(),
+        want_cols.len(),
+        "{case}: width differs from the reference"
+    );
+    let bad_rows: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i] != want_rows[i])
+        .collect();
+    let bad_cols: Vec<usize> = (0..cols.len())
+        .filter(|&i| cols[i] != want_cols[i])
+        .collect();
     assert!(
         bad_rows.is_empty() && bad_cols.is_empty(),
         "{case}: tolerance: exact (row/column checksums); {} rows differ (first {:?}), {} columns differ (first {:?})",

@@ -78,11 +78,23 @@ fn png_header(bytes: &[u8]) -> PngHeader {
     }
     // an sRGB chunk sets the file gamma to the sRGB approximation 1/2.2 (45455)
     let gamma = if srgb { Some(45455) } else { gamma };
-    PngHeader { width, height, depth, ctype, gamma }
+    PngHeader {
+        width,
+        height,
+        depth,
+        ctype,
+        gamma,
+    }
 }
 
 pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
-    let PngHeader { width, height, depth, ctype, gamma } = png_header(bytes);
+    let PngHeader {
+        width,
+        height,
+        depth,
+        ctype,
+        gamma,
+    } = png_header(bytes);
     limits::check(width.into(), height.into(), max_pixels)?;
     let mut d = PngDecoder::with_limits(Cursor::new(bytes), limits::image_limits(max_pixels))
         .map_err(|e| image_err("PNG", e))?;
@@ -121,7 +133,10 @@ pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         }
         other => return Err(format!("unsupported PNG colour type {other:?}")),
     };
-    let colour = matches!(color, ColorType::Rgb8 | ColorType::Rgba8 | ColorType::Rgb16 | ColorType::Rgba16);
+    let colour = matches!(
+        color,
+        ColorType::Rgb8 | ColorType::Rgba8 | ColorType::Rgb16 | ColorType::Rgba16
+    );
     let mut out = oriented(w, h, channels as u8, sample, pixels, orientation);
     out.channel_use = channel_use(channels, colour);
     Ok(out)
@@ -208,7 +223,14 @@ pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Stri
         ));
     }
     let channels = input.num_components() as u8;
-    let mut out = oriented(w, h, channels, SampleType::U8, Pixels::Gray8(gray), orientation);
+    let mut out = oriented(
+        w,
+        h,
+        channels,
+        SampleType::U8,
+        Pixels::Gray8(gray),
+        orientation,
+    );
     out.channel_use = channel_use(channels.into(), input != ColorSpace::Luma);
     Ok(out)
 }
@@ -216,8 +238,16 @@ pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Stri
 /// Width and height from a BMP's info header (`BITMAPCOREHEADER`: 16-bit; the others: 32-bit
 /// signed, a negative height meaning top-down rows), if the header is there.
 fn bmp_size(bytes: &[u8]) -> Option<(u64, u64)> {
-    let u32_at = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let u16_at = |o: usize| bytes.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u16_at = |o: usize| {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
     if u32_at(14)? == 12 {
         Some((u16_at(18)?.into(), u16_at(20)?.into()))
     } else {
@@ -232,7 +262,8 @@ pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         limits::check(w, h, max_pixels)?;
     }
     let mut d = BmpDecoder::new(Cursor::new(bytes)).map_err(|e| image_err("BMP", e))?;
-    d.set_limits(limits::image_limits(max_pixels)).map_err(|e| image_err("BMP", e))?;
+    d.set_limits(limits::image_limits(max_pixels))
+        .map_err(|e| image_err("BMP", e))?;
     let (w, h) = d.dimensions();
     limits::check(w.into(), h.into(), max_pixels)?;
     let (w, h) = (w as usize, h as usize);
@@ -266,7 +297,10 @@ pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         sample,
         pages: 1,
         pixels: Pixels::Gray8(pixels),
-        channel_use: channel_use(channels, matches!(color, ColorType::Rgb8 | ColorType::Rgba8)),
+        channel_use: channel_use(
+            channels,
+            matches!(color, ColorType::Rgb8 | ColorType::Rgba8),
+        ),
         stack: None,
     })
 }

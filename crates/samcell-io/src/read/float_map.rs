@@ -12,7 +12,10 @@ use tiff::decoder::{Decoder, DecodingResult};
 use tiff::ColorType;
 
 fn rerr(path: &Path, reason: impl Into<String>) -> IoError {
-    IoError::Read { path: path.to_path_buf(), reason: reason.into() }
+    IoError::Read {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Reads the first page of a single-channel 32-bit float TIFF as a map.
@@ -26,11 +29,26 @@ pub fn read_f32_tiff(path: &Path) -> Result<MapF32, IoError> {
     crate::limits::check(w.into(), h.into(), limit).map_err(|e| rerr(path, e))?;
     match d.colortype().map_err(|e| rerr(path, e.to_string()))? {
         ColorType::Gray(32) => {}
-        other => return Err(rerr(path, format!("expected a one-channel 32-bit float TIFF (a distance map), found {other:?}"))),
+        other => {
+            return Err(rerr(
+                path,
+                format!(
+                    "expected a one-channel 32-bit float TIFF (a distance map), found {other:?}"
+                ),
+            ))
+        }
     }
-    let data = match d.read_image().map_err(|e| rerr(path, format!("cannot decode: {e}")))? {
+    let data = match d
+        .read_image()
+        .map_err(|e| rerr(path, format!("cannot decode: {e}")))?
+    {
         DecodingResult::F32(v) => v,
-        _ => return Err(rerr(path, "expected 32-bit float samples (a distance map), found integers")),
+        _ => {
+            return Err(rerr(
+                path,
+                "expected 32-bit float samples (a distance map), found integers",
+            ))
+        }
     };
     MapF32::from_vec(w as usize, h as usize, data).map_err(|e| rerr(path, e.to_string()))
 }

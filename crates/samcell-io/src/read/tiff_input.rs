@@ -81,8 +81,13 @@ pub(crate) fn page_count(bytes: &[u8], max_pixels: u64) -> Result<usize, String>
 }
 
 /// `ImageDepth` of the current page when above 1: an SGI volumetric page.
-pub(crate) fn volumetric_depth<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<u64> {
-    d.find_tag_unsigned::<u64>(Tag::Unknown(IMAGE_DEPTH)).ok().flatten().filter(|&z| z > 1)
+pub(crate) fn volumetric_depth<R: std::io::Read + std::io::Seek>(
+    d: &mut Decoder<R>,
+) -> Option<u64> {
+    d.find_tag_unsigned::<u64>(Tag::Unknown(IMAGE_DEPTH))
+        .ok()
+        .flatten()
+        .filter(|&z| z > 1)
 }
 
 /// The refusal of a volumetric page.
@@ -231,7 +236,11 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
             let v = interleave($v, n, channels, planar)?;
             let v = if is_rgb { v } else { first_sample(v, channels) };
             (
-                Pixels::Wide(interleaved_to_f64(&v, if is_rgb { channels } else { 1 }, $f)),
+                Pixels::Wide(interleaved_to_f64(
+                    &v,
+                    if is_rgb { channels } else { 1 },
+                    $f,
+                )),
                 $ty,
             )
         }};

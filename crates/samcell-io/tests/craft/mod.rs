@@ -11,7 +11,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -19,7 +23,9 @@ pub fn crc32(data: &[u8]) -> u32 {
 
 /// A `w x h` image with a gradient, `channels` interleaved u8 samples per pixel.
 pub fn pixels(w: u32, h: u32, channels: usize) -> Vec<u8> {
-    (0..w as usize * h as usize * channels).map(|i| (i * 7 % 251) as u8).collect()
+    (0..w as usize * h as usize * channels)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect()
 }
 
 fn color(channels: usize) -> ExtendedColorType {
@@ -41,9 +47,13 @@ pub fn png(w: u32, h: u32, channels: usize) -> Vec<u8> {
 
 /// 16-bit grey PNG.
 pub fn png16(w: u32, h: u32) -> Vec<u8> {
-    let v: Vec<u8> = (0..w * h).flat_map(|i| ((i * 977 % 65521) as u16).to_be_bytes()).collect();
+    let v: Vec<u8> = (0..w * h)
+        .flat_map(|i| ((i * 977 % 65521) as u16).to_be_bytes())
+        .collect();
     let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out).write_image(&v, w, h, ExtendedColorType::L16).expect("png16");
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&v, w, h, ExtendedColorType::L16)
+        .expect("png16");
     out
 }
 
@@ -77,7 +87,10 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
 /// A JPEG whose SOF claims `w x h` (both below 65536).
 pub fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
     let mut b = jpeg(16, 16, 1);
-    let sof = b.windows(2).position(|m| m[0] == 0xFF && (0xC0..=0xC2).contains(&m[1])).expect("SOF marker");
+    let sof = b
+        .windows(2)
+        .position(|m| m[0] == 0xFF && (0xC0..=0xC2).contains(&m[1]))
+        .expect("SOF marker");
     // FF Cx, length (2), precision (1), height (2), width (2)
     b[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
     b[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
@@ -121,13 +134,22 @@ pub fn tiff(w: u32, h: u32, mut entries: Vec<Entry>, data: &[u8]) -> Vec<u8> {
     };
     let ifd_len = 2 + 12 * entries.len() + 4;
     let mut extra_at = 8 + ifd_len;
-    let extra_total: usize = entries.iter().map(size).filter(|&s| s > 4).map(|s| s + s % 2).sum();
+    let extra_total: usize = entries
+        .iter()
+        .map(size)
+        .filter(|&s| s > 4)
+        .map(|s| s + s % 2)
+        .sum();
     let strip_at = (extra_at + extra_total) as u32;
     let mut ifd = Vec::new();
     let mut extra = Vec::new();
     ifd.extend_from_slice(&(entries.len() as u16).to_le_bytes());
     for e in &entries {
-        let values = if e.0 == 273 { vec![strip_at] } else { e.2.clone() };
+        let values = if e.0 == 273 {
+            vec![strip_at]
+        } else {
+            e.2.clone()
+        };
         let mut bytes = Vec::new();
         for v in &values {
             match e.1 {

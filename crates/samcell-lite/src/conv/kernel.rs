@@ -52,16 +52,28 @@ impl<'a> Padded<'a> {
         let (hp, wp) = (g.h + 2 * p, g.wr() + 2 * p);
         if p == 0 && wp == g.w {
             // Every strip load ends at or before its row's end: no spare needed.
-            return Self { data: Cow::Borrowed(src), hp, wp };
+            return Self {
+                data: Cow::Borrowed(src),
+                hp,
+                wp,
+            };
         }
         let mut data = vec![0f32; batch * c * hp * wp + STRIP];
-        data[..batch * c * hp * wp].par_chunks_mut(hp * wp).enumerate().for_each(|(plane, dst)| {
-            let s = &src[plane * g.h * g.w..(plane + 1) * g.h * g.w];
-            for y in 0..g.h {
-                dst[(y + p) * wp + p..(y + p) * wp + p + g.w].copy_from_slice(&s[y * g.w..(y + 1) * g.w]);
-            }
-        });
-        Self { data: Cow::Owned(data), hp, wp }
+        data[..batch * c * hp * wp]
+            .par_chunks_mut(hp * wp)
+            .enumerate()
+            .for_each(|(plane, dst)| {
+                let s = &src[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+                for y in 0..g.h {
+                    dst[(y + p) * wp + p..(y + p) * wp + p + g.w]
+                        .copy_from_slice(&s[y * g.w..(y + 1) * g.w]);
+                }
+            });
+        Self {
+            data: Cow::Owned(data),
+            hp,
+            wp,
+        }
     }
 
     fn plane(&self, index: usize) -> &[f32] {
@@ -123,44 +135,48 @@ pub fn forward_on(input: &[f32], w: &[f32], g: &Geom, epi: Epilogue<'_>, simd: b
     let mut out = vec![0f32; g.batch * g.cout * g.h * g.w];
     let ptr = OutPtr(out.as_mut_ptr());
     let avx = simd;
-    (0..g.batch * blocks * bands).into_par_iter().for_each(|task| {
-        let (b, rest) = (task / (blocks * bands), task % (blocks * bands));
-        let (blk, band) = (rest / bands, rest % bands);
-        let ptr = ptr;
-        let wblk = &packed[blk * g.cin * g.k * g.k * CB..(blk + 1) * g.cin * g.k * g.k * CB];
-        let in_b = padded.plane(b * g.cin);
-        let mut acc = [[0f32; STRIP]; CB];
-        for y in band * ROWS_PER_TASK..((band + 1) * ROWS_PER_TASK).min(g.h) {
-            for x0 in (0..g.w).step_by(STRIP) {
-                if avx {
-                    // SAFETY: `available()` checked the CPU features; every load is inside
-                    // `padded` (rows are wr + 2p wide with STRIP spare zeros at the end, or,
-                    // unpadded, exactly whole strips).
-                    unsafe { simd::strip(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc) };
-                } else {
-                    strip_portable(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc);
-                }
-                let n = STRIP.min(g.w - x0);
-                for (c, lane) in acc.iter().enumerate() {
-                    let co = blk * CB + c;
-                    if co >= g.cout {
-                        break;
+    (0..g.batch * blocks * bands)
+        .into_par_iter()
+        .for_each(|task| {
+            let (b, rest) = (task / (blocks * bands), task % (blocks * bands));
+            let (blk, band) = (rest / bands, rest % bands);
+            let ptr = ptr;
+            let wblk = &packed[blk * g.cin * g.k * g.k * CB..(blk + 1) * g.cin * g.k * g.k * CB];
+            let in_b = padded.plane(b * g.cin);
+            let mut acc = [[0f32; STRIP]; CB];
+            for y in band * ROWS_PER_TASK..((band + 1) * ROWS_PER_TASK).min(g.h) {
+                for x0 in (0..g.w).step_by(STRIP) {
+                    if avx {
+                        // SAFETY: `available()` checked the CPU features; every load is inside
+                        // `padded` (rows are wr + 2p wide with STRIP spare zeros at the end, or,
+                        // unpadded, exactly whole strips).
+                        unsafe {
+                            simd::strip(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc)
+                        };
+                    } else {
+                        strip_portable(in_b, padded.hp, padded.wp, wblk, g, y, x0, &mut acc);
                     }
-                    let at = ((b * g.cout + co) * g.h + y) * g.w + x0;
-                    let bias = epi.bias.map_or(0.0, |v| v[co]);
-                    let mut vals = *lane;
-                    for v in &mut vals[..n] {
-                        *v += bias;
-                        if epi.relu && *v < 0.0 {
-                            *v = 0.0;
+                    let n = STRIP.min(g.w - x0);
+                    for (c, lane) in acc.iter().enumerate() {
+                        let co = blk * CB + c;
+                        if co >= g.cout {
+                            break;
                         }
+                        let at = ((b * g.cout + co) * g.h + y) * g.w + x0;
+                        let bias = epi.bias.map_or(0.0, |v| v[co]);
+                        let mut vals = *lane;
+                        for v in &mut vals[..n] {
+                            *v += bias;
+                            if epi.relu && *v < 0.0 {
+                                *v = 0.0;
+                            }
+                        }
+                        // SAFETY: (b, co, y, x0..x0+n) is written by this task only, in bounds.
+                        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), ptr.0.add(at), n) };
                     }
-                    // SAFETY: (b, co, y, x0..x0+n) is written by this task only, in bounds.
-                    unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), ptr.0.add(at), n) };
                 }
             }
-        }
-    });
+        });
     out
 }
 
@@ -214,7 +230,9 @@ pub fn weight_grad_on(input: &[f32], gout: &[f32], g: &Geom, simd: bool) -> Vec<
         Cow::Borrowed(gout)
     } else {
         let mut gr = vec![0f32; g.batch * g.cout * g.h * wr];
-        gr.par_chunks_mut(wr).zip(gout.par_chunks(g.w)).for_each(|(d, s)| d[..g.w].copy_from_slice(s));
+        gr.par_chunks_mut(wr)
+            .zip(gout.par_chunks(g.w))
+            .for_each(|(d, s)| d[..g.w].copy_from_slice(s));
         Cow::Owned(gr)
     };
     let kk = g.k * g.k;
@@ -245,7 +263,13 @@ pub fn weight_grad_on(input: &[f32], gout: &[f32], g: &Geom, simd: bool) -> Vec<
 
 /// Portable weight-gradient of one (input plane, output-gradient plane) pair, per row summed in
 /// f32 and rows summed in f64.
-fn wgrad_plane_portable(iplane: &[f32], wp: usize, gplane: &[f32], wr: usize, g: &Geom) -> [f32; 9] {
+fn wgrad_plane_portable(
+    iplane: &[f32],
+    wp: usize,
+    gplane: &[f32],
+    wr: usize,
+    g: &Geom,
+) -> [f32; 9] {
     let k = g.k;
     let mut total = [0f64; 9];
     for y in 0..g.h {
@@ -253,7 +277,11 @@ fn wgrad_plane_portable(iplane: &[f32], wp: usize, gplane: &[f32], wr: usize, g:
         for ky in 0..k {
             let irow = &iplane[(y + ky) * wp..];
             for kx in 0..k {
-                let s: f32 = grow.iter().zip(&irow[kx..kx + wr]).map(|(a, b)| a * b).sum();
+                let s: f32 = grow
+                    .iter()
+                    .zip(&irow[kx..kx + wr])
+                    .map(|(a, b)| a * b)
+                    .sum();
                 total[ky * k + kx] += f64::from(s);
             }
         }
@@ -268,8 +296,7 @@ mod simd {
 
     /// AVX2 and FMA are present.
     pub fn available() -> bool {
-        is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
     }
 
     /// Vectors per strip.
@@ -350,7 +377,13 @@ mod simd {
     /// AVX2 weight gradient of one plane pair: per row, 9 (or 1) vector accumulators; row sums
     /// are added in f64.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn wgrad_plane(iplane: &[f32], wp: usize, gplane: &[f32], wr: usize, g: &Geom) -> [f32; 9] {
+    pub unsafe fn wgrad_plane(
+        iplane: &[f32],
+        wp: usize,
+        gplane: &[f32],
+        wr: usize,
+        g: &Geom,
+    ) -> [f32; 9] {
         let k = g.k;
         let mut total = [0f64; 9];
         let ip = iplane.as_ptr();
@@ -364,14 +397,17 @@ mod simd {
                     for ky in 0..3 {
                         let r = ip.add((y + ky) * wp + x);
                         a[ky * 3] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * 3]);
-                        a[ky * 3 + 1] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(1)), a[ky * 3 + 1]);
-                        a[ky * 3 + 2] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(2)), a[ky * 3 + 2]);
+                        a[ky * 3 + 1] =
+                            _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(1)), a[ky * 3 + 1]);
+                        a[ky * 3 + 2] =
+                            _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(2)), a[ky * 3 + 2]);
                     }
                 } else {
                     for ky in 0..k {
                         for kx in 0..k {
                             let r = ip.add((y + ky) * wp + x + kx);
-                            a[ky * k + kx] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * k + kx]);
+                            a[ky * k + kx] =
+                                _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * k + kx]);
                         }
                     }
                 }
@@ -391,7 +427,16 @@ mod simd {
         false
     }
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn strip(_: &[f32], _: usize, _: usize, _: &[f32], _: &Geom, _: usize, _: usize, _: &mut [[f32; STRIP]; CB]) {
+    pub unsafe fn strip(
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: &[f32],
+        _: &Geom,
+        _: usize,
+        _: usize,
+        _: &mut [[f32; STRIP]; CB],
+    ) {
         unreachable!("no SIMD path on this architecture")
     }
     pub unsafe fn wgrad_plane(_: &[f32], _: usize, _: &[f32], _: usize, _: &Geom) -> [f32; 9] {

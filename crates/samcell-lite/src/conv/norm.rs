@@ -11,8 +11,8 @@
 //! `dx = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(var + eps)` (means over the group).
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
-use std::sync::Mutex;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 use super::pointwise::ReluGrad;
 use super::{cpu_f32, slice};
@@ -28,12 +28,19 @@ struct Dims {
 impl Dims {
     fn of(l: &Layout, groups: usize) -> Result<Self> {
         let &[_, c, h, w] = l.dims() else {
-            bail!("samcell-lite group norm: 4-D input expected, got {:?}", l.dims());
+            bail!(
+                "samcell-lite group norm: 4-D input expected, got {:?}",
+                l.dims()
+            );
         };
         if groups == 0 || c % groups != 0 {
             bail!("samcell-lite group norm: {groups} groups do not divide {c} channels");
         }
-        Ok(Self { c, plane: h * w, groups })
+        Ok(Self {
+            c,
+            plane: h * w,
+            groups,
+        })
     }
     fn per_group(&self) -> usize {
         self.c / self.groups * self.plane
@@ -43,10 +50,18 @@ impl Dims {
 /// Mean and `1 / sqrt(var + eps)` of one group's values.
 fn stats(v: &[f32], eps: f64) -> (f32, f32) {
     let n = v.len() as f64;
-    let mean = v.chunks(1024).map(|c| c.iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>() / n;
+    let mean = v
+        .chunks(1024)
+        .map(|c| c.iter().map(|&x| f64::from(x)).sum::<f64>())
+        .sum::<f64>()
+        / n;
     let var = v
         .chunks(1024)
-        .map(|c| c.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>())
+        .map(|c| {
+            c.iter()
+                .map(|&x| (f64::from(x) - mean).powi(2))
+                .sum::<f64>()
+        })
         .sum::<f64>()
         / n;
     (mean as f32, (1.0 / (var + eps).sqrt()) as f32)
@@ -64,7 +79,9 @@ struct GroupNormAct {
 
 /// The [`stats`] of every (sample, group) of `x`, in order.
 fn all_stats(x: &[f32], d: &Dims, eps: f64) -> Vec<(f32, f32)> {
-    x.par_chunks(d.per_group()).map(|xs| stats(xs, eps)).collect()
+    x.par_chunks(d.per_group())
+        .map(|xs| stats(xs, eps))
+        .collect()
 }
 
 impl CustomOp3 for GroupNormAct {
@@ -82,24 +99,39 @@ impl CustomOp3 for GroupNormAct {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::of(l1, self.groups)?;
-        let (x, gamma, beta) = (slice(s1, l1, "input")?, slice(s2, l2, "weight")?, slice(s3, l3, "bias")?);
+        let (x, gamma, beta) = (
+            slice(s1, l1, "input")?,
+            slice(s2, l2, "weight")?,
+            slice(s3, l3, "bias")?,
+        );
         if gamma.len() != d.c || beta.len() != d.c {
-            bail!("samcell-lite group norm: weight/bias of {} / {} for {} channels", gamma.len(), beta.len(), d.c);
+            bail!(
+                "samcell-lite group norm: weight/bias of {} / {} for {} channels",
+                gamma.len(),
+                beta.len(),
+                d.c
+            );
         }
         let cpg = d.c / d.groups;
         let st = all_stats(x, &d, self.eps);
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(d.per_group()).zip(x.par_chunks(d.per_group())).enumerate().for_each(|(i, (o, xs))| {
-            let (mean, inv) = st[i];
-            let c0 = (i % d.groups) * cpg;
-            for (k, (op, xp)) in o.chunks_mut(d.plane).zip(xs.chunks(d.plane)).enumerate() {
-                let (sc, sh) = (gamma[c0 + k] * inv, beta[c0 + k] - gamma[c0 + k] * inv * mean);
-                for (o, &x) in op.iter_mut().zip(xp) {
-                    let v = x * sc + sh;
-                    *o = if self.relu && v < 0.0 { 0.0 } else { v };
+        out.par_chunks_mut(d.per_group())
+            .zip(x.par_chunks(d.per_group()))
+            .enumerate()
+            .for_each(|(i, (o, xs))| {
+                let (mean, inv) = st[i];
+                let c0 = (i % d.groups) * cpg;
+                for (k, (op, xp)) in o.chunks_mut(d.plane).zip(xs.chunks(d.plane)).enumerate() {
+                    let (sc, sh) = (
+                        gamma[c0 + k] * inv,
+                        beta[c0 + k] - gamma[c0 + k] * inv * mean,
+                    );
+                    for (o, &x) in op.iter_mut().zip(xp) {
+                        let v = x * sc + sh;
+                        *o = if self.relu && v < 0.0 { 0.0 } else { v };
+                    }
                 }
-            }
-        });
+            });
         *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = st;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -113,11 +145,30 @@ impl CustomOp3 for GroupNormAct {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let g = if self.relu { res.apply_op2_no_bwd(&grad, &ReluGrad)? } else { grad };
+        let g = if self.relu {
+            res.apply_op2_no_bwd(&grad, &ReluGrad)?
+        } else {
+            grad
+        };
         let stats = std::mem::take(&mut *self.stats.lock().unwrap_or_else(|e| e.into_inner()));
-        let params = x.apply_op2_no_bwd(&g, &ParamGrad { groups: self.groups, eps: self.eps, stats: stats.clone() })?;
+        let params = x.apply_op2_no_bwd(
+            &g,
+            &ParamGrad {
+                groups: self.groups,
+                eps: self.eps,
+                stats: stats.clone(),
+            },
+        )?;
         let gamma_v: Vec<f32> = gamma.to_vec1()?;
-        let dx = x.apply_op2_no_bwd(&g, &InputGrad { groups: self.groups, eps: self.eps, gamma: gamma_v, stats })?;
+        let dx = x.apply_op2_no_bwd(
+            &g,
+            &InputGrad {
+                groups: self.groups,
+                eps: self.eps,
+                gamma: gamma_v,
+                stats,
+            },
+        )?;
         Ok((Some(dx), Some(params.get(0)?), Some(params.get(1)?)))
     }
 }
@@ -143,10 +194,20 @@ impl CustomOp2 for ParamGrad {
     fn name(&self) -> &'static str {
         "samcell-lite-group-norm-param-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::of(l1, self.groups)?;
         if l1.dims() != l2.dims() {
-            bail!("samcell-lite group norm grad: {:?} vs {:?}", l1.dims(), l2.dims());
+            bail!(
+                "samcell-lite group norm grad: {:?} vs {:?}",
+                l1.dims(),
+                l2.dims()
+            );
         }
         let (x, g) = (slice(s1, l1, "input")?, slice(s2, l2, "gradient")?);
         let cpg = d.c / d.groups;
@@ -200,10 +261,20 @@ impl CustomOp2 for InputGrad {
     fn name(&self) -> &'static str {
         "samcell-lite-group-norm-input-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::of(l1, self.groups)?;
         if l1.dims() != l2.dims() || self.gamma.len() != d.c {
-            bail!("samcell-lite group norm grad: {:?} vs {:?}", l1.dims(), l2.dims());
+            bail!(
+                "samcell-lite group norm grad: {:?} vs {:?}",
+                l1.dims(),
+                l2.dims()
+            );
         }
         let (x, g) = (slice(s1, l1, "input")?, slice(s2, l2, "gradient")?);
         let cpg = d.c / d.groups;
@@ -231,7 +302,11 @@ impl CustomOp2 for InputGrad {
                     }
                 }
                 let (m1, m2) = ((m1 / n) as f32, (m2 / n) as f32);
-                for (k, (op, (xp, gp))) in o.chunks_mut(d.plane).zip(xs.chunks(d.plane).zip(gs.chunks(d.plane))).enumerate() {
+                for (k, (op, (xp, gp))) in o
+                    .chunks_mut(d.plane)
+                    .zip(xs.chunks(d.plane).zip(gs.chunks(d.plane)))
+                    .enumerate()
+                {
                     let gm = self.gamma[c0 + k];
                     for ((o, &x), &g) in op.iter_mut().zip(xp).zip(gp) {
                         let xh = (x - mean) * inv;
@@ -244,14 +319,25 @@ impl CustomOp2 for InputGrad {
 }
 
 /// candle ops of the same function (the reference for the tests, and the path off the CPU).
-pub fn group_norm_act_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, groups: usize, eps: f64, relu: bool) -> Result<Tensor> {
+pub fn group_norm_act_reference(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    groups: usize,
+    eps: f64,
+    relu: bool,
+) -> Result<Tensor> {
     let (b, c, h, w) = x.dims4()?;
     let xg = x.reshape((b, groups, (c / groups) * h * w))?;
     let mean = xg.mean_keepdim(D::Minus1)?;
     let xc = xg.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    let xn = xc.broadcast_div(&(var + eps)?.sqrt()?)?.reshape((b, c, h, w))?;
-    let y = xn.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?.broadcast_add(&beta.reshape((1, c, 1, 1))?)?;
+    let xn = xc
+        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .reshape((b, c, h, w))?;
+    let y = xn
+        .broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
+        .broadcast_add(&beta.reshape((1, c, 1, 1))?)?;
     if relu {
         y.relu()
     } else {
@@ -262,10 +348,23 @@ pub fn group_norm_act_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, group
 /// `act(GroupNorm(groups, C, eps)(x))` with weight `gamma` and bias `beta` (`(C)` each), ReLU
 /// when `relu`; differentiable in all three. This module's op for f32 on the CPU, candle's ops
 /// otherwise.
-pub fn group_norm_act(x: &Tensor, gamma: &Tensor, beta: &Tensor, groups: usize, eps: f64, relu: bool) -> Result<Tensor> {
+pub fn group_norm_act(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    groups: usize,
+    eps: f64,
+    relu: bool,
+) -> Result<Tensor> {
     if cpu_f32(&[x, gamma, beta]) {
-        let op = GroupNormAct { groups, eps, relu, stats: Mutex::new(Vec::new()) };
-        x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
+        let op = GroupNormAct {
+            groups,
+            eps,
+            relu,
+            stats: Mutex::new(Vec::new()),
+        };
+        x.contiguous()?
+            .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
     } else {
         group_norm_act_reference(x, gamma, beta, groups, eps, relu)
     }

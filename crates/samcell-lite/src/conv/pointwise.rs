@@ -27,17 +27,25 @@ impl CustomOp2 for ReluGrad {
     fn name(&self) -> &'static str {
         "samcell-lite-relu-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         if l1.dims() != l2.dims() {
             bail!("samcell-lite relu grad: {:?} vs {:?}", l1.dims(), l2.dims());
         }
         let (r, g) = (slice(s1, l1, "relu grad")?, slice(s2, l2, "relu grad")?);
         let mut out = vec![0f32; g.len()];
-        out.par_chunks_mut(1 << 14).zip(r.par_chunks(1 << 14).zip(g.par_chunks(1 << 14))).for_each(|(o, (r, g))| {
-            for ((o, &r), &g) in o.iter_mut().zip(r).zip(g) {
-                *o = if r > 0.0 { g } else { 0.0 };
-            }
-        });
+        out.par_chunks_mut(1 << 14)
+            .zip(r.par_chunks(1 << 14).zip(g.par_chunks(1 << 14)))
+            .for_each(|(o, (r, g))| {
+                for ((o, &r), &g) in o.iter_mut().zip(r).zip(g) {
+                    *o = if r > 0.0 { g } else { 0.0 };
+                }
+            });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -72,7 +80,11 @@ impl CustomOp1 for ChannelSum {
 
 /// Each 2x2 window of `(b, c, h, w)` values reduced by `f(top-left, top-right, bottom-left,
 /// bottom-right)`, in parallel over planes.
-fn pool2(v: &[f32], (b, c, h, w): (usize, usize, usize, usize), f: impl Fn(f32, f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
+fn pool2(
+    v: &[f32],
+    (b, c, h, w): (usize, usize, usize, usize),
+    f: impl Fn(f32, f32, f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
     let (ho, wo) = (h / 2, w / 2);
     let mut out = vec![0f32; b * c * ho * wo];
     out.par_chunks_mut(ho * wo).enumerate().for_each(|(pl, o)| {
@@ -99,11 +111,15 @@ impl CustomOp1 for MaxPool2 {
         if h % 2 != 0 || w % 2 != 0 {
             bail!("samcell-lite max pool: even sizes expected, got {h}x{w}");
         }
-        let out = pool2(slice(s, l, "max pool")?, (b, c, h, w), |a, b2, c2, d| a.max(b2).max(c2).max(d));
+        let out = pool2(slice(s, l, "max pool")?, (b, c, h, w), |a, b2, c2, d| {
+            a.max(b2).max(c2).max(d)
+        });
         Ok((CpuStorage::F32(out), Shape::from((b, c, h / 2, w / 2))))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(arg.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2Grad)?))
+        Ok(Some(
+            arg.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2Grad)?,
+        ))
     }
 }
 
@@ -114,12 +130,25 @@ impl CustomOp2 for MaxPool2Grad {
     fn name(&self) -> &'static str {
         "samcell-lite-max-pool2-grad"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = dims4(l1, "max pool grad")?;
         if dims4(l2, "max pool grad")? != (b, c, h / 2, w / 2) {
-            bail!("samcell-lite max pool grad: {:?} vs {:?}", l1.dims(), l2.dims());
+            bail!(
+                "samcell-lite max pool grad: {:?} vs {:?}",
+                l1.dims(),
+                l2.dims()
+            );
         }
-        let (v, g) = (slice(s1, l1, "max pool grad")?, slice(s2, l2, "max pool grad")?);
+        let (v, g) = (
+            slice(s1, l1, "max pool grad")?,
+            slice(s2, l2, "max pool grad")?,
+        );
         let (ho, wo) = (h / 2, w / 2);
         let mut out = vec![0f32; b * c * h * w];
         out.par_chunks_mut(h * w).enumerate().for_each(|(pl, o)| {
@@ -127,7 +156,12 @@ impl CustomOp2 for MaxPool2Grad {
             let gp = &g[pl * ho * wo..][..ho * wo];
             for y in 0..ho {
                 for x in 0..wo {
-                    let idx = [2 * y * w + 2 * x, 2 * y * w + 2 * x + 1, (2 * y + 1) * w + 2 * x, (2 * y + 1) * w + 2 * x + 1];
+                    let idx = [
+                        2 * y * w + 2 * x,
+                        2 * y * w + 2 * x + 1,
+                        (2 * y + 1) * w + 2 * x,
+                        (2 * y + 1) * w + 2 * x + 1,
+                    ];
                     let mut best = idx[0];
                     for &i in &idx[1..] {
                         if src[i] > src[best] {
@@ -153,17 +187,19 @@ impl CustomOp1 for Up2 {
         let (b, c, h, w) = dims4(l, "up2")?;
         let v = slice(s, l, "up2")?;
         let mut out = vec![0f32; b * c * 4 * h * w];
-        out.par_chunks_mut(4 * h * w).enumerate().for_each(|(pl, o)| {
-            let src = &v[pl * h * w..][..h * w];
-            for y in 0..h {
-                let row = &mut o[2 * y * 2 * w..][..2 * w];
-                for x in 0..w {
-                    row[2 * x] = src[y * w + x];
-                    row[2 * x + 1] = src[y * w + x];
+        out.par_chunks_mut(4 * h * w)
+            .enumerate()
+            .for_each(|(pl, o)| {
+                let src = &v[pl * h * w..][..h * w];
+                for y in 0..h {
+                    let row = &mut o[2 * y * 2 * w..][..2 * w];
+                    for x in 0..w {
+                        row[2 * x] = src[y * w + x];
+                        row[2 * x + 1] = src[y * w + x];
+                    }
+                    o.copy_within(2 * y * 2 * w..(2 * y + 1) * 2 * w, (2 * y + 1) * 2 * w);
                 }
-                o.copy_within(2 * y * 2 * w..(2 * y + 1) * 2 * w, (2 * y + 1) * 2 * w);
-            }
-        });
+            });
         Ok((CpuStorage::F32(out), Shape::from((b, c, 2 * h, 2 * w))))
     }
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -180,7 +216,9 @@ impl CustomOp1 for SumPool2 {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = dims4(l, "sum pool")?;
-        let out = pool2(slice(s, l, "sum pool")?, (b, c, h, w), |a, b2, c2, d| (a + b2) + (c2 + d));
+        let out = pool2(slice(s, l, "sum pool")?, (b, c, h, w), |a, b2, c2, d| {
+            (a + b2) + (c2 + d)
+        });
         Ok((CpuStorage::F32(out), Shape::from((b, c, h / 2, w / 2))))
     }
 }
@@ -200,6 +238,8 @@ pub fn up2(x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(Up2)
     } else {
         let (b, c, h, w) = x.dims4()?;
-        x.reshape((b, c, h, 1, w, 1))?.broadcast_as((b, c, h, 2, w, 2))?.reshape((b, c, 2 * h, 2 * w))
+        x.reshape((b, c, h, 1, w, 1))?
+            .broadcast_as((b, c, h, 2, w, 2))?
+            .reshape((b, c, 2 * h, 2 * w))
     }
 }

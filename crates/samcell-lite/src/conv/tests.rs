@@ -18,12 +18,15 @@ fn naive_forward(input: &[f32], w: &[f32], g: &Geom) -> Vec<f32> {
                     for ci in 0..g.cin {
                         for ky in 0..g.k {
                             for kx in 0..g.k {
-                                let (yy, xx) = (y as isize + ky as isize - p, x as isize + kx as isize - p);
+                                let (yy, xx) =
+                                    (y as isize + ky as isize - p, x as isize + kx as isize - p);
                                 if yy < 0 || xx < 0 || yy >= g.h as isize || xx >= g.w as isize {
                                     continue;
                                 }
-                                let v = input[((b * g.cin + ci) * g.h + yy as usize) * g.w + xx as usize];
-                                s += f64::from(v) * f64::from(w[((co * g.cin + ci) * g.k + ky) * g.k + kx]);
+                                let v = input
+                                    [((b * g.cin + ci) * g.h + yy as usize) * g.w + xx as usize];
+                                s += f64::from(v)
+                                    * f64::from(w[((co * g.cin + ci) * g.k + ky) * g.k + kx]);
                             }
                         }
                     }
@@ -47,12 +50,16 @@ fn naive_weight_grad(input: &[f32], gout: &[f32], g: &Geom) -> Vec<f32> {
                     for b in 0..g.batch {
                         for y in 0..g.h {
                             for x in 0..g.w {
-                                let (yy, xx) = (y as isize + ky as isize - p, x as isize + kx as isize - p);
+                                let (yy, xx) =
+                                    (y as isize + ky as isize - p, x as isize + kx as isize - p);
                                 if yy < 0 || xx < 0 || yy >= g.h as isize || xx >= g.w as isize {
                                     continue;
                                 }
                                 s += f64::from(gout[((b * g.cout + co) * g.h + y) * g.w + x])
-                                    * f64::from(input[((b * g.cin + ci) * g.h + yy as usize) * g.w + xx as usize]);
+                                    * f64::from(
+                                        input[((b * g.cin + ci) * g.h + yy as usize) * g.w
+                                            + xx as usize],
+                                    );
                             }
                         }
                     }
@@ -84,8 +91,22 @@ fn rel_err(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn geom_strategy() -> impl Strategy<Value = Geom> {
-    (1usize..3, 1usize..10, 1usize..10, 1usize..24, 1usize..40, prop_oneof![Just(1usize), Just(3usize)])
-        .prop_map(|(batch, cin, cout, h, w, k)| Geom { batch, cin, cout, h, w, k })
+    (
+        1usize..3,
+        1usize..10,
+        1usize..10,
+        1usize..24,
+        1usize..40,
+        prop_oneof![Just(1usize), Just(3usize)],
+    )
+        .prop_map(|(batch, cin, cout, h, w, k)| Geom {
+            batch,
+            cin,
+            cout,
+            h,
+            w,
+            k,
+        })
 }
 
 proptest! {
@@ -125,7 +146,11 @@ fn grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, relu: bool, fast: bool)
     let y = if fast {
         conv_bias_act(xt, wt, bt, relu).unwrap()
     } else {
-        let y = xt.conv2d(wt, w.dim(2).unwrap() / 2, 1, 1, 1).unwrap().broadcast_add(&bt.reshape((1, (), 1, 1)).unwrap()).unwrap();
+        let y = xt
+            .conv2d(wt, w.dim(2).unwrap() / 2, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&bt.reshape((1, (), 1, 1)).unwrap())
+            .unwrap();
         if relu {
             y.relu().unwrap()
         } else {
@@ -135,7 +160,12 @@ fn grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, relu: bool, fast: bool)
     let loss = (&y * r).unwrap().sum_all().unwrap();
     let g = loss.backward().unwrap();
     let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    (flat(&y), flat(g.get(xt).unwrap()), flat(g.get(wt).unwrap()), flat(g.get(bt).unwrap()))
+    (
+        flat(&y),
+        flat(g.get(xt).unwrap()),
+        flat(g.get(wt).unwrap()),
+        flat(g.get(bt).unwrap()),
+    )
 }
 
 /// Output and the gradients of input, weight and bias equal candle's `conv2d` + bias + ReLU and
@@ -144,33 +174,54 @@ fn grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, relu: bool, fast: bool)
 #[test]
 fn forward_and_backward_match_candle_conv2d() {
     let dev = Device::Cpu;
-    for (i, &(b, cin, cout, h, w, k)) in
-        [
-            (2, 1, 8, 37, 45, 3),
-            (1, 16, 8, 20, 33, 3),
-            (2, 8, 16, 18, 18, 3),
-            (1, 8, 1, 21, 19, 1),
-            (2, 32, 16, 9, 9, 1),
-            // widths of whole strips: the unpadded input and output gradient are used in place
-            (2, 16, 8, 7, 48, 1),
-            (1, 8, 8, 10, 48, 3),
-        ]
-            .iter()
-            .enumerate()
+    for (i, &(b, cin, cout, h, w, k)) in [
+        (2, 1, 8, 37, 45, 3),
+        (1, 16, 8, 20, 33, 3),
+        (2, 8, 16, 18, 18, 3),
+        (1, 8, 1, 21, 19, 1),
+        (2, 32, 16, 9, 9, 1),
+        // widths of whole strips: the unpadded input and output gradient are used in place
+        (2, 16, 8, 7, 48, 1),
+        (1, 8, 8, 10, 48, 3),
+    ]
+    .iter()
+    .enumerate()
     {
         let seed = 10 * i as u64;
         let x = Tensor::from_vec(values(b * cin * h * w, seed), (b, cin, h, w), &dev).unwrap();
-        let wt = Tensor::from_vec(values(cout * cin * k * k, seed + 1), (cout, cin, k, k), &dev).unwrap();
-        let r = Tensor::from_vec(values(b * cout * h * w, seed + 2), (b, cout, h, w), &dev).unwrap();
+        let wt = Tensor::from_vec(
+            values(cout * cin * k * k, seed + 1),
+            (cout, cin, k, k),
+            &dev,
+        )
+        .unwrap();
+        let r =
+            Tensor::from_vec(values(b * cout * h * w, seed + 2), (b, cout, h, w), &dev).unwrap();
         let bias = Tensor::from_vec(values(cout, seed + 3), cout, &dev).unwrap();
         for relu in [false, true] {
             let (y0, gx0, gw0, gb0) = grads(&x, &wt, &bias, &r, relu, false);
             let (y1, gx1, gw1, gb1) = grads(&x, &wt, &bias, &r, relu, true);
             let shape = (b, cin, cout, h, w, k, relu);
-            assert!(rel_err(&y1, &y0) < 1e-5, "{shape:?} forward {}", rel_err(&y1, &y0));
-            assert!(rel_err(&gx1, &gx0) < 1e-5, "{shape:?} input grad {}", rel_err(&gx1, &gx0));
-            assert!(rel_err(&gw1, &gw0) < 1e-5, "{shape:?} weight grad {}", rel_err(&gw1, &gw0));
-            assert!(rel_err(&gb1, &gb0) < 1e-5, "{shape:?} bias grad {}", rel_err(&gb1, &gb0));
+            assert!(
+                rel_err(&y1, &y0) < 1e-5,
+                "{shape:?} forward {}",
+                rel_err(&y1, &y0)
+            );
+            assert!(
+                rel_err(&gx1, &gx0) < 1e-5,
+                "{shape:?} input grad {}",
+                rel_err(&gx1, &gx0)
+            );
+            assert!(
+                rel_err(&gw1, &gw0) < 1e-5,
+                "{shape:?} weight grad {}",
+                rel_err(&gw1, &gw0)
+            );
+            assert!(
+                rel_err(&gb1, &gb0) < 1e-5,
+                "{shape:?} bias grad {}",
+                rel_err(&gb1, &gb0)
+            );
         }
     }
 }
@@ -179,13 +230,28 @@ fn forward_and_backward_match_candle_conv2d() {
 /// the same instruction path).
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let g = Geom { batch: 2, cin: 8, cout: 12, h: 40, w: 50, k: 3 };
+    let g = Geom {
+        batch: 2,
+        cin: 8,
+        cout: 12,
+        h: 40,
+        w: 50,
+        k: 3,
+    };
     let input = values(g.batch * g.cin * g.h * g.w, 5);
     let w = values(g.cout * g.cin * 9, 6);
     let gout = values(g.batch * g.cout * g.h * g.w, 7);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| (kernel::forward(&input, &w, &g), kernel::weight_grad(&input, &gout, &g)))
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                kernel::forward(&input, &w, &g),
+                kernel::weight_grad(&input, &gout, &g),
+            )
+        })
     };
     assert_eq!(run(1), run(2));
 }
@@ -233,15 +299,38 @@ fn pool_and_up_match_candle() {
         .reshape((b, c, 2 * h, 2 * w))
         .unwrap();
     assert_eq!(flat(&ours), flat(&theirs));
-    let g0 = (&ours * &r2).unwrap().sum_all().unwrap().backward().unwrap();
-    let g1 = (&theirs * &r2).unwrap().sum_all().unwrap().backward().unwrap();
-    assert!(rel_err(&flat(g0.get(xv.as_tensor()).unwrap()), &flat(g1.get(xv.as_tensor()).unwrap())) < 1e-6);
+    let g0 = (&ours * &r2)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g1 = (&theirs * &r2)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(
+        rel_err(
+            &flat(g0.get(xv.as_tensor()).unwrap()),
+            &flat(g1.get(xv.as_tensor()).unwrap())
+        ) < 1e-6
+    );
 
     // Ties: the gradient goes to the first maximum of the window only (PyTorch's rule).
     let t = Tensor::from_vec(vec![1f32, 1.0, 0.0, 1.0], (1, 1, 2, 2), &dev).unwrap();
     let tv = candle_core::Var::from_tensor(&t).unwrap();
-    let g = max_pool2(tv.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
-    assert_eq!(flat(g.get(tv.as_tensor()).unwrap()), vec![1.0, 0.0, 0.0, 0.0]);
+    let g = max_pool2(tv.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(
+        flat(g.get(tv.as_tensor()).unwrap()),
+        vec![1.0, 0.0, 0.0, 0.0]
+    );
 }
 
 /// GroupNorm + ReLU: output and the gradients of input, weight and bias equal candle's ops of
@@ -253,7 +342,12 @@ fn group_norm_matches_candle_ops() {
     let dev = Device::Cpu;
     let (b, c, h, w, groups) = (2, 8, 9, 13, 4);
     let x = Tensor::from_vec(values(b * c * h * w, 71), (b, c, h, w), &dev).unwrap();
-    let gamma = Tensor::from_vec(values(c, 72).iter().map(|v| 1.0 + v).collect::<Vec<f32>>(), c, &dev).unwrap();
+    let gamma = Tensor::from_vec(
+        values(c, 72).iter().map(|v| 1.0 + v).collect::<Vec<f32>>(),
+        c,
+        &dev,
+    )
+    .unwrap();
     let beta = Tensor::from_vec(values(c, 73), c, &dev).unwrap();
     let r = Tensor::from_vec(values(b * c * h * w, 74), (b, c, h, w), &dev).unwrap();
     let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -264,15 +358,36 @@ fn group_norm_matches_candle_ops() {
                 candle_core::Var::from_tensor(&gamma).unwrap(),
                 candle_core::Var::from_tensor(&beta).unwrap(),
             );
-            let f = if fast { group_norm_act } else { group_norm_act_reference };
-            let y = f(xv.as_tensor(), gv.as_tensor(), bv.as_tensor(), groups, 1e-5, relu).unwrap();
+            let f = if fast {
+                group_norm_act
+            } else {
+                group_norm_act_reference
+            };
+            let y = f(
+                xv.as_tensor(),
+                gv.as_tensor(),
+                bv.as_tensor(),
+                groups,
+                1e-5,
+                relu,
+            )
+            .unwrap();
             let gr = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
             let get = |v: &candle_core::Var| flat(gr.get(v.as_tensor()).unwrap());
             (flat(&y), get(&xv), get(&gv), get(&bv))
         };
         let (a, b2) = (run(true), run(false));
-        for (name, p, q) in [("output", &a.0, &b2.0), ("dx", &a.1, &b2.1), ("dgamma", &a.2, &b2.2), ("dbeta", &a.3, &b2.3)] {
-            assert!(rel_err(p, q) < 1e-4, "relu={relu} {name}: {}", rel_err(p, q));
+        for (name, p, q) in [
+            ("output", &a.0, &b2.0),
+            ("dx", &a.1, &b2.1),
+            ("dgamma", &a.2, &b2.2),
+            ("dbeta", &a.3, &b2.3),
+        ] {
+            assert!(
+                rel_err(p, q) < 1e-4,
+                "relu={relu} {name}: {}",
+                rel_err(p, q)
+            );
         }
     }
 }

@@ -7,13 +7,21 @@ pub fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let f = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (shape, f.into_vec::<T>().unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    (
+        shape,
+        f.into_vec::<T>()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
 }
 
 /// ||got - want|| / ||want||, accumulated in f64.
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
     assert_eq!(got.len(), want.len(), "arrays of different lengths");
-    let num: f64 = got.iter().zip(want).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let num: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
     let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
     (num / den).sqrt()
 }
@@ -21,5 +29,8 @@ pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
 /// Largest absolute difference.
 pub fn max_abs(got: &[f32], want: &[f32]) -> f32 {
     assert_eq!(got.len(), want.len(), "arrays of different lengths");
-    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
 }

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 pub const SIZES: [&str; 4] = ["704x520", "256x256", "200x150", "48x40"];
 
 pub fn fixture_dir(size: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("synth_{size}"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("synth_{size}"))
 }
 
 pub fn size_wh(size: &str) -> (usize, usize) {
@@ -23,7 +25,10 @@ pub fn size_wh(size: &str) -> (usize, usize) {
 
 fn open(path: &Path) -> npyz::NpyFile<std::io::BufReader<std::fs::File>> {
     let f = std::fs::File::open(path).unwrap_or_else(|e| {
-        panic!("{}: {e} (run reference/gen_pipeline_fixtures.py)", path.display())
+        panic!(
+            "{}: {e} (run reference/gen_pipeline_fixtures.py)",
+            path.display()
+        )
     });
     npyz::NpyFile::new(std::io::BufReader::new(f)).expect("npy header")
 }
@@ -46,8 +51,18 @@ pub fn npy_labels(path: &Path) -> Labels {
     let f = open(path);
     let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
     let data: Vec<u32> = match f.dtype().num_bytes() {
-        Some(1) => f.into_vec::<u8>().expect("u8").into_iter().map(u32::from).collect(),
-        Some(2) => f.into_vec::<u16>().expect("u16").into_iter().map(u32::from).collect(),
+        Some(1) => f
+            .into_vec::<u8>()
+            .expect("u8")
+            .into_iter()
+            .map(u32::from)
+            .collect(),
+        Some(2) => f
+            .into_vec::<u16>()
+            .expect("u16")
+            .into_iter()
+            .map(u32::from)
+            .collect(),
         d => panic!("{}: unexpected label dtype size {d:?}", path.display()),
     };
     Labels::from_vec(shape[1], shape[0], data).expect("labels")
@@ -149,7 +164,14 @@ pub struct ReplayPredictor {
 
 impl ReplayPredictor {
     pub fn new(maps: Vec<MapF32>, expected_sha: Vec<String>, to_crop: bool, batch: usize) -> Self {
-        Self { maps, expected_sha, to_crop, batch, next: Mutex::new(0), calls: Mutex::new(Vec::new()) }
+        Self {
+            maps,
+            expected_sha,
+            to_crop,
+            batch,
+            next: Mutex::new(0),
+            calls: Mutex::new(Vec::new()),
+        }
     }
 }
 
@@ -165,9 +187,14 @@ impl DistanceMapPredictor for ReplayPredictor {
         for c in crops {
             let k = *next;
             *next += 1;
-            let map = self.maps.get(k).ok_or_else(|| PredictError(format!("no map for crop {k}")))?;
+            let map = self
+                .maps
+                .get(k)
+                .ok_or_else(|| PredictError(format!("no map for crop {k}")))?;
             if sha_u8(c.data()) != self.expected_sha[k] {
-                return Err(PredictError(format!("crop {k} is not the reference's enhanced crop")));
+                return Err(PredictError(format!(
+                    "crop {k} is not the reference's enhanced crop"
+                )));
             }
             out.push(if self.to_crop {
                 samcell_pipeline::sam_input::sam_output_to_crop(map, c.width(), c.height())
@@ -185,14 +212,20 @@ impl DistanceMapPredictor for ReplayPredictor {
 }
 
 pub fn strings(v: &serde_json::Value) -> Vec<String> {
-    v.as_array().expect("array").iter().map(|s| s.as_str().expect("string").to_string()).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("string").to_string())
+        .collect()
 }
 
 /// Reference's per-crop maps of the 48x40 image (one 256x256 map).
 pub fn maps_48x40() -> Vec<MapF32> {
     let (shape, data) = npy::<f32>(&fixture_dir("48x40").join("crops_dist_maps.npy"));
     let (n, h, w) = (shape[0], shape[1], shape[2]);
-    (0..n).map(|k| MapF32::from_vec(w, h, data[k * w * h..(k + 1) * w * h].to_vec()).expect("map")).collect()
+    (0..n)
+        .map(|k| MapF32::from_vec(w, h, data[k * w * h..(k + 1) * w * h].to_vec()).expect("map"))
+        .collect()
 }
 
 /// Reference's per-crop maps of the 200x150 image, crop-shaped; the parts the blending must not

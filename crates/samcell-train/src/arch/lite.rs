@@ -38,7 +38,11 @@ fn lite_err(e: LiteError) -> candle_core::Error {
 
 impl TrainableLite {
     /// A freshly initialised model of shape `config` on `device` (see the module doc).
-    pub fn from_scratch(config: LiteConfig, seed: u64, device: &Device) -> std::result::Result<Self, LiteError> {
+    pub fn from_scratch(
+        config: LiteConfig,
+        seed: u64,
+        device: &Device,
+    ) -> std::result::Result<Self, LiteError> {
         let params = samcell_lite::init_params(&config, seed, device)?;
         Self::from_params(config, params, device)
     }
@@ -48,7 +52,12 @@ impl TrainableLite {
         let model = LiteModel::load(path)?;
         let params = samcell_lite::param_specs(&model.config)
             .into_iter()
-            .map(|s| Ok((s.name.clone(), model.net.tensor(&s.name)?.to_device(device)?)))
+            .map(|s| {
+                Ok((
+                    s.name.clone(),
+                    model.net.tensor(&s.name)?.to_device(device)?,
+                ))
+            })
             .collect::<std::result::Result<Vec<_>, LiteError>>()?;
         Self::from_params(model.config.clone(), params, device)
     }
@@ -62,9 +71,17 @@ impl TrainableLite {
             .into_iter()
             .map(|(k, t)| Ok((k, Var::from_tensor(&t)?)))
             .collect::<std::result::Result<Vec<_>, LiteError>>()?;
-        let tensors: HashMap<String, Tensor> = vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+        let tensors: HashMap<String, Tensor> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
         let net = LiteNet::from_tensors(&config, tensors)?;
-        Ok(Self { config, vars, net, device: device.clone() })
+        Ok(Self {
+            config,
+            vars,
+            net,
+            device: device.clone(),
+        })
     }
 
     /// The network's shape and tiling.
@@ -79,7 +96,10 @@ impl TrainableLite {
 
     /// Every parameter tensor by key (current values).
     pub fn state_dict(&self) -> Vec<(String, Tensor)> {
-        self.vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
     }
 }
 
@@ -112,7 +132,13 @@ mod tests {
     use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 
     fn small() -> LiteConfig {
-        LiteConfig { base_width: 4, levels: 2, norm_groups: 2, crop: 64, overlap: 16 }
+        LiteConfig {
+            base_width: 4,
+            levels: 2,
+            norm_groups: 2,
+            crop: 64,
+            overlap: 16,
+        }
     }
 
     /// A crop with two bright discs and its distance-map-like target.
@@ -130,13 +156,21 @@ mod tests {
                 }
             }
         }
-        (img, Tensor::from_vec(target, (1, side, side), &Device::Cpu).expect("target"))
+        (
+            img,
+            Tensor::from_vec(target, (1, side, side), &Device::Cpu).expect("target"),
+        )
     }
 
     fn loss(m: &TrainableLite, input: &Tensor, target: &Tensor) -> Tensor {
         let logits = m.forward_logits(input).expect("forward");
         let p = candle_nn::ops::sigmoid(&logits).expect("sigmoid");
-        (p - target).expect("sub").sqr().expect("sqr").mean_all().expect("mean")
+        (p - target)
+            .expect("sub")
+            .sqr()
+            .expect("sqr")
+            .mean_all()
+            .expect("mean")
     }
 
     #[test]
@@ -146,26 +180,50 @@ mod tests {
         let (img, target) = sample(64);
         let input = m.encode(std::slice::from_ref(&img), &dev).expect("encode");
         assert_eq!(input.dims(), &[1, 1, 64, 64]);
-        assert_eq!(m.forward_logits(&input).expect("forward").dims(), &[1, 64, 64]);
+        assert_eq!(
+            m.forward_logits(&input).expect("forward").dims(),
+            &[1, 64, 64]
+        );
         let l0 = loss(&m, &input, &target);
         let grads = l0.backward().expect("backward");
-        assert_eq!(m.trainable().len(), samcell_lite::param_specs(m.config()).len());
+        assert_eq!(
+            m.trainable().len(),
+            samcell_lite::param_specs(m.config()).len()
+        );
         for (k, v) in m.trainable() {
-            let g = grads.get(v.as_tensor()).unwrap_or_else(|| panic!("{k}: no gradient"));
-            let s = g.abs().unwrap().sum_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+            let g = grads
+                .get(v.as_tensor())
+                .unwrap_or_else(|| panic!("{k}: no gradient"));
+            let s = g
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
             assert!(s > 0.0 && s.is_finite(), "{k}: gradient sum |g| = {s}");
         }
         let mut opt = AdamW::new(
             m.trainable().into_iter().map(|(_, v)| v).collect(),
-            ParamsAdamW { lr: 3e-3, ..Default::default() },
+            ParamsAdamW {
+                lr: 3e-3,
+                ..Default::default()
+            },
         )
         .expect("optimiser");
         let first = l0.to_scalar::<f32>().expect("scalar");
         for _ in 0..15 {
             opt.backward_step(&loss(&m, &input, &target)).expect("step");
         }
-        let last = loss(&m, &input, &target).to_scalar::<f32>().expect("scalar");
-        assert!(last < 0.8 * first, "15 AdamW steps: loss {first} -> {last} (expected a 20 % drop; 28 % measured)");
+        let last = loss(&m, &input, &target)
+            .to_scalar::<f32>()
+            .expect("scalar");
+        assert!(
+            last < 0.8 * first,
+            "15 AdamW steps: loss {first} -> {last} (expected a 20 % drop; 28 % measured)"
+        );
     }
 
     #[test]
@@ -179,8 +237,21 @@ mod tests {
         assert_eq!(&loaded.config, m.config());
         let (img, _) = sample(64);
         let input = m.encode(std::slice::from_ref(&img), &dev).expect("encode");
-        let a: Vec<f32> = m.forward_logits(&input).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        let b: Vec<f32> = loaded.net.forward_logits(&input).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let a: Vec<f32> = m
+            .forward_logits(&input)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = loaded
+            .net
+            .forward_logits(&input)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(a, b, "training and inference give bit-identical logits");
         let again = TrainableLite::load(&path, &dev).expect("resume from the file");
         assert_eq!(again.state_dict().len(), m.state_dict().len());

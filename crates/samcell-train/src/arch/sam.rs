@@ -52,7 +52,11 @@ pub fn is_trainable(key: &str) -> bool {
 
 impl TrainableSam {
     /// Loads a checkpoint (`.pt`/`.pth`/`.bin`/`.safetensors`, any SAM configuration) onto `device`.
-    pub fn load(path: &Path, heads: Option<HeadOverrides>, device: &Device) -> std::result::Result<Self, ModelError> {
+    pub fn load(
+        path: &Path,
+        heads: Option<HeadOverrides>,
+        device: &Device,
+    ) -> std::result::Result<Self, ModelError> {
         let (ckpt, config) = read_checkpoint(path, heads)?;
         Self::from_checkpoint_tensors(ckpt.tensors, config, device)
     }
@@ -77,36 +81,63 @@ impl TrainableSam {
         }
         // the tied positional embedding may be stored once
         if !all.contains_key("prompt_encoder.shared_embedding.positional_embedding") {
-            if let Some(t) = all.get("shared_image_embedding.positional_embedding").cloned() {
-                all.insert("prompt_encoder.shared_embedding.positional_embedding".into(), t);
+            if let Some(t) = all
+                .get("shared_image_embedding.positional_embedding")
+                .cloned()
+            {
+                all.insert(
+                    "prompt_encoder.shared_embedding.positional_embedding".into(),
+                    t,
+                );
             }
         }
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let missing: Vec<String> =
-            config.expected_keys().into_iter().map(|(k, _)| k).filter(|k| !all.contains_key(k)).collect();
+        let missing: Vec<String> = config
+            .expected_keys()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !all.contains_key(k))
+            .collect();
         if !missing.is_empty() {
             return Err(ModelError::MissingKeys(missing));
         }
         let model = SamModel::from_tensors(&all, config, device, Mode::Train)?;
-        Ok(Self { model, vars, tensors: all, device: device.clone() })
+        Ok(Self {
+            model,
+            vars,
+            tensors: all,
+            device: device.clone(),
+        })
     }
 
     /// A freshly initialised model of `config` (see the module documentation for the rules).
-    pub fn from_scratch(config: SamConfig, seed: u64, device: &Device) -> std::result::Result<Self, ModelError> {
+    pub fn from_scratch(
+        config: SamConfig,
+        seed: u64,
+        device: &Device,
+    ) -> std::result::Result<Self, ModelError> {
         let mut rng = Normal::new(seed);
         let mut tensors = HashMap::new();
         let pos_scale = (config.decoder.hidden / 2) as f64;
         for (key, shape) in config.expected_keys() {
             let n: usize = shape.iter().product();
             let leaf = key.rsplit('.').next().unwrap_or("");
-            let std = if key.starts_with("vision_encoder.") { VISION_INIT_STD } else { INIT_STD };
+            let std = if key.starts_with("vision_encoder.") {
+                VISION_INIT_STD
+            } else {
+                INIT_STD
+            };
             let is_norm = key.contains("layer_norm") || key.contains("upscale_layer_norm");
             let values: Vec<f32> = if key.ends_with("positional_embedding") {
                 if key.starts_with("prompt_encoder.") {
                     continue; // tied to shared_image_embedding, filled below
                 }
                 rng.fill(n, pos_scale)
-            } else if leaf == "pos_embed" || leaf == "rel_pos_h" || leaf == "rel_pos_w" || leaf == "bias" {
+            } else if leaf == "pos_embed"
+                || leaf == "rel_pos_h"
+                || leaf == "rel_pos_w"
+                || leaf == "bias"
+            {
                 vec![0.0; n]
             } else if is_norm {
                 vec![1.0; n] // layer-norm weights (their biases are handled above)
@@ -151,7 +182,10 @@ struct Normal {
 
 impl Normal {
     fn new(seed: u64) -> Self {
-        Self { rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed), spare: None }
+        Self {
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            spare: None,
+        }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -187,9 +221,14 @@ impl TrainableModel for TrainableSam {
     fn encode(&self, crops: &[GrayU8], device: &Device) -> Result<Tensor> {
         let mut input = vec![0f32; crops.len() * PIXEL_VALUES_LEN];
         for (buf, crop) in input.chunks_mut(PIXEL_VALUES_LEN).zip(crops) {
-            write_pixel_values(crop, buf).map_err(|e| candle_core::Error::Msg(format!("input encoding: {e}")))?;
+            write_pixel_values(crop, buf)
+                .map_err(|e| candle_core::Error::Msg(format!("input encoding: {e}")))?;
         }
-        Tensor::from_vec(input, (crops.len(), 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE), device)
+        Tensor::from_vec(
+            input,
+            (crops.len(), 3, SAM_INPUT_SIZE, SAM_INPUT_SIZE),
+            device,
+        )
     }
 
     fn forward_logits(&self, input: &Tensor) -> Result<Tensor> {
