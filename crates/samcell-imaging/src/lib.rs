@@ -8,20 +8,12 @@ pub mod buffer;
 
 pub use buffer::{GrayU8, Image, Labels, MapF32};
 
-use std::path::PathBuf;
-
-/// Errors from image operations and codecs.
+/// Errors from image operations (reading and writing files is samcell-io's).
 #[derive(Debug, thiserror::Error)]
 pub enum ImagingError {
     /// Dimensions or buffer sizes that do not fit together.
     #[error("{0}")]
     Shape(String),
-    /// A file that cannot be read or decoded; always names the file.
-    #[error("{path}: {reason}")]
-    Decode { path: PathBuf, reason: String },
-    /// A file that cannot be written; always names the file.
-    #[error("{path}: {reason}")]
-    Encode { path: PathBuf, reason: String },
     /// An argument outside the supported range.
     #[error("{0}")]
     Invalid(String),
