@@ -63,114 +63,110 @@ pub struct Options {
     pub train_warmup: usize,
 }
 
-impl Default for Options {
-    fn default() -> Self {
+/// A section of the benchmark (`--only`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    Cpu,
+    Memory,
+    Scaling,
+    Lite,
+    Train,
+}
+
+/// A positive whole number.
+fn positive(s: &str) -> Result<usize, String> {
+    s.parse()
+        .ok()
+        .filter(|&n: &usize| n > 0)
+        .ok_or_else(|| format!("{s:?} is not a positive number"))
+}
+
+/// The command line as typed; [`Options`] is what the sections read.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "samcell-bench",
+    about = "samcell benchmarks: cpu, memory, scaling, lite (by default) and train"
+)]
+struct Cli {
+    /// Sections to run, comma-separated [default: cpu,memory,scaling,lite]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+    only: Option<Vec<Section>>,
+    /// Model of the memory and scaling sections [default: the harness's tiny SAM]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Side of the memory section's square image
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = positive)]
+    size: usize,
+    /// Image sides of the scaling section, comma-separated
+    #[arg(
+        long,
+        value_name = "A,B,C",
+        value_delimiter = ',',
+        default_value = "576,1152,2304",
+        value_parser = positive
+    )]
+    sizes: Vec<usize>,
+    /// Threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = positive)]
+    threads: Option<usize>,
+    /// Crops per forward pass
+    #[arg(long, value_name = "N", default_value = "4", value_parser = positive)]
+    batch: usize,
+    /// Measure this `samcell` program's `segment` in the memory section instead of this one
+    #[arg(long, value_name = "PATH")]
+    samcell: Option<PathBuf>,
+    /// Device of the train section
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
+    /// SAM configuration of the train section
+    #[arg(long, default_value = "vit-b", value_parser = ["vit-b", "tiny"])]
+    train_config: String,
+    /// Batch size of the train section
+    #[arg(long, value_name = "N", default_value = "8", value_parser = positive)]
+    train_batch: usize,
+    /// Timed training steps of the train section
+    #[arg(long, value_name = "N", default_value = "10", value_parser = positive)]
+    train_iters: usize,
+    /// Untimed warm-up steps of the train section
+    #[arg(long, value_name = "N", default_value = "3")]
+    train_warmup: usize,
+    /// Added by `cargo bench`; ignored
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl From<Cli> for Options {
+    fn from(c: Cli) -> Self {
+        // every section but train runs unless `--only` names the ones to run
+        let on = |s: Section| match &c.only {
+            Some(list) => list.contains(&s),
+            None => s != Section::Train,
+        };
         Self {
-            cpu: true,
-            memory: true,
-            scaling: true,
-            lite: true,
-            model: None,
-            size: 10_000,
-            sizes: vec![576, 1152, 2304],
-            threads: None,
-            batch: 4,
-            samcell: None,
-            train: false,
-            device: "cpu".into(),
-            train_config: "vit-b".into(),
-            train_batch: 8,
-            train_iters: 10,
-            train_warmup: 3,
+            cpu: on(Section::Cpu),
+            memory: on(Section::Memory),
+            scaling: on(Section::Scaling),
+            lite: on(Section::Lite),
+            train: on(Section::Train),
+            model: c.model,
+            size: c.size,
+            sizes: c.sizes,
+            threads: c.threads,
+            batch: c.batch,
+            samcell: c.samcell,
+            device: c.device,
+            train_config: c.train_config,
+            train_batch: c.train_batch,
+            train_iters: c.train_iters,
+            train_warmup: c.train_warmup,
         }
     }
 }
 
-const USAGE: &str = "\
-usage: samcell-bench [--only cpu,memory,scaling,lite,train] [--model PATH] [--size N] [--sizes A,B,C]
-                     [--threads N] [--batch N] [--samcell PATH]
-                     [--device cpu|cuda] [--train-config vit-b|tiny] [--train-batch N]
-                     [--train-iters N] [--train-warmup N]";
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    let num = |v: Option<&String>, what: &str| -> Result<usize, String> {
-        v.and_then(|s| s.parse().ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{what} needs a positive number"))
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--bench" => {} // added by `cargo bench`
-            "--only" => {
-                let v = it.next().ok_or("--only needs a list")?;
-                o.cpu = false;
-                o.memory = false;
-                o.scaling = false;
-                o.lite = false;
-                o.train = false;
-                for s in v.split(',') {
-                    match s.trim() {
-                        "cpu" => o.cpu = true,
-                        "memory" => o.memory = true,
-                        "scaling" => o.scaling = true,
-                        "lite" => o.lite = true,
-                        "train" => o.train = true,
-                        other => {
-                            return Err(format!(
-                                "unknown section {other:?} (cpu, memory, scaling, lite, train)"
-                            ))
-                        }
-                    }
-                }
-            }
-            "--model" => o.model = Some(PathBuf::from(it.next().ok_or("--model needs a path")?)),
-            "--samcell" => {
-                o.samcell = Some(PathBuf::from(it.next().ok_or("--samcell needs a path")?))
-            }
-            "--size" => o.size = num(it.next(), "--size")?,
-            "--threads" => o.threads = Some(num(it.next(), "--threads")?),
-            "--batch" => o.batch = num(it.next(), "--batch")?,
-            "--device" => {
-                o.device = it.next().ok_or("--device needs cpu or cuda")?.clone();
-                if o.device != "cpu" && o.device != "cuda" {
-                    return Err(format!("--device {:?}: cpu or cuda", o.device));
-                }
-            }
-            "--train-config" => {
-                o.train_config = it
-                    .next()
-                    .ok_or("--train-config needs vit-b or tiny")?
-                    .clone();
-                if o.train_config != "vit-b" && o.train_config != "tiny" {
-                    return Err(format!(
-                        "--train-config {:?}: vit-b or tiny",
-                        o.train_config
-                    ));
-                }
-            }
-            "--train-batch" => o.train_batch = num(it.next(), "--train-batch")?,
-            "--train-iters" => o.train_iters = num(it.next(), "--train-iters")?,
-            "--train-warmup" => {
-                o.train_warmup = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--train-warmup needs a number")?
-            }
-            "--sizes" => {
-                let v = it.next().ok_or("--sizes needs a list")?;
-                o.sizes = v
-                    .split(',')
-                    .map(|s| s.trim().parse().ok().filter(|&n: &usize| n > 0))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or("--sizes needs positive numbers, e.g. 576,1152,2304")?;
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(o)
+fn parse(args: &[String]) -> Result<Options, clap::Error> {
+    use clap::Parser;
+    let argv = std::iter::once("samcell-bench").chain(args.iter().map(String::as_str));
+    Ok(Cli::try_parse_from(argv)?.into())
 }
 
 /// The whole program; returns the exit status.
@@ -183,11 +179,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     let opts = match parse(&args) {
         Ok(o) => o,
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("samcell-bench: {e}");
-            }
-            eprintln!("{USAGE}");
-            return 2;
+            // usage errors exit with 2, `--help` with 0
+            let _ = e.print();
+            return e.exit_code();
         }
     };
     let mut status = 0;

@@ -19,24 +19,18 @@ pub fn own_peak_kib() -> Option<u64> {
 }
 
 /// Largest resident set of the waited-for children of this process, in KiB.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[cfg(target_os = "linux")]
 pub fn children_peak_kib() -> Option<u64> {
-    // struct rusage on 64-bit Linux: two struct timeval (2 x i64 each), then 14 longs, the
-    // first of which is ru_maxrss (KiB).
-    #[repr(C)]
-    struct RUsage([i64; 18]);
-    extern "C" {
-        fn getrusage(who: i32, usage: *mut RUsage) -> i32;
-    }
-    const RUSAGE_CHILDREN: i32 = -1;
-    let mut u = RUsage([0; 18]);
-    // SAFETY: `u` is a writable buffer of the size and layout of struct rusage on this target.
-    let rc = unsafe { getrusage(RUSAGE_CHILDREN, &mut u) };
-    (rc == 0).then(|| u.0[4].max(0) as u64)
+    // SAFETY: all-zero bytes are a valid `rusage` (integers and `timeval`s only).
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable `rusage` for the call to fill in.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    // ru_maxrss is in KiB on Linux
+    (rc == 0).then(|| u.ru_maxrss.max(0) as u64)
 }
 
 /// Not available on this platform.
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+#[cfg(not(target_os = "linux"))]
 pub fn children_peak_kib() -> Option<u64> {
     None
 }
