@@ -5,10 +5,11 @@
 //! - `SAMCELL_DATA`: the real image sets (`usiigaci-phc/`, `dsb2018-train/`,
 //!   `bacteria-timelapse/`). Default: `$SAMCELL_SHARED/data`.
 //!
-//! Tests ask through [`require_shared`], [`require_data`] or [`require`] (several at once): when
-//! a material is absent they get `None` and skip, and one line on the terminal says which test
-//! skipped, what is missing, where it was looked for and which variable points to it. With `SAMCELL_REQUIRE_DATA=1` (set by CI) a
-//! missing material is a failure instead, so CI always runs these tests.
+//! Tests ask through [`require_shared`], [`require_data`] or [`require`] (several at once), and
+//! [`skip`] for anything else a test cannot run without: when a material is absent they get
+//! `None` and skip, and one line on the terminal says which test skipped, what is missing, where
+//! it was looked for and which variable points to it. With `SAMCELL_REQUIRE_DATA=1` (set by CI)
+//! a missing material is a failure instead, so CI always runs these tests.
 //!
 //! [`shared_dir`], [`data_dir`] and [`reference_file`] are for benchmarks and examples, which
 //! cannot run without the materials: a missing folder or file is a panic naming the variable.
@@ -103,17 +104,32 @@ pub fn require(files: &[&str], sets: &[&str]) -> Option<Vec<PathBuf>> {
     match check(wanted, data_required()) {
         Ok(found) => Some(found),
         Err(why) => {
-            let test = std::thread::current()
-                .name()
-                .filter(|n| *n != "main")
-                .map(|n| format!(" {n}"))
-                .unwrap_or_default();
-            // straight to stderr, past the test harness's output capture, so that the skip is
-            // seen in a normal run
-            let _ = writeln!(std::io::stderr().lock(), "SKIPPED{test}: {why}");
+            skip_line(&why);
             None
         }
     }
+}
+
+/// Skips the calling test for a missing material that is not among the shared ones (e.g. a
+/// build without the built-in samcell-lite model): the same skip line as [`require`], or, when
+/// `SAMCELL_REQUIRE_DATA=1`, a panic. The caller returns right after it.
+pub fn skip(why: &str) {
+    if data_required() {
+        panic!("{why}; SAMCELL_REQUIRE_DATA is set, so missing materials fail the test");
+    }
+    skip_line(why);
+}
+
+/// `SKIPPED <test>: <why>` on stderr.
+fn skip_line(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
+    // straight to stderr, past the test harness's output capture, so that the skip is seen in a
+    // normal run
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED{test}: {why}");
 }
 
 enum Wanted<'a> {
