@@ -77,12 +77,10 @@ pub fn lite(opts: &Options) -> Result<()> {
     crate::sections::with_threads(threads, || -> Result<()> {
         let (model, source) = lite_model()?;
         let config = model.config.clone();
+        // the predictor's own tiling, stored in the weights
         let seg = Segmenter::new(
             Arc::new(LitePredictor::new(model, 4)),
-            SegmentConfig {
-                tiling: config.tiling(),
-                ..Default::default()
-            },
+            SegmentConfig::default(),
         );
         let crops = TilePlan::new(1024, 1024, &config.tiling())?.len();
         seg.segment(&image)?; // warm-up

@@ -1,7 +1,7 @@
 //! Where the model comes from: `--model PATH`, a published model name, or samcell-lite.
 //!
-//! samcell-lite (the small U-Net of `samcell-lite`, run with its own tiling, stored in its
-//! weights file): `--model lite` is the model built into the binary (error "this build has no
+//! samcell-lite (the small U-Net of `samcell-lite`; its predictor asks for its own tiling, stored
+//! in its weights file): `--model lite` is the model built into the binary (error "this build has no
 //! lite model" when the build has none), or the file named by env `SAMCELL_LITE_WEIGHTS` when
 //! that is set (to try a newly trained model without rebuilding; also what the CLI tests use);
 //! `--model lite:PATH` is the lite weights file PATH; `--model PATH` of a samcell-lite
@@ -17,7 +17,9 @@
 //! `SAMCELL_MODEL_BASE_URL`), see [`crate::download`].
 //!
 //! [`ModelArgs`] are the model options shared by `segment`, `tune` and `serve`;
-//! [`ModelArgs::load_with_tiling`] resolves, hashes and loads the model the same way for all three.
+//! [`ModelArgs::load`] resolves, hashes and loads the model the same way for all three. The
+//! predictor says which tiling it needs ([`DistanceMapPredictor::tiling`]), and SAM's device comes
+//! from [`samcell_model::device`].
 
 use crate::download;
 use crate::progress::Terminal;
@@ -27,8 +29,8 @@ use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use samcell_lite::{LiteModel, LitePredictor};
-use samcell_model::{HeadOverrides, SamModel, SamPredictor};
-use samcell_pipeline::{DistanceMapPredictor, TilingConfig};
+use samcell_model::{HeadOverrides, ModelError, SamModel, SamPredictor};
+use samcell_pipeline::DistanceMapPredictor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -94,12 +96,10 @@ pub enum Precision {
     Bf16,
 }
 
-/// A loaded model with the tiling it runs with.
+/// A loaded model (its predictor says which tiling it runs with) and its description.
 pub struct LoadedModel {
     pub predictor: Arc<dyn DistanceMapPredictor>,
     pub info: ModelInfo,
-    /// SAM: samcell's 256 + 32; samcell-lite: the tiling stored in its weights.
-    pub tiling: TilingConfig,
 }
 
 impl ModelArgs {
@@ -114,9 +114,8 @@ impl ModelArgs {
     }
 
     /// Resolves `--model` ([`resolve`], downloading a named model if needed) and loads it
-    /// ([`load_model`]) with `batch_size` crops per forward pass, with the tiling the model is to
-    /// be run with.
-    pub fn load_with_tiling(&self, term: &Terminal, batch_size: usize) -> Result<LoadedModel> {
+    /// ([`load_model`]) with `batch_size` crops per forward pass.
+    pub fn load(&self, term: &Terminal, batch_size: usize) -> Result<LoadedModel> {
         let spec = self.spec()?;
         let lite_path = if spec == LITE_NAME {
             Some(None)
@@ -145,7 +144,11 @@ impl ModelArgs {
             return Ok(loaded);
         }
         let file = resolve(spec, self.model_dir.as_deref(), term)?;
-        let device = samcell_train::factory::device(self.device == DeviceArg::Cuda)?;
+        let device =
+            samcell_model::device(self.device == DeviceArg::Cuda).map_err(|e| match e {
+                ModelError::NoCuda => anyhow!(UsageError(format!("--device cuda: {e}"))),
+                e => anyhow!(e),
+            })?;
         let dtype = match self.precision {
             Precision::F32 => candle_core::DType::F32,
             Precision::Bf16 => candle_core::DType::BF16,
@@ -157,11 +160,7 @@ impl ModelArgs {
             &device,
             dtype,
         )?;
-        Ok(LoadedModel {
-            predictor,
-            info,
-            tiling: TilingConfig::default(),
-        })
+        Ok(LoadedModel { predictor, info })
     }
 }
 
@@ -206,7 +205,6 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel> 
             )
         }
     };
-    let tiling = model.config.tiling();
     let info_variant = format!("samcell-lite {}", model.config.describe());
     let sha256 = model.sha256.clone();
     let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(LitePredictor::new(model, batch_size));
@@ -220,11 +218,7 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel> 
         format: "samcell-lite safetensors".into(),
         predictor: predictor.describe(),
     };
-    Ok(LoadedModel {
-        predictor,
-        info,
-        tiling,
-    })
+    Ok(LoadedModel { predictor, info })
 }
 
 /// A resolved model file.

@@ -75,17 +75,15 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     // the decoders' own limit follows, so that both refuse the same images
     samcell_io::set_max_pixels(config.max_pixels).map_err(|e| anyhow!(UsageError(e)))?;
     threads::configure(args.threads.map(usize::from));
-    let loaded = args
-        .model
-        .load_with_tiling(term, crate::segment::DEFAULT_BATCH)?;
+    let loaded = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
     let (predictor, info) = (loaded.predictor, loaded.info);
     tracing::info!("model {} ({})", info.path, info.variant);
     let segmenter = Arc::new(Segmenter::new(
         predictor,
         SegmentConfig {
-            tiling: loaded.tiling,
             peak: config.peak,
             fill: config.fill,
+            ..SegmentConfig::default()
         },
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()

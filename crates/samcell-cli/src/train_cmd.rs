@@ -184,7 +184,8 @@ fn sha256_file(path: &Path) -> Result<String> {
 }
 
 fn device(d: DeviceArg) -> Result<samcell_train::Device> {
-    samcell_train::device(matches!(d, DeviceArg::Cuda)).map_err(|e| usage(e.to_string()))
+    samcell_train::device(matches!(d, DeviceArg::Cuda))
+        .map_err(|e| usage(format!("--device cuda: {e}")))
 }
 
 /// Progress bar per epoch plus log lines.

@@ -103,11 +103,11 @@ fn main() {
         2.0 * config.macs(plan.crop_size, plan.crop_size) as f64 / 1e9,
         2.0 * macs as f64 / 1e9
     );
-    let seg_config = SegmentConfig {
-        tiling: config.tiling(),
-        ..SegmentConfig::default()
-    };
-    let segmenter = Segmenter::new(Arc::new(LitePredictor::new(model, batch)), seg_config);
+    // the predictor's own tiling, stored in the weights
+    let segmenter = Segmenter::new(
+        Arc::new(LitePredictor::new(model, batch)),
+        SegmentConfig::default(),
+    );
     let mut best = f64::INFINITY;
     for r in 0..repeat {
         let t = Instant::now();

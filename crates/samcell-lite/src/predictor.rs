@@ -3,12 +3,12 @@
 //! Per batch: the crops (already enhanced by the pipeline: CLAHE + min-max, as for SAM) are
 //! encoded by [`crate::encode`] (u8 / 255, one channel, crop resolution), crops of equal size go
 //! through the network together, and the logits go through a sigmoid. The maps have the crop's
-//! own size, so no resizing follows.
+//! own size, so no resizing follows. The tiling it asks for is the one stored in its weights.
 
 use std::collections::BTreeMap;
 
 use samcell_imaging::{GrayU8, MapF32};
-use samcell_pipeline::{DistanceMapPredictor, PredictError};
+use samcell_pipeline::{DistanceMapPredictor, PredictError, TilingConfig};
 
 use crate::LiteModel;
 
@@ -39,6 +39,11 @@ impl DistanceMapPredictor for LitePredictor {
             "samcell-lite {} (candle, CPU, f32)",
             self.model.config.describe()
         )
+    }
+
+    /// The tiling stored in the weights file (the crops the model was trained on).
+    fn tiling(&self) -> TilingConfig {
+        self.model.config.tiling()
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {

@@ -216,11 +216,11 @@ fn segmenter_runs_end_to_end_with_the_model_tiling() {
     let tiling = model.config.tiling();
     let seg = Segmenter::new(
         Arc::new(LitePredictor::new(model, 4)),
-        SegmentConfig {
-            tiling,
-            ..Default::default()
-        },
+        SegmentConfig::default(),
     );
+    // the predictor asks for the tiling stored in its weights, and the segmenter uses it
+    assert_eq!(seg.predictor().tiling(), tiling);
+    assert_eq!(seg.tiling(), tiling);
     let img = gradient_crop(200, 150, 0);
     let out = seg.segment(&img).expect("segment");
     assert_eq!(

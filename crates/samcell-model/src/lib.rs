@@ -3,8 +3,10 @@
 //! the distance map.
 //!
 //! Back-end: candle in f32, on the CPU by default (see `docs/backend.md` in the repository for the
-//! measured choice) or any candle device through [`SamModel::load_on`]. [`SamModel::from_tensors`]
-//! with [`Mode::Train`] builds a differentiable model from trainable variables. The pipeline sees the model only through
+//! measured choice) or any candle device through [`SamModel::load_on`]; [`device`] opens the one a
+//! run asks for (the CPU, or the first CUDA GPU in builds with the `cuda` feature).
+//! [`SamModel::from_tensors`] with [`Mode::Train`] builds a differentiable model from trainable
+//! variables. The pipeline sees the model only through
 //! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
 //! back-ends or precisions plug in without touching the pipeline.
 
@@ -44,4 +46,26 @@ pub enum ModelError {
     Config(String),
     #[error("tensor computation failed: {0}")]
     Compute(#[from] candle_core::Error),
+    /// The first CUDA GPU cannot be opened.
+    #[error("cannot open CUDA device 0: {0}")]
+    Cuda(candle_core::Error),
+    /// A CUDA device was asked for in a build without the `cuda` feature.
+    #[error("this samcell was built without CUDA support (rebuild with `--features cuda`)")]
+    NoCuda,
+}
+
+/// The device models run on: the CPU, or the first CUDA GPU when `cuda` (builds with the `cuda`
+/// feature; otherwise [`ModelError::NoCuda`]).
+pub fn device(cuda: bool) -> Result<candle_core::Device, ModelError> {
+    if !cuda {
+        return Ok(candle_core::Device::Cpu);
+    }
+    #[cfg(feature = "cuda")]
+    {
+        candle_core::Device::new_cuda(0).map_err(ModelError::Cuda)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(ModelError::NoCuda)
+    }
 }

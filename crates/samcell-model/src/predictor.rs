@@ -12,7 +12,7 @@ use samcell_imaging::{GrayU8, MapF32};
 use samcell_pipeline::sam_input::{
     sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE,
 };
-use samcell_pipeline::{DistanceMapPredictor, PredictError};
+use samcell_pipeline::{DistanceMapPredictor, PredictError, TilingConfig};
 
 /// Runs SAM on enhanced crops in batches.
 pub struct SamPredictor {
@@ -48,6 +48,11 @@ impl DistanceMapPredictor for SamPredictor {
                 self.model.dtype()
             ),
         }
+    }
+
+    /// samcell's `crop_size=256` (SAM's mask side) with the helper's `overlap_size=32`.
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {

@@ -1,13 +1,15 @@
 //! The [`Segmenter`] facade: image in, distance map and cell labels out.
 //!
 //! The order of operations is samcell 1.1.4 `SlidingWindowPipeline.run` /
-//! `predict_on_full_img`: plan the crops ([`crate::tiling`]), enhance each crop
-//! ([`crate::enhance`]), predict a distance map per crop (the [`DistanceMapPredictor`], which does
-//! its own input encoding, e.g. [`crate::sam_input`]), blend ([`crate::blend`], with our fix for
-//! zero-weight pixels), then `cells_from_dist_map` (`samcell_morphology::cells_from_distance_map`:
-//! `map > peak` seeds, watershed inside `map > fill`, both strict f32 comparisons). Labels are
-//! then renumbered 1..N in raster order of first occurrence (the reference keeps contour
-//! indices, with gaps); that is the only difference in the labels.
+//! `predict_on_full_img`: plan the crops ([`crate::tiling`], with the predictor's own tiling,
+//! [`DistanceMapPredictor::tiling`], unless [`SegmentConfig::tiling`] overrides it), enhance each
+//! crop ([`crate::enhance`]), predict a distance map per crop (the [`DistanceMapPredictor`], which
+//! does its own input encoding, e.g. SAM's in `samcell_model::sam_input`), blend
+//! ([`crate::blend`], with our fix for zero-weight pixels), then `cells_from_dist_map`
+//! (`samcell_morphology::cells_from_distance_map`: `map > peak` seeds, watershed inside
+//! `map > fill`, both strict f32 comparisons). Labels are then renumbered 1..N in raster order of
+//! first occurrence (the reference keeps contour indices, with gaps); that is the only difference
+//! in the labels.
 //!
 //! Crops go to the predictor in batches of `predictor.max_batch()`; the crops of a batch are cut
 //! (a plain copy), then enhanced in parallel (rayon), predicted, and blended in row bands
@@ -46,8 +48,9 @@ pub const DEFAULT_FILL: f32 = 0.09;
 /// Settings of a segmentation run; `Default` is samcell's.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentConfig {
-    /// Crop size and overlap.
-    pub tiling: TilingConfig,
+    /// Crop size and overlap; `None` (the default): the predictor's own
+    /// ([`DistanceMapPredictor::tiling`]). An explicit value overrides it (tests, tuning).
+    pub tiling: Option<TilingConfig>,
     /// Seed threshold (strict `>`).
     pub peak: f32,
     /// Cell extent threshold (strict `>`).
@@ -57,7 +60,7 @@ pub struct SegmentConfig {
 impl Default for SegmentConfig {
     fn default() -> Self {
         Self {
-            tiling: TilingConfig::default(),
+            tiling: None,
             peak: DEFAULT_PEAK,
             fill: DEFAULT_FILL,
         }
@@ -141,6 +144,13 @@ impl Segmenter {
         &self.config
     }
 
+    /// The tiling images are cut with: the configured override, else the predictor's own.
+    pub fn tiling(&self) -> TilingConfig {
+        self.config
+            .tiling
+            .unwrap_or_else(|| self.predictor.tiling())
+    }
+
     /// The predictor in use.
     pub fn predictor(&self) -> &Arc<dyn DistanceMapPredictor> {
         &self.predictor
@@ -177,7 +187,7 @@ impl Segmenter {
     fn distance_map_timed(&self, image: &GrayU8) -> Result<(MapF32, StageTimings), PipelineError> {
         let mut timings = StageTimings::default();
         let t = Instant::now();
-        let plan = TilePlan::new(image.width(), image.height(), &self.config.tiling)?;
+        let plan = TilePlan::new(image.width(), image.height(), &self.tiling())?;
         timings.tiling += t.elapsed();
         let mut blender = BandBlender::new(&plan)?;
         let total = plan.len();

@@ -119,6 +119,10 @@ impl DistanceMapPredictor for FakeModel {
         "fake".into()
     }
 
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
+    }
+
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
         Ok(crops
             .iter()

@@ -149,6 +149,9 @@ impl DistanceMapPredictor for FailingPredictor {
     fn describe(&self) -> String {
         "fails on purpose".into()
     }
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
+    }
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
         let first = self.seen.fetch_add(crops.len(), Ordering::SeqCst);
         if (first..first + crops.len()).contains(&self.fail_at) {
@@ -213,6 +216,9 @@ fn predictor_errors_name_the_crop() {
         fn describe(&self) -> String {
             "drops a map".into()
         }
+        fn tiling(&self) -> TilingConfig {
+            TilingConfig::default()
+        }
         fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
             Ok(crops
                 .iter()
@@ -238,5 +244,61 @@ fn predictor_errors_name_the_crop() {
             }
         ),
         "{err:?}"
+    );
+}
+
+/// The image is cut with the predictor's own tiling, unless the configuration overrides it.
+#[test]
+fn crops_follow_the_predictor_tiling() {
+    struct Sized {
+        tiling: TilingConfig,
+        seen: AtomicUsize,
+    }
+    impl DistanceMapPredictor for Sized {
+        fn describe(&self) -> String {
+            "constant, own tiling".into()
+        }
+        fn tiling(&self) -> TilingConfig {
+            self.tiling
+        }
+        fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
+            self.seen.fetch_add(crops.len(), Ordering::SeqCst);
+            Ok(crops
+                .iter()
+                .map(|c| MapF32::filled(c.width(), c.height(), 0.5))
+                .collect())
+        }
+    }
+    let img = GrayU8::filled(700, 500, 90);
+    let own = TilingConfig {
+        crop: 128,
+        overlap: 16,
+    };
+    let count = |t: &TilingConfig| TilePlan::new(700, 500, t).expect("plan").len();
+    assert_ne!(count(&own), count(&TilingConfig::default()));
+
+    let p = Arc::new(Sized {
+        tiling: own,
+        seen: 0.into(),
+    });
+    let seg = Segmenter::new(p.clone(), SegmentConfig::default());
+    assert_eq!(seg.tiling(), own);
+    seg.distance_map(&img).expect("map");
+    assert_eq!(p.seen.load(Ordering::SeqCst), count(&own));
+
+    let p = Arc::new(Sized {
+        tiling: own,
+        seen: 0.into(),
+    });
+    let forced = SegmentConfig {
+        tiling: Some(TilingConfig::default()),
+        ..SegmentConfig::default()
+    };
+    let seg = Segmenter::new(p.clone(), forced);
+    assert_eq!(seg.tiling(), TilingConfig::default());
+    seg.distance_map(&img).expect("map");
+    assert_eq!(
+        p.seen.load(Ordering::SeqCst),
+        count(&TilingConfig::default())
     );
 }

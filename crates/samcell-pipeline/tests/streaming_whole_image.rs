@@ -55,6 +55,10 @@ impl DistanceMapPredictor for BlurPredictor {
         "5x5 box blur of the enhanced crop".into()
     }
 
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
+    }
+
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
         let out: Vec<MapF32> = crops
             .iter()

@@ -20,23 +20,9 @@ use crate::arch::sam::TrainableSam;
 use crate::{TrainError, TrainableModel};
 use samcell_lite::LiteConfig;
 
-/// The compute device: the CPU, or the first CUDA GPU when `cuda` (needs the `cuda` feature).
-pub fn device(cuda: bool) -> Result<Device, TrainError> {
-    if !cuda {
-        return Ok(Device::Cpu);
-    }
-    #[cfg(feature = "cuda")]
-    {
-        Device::new_cuda(0)
-            .map_err(|e| TrainError::Config(format!("cannot open CUDA device 0: {e}")))
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Err(TrainError::Config(
-            "--device cuda: this samcell was built without CUDA support (rebuild with `--features cuda`)".into(),
-        ))
-    }
-}
+/// The compute device: the model's choice ([`samcell_model::device`]), the CPU or the first CUDA
+/// GPU when `cuda` (needs the `cuda` feature).
+pub use samcell_model::device;
 
 const TINY: &str = r#"{"vision_config": {"hidden_size": 64, "output_channels": 32, "num_hidden_layers": 2,
  "num_attention_heads": 2, "mlp_dim": 256, "global_attn_indexes": [1]},

@@ -117,13 +117,9 @@ fn segment_and_write(
         ctx.page_chosen,
     ));
     tracing::debug!("{}: {info}", input.display());
-    record.n_crops = TilePlan::new(
-        image.width(),
-        image.height(),
-        &ctx.segmenter.config().tiling,
-    )
-    .map(|p| p.len())
-    .ok();
+    record.n_crops = TilePlan::new(image.width(), image.height(), &ctx.segmenter.tiling())
+        .map(|p| p.len())
+        .ok();
     ctx.bars.set_crops(record.n_crops.unwrap_or(0));
 
     let seg = ctx

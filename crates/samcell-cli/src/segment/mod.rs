@@ -60,13 +60,14 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     args.model.spec()?;
     let jobs = find_jobs(&args)?;
 
-    let loaded = args.model.load_with_tiling(term, args.batch_size)?;
+    let loaded = args.model.load(term, args.batch_size)?;
     let (predictor, model_info) = (loaded.predictor, loaded.info);
+    // the predictor's own tiling (SAM: samcell's 256 + 32; samcell-lite: the one in its weights)
+    let tiling = predictor.tiling();
     let config = SegmentConfig {
-        // SAM: samcell's 256 + 32; samcell-lite: the tiling in its weights file
-        tiling: loaded.tiling,
         peak: args.peak,
         fill: args.fill,
+        ..SegmentConfig::default()
     };
     let scaling = args.scaling();
     let scaling_label = args::scaling_label(&scaling);
@@ -75,8 +76,8 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         result: ResultSettings {
             peak: args.peak,
             fill: args.fill,
-            crop: config.tiling.crop,
-            overlap: config.tiling.overlap,
+            crop: tiling.crop,
+            overlap: tiling.overlap,
             page,
             scaling: scaling_label.clone(),
             outlines: args.outlines,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use samcell_imaging::{GrayU8, Image, Labels, MapF32};
-use samcell_pipeline::{DistanceMapPredictor, PredictError};
+use samcell_pipeline::{DistanceMapPredictor, PredictError, TilingConfig};
 use sha2::{Digest, Sha256};
 
 pub const SIZES: [&str; 4] = ["704x520", "256x256", "200x150", "48x40"];
@@ -178,6 +178,11 @@ impl ReplayPredictor {
 impl DistanceMapPredictor for ReplayPredictor {
     fn describe(&self) -> String {
         "replay of the reference's per-crop maps".into()
+    }
+
+    /// The reference's: samcell's 256 + 32.
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {

@@ -6,7 +6,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use samcell_imaging::{GrayU8, MapF32};
-use samcell_pipeline::{DistanceMapPredictor, PredictError, SegmentConfig, Segmenter};
+use samcell_pipeline::{
+    DistanceMapPredictor, PredictError, SegmentConfig, Segmenter, TilingConfig,
+};
 use serde_json::Value;
 
 use super::{job_id, upload, wait_final, TestServer};
@@ -36,6 +38,10 @@ pub struct Brightness {
 impl DistanceMapPredictor for Brightness {
     fn describe(&self) -> String {
         "synthetic (brightness)".into()
+    }
+
+    fn tiling(&self) -> TilingConfig {
+        TilingConfig::default()
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {
