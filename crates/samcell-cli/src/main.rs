@@ -4,7 +4,6 @@
 //! no input found, no model given). Subcommands return [`anyhow::Result`]; an error that is a
 //! [`UsageError`] maps to 2, every other error to 1. Logs and progress go to stderr.
 
-mod discover;
 mod download;
 mod eval_cmd;
 mod logging;
@@ -12,7 +11,6 @@ mod measure_cmd;
 mod model_source;
 mod prepare_cmd;
 mod progress;
-mod run_meta;
 mod segment;
 mod serve_cmd;
 mod threads;

@@ -14,11 +14,11 @@
 //! MeasureObjectNeighbors definitions, see that crate). One failing file does not stop the others;
 //! the exit status is 1 if any failed.
 
-use crate::discover::has_image_extension;
 use crate::progress::Terminal;
 use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
+use samcell_batch::discover::has_image_extension;
 use samcell_measure::eval::stem_key;
 use samcell_measure::{ImageSummary, Intensity, MeasureConfig};
 use std::collections::BTreeMap;

@@ -23,11 +23,11 @@
 
 use crate::download;
 use crate::progress::Terminal;
-use crate::run_meta::{self, ModelInfo};
 use crate::train_cmd::DeviceArg;
 use crate::UsageError;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
+use samcell_batch::record::{self as run_meta, ModelInfo};
 use samcell_lite::{LiteModel, LitePredictor};
 use samcell_model::{HeadOverrides, ModelError, SamModel, SamPredictor};
 use samcell_pipeline::DistanceMapPredictor;

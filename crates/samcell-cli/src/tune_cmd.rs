@@ -107,8 +107,8 @@ fn distmap_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 
 /// Image files by key.
 fn image_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
-    let found = crate::discover::discover(&[dir.to_path_buf()], false, None)
-        .map_err(|e| anyhow!(UsageError(e)))?;
+    let found = samcell_batch::discover(&[dir.to_path_buf()], false, None)
+        .map_err(|e| anyhow!(UsageError(samcell_batch::error_chain(&e))))?;
     let mut map = BTreeMap::new();
     for i in found.inputs {
         let stem = i

@@ -184,7 +184,11 @@ impl Segmenter {
         self.distance_map_timed(image).map(|(m, _)| m)
     }
 
-    fn distance_map_timed(&self, image: &GrayU8) -> Result<(MapF32, StageTimings), PipelineError> {
+    /// [`Self::distance_map`] with the time of each stage (post-processing: none, zero).
+    pub fn distance_map_timed(
+        &self,
+        image: &GrayU8,
+    ) -> Result<(MapF32, StageTimings), PipelineError> {
         let mut timings = StageTimings::default();
         let t = Instant::now();
         let plan = TilePlan::new(image.width(), image.height(), &self.tiling())?;

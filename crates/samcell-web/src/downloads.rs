@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use serde_json::json;
+use std::collections::HashMap;
 
 use crate::api::{check_batch, check_id, ApiError, ApiResult, API_DOCS};
 use crate::job::{files, Job, JobState};
@@ -121,11 +122,37 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
     })
 }
 
+/// The output names of `jobs` (all of one batch), each given among every upload of its batch
+/// in upload order (`samcell_batch::naming`), so that a name does not depend on which of the
+/// other images are done or asked for.
+pub(crate) fn names_in_batch(s: &AppState, jobs: &[Job]) -> Vec<String> {
+    let Some(first) = jobs.first() else {
+        return Vec::new();
+    };
+    let all: Vec<Job> =
+        s.0.all()
+            .into_iter()
+            .filter(|j| j.batch == first.batch)
+            .collect();
+    let by_id: HashMap<String, String> = all
+        .iter()
+        .map(|j| j.id.clone())
+        .zip(zipping::unique_stems(&all))
+        .collect();
+    let mut names: Vec<String> = jobs
+        .iter()
+        .map(|j| by_id.get(&j.id).cloned().unwrap_or_else(|| j.stem()))
+        .collect();
+    samcell_batch::naming::make_unique(&mut names);
+    names
+}
+
 /// The ZIP of `jobs` (all done) with `settings.json`, built off the async threads.
 async fn results_zip(s: &AppState, jobs: Vec<Job>) -> ApiResult<Vec<u8>> {
     let s = s.clone();
+    let names = names_in_batch(&s, &jobs);
     tokio::task::spawn_blocking(move || {
-        zipping::results_zip(&s.0.root, &jobs, &settings_json(&s, &jobs))
+        zipping::results_zip(&s.0.root, &jobs, &names, &settings_json(&s, &jobs))
     })
     .await
     .map_err(|e| ApiError(500, e.to_string()))?
@@ -156,9 +183,10 @@ pub(crate) async fn job_file(
         };
         return Err(ApiError(409, why));
     }
-    let disp = f
-        .download
-        .then(|| disposition("attachment", &format!("{}_{}", j.stem(), f.name)));
+    let disp = f.download.then(|| {
+        let name = names_in_batch(&s, std::slice::from_ref(&j)).remove(0);
+        disposition("attachment", &format!("{name}_{}", f.name))
+    });
     let lock = s.0.job_lock(&id);
     let _guard = lock.lock().await; // never read files half-way through a re-threshold
     let bytes = match f.disk {
@@ -212,7 +240,7 @@ pub(crate) async fn batch_summary(
     Path(batch): Path<String>,
 ) -> ApiResult<Response> {
     let jobs = done_in(&s, &batch)?;
-    let stems = zipping::unique_stems(&jobs);
+    let stems = names_in_batch(&s, &jobs);
     let csv =
         zipping::summary_csv(&s.0.root, &jobs, &stems).map_err(|e| ApiError(500, e.to_string()))?;
     Ok(bytes_response(

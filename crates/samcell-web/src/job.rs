@@ -8,6 +8,7 @@
 //! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the viewer layers `view_image.png`, `view_fill.png`,
 //! `view_edges.png`, `view_distmap.png`.
 
+use samcell_batch::{Timings, Upload};
 /// Thresholds are written in their shortest decimal form (`0.09`).
 pub use samcell_pipeline::short_f32::{serialize as shortest_f32, short_f64};
 use serde::{Deserialize, Serialize};
@@ -69,15 +70,6 @@ pub struct Metrics {
     pub cell_pixels: u64,
 }
 
-/// Wall-clock milliseconds of the stages of one image.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimingsMs {
-    pub read: u64,
-    pub model: u64,
-    pub postprocess: u64,
-    pub outputs: u64,
-}
-
 /// One uploaded image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -106,6 +98,10 @@ pub struct Job {
     /// TIFF page to segment, counted from 0 (`?page=` on upload; other formats have page 0).
     #[serde(default)]
     pub page: usize,
+    /// Pages of the uploaded file, once it was read (`None` before): a page of a file with
+    /// several is named `<name>_p<N>` in downloads.
+    #[serde(default)]
+    pub pages: Option<usize>,
     /// What the user should know about a result that is not an error, e.g. that a multi-page
     /// TIFF had other pages that were not segmented.
     #[serde(default)]
@@ -123,7 +119,10 @@ pub struct Job {
     /// Bumped each time the results are rewritten (re-thresholding), so clients can reload.
     pub revision: u32,
     pub metrics: Option<Metrics>,
-    pub timings_ms: Option<TimingsMs>,
+    /// Time per stage, written as whole milliseconds (`read`, `model`, `postprocess`,
+    /// `outputs`; `samcell_batch::timings::millis`).
+    #[serde(with = "samcell_batch::timings::millis", default)]
+    pub timings_ms: Option<Timings>,
 }
 
 impl Job {
@@ -145,6 +144,7 @@ impl Job {
             height: None,
             source: None,
             page: 0,
+            pages: None,
             warning: None,
             attempts: 0,
             peak: 0.0,
@@ -155,30 +155,20 @@ impl Job {
         }
     }
 
-    /// The file name without its extension, made safe for download names (used as
-    /// `<stem>_masks.tif` etc.).
-    pub fn stem(&self) -> String {
-        let stem = match self.name.rsplit_once('.') {
-            Some((s, _)) if !s.is_empty() => s,
-            _ => self.name.as_str(),
-        };
-        let clean: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || "-_.+".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(120)
-            .collect();
-        let clean = clean.trim_start_matches('.');
-        if clean.is_empty() {
-            "image".into()
-        } else {
-            clean.to_string()
+    /// The job as an upload to name ([`samcell_batch::naming::upload_names`]).
+    pub fn upload(&self) -> Upload<'_> {
+        Upload {
+            file_name: &self.name,
+            page: self.page,
+            pages: self.pages.unwrap_or(1),
         }
+    }
+
+    /// The job's output name on its own (the `image` column of its `summary.csv`): the one
+    /// naming rule of `samcell_batch::naming`, as `samcell segment` names the same file.
+    /// Downloads use the name among the job's batch instead (`downloads`).
+    pub fn stem(&self) -> String {
+        samcell_batch::upload_names(&[self.upload()]).remove(0)
     }
 }
 
@@ -366,12 +356,13 @@ mod tests {
     }
 
     #[test]
-    fn stems_are_safe() {
+    fn stems_follow_the_batch_naming_rule() {
         let mut j = Job::queued(new_id(), "b".into(), "cells day 1.tif".into());
-        assert_eq!(j.stem(), "cells_day_1");
-        j.name = ".hidden".into();
-        assert_eq!(j.stem(), "hidden");
-        j.name = "a\"b;c.png".into();
-        assert_eq!(j.stem(), "a_b_c");
+        assert_eq!(j.stem(), "cells day 1");
+        j.name = "..".into();
+        assert_eq!(j.stem(), samcell_batch::naming::NO_STEM_NAME);
+        j.name = "stack.tif".into();
+        (j.page, j.pages) = (1, Some(3));
+        assert_eq!(j.stem(), "stack_p1");
     }
 }

@@ -17,14 +17,15 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use samcell_batch::Timings;
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::RawGray;
 use samcell_pipeline::Segmenter;
 
 use crate::config::ServeConfig;
-use crate::job::{self, files, now_ms, Job, JobState, Progress, TimingsMs};
+use crate::job::{self, files, now_ms, Job, JobState, Progress};
 use crate::outputs;
 use crate::WebError;
 
@@ -390,8 +391,9 @@ impl Shared {
             j.revision += 1;
             j.metrics = Some(r.metrics);
             if let Some(t) = &mut j.timings_ms {
-                t.postprocess = r.postprocess_ms;
-                t.outputs = r.outputs_ms;
+                t.stages.postprocess = Duration::from_millis(r.postprocess_ms);
+                t.write = Duration::from_millis(r.outputs_ms);
+                t.total = t.read + t.model() + t.stages.postprocess + t.write;
             }
         })
         .ok_or((404, format!("job {id} was removed")))
@@ -472,7 +474,7 @@ impl Shared {
                     format!("cannot read the image: {reason}")
                 }
             })?;
-        let read_ms = t.elapsed().as_millis() as u64;
+        let read_time = t.elapsed();
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
         let warning = source_warning(&info);
@@ -480,6 +482,7 @@ impl Shared {
             j.width = Some(gray.width());
             j.height = Some(gray.height());
             j.source = Some(info.to_string());
+            j.pages = Some(info.pages);
             j.warning = warning;
         });
         let me = Arc::downgrade(self);
@@ -493,11 +496,9 @@ impl Shared {
                     }
                 }
             }));
-        let t = Instant::now();
-        let map = seg
-            .distance_map(&gray)
+        let (map, stages) = seg
+            .distance_map_timed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;
-        let model_ms = t.elapsed().as_millis() as u64;
         outputs::save_map_outputs(&dir, &map).map_err(|e| e.to_string())?;
         let r = outputs::write_threshold_outputs(
             &dir,
@@ -510,12 +511,15 @@ impl Shared {
         .map_err(|e| e.to_string())?;
         self.update(&j.id, |j| {
             j.metrics = Some(r.metrics);
-            j.timings_ms = Some(TimingsMs {
-                read: read_ms,
-                model: model_ms,
-                postprocess: r.postprocess_ms,
-                outputs: r.outputs_ms,
-            });
+            let mut t = Timings {
+                read: read_time,
+                stages,
+                write: Duration::from_millis(r.outputs_ms),
+                total: Duration::ZERO,
+            };
+            t.stages.postprocess = Duration::from_millis(r.postprocess_ms);
+            t.total = t.read + t.model() + t.stages.postprocess + t.write;
+            j.timings_ms = Some(t);
         });
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! ZIP downloads: one image's results, or every finished image of a batch with `summary.csv`
 //! and `settings.json`. Entries are `<stem>_masks.tif`, `<stem>_overlay.png`, `<stem>_cells.csv`,
-//! `<stem>_distmap.tif` (names made unique with `_2`, `_3`... when two uploads share a stem).
+//! `<stem>_distmap.tif`, with `<stem>` the upload's name among its batch
+//! (`samcell_batch::naming::upload_names`: the batch's uploads in upload order count as the files
+//! of one folder, so `samcell segment` on those files names them the same).
 //! PNG and TIFF entries are stored (already compressed), text is deflated.
 
-use std::collections::HashSet;
 use std::io::{Cursor, Write};
 use std::path::Path;
 
@@ -41,21 +42,10 @@ fn add(zip: &mut ZipWriter<Cursor<Vec<u8>>>, name: &str, bytes: &[u8]) -> Result
     zip.write_all(bytes).map_err(zerr)
 }
 
-/// Stems made unique within one archive.
+/// The output names of `jobs` (one batch, in upload order): `samcell_batch`'s rule for uploads.
 pub fn unique_stems(jobs: &[Job]) -> Vec<String> {
-    let mut seen = HashSet::new();
-    jobs.iter()
-        .map(|j| {
-            let base = j.stem();
-            let mut s = base.clone();
-            let mut k = 2;
-            while !seen.insert(s.to_lowercase()) {
-                s = format!("{base}_{k}");
-                k += 1;
-            }
-            s
-        })
-        .collect()
+    let uploads: Vec<_> = jobs.iter().map(Job::upload).collect();
+    samcell_batch::upload_names(&uploads)
 }
 
 /// `summary.csv` of several jobs: samcell-measure's header, then each job's row (image column
@@ -81,15 +71,15 @@ pub fn summary_csv(root: &Path, jobs: &[Job], stems: &[String]) -> Result<String
     Ok(out)
 }
 
-/// A ZIP with every result of `jobs` (all done), the summary and the settings.
+/// A ZIP with every result of `jobs` (all done), named `stems`, the summary and the settings.
 pub fn results_zip(
     root: &Path,
     jobs: &[Job],
+    stems: &[String],
     settings: &serde_json::Value,
 ) -> Result<Vec<u8>, WebError> {
-    let stems = unique_stems(jobs);
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (j, stem) in jobs.iter().zip(&stems) {
+    for (j, stem) in jobs.iter().zip(stems) {
         for (file, suffix) in IMAGE_FILES {
             let path = root.join(&j.id).join(file);
             let bytes = std::fs::read(&path)
@@ -100,7 +90,7 @@ pub fn results_zip(
     add(
         &mut zip,
         "summary.csv",
-        summary_csv(root, jobs, &stems)?.as_bytes(),
+        summary_csv(root, jobs, stems)?.as_bytes(),
     )?;
     let settings = serde_json::to_vec_pretty(settings).map_err(zerr)?;
     add(&mut zip, "settings.json", &settings)?;

@@ -4,15 +4,14 @@
 //! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
 //! values, colour merged to grey the same way), so intensities compare across images.
 
-use super::outputs::OutputSet;
-use super::plan::Job;
 use crate::progress::RunBars;
-use crate::run_meta::{
-    write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, Seconds, SourceMeta, StackMeta,
-    Status,
-};
 use anyhow::{Context, Result};
-use samcell_io::{ChannelUse, ReadOptions, SourceInfo, StackSource};
+use samcell_batch::plan::Job;
+use samcell_batch::record::{
+    write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, SourceMeta, Status,
+};
+use samcell_batch::{OutputSet, Timings};
+use samcell_io::ReadOptions;
 use samcell_measure::{ImageSummary, Intensity, MeasureConfig};
 use samcell_pipeline::{Segmenter, TilePlan};
 use std::path::Path;
@@ -58,38 +57,6 @@ pub fn run_image(
     }
 }
 
-fn source_meta(info: &SourceInfo, scaling_label: &str) -> SourceMeta {
-    SourceMeta {
-        format: info.format.to_string(),
-        sample: info.sample.to_string(),
-        channels: info.channels,
-        pages: info.pages,
-        page: info.page,
-        scaling: if info.scaled_from.is_some() {
-            scaling_label.to_string()
-        } else {
-            "none".to_string()
-        },
-        scaled_from: info.scaled_from.map(|(lo, hi)| [lo, hi]),
-        channel_use: match info.channel_use {
-            ChannelUse::Single => "single",
-            ChannelUse::MergedColour => "merged colour",
-            ChannelUse::FirstSample => "first sample",
-        }
-        .to_string(),
-        stack: info.stack.map(|s| StackMeta {
-            channels: s.channels,
-            slices: s.slices,
-            frames: s.frames,
-            source: match s.source {
-                StackSource::ImageJ => "ImageJ",
-                StackSource::Ome => "OME",
-            }
-            .to_string(),
-        }),
-    }
-}
-
 fn segment_and_write(
     ctx: &JobContext,
     read: &ReadOptions,
@@ -107,10 +74,10 @@ fn segment_and_write(
         }
         other => anyhow::Error::new(other),
     })?;
-    let read_s = start.elapsed().as_secs_f64();
+    let read_time = start.elapsed();
     record.width = Some(info.width);
     record.height = Some(info.height);
-    record.source = Some(source_meta(&info, &ctx.scaling_label));
+    record.source = Some(SourceMeta::from_info(&info, &ctx.scaling_label));
     record.warnings.extend(super::checks::input_warnings(
         &image,
         &info,
@@ -126,7 +93,7 @@ fn segment_and_write(
         .segmenter
         .segment(&image)
         .context("segmentation failed")?;
-    let t = seg.timings;
+    let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
 
     let write_start = Instant::now();
@@ -148,20 +115,14 @@ fn segment_and_write(
     samcell_measure::write_cells_csv(&outputs.cells, &cells)?;
     let summary = cells.summary(name);
     record.outputs = outputs.file_names();
-    let mut seconds = Seconds {
-        read: read_s,
-        tiling: t.tiling.as_secs_f64(),
-        enhance: t.enhance.as_secs_f64(),
-        predict: t.predict.as_secs_f64(),
-        blend: t.blend.as_secs_f64(),
-        postprocess: t.postprocess.as_secs_f64(),
-        write: 0.0,
-        total: 0.0,
-    };
     // the per-image metadata carries the times up to here; run.json gets the final ones
-    seconds.write = write_start.elapsed().as_secs_f64();
-    seconds.total = start.elapsed().as_secs_f64();
-    record.seconds = Some(seconds.clone());
+    let mut timings = Timings {
+        read: read_time,
+        stages,
+        write: write_start.elapsed(),
+        total: start.elapsed(),
+    };
+    record.seconds = Some(timings);
     // the settings this result was made with: the run's, with this job's page
     let mut settings = ctx.settings.clone();
     settings.result.page = read.page;
@@ -176,8 +137,8 @@ fn segment_and_write(
     )?;
     // last: its existence marks the image as done
     samcell_io::write_labels_tiff(&outputs.masks, &seg.labels)?;
-    seconds.write = write_start.elapsed().as_secs_f64();
-    seconds.total = start.elapsed().as_secs_f64();
-    record.seconds = Some(seconds);
+    timings.write = write_start.elapsed();
+    timings.total = start.elapsed();
+    record.seconds = Some(timings);
     Ok(summary)
 }

@@ -1,15 +1,15 @@
 //! `samcell segment`: images in, cell label masks, overlays and run metadata out.
 //!
 //! Order of work: threads are configured; `--fill` above `--peak` is a usage error (exit 2);
-//! inputs are found and named, one job per page to segment (`plan`; none: usage error, exit 2);
-//! the model is resolved (downloaded if named and not cached), hashed and loaded (a bad model
-//! stops the run before anything is written); then each job is skipped (outputs complete and
-//! made with the same model and settings, no `--overwrite`) or segmented, one failure not
-//! stopping the others. Outputs made with another model or other settings are redone (an info
-//! line says why). `run.json` and `summary.csv` are rewritten after every image, merged with
-//! what earlier runs into the folder wrote (`results`), and a summary line ends the run. Exit 1
-//! if any image failed (a failure to write one of its outputs included) or if `run.json` or
-//! `summary.csv` could not be written at the end.
+//! inputs are found and named, one job per page to segment (`samcell_batch::plan`; none: usage
+//! error, exit 2); the model is resolved (downloaded if named and not cached), hashed and loaded
+//! (a bad model stops the run before anything is written); then each job is skipped (outputs
+//! complete and made with the same model and settings, no `--overwrite`) or segmented, one
+//! failure not stopping the others. Outputs made with another model or other settings are redone
+//! (an info line says why). `run.json` and `summary.csv` are rewritten after every image, merged
+//! with what earlier runs into the folder wrote (`samcell_batch::results`), and a summary line
+//! ends the run. Exit 1 if any image failed (a failure to write one of its outputs included) or
+//! if `run.json` or `summary.csv` could not be written at the end.
 //!
 //! Each image's log line names the page when its file has several; warnings about an input
 //! (`checks`: constant image, flattened scaling, one page of several, extra samples ignored)
@@ -29,20 +29,18 @@
 mod args;
 mod checks;
 mod job;
-mod outputs;
-mod plan;
-mod results;
 
 pub use args::{check_thresholds, SegmentArgs, DEFAULT_BATCH};
 
-use crate::discover;
 use crate::progress::Terminal;
-use crate::run_meta::{self, ImageRecord, ResultSettings, RunMeta, RunSettings, Status, Summary};
 use crate::{threads, UsageError};
 use anyhow::{anyhow, Result};
 use job::JobContext;
-use outputs::OutputSet;
-use plan::Job;
+use samcell_batch::plan::{self, Job};
+use samcell_batch::record::{
+    self as run_meta, ImageRecord, ResultSettings, RunMeta, RunSettings, Status, Summary,
+};
+use samcell_batch::{discover, OutputSet, Results};
 use samcell_io::ReadOptions;
 use samcell_pipeline::{SegmentConfig, Segmenter};
 use std::collections::HashSet;
@@ -135,7 +133,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         earlier_images: Vec::new(),
     };
     let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    let results = results::Results::load(&args.output, &names);
+    let results = Results::load(&args.output, &names);
     let mut summaries: Vec<samcell_measure::ImageSummary> = Vec::with_capacity(jobs.len());
     let mut write_failed = false;
     let run_start = Instant::now();
@@ -178,7 +176,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
                     r.n_cells.unwrap_or(0),
                     r.width.unwrap_or(0),
                     r.height.unwrap_or(0),
-                    r.seconds.as_ref().map_or(0.0, |s| s.total)
+                    r.seconds.map_or(0.0, |s| s.total.as_secs_f64())
                 ),
             }
             r
@@ -194,7 +192,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         // a failed write is retried after the next image and at the end, where it is an error
         if let Err(e) = results.write(&mut meta, &summaries) {
             if !write_failed {
-                tracing::warn!("{e:#}");
+                tracing::warn!("{:#}", anyhow::Error::from(e));
             }
             write_failed = true;
         } else {
@@ -206,8 +204,9 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         // the last write failed: one more try, whose failure ends the run with an error
         results.write(&mut meta, &summaries).map_err(|e| {
             anyhow!(
-                "{e:#}; the results files of {} do not describe this run \
+                "{:#}; the results files of {} do not describe this run \
                  ({} ok, {} skipped, {} failed)",
+                anyhow::Error::from(e),
                 args.output.display(),
                 meta.summary.ok,
                 meta.summary.skipped,
@@ -254,7 +253,7 @@ fn resummarize(outs: &OutputSet, name: &str) -> Result<samcell_measure::ImageSum
 /// The jobs of the run (inputs found and named, pages chosen); no input is a usage error.
 fn find_jobs(args: &SegmentArgs) -> Result<Vec<Job>> {
     let found = discover::discover(&args.inputs, args.recursive, Some(&args.output))
-        .map_err(|e| anyhow!(UsageError(e)))?;
+        .map_err(|e| anyhow!(UsageError(samcell_batch::error_chain(&e))))?;
     found.log();
     if found.inputs.is_empty() {
         let shown: Vec<String> = args

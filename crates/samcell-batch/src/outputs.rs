@@ -10,7 +10,8 @@
 //! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
 //! overlay settings, or cannot be read, is redone ([`OutputSet::staleness`] says why).
 
-use crate::run_meta::{ResultSettings, StoredImageMeta};
+use crate::record::{ResultSettings, StoredImageMeta};
+use crate::BatchError;
 use std::path::{Path, PathBuf};
 
 /// Longest file name (bytes) that common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)
@@ -20,10 +21,15 @@ const MAX_FILE_NAME_BYTES: usize = 255;
 /// Paths of one image's outputs.
 #[derive(Clone, Debug)]
 pub struct OutputSet {
+    /// `<name>_masks.tif`, the cell labels (written last).
     pub masks: PathBuf,
+    /// `<name>_overlay.png`.
     pub overlay: PathBuf,
+    /// `<name>_run.json`, the image's record.
     pub meta: PathBuf,
+    /// `<name>_cells.csv`, the per-cell measurements.
     pub cells: PathBuf,
+    /// `<name>_distmap.tif` when the distance map is kept.
     pub distmap: Option<PathBuf>,
 }
 
@@ -125,25 +131,26 @@ impl OutputSet {
     /// Removes an old masks file so the image counts as not done until it is written again.
     /// Fails, before anything is written, when an output file name is longer than file systems
     /// allow or the masks path cannot be looked at (e.g. the output folder is not accessible).
-    pub fn invalidate(&self) -> anyhow::Result<()> {
+    pub fn invalidate(&self) -> Result<(), BatchError> {
         for p in self.in_write_order() {
             let len = p.file_name().map_or(0, |n| n.len());
             if len > MAX_FILE_NAME_BYTES {
-                anyhow::bail!(
-                    "the output file name {} is too long ({len} bytes; file systems allow \
-                     {MAX_FILE_NAME_BYTES}): shorten the input's name",
-                    crate::discover::escape_os(p.file_name().unwrap_or_default())
-                );
+                return Err(BatchError::NameTooLong {
+                    name: crate::naming::escape_os(p.file_name().unwrap_or_default()),
+                    len,
+                    max: MAX_FILE_NAME_BYTES,
+                });
             }
         }
         match std::fs::symlink_metadata(&self.masks) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot look for an old {} in the output folder: {e}",
-                self.masks.display()
-            )),
-            Ok(_) => std::fs::remove_file(&self.masks).map_err(|e| {
-                anyhow::anyhow!("cannot remove the old {}: {e}", self.masks.display())
+            Err(source) => Err(BatchError::LookForOld {
+                path: self.masks.clone(),
+                source,
+            }),
+            Ok(_) => std::fs::remove_file(&self.masks).map_err(|source| BatchError::RemoveOld {
+                path: self.masks.clone(),
+                source,
             }),
         }
     }

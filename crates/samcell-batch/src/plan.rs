@@ -1,23 +1,25 @@
 //! What a run is to do: one job per image page, each with its own output name.
 //!
-//! A file with one page (PNG, JPEG, BMP, single-page TIFF) is one job named as `discover` names
-//! it. A TIFF with several pages gets the page in its name: `<name>_p<N>` with `N` the page
-//! counted from 0 (`stack.tif`, `--page 1` -> `stack_p1_masks.tif`), so results of different
-//! pages never overwrite or "resume" one another. `--all-pages` makes one job per page;
-//! otherwise the job is the page given by `--page` (default 0). If a page-suffixed name meets
-//! another input's name, the later one gets `_2`, `_3`... (as in `discover::output_names`).
+//! A file with one page (PNG, JPEG, BMP, single-page TIFF) is one job named by
+//! [`crate::naming`]. A TIFF with several pages gets the page in its name: `<name>_p<N>` with `N`
+//! the page counted from 0 (`stack.tif`, page 1 -> `stack_p1_masks.tif`), so results of
+//! different pages never overwrite or "resume" one another. With `all_pages` there is one job
+//! per page; otherwise the job is the page asked for (default 0). If a page-suffixed name meets
+//! another input's name, the later one gets `_2`, `_3`... ([`crate::naming::page_names`]).
 //!
 //! Only TIFFs are asked for their page count (`samcell_io::page_count`); other files are
 //! recognised from their first bytes and count as one page. A file whose page count cannot be
 //! read counts as one page here and fails with the reader's message when it is segmented.
 
-use crate::discover::{self, Input};
+use crate::discover::Input;
+use crate::naming::{self, PageOf};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One image page to segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
+    /// The input file.
     pub input: PathBuf,
     /// Output name prefix.
     pub name: String,
@@ -52,34 +54,34 @@ pub fn jobs(
     all_pages: bool,
     count_pages: impl Fn(&Path) -> usize,
 ) -> Vec<Job> {
-    let names = discover::output_names(inputs);
-    let mut jobs = Vec::with_capacity(inputs.len());
-    for (input, name) in inputs.iter().zip(names) {
+    let mut pages_of = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
         let pages = count_pages(&input.path);
-        let chosen: Vec<usize> = if all_pages {
-            (0..pages).collect()
+        if all_pages {
+            pages_of.extend((0..pages).map(|page| PageOf {
+                input: i,
+                page,
+                pages,
+            }));
         } else {
-            vec![page]
-        };
-        for p in chosen {
-            jobs.push(Job {
-                input: input.path.clone(),
-                name: if pages > 1 {
-                    format!("{name}_p{p}")
-                } else {
-                    name.clone()
-                },
-                page: p,
+            pages_of.push(PageOf {
+                input: i,
+                page,
                 pages,
             });
         }
     }
-    let mut names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    discover::make_unique(&mut names);
-    for (j, n) in jobs.iter_mut().zip(names) {
-        j.name = n;
-    }
-    jobs
+    let names = naming::page_names(inputs, &pages_of);
+    pages_of
+        .iter()
+        .zip(names)
+        .map(|(p, name)| Job {
+            input: inputs[p.input].path.clone(),
+            name,
+            page: p.page,
+            pages: p.pages,
+        })
+        .collect()
 }
 
 #[cfg(test)]

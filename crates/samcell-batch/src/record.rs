@@ -1,13 +1,15 @@
-//! Run metadata: what was run, with what, on what, and what came out.
+//! Run records: what was run, with what, on what, and what came out.
 //!
 //! Written as JSON (pretty, atomically): `run.json` per run in the output folder (every image of
 //! the run, including skipped and failed ones, and the records of earlier runs' other images)
 //! and `<name>_run.json` per segmented image (the same settings and model identity with that
 //! image's record, and the page it was made from), so that each result stays reproducible after
 //! later runs rewrite `run.json`. Thresholds are written in their shortest `f32` form
-//! ([`shortest_f32`]).
+//! ([`shortest_f32`]); the times of an image are a [`Timings`] written in seconds.
 
-use anyhow::{Context, Result};
+use crate::timings::{self, Timings};
+use crate::BatchError;
+use samcell_io::{ChannelUse, SourceInfo, StackSource};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -22,7 +24,9 @@ pub struct ResultSettings {
     /// Cell extent threshold (`map > fill`).
     #[serde(serialize_with = "shortest_f32")]
     pub fill: f32,
+    /// Crop size of the tiling.
     pub crop: usize,
+    /// Overlap of neighbouring crops.
     pub overlap: usize,
     /// TIFF page read (0-based); in `run.json`, the `--page` of the run.
     pub page: usize,
@@ -41,7 +45,9 @@ pub struct RunSettings {
     pub batch_size: usize,
     /// Threads in effect (rayon pool and candle).
     pub threads: usize,
+    /// The distance map is written too.
     pub save_distmap: bool,
+    /// Complete outputs are redone anyway.
     pub overwrite: bool,
     /// `--all-pages`: every page of multi-page files (then `page` does not apply).
     pub all_pages: bool,
@@ -52,6 +58,7 @@ pub use samcell_pipeline::short_f32::serialize as shortest_f32;
 /// Identity of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// The checkpoint file.
     pub path: String,
     /// Published name (`generalist`, `cyto`) when given by name.
     pub name: Option<String>,
@@ -72,13 +79,17 @@ pub struct ModelInfo {
 /// What the input file held.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceMeta {
+    /// File format (`PNG`, `TIFF`...).
     pub format: String,
     /// Sample type as stored (`u8`, `u16`, `f32`...).
     pub sample: String,
+    /// Samples per pixel.
     pub channels: u8,
+    /// Pages in the file.
     pub pages: usize,
+    /// The page read (0-based).
     pub page: usize,
-    /// `"none"` for 8-bit input (used as is), otherwise the scaling applied.
+    /// `"none" for 8-bit input (used as is), otherwise the scaling applied.
     pub scaling: String,
     /// The input range mapped to 0..255 (non-8-bit input).
     pub scaled_from: Option<[f64; 2]>,
@@ -90,54 +101,91 @@ pub struct SourceMeta {
     pub stack: Option<StackMeta>,
 }
 
+impl SourceMeta {
+    /// What `info` says the file held; `scaling_label` names the scaling applied to non-8-bit
+    /// input (`"min-max"`, `"percentile LO..HI"`).
+    pub fn from_info(info: &SourceInfo, scaling_label: &str) -> Self {
+        SourceMeta {
+            format: info.format.to_string(),
+            sample: info.sample.to_string(),
+            channels: info.channels,
+            pages: info.pages,
+            page: info.page,
+            scaling: if info.scaled_from.is_some() {
+                scaling_label.to_string()
+            } else {
+                "none".to_string()
+            },
+            scaled_from: info.scaled_from.map(|(lo, hi)| [lo, hi]),
+            channel_use: match info.channel_use {
+                ChannelUse::Single => "single",
+                ChannelUse::MergedColour => "merged colour",
+                ChannelUse::FirstSample => "first sample",
+            }
+            .to_string(),
+            stack: info.stack.map(|s| StackMeta {
+                channels: s.channels,
+                slices: s.slices,
+                frames: s.frames,
+                source: match s.source {
+                    StackSource::ImageJ => "ImageJ",
+                    StackSource::Ome => "OME",
+                }
+                .to_string(),
+            }),
+        }
+    }
+}
+
 /// The channel / Z / time layout of a stack.
 #[derive(Clone, Debug, Serialize)]
 pub struct StackMeta {
+    /// Channels.
     pub channels: usize,
+    /// Z slices.
     pub slices: usize,
+    /// Time points.
     pub frames: usize,
     /// `ImageJ` or `OME`.
     pub source: String,
-}
-
-/// Seconds per stage of one image.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Seconds {
-    pub read: f64,
-    pub tiling: f64,
-    pub enhance: f64,
-    pub predict: f64,
-    pub blend: f64,
-    pub postprocess: f64,
-    pub write: f64,
-    pub total: f64,
 }
 
 /// Outcome of one image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Segmented.
     Ok,
+    /// Left as it was (outputs current).
     Skipped,
+    /// Not segmented: see the record's `error`.
     Failed,
 }
 
 /// Record of one image.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImageRecord {
+    /// The input file (non-UTF-8 bytes as `%XX`).
     pub input: String,
     /// Output name prefix (`<name>_masks.tif`...).
     pub name: String,
     /// Page of the input (0-based) this record is about.
     pub page: usize,
+    /// What happened to it.
     pub status: Status,
+    /// Image width in pixels.
     pub width: Option<usize>,
+    /// Image height in pixels.
     pub height: Option<usize>,
+    /// What the input file held.
     pub source: Option<SourceMeta>,
+    /// Cells found.
     pub n_cells: Option<usize>,
     /// Crops the image was cut into.
     pub n_crops: Option<usize>,
-    pub seconds: Option<Seconds>,
+    /// Time per stage, written in seconds.
+    #[serde(serialize_with = "timings::seconds::serialize")]
+    pub seconds: Option<Timings>,
     /// Output files written (names within the output folder).
     pub outputs: Vec<String>,
     /// Why the image failed or was skipped.
@@ -150,7 +198,7 @@ impl ImageRecord {
     /// A record with only the input, its page and its name filled in.
     pub fn new(input: &Path, page: usize, name: &str, status: Status) -> Self {
         Self {
-            input: crate::discover::escape_path(input),
+            input: crate::naming::escape_path(input),
             name: name.to_string(),
             page,
             status,
@@ -170,50 +218,66 @@ impl ImageRecord {
 /// Counts of the run's outcomes.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Summary {
+    /// Images segmented.
     pub ok: usize,
+    /// Images skipped.
     pub skipped: usize,
+    /// Images that failed.
     pub failed: usize,
 }
 
 /// `run.json`.
 #[derive(Debug, Serialize)]
 pub struct RunMeta {
+    /// Version of samcell that ran.
     pub samcell_version: String,
     /// The command line, one argument per item.
     pub command_line: Vec<String>,
     /// Seconds since the Unix epoch.
     pub started_unix: u64,
+    /// Seconds since the Unix epoch at the last record.
     pub finished_unix: u64,
+    /// The output folder.
     pub output_dir: String,
+    /// The run's settings.
     pub settings: RunSettings,
+    /// The model.
     pub model: ModelInfo,
     /// Counts of this run's images.
     pub summary: Summary,
     /// This run's images.
     pub images: Vec<ImageRecord>,
     /// Records of images that earlier runs into the same folder wrote and this run did not
-    /// touch, as they were written (plus `run_started_unix`); see `segment::results`.
+    /// touch, as they were written (plus `run_started_unix`); see [`crate::results`].
     pub earlier_images: Vec<serde_json::Value>,
 }
 
 /// `<name>_run.json`.
 #[derive(Debug, Serialize)]
 pub struct ImageMeta<'a> {
+    /// Version of samcell that made it.
     pub samcell_version: &'a str,
+    /// The settings it was made with (its page in `page`).
     pub settings: &'a RunSettings,
+    /// The model.
     pub model: &'a ModelInfo,
+    /// The image's record.
     pub image: &'a ImageRecord,
 }
 
 /// What resume compares in an existing `<name>_run.json`.
 #[derive(Debug, Deserialize)]
 pub struct StoredImageMeta {
+    /// The settings the outputs were made with.
     pub settings: ResultSettings,
+    /// The model they were made with.
     pub model: StoredModel,
 }
 
+/// The model identity resume compares.
 #[derive(Debug, Deserialize)]
 pub struct StoredModel {
+    /// SHA-256 of the checkpoint file, hex.
     pub sha256: String,
 }
 
@@ -233,15 +297,18 @@ pub fn command_line() -> Vec<String> {
 }
 
 /// SHA-256 of a file, streamed, as lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+pub fn sha256_file(path: &Path) -> Result<String, BatchError> {
+    let mut f = std::fs::File::open(path).map_err(|source| BatchError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f.read(&mut buf).map_err(|source| BatchError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if n == 0 {
             break;
         }
@@ -251,8 +318,8 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Serialises `value` as pretty JSON to `path`, atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).context("cannot serialise run metadata")?;
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), BatchError> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(BatchError::Serialize)?;
     text.push(b'\n');
     samcell_io::write_atomic(path, &text)?;
     Ok(())

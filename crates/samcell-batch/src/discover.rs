@@ -1,4 +1,4 @@
-//! Finding the input images and giving each a unique output name.
+//! Finding the input images.
 //!
 //! Each command-line input is, in this order of checks:
 //! - an existing **file**: taken whatever its extension (the content decides the format);
@@ -24,17 +24,10 @@
 //! sub-folder without `recursive`, a folder met twice at info level; hidden entries, files
 //! without an image extension and samcell's own outputs at debug level.
 //!
-//! Output names ([`output_names`]) are the file stems. When stems collide (compared ignoring
-//! case, for case-insensitive file systems), each colliding file's folder path relative to the
-//! deepest folder the colliding files share is put in front, joined with `__`
-//! (`a/x.png`, `b/x.png` -> `a__x`, `b__x`); files in the same folder that still collide get
-//! their extension appended (`x.png`, `x.tif` -> `x_png`, `x_tif`); anything still colliding gets
-//! `_2`, `_3`... in path order. Bytes of a file name that are not UTF-8 are written as `%XX`
-//! (a stem `bad` + byte 0xFF -> `bad%FF`), so that such names stay distinct instead of all
-//! becoming the replacement character.
+//! Output names are given by [`crate::naming`].
 
-use std::collections::{BTreeMap, HashSet};
-use std::ffi::OsStr;
+use crate::BatchError;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Extensions looked for inside folders (compared ignoring case).
@@ -46,29 +39,49 @@ pub struct Input {
     /// The path as found (relative paths stay relative).
     pub path: PathBuf,
     /// Canonical path (for duplicate removal and naming).
-    canonical: PathBuf,
+    pub(crate) canonical: PathBuf,
+}
+
+impl Input {
+    /// An input whose path is taken as canonical as it is (no file system access): for names
+    /// that do not come from discovery, e.g. uploads (see [`crate::naming::upload_names`]).
+    pub fn assumed(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        Self {
+            canonical: path.clone(),
+            path,
+        }
+    }
 }
 
 /// How loudly a passed-over folder entry is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SkipLevel {
+    /// Worth a warning (a dangling link).
     Warn,
+    /// Worth an info line (special files, sub-folders without `recursive`, folders met twice).
     Info,
+    /// Debug detail (hidden entries, other extensions, samcell's own outputs).
     Debug,
 }
 
 /// A folder entry that was passed over, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
+    /// The entry.
     pub path: PathBuf,
+    /// Why it was passed over.
     pub reason: &'static str,
+    /// How loudly to report it.
     pub level: SkipLevel,
 }
 
 /// What discovery found, plus warnings to show.
 #[derive(Debug, Default)]
 pub struct Discovery {
+    /// The inputs, sorted by path.
     pub inputs: Vec<Input>,
+    /// What the user should hear about (empty folders, patterns matching nothing).
     pub warnings: Vec<String>,
     /// Folder entries passed over (see the module doc for the levels).
     pub skipped: Vec<Skipped>,
@@ -131,7 +144,7 @@ pub fn discover(
     args: &[PathBuf],
     recursive: bool,
     exclude: Option<&Path>,
-) -> Result<Discovery, String> {
+) -> Result<Discovery, BatchError> {
     let exclude = exclude.and_then(|p| p.canonicalize().ok());
     let mut w = Walker {
         recursive,
@@ -160,17 +173,11 @@ pub fn discover(
         } else if let Some(pattern) = path.to_str().filter(|s| is_pattern(s)) {
             expand_glob(pattern, &mut w)?;
         } else if path.exists() {
-            return Err(format!(
-                "input {} is neither a file nor a folder",
-                path.display()
-            ));
+            return Err(BatchError::NotFileOrFolder(path.clone()));
         } else if path.symlink_metadata().is_ok() {
-            return Err(format!(
-                "input {} is a symbolic link to nothing (its target is missing)",
-                path.display()
-            ));
+            return Err(BatchError::DanglingInput(path.clone()));
         } else {
-            return Err(format!("input not found: {}", path.display()));
+            return Err(BatchError::InputNotFound(path.clone()));
         }
     }
     let Walker {
@@ -179,9 +186,10 @@ pub fn discover(
     let mut seen = HashSet::new();
     let mut inputs: Vec<Input> = Vec::with_capacity(files.len());
     for path in files {
-        let canonical = path
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let canonical = path.canonicalize().map_err(|source| BatchError::Resolve {
+            path: path.clone(),
+            source,
+        })?;
         if seen.insert(canonical.clone()) {
             inputs.push(Input { path, canonical });
         }
@@ -195,14 +203,16 @@ pub fn discover(
     Ok(found)
 }
 
-fn expand_glob(pattern: &str, w: &mut Walker) -> Result<(), String> {
+fn expand_glob(pattern: &str, w: &mut Walker) -> Result<(), BatchError> {
     let opts = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
         require_literal_leading_dot: true,
     };
-    let paths = glob::glob_with(pattern, opts)
-        .map_err(|e| format!("invalid glob pattern {pattern:?}: {e}"))?;
+    let paths = glob::glob_with(pattern, opts).map_err(|source| BatchError::Pattern {
+        pattern: pattern.to_string(),
+        source,
+    })?;
     let before = w.files.len();
     let mut matched_other = 0usize;
     for entry in paths {
@@ -252,7 +262,7 @@ fn expand_glob(pattern: &str, w: &mut Walker) -> Result<(), String> {
     Ok(())
 }
 
-/// Name endings of the per-image outputs (see `segment::outputs`).
+/// Name endings of the per-image outputs (see [`crate::outputs`]).
 const OUTPUT_SUFFIXES: [&str; 3] = ["_masks.tif", "_overlay.png", "_distmap.tif"];
 
 fn is_output_dir(dir: &Path, exclude: Option<&Path>) -> bool {
@@ -383,165 +393,9 @@ fn walk(dir: &Path, w: &mut Walker) {
     }
 }
 
-/// `s` as text: UTF-8 as is, every byte that is not part of valid UTF-8 as `%XX` (upper-case
-/// hex), so that names of files with non-UTF-8 names stay distinct and readable.
-pub fn escape_os(s: &OsStr) -> String {
-    if let Some(t) = s.to_str() {
-        return t.to_string();
-    }
-    let mut out = String::new();
-    for chunk in s.as_encoded_bytes().utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A path as text, lossless (see [`escape_os`]).
-pub fn escape_path(p: &Path) -> String {
-    escape_os(p.as_os_str())
-}
-
-/// Unique output names (file name prefixes) for `inputs`, in the same order; see the module doc.
-pub fn output_names(inputs: &[Input]) -> Vec<String> {
-    let stem = |i: &Input| i.path.file_stem().map(escape_os).unwrap_or_default();
-    let mut names: Vec<String> = inputs.iter().map(stem).collect();
-
-    // step 1: prefix the folder path relative to the deepest shared folder
-    for group in collisions(&names) {
-        let parents: Vec<&Path> = group
-            .iter()
-            .map(|&i| inputs[i].canonical.parent().unwrap_or(Path::new("")))
-            .collect();
-        let base = common_ancestor(&parents);
-        for (&i, parent) in group.iter().zip(&parents) {
-            let rel = parent.strip_prefix(&base).unwrap_or(parent);
-            let mut parts: Vec<String> =
-                rel.components().map(|c| escape_os(c.as_os_str())).collect();
-            if !parts.is_empty() {
-                parts.push(names[i].clone());
-                names[i] = parts.join("__");
-            }
-        }
-    }
-    // step 2: same folder, different extension
-    for group in collisions(&names) {
-        for i in group {
-            if let Some(ext) = inputs[i].path.extension() {
-                names[i] = format!("{}_{}", names[i], escape_os(ext));
-            }
-        }
-    }
-    // step 3: whatever is left (e.g. case-only differences), numbered in path order
-    make_unique(&mut names);
-    names
-}
-
-/// Makes `names` unique ignoring case: the second, third... of equal names get `_2`, `_3`...;
-/// repeated in case a numbered name meets an existing one (each round makes every group unique).
-pub fn make_unique(names: &mut [String]) {
-    loop {
-        let groups = collisions(names);
-        if groups.is_empty() {
-            return;
-        }
-        for group in groups {
-            for (k, &i) in group.iter().enumerate().skip(1) {
-                names[i] = format!("{}_{}", names[i], k + 1);
-            }
-        }
-    }
-}
-
-/// Groups (of two or more indices, ascending) whose names are equal ignoring case.
-fn collisions(names: &[String]) -> Vec<Vec<usize>> {
-    let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, n) in names.iter().enumerate() {
-        by_key.entry(n.to_lowercase()).or_default().push(i);
-    }
-    by_key.into_values().filter(|g| g.len() > 1).collect()
-}
-
-fn common_ancestor(paths: &[&Path]) -> PathBuf {
-    let mut base: PathBuf = paths.first().map(|p| p.to_path_buf()).unwrap_or_default();
-    for p in &paths[1.min(paths.len())..] {
-        while !p.starts_with(&base) {
-            if !base.pop() {
-                return PathBuf::new();
-            }
-        }
-    }
-    base
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn input(p: &str) -> Input {
-        Input {
-            path: PathBuf::from(p),
-            canonical: PathBuf::from(p),
-        }
-    }
-
-    fn names(paths: &[&str]) -> Vec<String> {
-        output_names(&paths.iter().map(|p| input(p)).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn unique_stems_are_kept() {
-        assert_eq!(names(&["/d/a.png", "/d/sub/b.tif"]), ["a", "b"]);
-    }
-
-    #[test]
-    fn colliding_stems_get_their_relative_folder() {
-        assert_eq!(
-            names(&["/d/a.png", "/d/sub/a.png", "/d/sub/x/a.png"]),
-            ["a", "sub__a", "sub__x__a"]
-        );
-        assert_eq!(
-            names(&["/d/p/a.png", "/d/q/a.png", "/e/b.png"]),
-            ["p__a", "q__a", "b"]
-        );
-    }
-
-    #[test]
-    fn same_folder_collisions_get_the_extension_then_a_number() {
-        assert_eq!(names(&["/d/a.png", "/d/a.tif"]), ["a_png", "a_tif"]);
-        assert_eq!(names(&["/d/A.png", "/d/a.png"]), ["A_png", "a_png_2"]);
-    }
-
-    #[test]
-    fn a_prefixed_name_that_hits_a_real_stem_is_still_unique() {
-        let n = names(&["/d/a.png", "/d/s/a.png", "/d/s__a.png"]);
-        let set: HashSet<String> = n.iter().map(|s| s.to_lowercase()).collect();
-        assert_eq!(set.len(), 3, "{n:?}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn non_utf8_names_are_escaped_losslessly() {
-        use std::os::unix::ffi::OsStrExt;
-        let bad = OsStr::from_bytes(b"bad\xff\xfeok");
-        assert_eq!(escape_os(bad), "bad%FF%FEok");
-        assert_eq!(escape_os(OsStr::new("caf\u{e9}")), "caf\u{e9}");
-        let a = PathBuf::from(OsStr::from_bytes(b"/d/bad\xff.png"));
-        let b = PathBuf::from(OsStr::from_bytes(b"/d/bad\xfe.png"));
-        let n = output_names(&[
-            Input {
-                path: a.clone(),
-                canonical: a,
-            },
-            Input {
-                path: b.clone(),
-                canonical: b,
-            },
-        ]);
-        assert_eq!(n, ["bad%FF", "bad%FE"]);
-    }
 
     #[test]
     fn image_extensions_ignore_case() {
@@ -549,5 +403,15 @@ mod tests {
         assert!(has_image_extension(Path::new("x.JpEg")));
         assert!(!has_image_extension(Path::new("x.txt")));
         assert!(!has_image_extension(Path::new("png")));
+    }
+
+    #[test]
+    fn missing_inputs_are_usage_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = discover(&[tmp.path().join("nope.png")], false, None).unwrap_err();
+        assert!(
+            e.is_usage() && e.to_string().starts_with("input not found"),
+            "{e}"
+        );
     }
 }

@@ -11,8 +11,8 @@
 //! other columns) is not merged: a warning says so and the file is replaced. A failure to write
 //! either file is an error for the caller to report (the run then exits non-zero).
 
-use crate::run_meta::{self, RunMeta};
-use anyhow::{Context, Result};
+use crate::record::{self, RunMeta};
+use crate::BatchError;
 use samcell_measure::csv::{summary_csv_string, SUMMARY_COLUMNS};
 use samcell_measure::ImageSummary;
 use serde_json::Value;
@@ -48,8 +48,9 @@ impl Results {
                 .collect(),
             Err(e) => {
                 tracing::warn!(
-                    "{}: the records of earlier runs are not kept: {e:#}",
-                    run_json.display()
+                    "{}: the records of earlier runs are not kept: {}",
+                    run_json.display(),
+                    crate::error_chain(&e)
                 );
                 Vec::new()
             }
@@ -62,8 +63,9 @@ impl Results {
                 .collect(),
             Err(e) => {
                 tracing::warn!(
-                    "{}: the rows of earlier runs are not kept: {e:#}",
-                    summary_csv.display()
+                    "{}: the rows of earlier runs are not kept: {}",
+                    summary_csv.display(),
+                    crate::error_chain(&e)
                 );
                 Vec::new()
             }
@@ -79,16 +81,18 @@ impl Results {
     /// Writes `run.json` (this run's `meta` plus the earlier records) and `summary.csv` (the
     /// earlier rows, then `rows`), each atomically. Both are attempted; the first error is
     /// returned.
-    pub fn write(&self, meta: &mut RunMeta, rows: &[ImageSummary]) -> Result<()> {
+    pub fn write(&self, meta: &mut RunMeta, rows: &[ImageSummary]) -> Result<(), BatchError> {
         meta.earlier_images.clone_from(&self.earlier_records);
-        let json = run_meta::write_json(&self.run_json, meta)
-            .with_context(|| format!("cannot write {}", self.run_json.display()));
+        let json = record::write_json(&self.run_json, meta).map_err(|e| BatchError::WriteResults {
+            path: self.run_json.clone(),
+            source: Box::new(e),
+        });
         meta.earlier_images.clear();
         let csv = self.write_summary(rows);
         json.and(csv)
     }
 
-    fn write_summary(&self, rows: &[ImageSummary]) -> Result<()> {
+    fn write_summary(&self, rows: &[ImageSummary]) -> Result<(), BatchError> {
         let mut text = summary_csv_string(rows);
         let body_start = text.find('\n').map_or(text.len(), |i| i + 1);
         let body = text.split_off(body_start);
@@ -96,22 +100,26 @@ impl Results {
             text.push_str(row);
         }
         text.push_str(&body);
-        samcell_io::write_atomic(&self.summary_csv, text.as_bytes())
-            .with_context(|| format!("cannot write {}", self.summary_csv.display()))
+        samcell_io::write_atomic(&self.summary_csv, text.as_bytes()).map_err(|e| {
+            BatchError::WriteResults {
+                path: self.summary_csv.clone(),
+                source: Box::new(e.into()),
+            }
+        })
     }
 }
 
 /// The image records of an existing `run.json` (its `earlier_images`, then its `images`, each
 /// tagged with the run that wrote it), latest per name; none when there is no file.
-fn old_records(path: &Path) -> Result<Vec<Value>> {
+fn old_records(path: &Path) -> Result<Vec<Value>, BatchError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("cannot read it"),
+        Err(e) => return Err(BatchError::OldUnreadable(e)),
     };
-    let old: Value = serde_json::from_str(&text).context("not JSON")?;
+    let old: Value = serde_json::from_str(&text).map_err(BatchError::OldNotJson)?;
     let (Some(images), Some(started)) = (old["images"].as_array(), old.get("started_unix")) else {
-        anyhow::bail!("not a samcell run.json (no images or started_unix)");
+        return Err(BatchError::NotRunJson);
     };
     let mut out: Vec<Value> = old["earlier_images"]
         .as_array()
@@ -141,11 +149,11 @@ fn old_records(path: &Path) -> Result<Vec<Value>> {
 
 /// The rows of an existing `summary.csv` as (image name, row text with line end); none when
 /// there is no file.
-fn old_rows(path: &Path) -> Result<Vec<(String, String)>> {
+fn old_rows(path: &Path) -> Result<Vec<(String, String)>, BatchError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("cannot read it"),
+        Err(e) => return Err(BatchError::OldUnreadable(e)),
     };
     let mut records = split_records(&text).into_iter();
     let Some(header) = records.next() else {
@@ -153,7 +161,7 @@ fn old_rows(path: &Path) -> Result<Vec<(String, String)>> {
     };
     let header = header.trim_end_matches(['\r', '\n']);
     if header != SUMMARY_COLUMNS.join(",") && !LEGACY_SUMMARY_HEADERS.contains(&header) {
-        anyhow::bail!("its columns are not those of samcell's summary.csv");
+        return Err(BatchError::ForeignSummary);
     }
     Ok(records
         .filter(|r| !r.trim().is_empty())

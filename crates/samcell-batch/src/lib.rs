@@ -1,0 +1,46 @@
+//! Batch runs of SAMCell segmentation, shared by every front end (the `samcell` command line, the
+//! web server, bindings): what a run is to do, what it is called, whether it is already done,
+//! and what is recorded about it.
+//!
+//! - [`discover`]: the input images named by files, folders and glob patterns;
+//! - [`naming`]: the one output naming rule (stems, folder prefixes, extensions, pages, uploads);
+//! - [`plan`]: one job per image page, each with its output name;
+//! - [`outputs`]: one image's output files and the resume rule (are they current for this model
+//!   and these settings?);
+//! - [`record`]: the per-image record, the run's settings and model identity, `run.json` and
+//!   `<name>_run.json`;
+//! - [`timings`]: the one timings type of an image and its written forms;
+//! - [`results`]: the folder-wide `run.json` and `summary.csv`, merged with earlier runs'.
+//!
+//! Errors are [`BatchError`]; callers decide what they mean to their users (exit codes, HTTP
+//! statuses).
+
+pub mod discover;
+mod error;
+pub mod naming;
+pub mod outputs;
+pub mod plan;
+pub mod record;
+pub mod results;
+pub mod timings;
+
+pub use discover::{discover, Discovery, Input, IMAGE_EXTENSIONS};
+pub use error::BatchError;
+pub use naming::{escape_os, escape_path, output_names, upload_names, Upload};
+pub use outputs::OutputSet;
+pub use plan::Job;
+pub use record::{ImageRecord, ModelInfo, ResultSettings, RunMeta, RunSettings, Status};
+pub use results::Results;
+pub use timings::Timings;
+
+/// `e` and its sources, joined with `: ` (for log lines about errors that are not returned).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
