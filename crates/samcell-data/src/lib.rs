@@ -8,6 +8,8 @@
 //! - [`trainset`]: the training-set folder `samcell prepare` writes and `samcell train` reads
 //!   (manifest with counts and sha256 checksums).
 
+#![forbid(unsafe_code)]
+
 pub mod import;
 pub mod labels;
 pub mod target;

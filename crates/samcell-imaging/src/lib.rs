@@ -4,6 +4,8 @@
 //! scikit-image 0.25 as used by samcell 1.1.4) and is golden-tested against arrays the
 //! Python reference produced (`reference/` in the repository root regenerates them).
 
+#![forbid(unsafe_code)]
+
 pub mod buffer;
 
 pub use buffer::{GrayU8, Image, Labels, MapF32};

@@ -7,6 +7,8 @@
 //! - [`limits`]: the one pixel limit every reader checks from the header before decoding.
 //! - [`mod@write`]: label TIFFs (u16/u32), f32 TIFFs, overlay PNGs and raw bytes, all atomically.
 
+#![forbid(unsafe_code)]
+
 pub mod labels;
 pub mod limits;
 pub mod read;

@@ -17,6 +17,8 @@
 //!
 //! Undefined values are NaN (written `NaN` in CSV, `null` in JSON), never 0.
 
+#![forbid(unsafe_code)]
+
 pub mod csv;
 mod dense;
 pub mod eval;

@@ -99,6 +99,8 @@ pub fn rel_pos_attention(
     }
     let dst = OutPtr(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());
     (0..len * blocks).into_par_iter().for_each(|t| {
+        // the whole `OutPtr` (Send) moves into the closure, not just its raw-pointer field
+        #[allow(clippy::redundant_locals)]
         let dst = dst;
         let (l, r0) = (t / blocks, (t % blocks) * rows);
         let r = rows.min(n - r0);

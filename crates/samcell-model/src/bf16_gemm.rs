@@ -52,11 +52,17 @@ pub fn from_bf16(b: u16) -> f32 {
 /// A read-only f32 matrix: element `(r, c)` is `data[offset + r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy, Debug)]
 pub struct MatView<'a> {
+    /// The storage the matrix lies in (possibly a larger tensor's).
     pub data: &'a [f32],
+    /// Index in `data` of element `(0, 0)`.
     pub offset: usize,
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// Distance in `data` between vertically adjacent elements.
     pub row_stride: usize,
+    /// Distance in `data` between horizontally adjacent elements (1 when rows are contiguous).
     pub col_stride: usize,
 }
 
@@ -164,10 +170,12 @@ impl PackedB {
         Ok(())
     }
 
+    /// Rows of the packed operand (the products' inner dimension).
     pub fn k(&self) -> usize {
         self.k
     }
 
+    /// Columns of the packed operand (the products' output columns).
     pub fn n(&self) -> usize {
         self.n
     }
@@ -215,7 +223,9 @@ fn convert_rows(a: &MatView, r0: usize, rows: usize, buf: &mut Vec<u16>, simd: b
 /// Output rows for [`gemm_into`]: `c[i * ldc + j]` is `C(i, j)`.
 /// The storage may be uninitialised: the product writes every `C(i, j)` and nothing else.
 pub struct OutRows<'a> {
+    /// The output storage, at least `(m - 1) * ldc + n` values for an `m x n` product.
     pub data: &'a mut [MaybeUninit<f32>],
+    /// Distance in `data` between the starts of consecutive output rows (at least `n`).
     pub ldc: usize,
 }
 
@@ -385,7 +395,7 @@ mod avx512 {
         debug_assert!(out.len() >= (t.mr - 1) * ldc + t.cols);
         debug_assert!(t.bias.is_none_or(|b| b.len() == t.cols));
         debug_assert!(t.a.len() >= t.mr * t.lda && t.b.len() >= t.lda / 2 * 2 * NR);
-        // SAFETY (all arms): the caller guarantees the CPU features and the sizes above.
+        // SAFETY: (all arms) the caller guarantees the CPU features and the sizes above.
         unsafe {
             match t.mr {
                 12 => kernel::<12>(t, out, ldc),
@@ -447,11 +457,19 @@ mod avx512 {
                     _mm512_loadu_si512(b.add(q * 64 + 32).cast()),
                 )
             };
-            let (b0, b1): (__m512bh, __m512bh) = (std::mem::transmute(b0), std::mem::transmute(b1));
+            // SAFETY: both are 512-bit vectors; the bits are read as 32 bf16 pairs.
+            let (b0, b1): (__m512bh, __m512bh) = unsafe {
+                (
+                    std::mem::transmute::<__m512i, __m512bh>(b0),
+                    std::mem::transmute::<__m512i, __m512bh>(b1),
+                )
+            };
             for r in 0..R {
                 // SAFETY: values 2q, 2q+1 of row r lie inside row r (lda = 2 kp).
                 let pair = unsafe { a.add(r * t.lda + 2 * q).cast::<i32>().read_unaligned() };
-                let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(pair));
+                // SAFETY: a 512-bit vector read as 32 bf16 pairs.
+                let av =
+                    unsafe { std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(pair)) };
                 acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
                 acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
             }

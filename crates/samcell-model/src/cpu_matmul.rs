@@ -65,6 +65,8 @@ impl<'a> Operand<'a> {
 pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: tasks write disjoint row ranges of one allocation that outlives them.
 unsafe impl Send for OutPtr {}
+// SAFETY: as for Send: shared references only hand out the pointer, and each task writes its own
+// rows.
 unsafe impl Sync for OutPtr {}
 
 /// `a @ b (+ bias)`: a (B, m, k) or (m, k); b (B, k, n) or (k, n) shared by every batch item.
@@ -90,6 +92,8 @@ fn product(a: Operand, b: Operand, bias: Option<&[f32]>) -> Result<Vec<f32>> {
         let blocks_per_item = m.div_ceil(rows_per_task);
         let dst = OutPtr(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());
         (0..batch * blocks_per_item).into_par_iter().for_each(|t| {
+            // the whole `OutPtr` (Send) moves into the closure, not just its raw-pointer field
+            #[allow(clippy::redundant_locals)]
             let dst = dst;
             let (bi, blk) = (t / blocks_per_item, t % blocks_per_item);
             let r0 = blk * rows_per_task;

@@ -185,11 +185,14 @@ mod avx2 {
             let bhv = _mm256_set1_ps(bh);
             let mut x = 0;
             while x + 8 <= w {
-                let v = _mm256_add_ps(
-                    _mm256_add_ps(_mm256_loadu_ps(o.as_ptr().add(x)), bhv),
-                    _mm256_loadu_ps(rw.as_ptr().add(x)),
-                );
-                _mm256_storeu_ps(o.as_mut_ptr().add(x), v);
+                // SAFETY: x + 8 <= w = o.len() = rw.len(), so lanes x..x+8 exist in both.
+                unsafe {
+                    let v = _mm256_add_ps(
+                        _mm256_add_ps(_mm256_loadu_ps(o.as_ptr().add(x)), bhv),
+                        _mm256_loadu_ps(rw.as_ptr().add(x)),
+                    );
+                    _mm256_storeu_ps(o.as_mut_ptr().add(x), v);
+                }
                 x += 8;
             }
             for x in x..w {
@@ -200,13 +203,15 @@ mod avx2 {
         let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
         let mut i = 0;
         while i < full {
-            let v = _mm256_loadu_ps(out.as_ptr().add(i));
+            // SAFETY: i + 8 <= full <= out.len().
+            let v = unsafe { _mm256_loadu_ps(out.as_ptr().add(i)) };
             // v > m ? v : m, like the portable code
             m = _mm256_blendv_ps(m, v, _mm256_cmp_ps(v, m, _CMP_GT_OQ));
             i += 8;
         }
         let mut maxes = [0f32; 8];
-        _mm256_storeu_ps(maxes.as_mut_ptr(), m);
+        // SAFETY: `maxes` holds 8 lanes.
+        unsafe { _mm256_storeu_ps(maxes.as_mut_ptr(), m) };
         for (mx, &v) in maxes.iter_mut().zip(&out[full..]) {
             *mx = if v > *mx { v } else { *mx };
         }
@@ -215,13 +220,19 @@ mod avx2 {
         let mut acc = _mm256_setzero_ps();
         let mut i = 0;
         while i < full {
-            let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(out.as_ptr().add(i)), maxv));
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), e);
+            // SAFETY: i + 8 <= full <= out.len(); this function runs only where AVX2 and FMA
+            // are present, which is what exp8 needs.
+            let e = unsafe {
+                let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(out.as_ptr().add(i)), maxv));
+                _mm256_storeu_ps(out.as_mut_ptr().add(i), e);
+                e
+            };
             acc = _mm256_add_ps(acc, e);
             i += 8;
         }
         let mut sums = [0f32; 8];
-        _mm256_storeu_ps(sums.as_mut_ptr(), acc);
+        // SAFETY: `sums` holds 8 lanes.
+        unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), acc) };
         for (s, o) in sums.iter_mut().zip(out[full..].iter_mut()) {
             let e = super::exp_approx(*o - max);
             *o = e;
@@ -231,8 +242,11 @@ mod avx2 {
         let invv = _mm256_set1_ps(inv);
         let mut i = 0;
         while i < full {
-            let p = out.as_mut_ptr().add(i);
-            _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(p), invv));
+            // SAFETY: i + 8 <= full <= out.len().
+            unsafe {
+                let p = out.as_mut_ptr().add(i);
+                _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(p), invv));
+            }
             i += 8;
         }
         for o in &mut out[full..] {

@@ -109,8 +109,11 @@ pub struct Linear {
     cpu_kernels: bool,
     /// bf16 CPU inference: the weight as bf16 panels and the bias as a plain vector, used
     /// instead of `w_t`.
-    bf16: Option<(Arc<PackedB>, Option<Arc<[f32]>>)>,
+    bf16: Option<Bf16Weights>,
 }
+
+/// bf16 weight panels and the bias as f32 values.
+type Bf16Weights = (Arc<PackedB>, Option<Arc<[f32]>>);
 
 impl Linear {
     /// From a (out, in) weight and an optional bias.

@@ -25,27 +25,32 @@ fn grow(n: usize) {
     PEAK.fetch_max(now, Relaxed);
 }
 
+// SAFETY: every call is forwarded unchanged to the system allocator; only counters are added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        // SAFETY: the caller's guarantees for `alloc` are passed on unchanged.
+        let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             grow(layout.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        // SAFETY: the caller's guarantees for `alloc_zeroed` are passed on unchanged.
+        let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             grow(layout.size());
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        System.dealloc(p, layout);
+        // SAFETY: the caller's guarantees for `dealloc` are passed on unchanged.
+        unsafe { System.dealloc(p, layout) };
         CURRENT.fetch_sub(layout.size(), Relaxed);
     }
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let q = System.realloc(p, layout, new_size);
+        // SAFETY: the caller's guarantees for `realloc` are passed on unchanged.
+        let q = unsafe { System.realloc(p, layout, new_size) };
         if !q.is_null() {
             CURRENT.fetch_sub(layout.size(), Relaxed);
             grow(new_size);

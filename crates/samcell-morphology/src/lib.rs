@@ -5,6 +5,8 @@
 //! [`cells_from_distance_map`] is samcell 1.1.4 `SlidingWindowPipeline.cells_from_dist_map`
 //! (OpenCV 4.12, scikit-image 0.25.2) end to end; each module states the behaviour it matches.
 
+#![forbid(unsafe_code)]
+
 pub mod contours;
 #[doc(hidden)]
 pub mod naive;

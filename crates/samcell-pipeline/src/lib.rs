@@ -8,6 +8,8 @@
 //! the same in row bands, the path [`Segmenter`] uses) and
 //! [`segment`] (the [`Segmenter`] facade and post-processing).
 
+#![forbid(unsafe_code)]
+
 pub mod band;
 pub mod blend;
 pub mod enhance;

@@ -16,6 +16,8 @@
 //!
 //! [`mutate`]: the byte mutations shared by the fuzz tests.
 
+#![forbid(unsafe_code)]
+
 pub mod mutate;
 
 use std::io::Write;

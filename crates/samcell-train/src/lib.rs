@@ -8,6 +8,8 @@
 //! [`rng`] (seeded streams), [`optim`] (AdamW and the learning-rate schedule) and [`arch`]
 //! (trainable architectures).
 
+#![forbid(unsafe_code)]
+
 pub mod arch;
 pub mod augment;
 pub mod batch;

@@ -25,6 +25,8 @@
 //! measurements from samcell-measure (CellProfiler definitions). Re-thresholding re-runs only
 //! the post-processing on the stored distance map.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod assets;
 pub mod config;

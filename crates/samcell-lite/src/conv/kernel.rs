@@ -103,6 +103,7 @@ fn pack_weights(w: &[f32], g: &Geom) -> Vec<f32> {
 struct OutPtr(*mut f32);
 // SAFETY: tasks write disjoint (block, row) regions of one buffer that outlives them.
 unsafe impl Send for OutPtr {}
+// SAFETY: as for Send: a shared reference only hands out the pointer.
 unsafe impl Sync for OutPtr {}
 
 /// `out = conv(input, w)` without bias: `input (batch, cin, h, w)`, `w (cout, cin, k, k)`,
@@ -140,6 +141,8 @@ pub fn forward_on(input: &[f32], w: &[f32], g: &Geom, epi: Epilogue<'_>, simd: b
         .for_each(|task| {
             let (b, rest) = (task / (blocks * bands), task % (blocks * bands));
             let (blk, band) = (rest / bands, rest % bands);
+            // the whole `OutPtr` (Send) moves into the closure, not just its raw-pointer field
+            #[allow(clippy::redundant_locals)]
             let ptr = ptr;
             let wblk = &packed[blk * g.cin * g.k * g.k * CB..(blk + 1) * g.cin * g.k * g.k * CB];
             let in_b = padded.plane(b * g.cin);
@@ -304,6 +307,11 @@ mod simd {
 
     /// AVX2 version of `strip_portable`: 4 output channels x 3 vectors of 8 pixels (12
     /// accumulators) in registers; per tap 3 loads + 4 broadcasts feed 12 FMAs.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `input` holds `g.cin` planes of `hp x wp` with every
+    /// strip's loads (`x0 + k - 1 + STRIP` columns of rows `y..y + k`) inside it; `wblk` holds
+    /// `g.cin * k * k * CB` packed weights.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn strip(
@@ -317,13 +325,18 @@ mod simd {
         acc: &mut [[f32; STRIP]; CB],
     ) {
         debug_assert!(input.len() >= g.cin * hp * wp);
-        if g.k == 3 {
-            strip_k::<3>(input, hp, wp, wblk, g.cin, y, x0, acc)
-        } else {
-            strip_k::<1>(input, hp, wp, wblk, g.cin, y, x0, acc)
+        // SAFETY: the caller's guarantees are strip_k's.
+        unsafe {
+            if g.k == 3 {
+                strip_k::<3>(input, hp, wp, wblk, g.cin, y, x0, acc)
+            } else {
+                strip_k::<1>(input, hp, wp, wblk, g.cin, y, x0, acc)
+            }
         }
     }
 
+    /// # Safety
+    /// As [`strip`], with `K` the kernel side.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
@@ -342,27 +355,34 @@ mod simd {
         let wptr = wblk.as_ptr();
         for ci in 0..cin {
             for ky in 0..K {
-                let row = ip.add((ci * hp + y + ky) * wp + x0);
-                let wrow = wptr.add((ci * K + ky) * K * CB);
+                // SAFETY: rows y..y+K of plane ci, columns x0..x0+K-1+STRIP, lie inside `input`,
+                // and taps (ci, ky, kx) x CB inside `wblk` (the caller's guarantee).
+                let row = unsafe { ip.add((ci * hp + y + ky) * wp + x0) };
+                // SAFETY: as above.
+                let wrow = unsafe { wptr.add((ci * K + ky) * K * CB) };
                 for kx in 0..K {
-                    let v = [
-                        _mm256_loadu_ps(row.add(kx)),
-                        _mm256_loadu_ps(row.add(kx + 8)),
-                        _mm256_loadu_ps(row.add(kx + 16)),
-                    ];
-                    let wv = wrow.add(kx * CB);
-                    for (c, ac) in a.iter_mut().enumerate() {
-                        let s = _mm256_broadcast_ss(&*wv.add(c));
-                        for n in 0..NV {
-                            ac[n] = _mm256_fmadd_ps(s, v[n], ac[n]);
+                    // SAFETY: as above.
+                    unsafe {
+                        let v = [
+                            _mm256_loadu_ps(row.add(kx)),
+                            _mm256_loadu_ps(row.add(kx + 8)),
+                            _mm256_loadu_ps(row.add(kx + 16)),
+                        ];
+                        let wv = wrow.add(kx * CB);
+                        for (c, ac) in a.iter_mut().enumerate() {
+                            let s = _mm256_broadcast_ss(&*wv.add(c));
+                            for n in 0..NV {
+                                ac[n] = _mm256_fmadd_ps(s, v[n], ac[n]);
+                            }
                         }
                     }
                 }
             }
         }
-        for (c, ac) in a.iter().enumerate() {
-            for n in 0..NV {
-                _mm256_storeu_ps(acc[c].as_mut_ptr().add(8 * n), ac[n]);
+        for (row, ac) in acc.iter_mut().zip(&a) {
+            for (n, v) in ac.iter().enumerate() {
+                // SAFETY: lanes 8n..8n+8 of a STRIP-long row (NV * 8 = STRIP).
+                unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(8 * n), *v) };
             }
         }
     }
@@ -376,6 +396,10 @@ mod simd {
 
     /// AVX2 weight gradient of one plane pair: per row, 9 (or 1) vector accumulators; row sums
     /// are added in f64.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `iplane` holds `g.h + k - 1` rows of `wp` with columns
+    /// up to `wr + k - 1` readable, and `gplane` holds `g.h` rows of `wr` (a multiple of 8).
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn wgrad_plane(
         iplane: &[f32],
@@ -390,24 +414,28 @@ mod simd {
         let gp = gplane.as_ptr();
         for y in 0..g.h {
             let mut a = [_mm256_setzero_ps(); 9];
-            let grow = gp.add(y * wr);
-            for x in (0..wr).step_by(8) {
-                let gv = _mm256_loadu_ps(grow.add(x));
-                if k == 3 {
-                    for ky in 0..3 {
-                        let r = ip.add((y + ky) * wp + x);
-                        a[ky * 3] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * 3]);
-                        a[ky * 3 + 1] =
-                            _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(1)), a[ky * 3 + 1]);
-                        a[ky * 3 + 2] =
-                            _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(2)), a[ky * 3 + 2]);
-                    }
-                } else {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let r = ip.add((y + ky) * wp + x + kx);
-                            a[ky * k + kx] =
-                                _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * k + kx]);
+            // SAFETY: every row and column read below lies inside the planes (the caller's
+            // guarantee).
+            unsafe {
+                let grow = gp.add(y * wr);
+                for x in (0..wr).step_by(8) {
+                    let gv = _mm256_loadu_ps(grow.add(x));
+                    if k == 3 {
+                        for ky in 0..3 {
+                            let r = ip.add((y + ky) * wp + x);
+                            a[ky * 3] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * 3]);
+                            a[ky * 3 + 1] =
+                                _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(1)), a[ky * 3 + 1]);
+                            a[ky * 3 + 2] =
+                                _mm256_fmadd_ps(gv, _mm256_loadu_ps(r.add(2)), a[ky * 3 + 2]);
+                        }
+                    } else {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let r = ip.add((y + ky) * wp + x + kx);
+                                a[ky * k + kx] =
+                                    _mm256_fmadd_ps(gv, _mm256_loadu_ps(r), a[ky * k + kx]);
+                            }
                         }
                     }
                 }
