@@ -8,7 +8,9 @@
 //! [`SamModel::from_tensors`] with [`Mode::Train`] builds a differentiable model from trainable
 //! variables. The pipeline sees the model only through
 //! [`samcell_pipeline::DistanceMapPredictor`], implemented by [`SamPredictor`], so other
-//! back-ends or precisions plug in without touching the pipeline.
+//! back-ends or precisions plug in without touching the pipeline. SAM's own input encoding
+//! (transformers' `SamImageProcessor`: resize to 1024, ImageNet normalisation, padding) and the
+//! way from its 256x256 output back to the crop's size live here too, in [`sam_input`].
 
 mod attention_cpu;
 pub mod bf16_gemm;
@@ -21,6 +23,7 @@ mod kernels;
 mod layers;
 pub mod predictor;
 pub mod sam;
+pub mod sam_input;
 pub mod train_ops;
 mod vision;
 
@@ -46,6 +49,18 @@ pub enum ModelError {
     Config(String),
     #[error("tensor computation failed: {0}")]
     Compute(#[from] candle_core::Error),
+    /// A crop with no pixels given to SAM's input encoding.
+    #[error("empty crop ({width}x{height})")]
+    EmptyCrop {
+        /// Width of the crop in pixels.
+        width: usize,
+        /// Height of the crop in pixels.
+        height: usize,
+    },
+    /// A resize of SAM's input encoding or of its output map failed; the image operation's error
+    /// is written into the message.
+    #[error("SAM input/output resize: {0}")]
+    Imaging(samcell_imaging::ImagingError),
     /// The first CUDA GPU cannot be opened.
     #[error("cannot open CUDA device 0: {0}")]
     Cuda(candle_core::Error),

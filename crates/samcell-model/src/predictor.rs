@@ -1,27 +1,27 @@
 //! [`SamPredictor`]: SAM behind the pipeline's predictor seam.
 //!
 //! Per batch: each enhanced crop is encoded exactly as transformers' `SamImageProcessor` does
-//! ([`samcell_pipeline::sam_input`]), the batch runs through the model, mask token 1 goes through
+//! ([`crate::sam_input`]), the batch runs through the model, mask token 1 goes through
 //! a sigmoid, and each 256x256 map is brought back to its crop's size the way samcell does
 //! (`sam_output_to_crop`).
 
 use crate::sam::SamModel;
+use crate::sam_input::{sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
 use candle_core::Tensor;
 use rayon::prelude::*;
 use samcell_imaging::{GrayU8, MapF32};
-use samcell_pipeline::sam_input::{
-    sam_output_to_crop, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE,
-};
 use samcell_pipeline::{DistanceMapPredictor, PredictError, TilingConfig};
 
 /// Runs SAM on enhanced crops in batches.
 pub struct SamPredictor {
+    /// The model every batch runs through.
     pub model: SamModel,
     /// Crops per forward pass.
     pub batch: usize,
 }
 
 impl SamPredictor {
+    /// A predictor over `model` running `batch` crops per forward pass (at least 1).
     pub fn new(model: SamModel, batch: usize) -> Self {
         Self {
             model,

@@ -15,9 +15,9 @@
 
 use candle_core::{Device, Tensor};
 use samcell_imaging::{GrayU8, Image};
+use samcell_model::sam_input::pixel_values;
 use samcell_model::{SamModel, SamPredictor};
 use samcell_pipeline::enhance::enhance;
-use samcell_pipeline::sam_input::pixel_values;
 use samcell_pipeline::segment::{SegmentConfig, Segmenter};
 use samcell_pipeline::{extract_crops, TilePlan};
 use std::collections::HashMap;

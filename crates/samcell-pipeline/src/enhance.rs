@@ -5,7 +5,8 @@
 //! `cv2.createCLAHE(clipLimit=1, tileGridSize=(8, 8)).apply(crop)` then
 //! `cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)` (OpenCV 4.12), applied to
 //! each crop on its own (not to the whole image). The three BGR channels the reference makes next
-//! are equal, so one grey channel is kept; [`crate::sam_input`] expands it.
+//! are equal, so one grey channel is kept; SAM's input encoding (`samcell_model::sam_input`)
+//! expands it.
 //! The arithmetic lives in `samcell_imaging::{clahe, normalize}`; this module fixes the settings.
 
 use rayon::prelude::*;

@@ -3,10 +3,11 @@
 //! network or back-end can be plugged in and the whole pipeline can be tested without weights.
 //!
 //! Stages, each in its own module with the exact reference behaviour in its doc:
-//! [`tiling`] (crops), [`enhance`] (CLAHE + min-max per crop), [`sam_input`] (SAM's input
-//! encoding and the way back to crop size), [`blend`] (cosine-weighted blending; [`band`] does
-//! the same in row bands, the path [`Segmenter`] uses) and
-//! [`segment`] (the [`Segmenter`] facade and post-processing).
+//! [`tiling`] (crops), [`enhance`] (CLAHE + min-max per crop), [`blend`] (cosine-weighted
+//! blending; [`band`] does the same in row bands, the path [`Segmenter`] uses) and [`segment`]
+//! (the [`Segmenter`] facade and post-processing). A model's own input encoding (SAM's:
+//! `samcell_model::sam_input`) and the tiling it needs ([`DistanceMapPredictor::tiling`]) belong
+//! to its predictor, not to the pipeline.
 
 #![forbid(unsafe_code)]
 
@@ -15,7 +16,6 @@ pub mod blend;
 pub mod enhance;
 mod error;
 pub mod predictor;
-pub mod sam_input;
 pub mod segment;
 pub mod short_f32;
 pub mod tiling;

@@ -7,7 +7,6 @@ use common::*;
 use proptest::prelude::*;
 use samcell_imaging::MapF32;
 use samcell_pipeline::blend::{fill_from_nearest, Blender, MIN_WEIGHT};
-use samcell_pipeline::sam_input::sam_output_to_crop;
 use samcell_pipeline::{TilePlan, TilingConfig};
 
 fn plan(size: &str) -> TilePlan {
@@ -65,7 +64,8 @@ fn blend_formula_maps_bit_identical() {
 /// 48x40 (one non-square crop: mask built at 48x48 then cv2-resized to 48x40, SAM map resized
 /// 256 -> 48x40): accumulators within 1e-6 abs (OpenCV INTER_LINEAR f32 tolerance), blended map
 /// within 1e-6 abs outside zero-weight pixels; the same whether the predictor returns the
-/// 256x256 map (blender resizes) or the crop-shaped one (`sam_output_to_crop`).
+/// 256x256 map (blender resizes, here) or the crop-shaped one (SAM's `sam_output_to_crop`,
+/// checked in samcell-model's `golden_sam_input` test).
 #[test]
 fn replay_48x40_matches_combine_crops() {
     let plan = plan("48x40");
@@ -75,27 +75,19 @@ fn replay_48x40_matches_combine_crops() {
     let want_a = npy_image::<f32>(&dir.join("combine_accum.npy"));
     let want_d = npy_image::<f32>(&dir.join("dist_map.npy"));
     let valid = valid_of(&want_w);
-    for to_crop in [true, false] {
-        let mut b = Blender::new(&plan).expect("blender");
-        let t = plan.tiles[0];
-        let m = if to_crop {
-            sam_output_to_crop(&maps[0], t.width, t.height).expect("to crop")
-        } else {
-            maps[0].clone()
-        };
-        b.add(0, &m).expect("add");
-        let (dw, _) = max_abs_diff(b.weight(), &want_w, None);
-        let (da, _) = max_abs_diff(b.accum(), &want_a, None);
-        assert!(dw <= 1e-6, "weight map differs by {dw} (tolerance 1e-6)");
-        assert!(da <= 1e-6, "accumulator differs by {da} (tolerance 1e-6)");
-        assert_eq!(b.valid(), valid, "zero-weight pixels differ");
-        let map = b.finish();
-        let (dd, n) = max_abs_diff(&map, &want_d, Some(&valid));
-        assert!(
-            dd <= 1e-6,
-            "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)"
-        );
-    }
+    let mut b = Blender::new(&plan).expect("blender");
+    b.add(0, &maps[0]).expect("add");
+    let (dw, _) = max_abs_diff(b.weight(), &want_w, None);
+    let (da, _) = max_abs_diff(b.accum(), &want_a, None);
+    assert!(dw <= 1e-6, "weight map differs by {dw} (tolerance 1e-6)");
+    assert!(da <= 1e-6, "accumulator differs by {da} (tolerance 1e-6)");
+    assert_eq!(b.valid(), valid, "zero-weight pixels differ");
+    let map = b.finish();
+    let (dd, n) = max_abs_diff(&map, &want_d, Some(&valid));
+    assert!(
+        dd <= 1e-6,
+        "blended map differs by {dd} on {n} weighted pixels (tolerance 1e-6)"
+    );
 }
 
 /// 200x150 (six 150x150 / 150x146 ragged crops): accumulators bit-identical (SHA-256; maps

@@ -1,14 +1,11 @@
-//! Tiling, per-crop enhancement and SAM input encoding against the reference harness
-//! (samcell 1.1.4 + OpenCV 4.12 + transformers 4.57 SamImageProcessor, Pillow 11.3).
-//! Every comparison here is exact (tolerance 0).
+//! Tiling and per-crop enhancement against the reference harness (samcell 1.1.4 + OpenCV 4.12).
+//! Every comparison here is exact (tolerance 0). SAM's input encoding of these crops is checked
+//! with SAM, in samcell-model's `golden_sam_input` test.
 
 mod common;
 
 use common::*;
 use samcell_imaging::GrayU8;
-use samcell_pipeline::sam_input::{
-    pixel_values, write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE,
-};
 use samcell_pipeline::{enhance, extract_crops, TilePlan, TilingConfig};
 
 fn usizes(v: &serde_json::Value) -> Vec<usize> {
@@ -126,61 +123,5 @@ fn enhance_matches_reference() {
                 "{size}: enhanced crop {k} differs (exact)"
             );
         }
-    }
-}
-
-/// SAM `pixel_values` of crop 0 equal the reference's `crop0_pixel_values.npy` bit for bit
-/// (tolerance 0: whole-array SHA-256, plus a stored subsample for a readable failure).
-#[test]
-fn sam_input_matches_pixel_values() {
-    for size in ["256x256", "48x40"] {
-        let img = input(size);
-        let ck = checks(size);
-        let plan =
-            TilePlan::new(img.width(), img.height(), &TilingConfig::default()).expect("plan");
-        let crop = enhance::enhance(&plan.extract(&img, 0).expect("crop")).expect("enhance");
-        let pv = pixel_values(&crop).expect("pixel values");
-        assert_eq!(pv.len(), PIXEL_VALUES_LEN);
-
-        let stride = ck["pv_subsample"]["stride"].as_u64().expect("stride") as usize;
-        let rows = usizes(&ck["pv_subsample"]["rows"]);
-        let (_, sub) = npy::<f32>(&fixture_dir(size).join("crop0_pv_subsample.npy"));
-        let mut expect_idx: Vec<usize> = (0..PIXEL_VALUES_LEN).step_by(stride).collect();
-        let plane = SAM_INPUT_SIZE * SAM_INPUT_SIZE;
-        for c in 0..3 {
-            for &r in &rows {
-                expect_idx.extend((0..SAM_INPUT_SIZE).map(|x| c * plane + r * SAM_INPUT_SIZE + x));
-            }
-        }
-        assert_eq!(expect_idx.len(), sub.len(), "{size}: subsample layout");
-        let bad: Vec<(usize, f32, f32)> = expect_idx
-            .iter()
-            .zip(&sub)
-            .filter(|(&i, &v)| pv[i].to_bits() != v.to_bits())
-            .map(|(&i, &v)| (i, pv[i], v))
-            .take(5)
-            .collect();
-        assert!(
-            bad.is_empty(),
-            "{size}: pixel_values differ (tolerance 0), first (index, ours, ref): {bad:?}"
-        );
-        assert_eq!(
-            sha_f32(&pv),
-            ck["crop0_pixel_values_sha256"].as_str().expect("sha"),
-            "{size}: whole pixel_values array differs from the reference (tolerance 0)"
-        );
-
-        // The batch variant writes every value, whatever the buffer held.
-        let mut buf = vec![f32::NAN; 2 * PIXEL_VALUES_LEN];
-        write_pixel_values(&crop, &mut buf[PIXEL_VALUES_LEN..]).expect("write");
-        assert_eq!(
-            sha_f32(&buf[PIXEL_VALUES_LEN..]),
-            sha_f32(&pv),
-            "{size}: write_pixel_values"
-        );
-        assert!(
-            buf[..PIXEL_VALUES_LEN].iter().all(|v| v.is_nan()),
-            "wrote outside its slot"
-        );
     }
 }

@@ -2,8 +2,9 @@
 //! default; run with
 //!   SAMCELL_PIPELINE_REF_OUT=<dir> python reference/gen_pipeline_fixtures.py
 //!   SAMCELL_PIPELINE_REF_OUT=<dir> cargo test -p samcell-pipeline --test parity_full -- --ignored
-//! Tolerances: crops, enhanced crops, pixel_values, weight map: 0; accumulator, blended map
-//! (outside zero-weight pixels): 1e-6 abs; labels: exact up to relabelling.
+//! Tolerances: crops, enhanced crops, weight map: 0; accumulator, blended map (outside
+//! zero-weight pixels): 1e-6 abs; labels: exact up to relabelling. SAM's `pixel_values` of the
+//! same outputs are checked with SAM, in samcell-model's `golden_sam_input` test.
 
 mod common;
 
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use common::*;
 use samcell_imaging::{GrayU8, Labels, MapF32};
 use samcell_pipeline::blend::Blender;
-use samcell_pipeline::sam_input::pixel_values;
 use samcell_pipeline::{
     enhance, extract_crops, labels_from_distance_map, SegmentConfig, Segmenter, TilePlan,
     TilingConfig,
@@ -65,16 +65,6 @@ fn full_parity_with_harness() {
             }
         }
         let enhanced = enhance::enhance_all(&crops, 0).expect("enhance");
-
-        // crop 0's pixel values, whole array, tolerance 0.
-        let (_, pv_ref) = npy::<f32>(&dir.join("crop0_pixel_values.npy"));
-        let pv = pixel_values(&enhanced[0]).expect("pixel values");
-        let bad = pv
-            .iter()
-            .zip(&pv_ref)
-            .filter(|(a, b)| a.to_bits() != b.to_bits())
-            .count();
-        assert_eq!(bad, 0, "{size}: {bad} pixel_values differ (tolerance 0)");
 
         // Blending of the reference's per-crop 256x256 maps.
         let (shape, data) = npy::<f32>(&dir.join("crops_dist_maps.npy"));

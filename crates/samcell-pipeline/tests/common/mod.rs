@@ -151,8 +151,8 @@ pub fn max_abs_diff(a: &MapF32, b: &MapF32, valid: Option<&[bool]>) -> (f32, usi
 
 /// A predictor that returns the reference's per-crop maps, in order, and checks that each crop
 /// it receives is the reference's enhanced crop (SHA-256). Maps can be 256x256 (SAM's output
-/// size, [`samcell_pipeline::sam_input::sam_output_to_crop`] applied if `to_crop`) or already
-/// crop-shaped.
+/// size; if `to_crop`, resized to the crop with OpenCV INTER_LINEAR as SAM's predictor does,
+/// `samcell_model::sam_input::sam_output_to_crop`) or already crop-shaped.
 pub struct ReplayPredictor {
     pub maps: Vec<MapF32>,
     pub expected_sha: Vec<String>,
@@ -201,8 +201,9 @@ impl DistanceMapPredictor for ReplayPredictor {
                     "crop {k} is not the reference's enhanced crop"
                 )));
             }
-            out.push(if self.to_crop {
-                samcell_pipeline::sam_input::sam_output_to_crop(map, c.width(), c.height())
+            let crop_shaped = (map.width(), map.height()) == (c.width(), c.height());
+            out.push(if self.to_crop && !crop_shaped {
+                samcell_imaging::resize::opencv_linear_f32(map, c.width(), c.height())
                     .map_err(|e| PredictError(e.to_string()))?
             } else {
                 map.clone()

@@ -25,8 +25,8 @@ use crate::model::TrainableModel;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use samcell_imaging::GrayU8;
+use samcell_model::sam_input::{write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
 use samcell_model::{read_checkpoint, HeadOverrides, Mode, ModelError, SamConfig, SamModel};
-use samcell_pipeline::sam_input::{write_pixel_values, PIXEL_VALUES_LEN, SAM_INPUT_SIZE};
 use std::collections::HashMap;
 use std::path::Path;
 

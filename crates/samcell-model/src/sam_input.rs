@@ -19,10 +19,13 @@
 //! copy), and `combine_crops` resizes it with `cv2.resize(..., INTER_LINEAR)` to the crop's own
 //! shape when that differs (small images, ragged crops). [`sam_output_to_crop`] does both with
 //! OpenCV 4.12 INTER_LINEAR semantics (`resize::opencv_linear_f32`).
+//!
+//! Both belong to SAM, not to the generic pipeline: [`crate::SamPredictor`] applies them around
+//! the network, and training encodes its crops with [`write_pixel_values`] too.
 
 use samcell_imaging::{resize, GrayU8, MapF32};
 
-use crate::PipelineError;
+use crate::ModelError;
 
 /// Side of SAM's square input.
 pub const SAM_INPUT_SIZE: usize = 1024;
@@ -52,7 +55,7 @@ fn value_table() -> [[f32; 256]; 3] {
 }
 
 /// Encodes an enhanced crop as SAM's `pixel_values` (CHW, `3 x 1024 x 1024`).
-pub fn pixel_values(crop: &GrayU8) -> Result<Vec<f32>, PipelineError> {
+pub fn pixel_values(crop: &GrayU8) -> Result<Vec<f32>, ModelError> {
     let mut out = vec![0f32; PIXEL_VALUES_LEN];
     write_pixel_values(crop, &mut out)?;
     Ok(out)
@@ -60,26 +63,26 @@ pub fn pixel_values(crop: &GrayU8) -> Result<Vec<f32>, PipelineError> {
 
 /// [`pixel_values`] into a caller buffer of exactly [`PIXEL_VALUES_LEN`] values (one slot of a
 /// batch); every value is written, padding included.
-pub fn write_pixel_values(crop: &GrayU8, out: &mut [f32]) -> Result<(), PipelineError> {
+pub fn write_pixel_values(crop: &GrayU8, out: &mut [f32]) -> Result<(), ModelError> {
     if out.len() != PIXEL_VALUES_LEN {
-        return Err(PipelineError::Shape(format!(
+        return Err(ModelError::Shape(format!(
             "pixel_values buffer has {} values, expected {PIXEL_VALUES_LEN}",
             out.len()
         )));
     }
     if crop.width() == 0 || crop.height() == 0 {
-        return Err(PipelineError::EmptyImage {
+        return Err(ModelError::EmptyCrop {
             width: crop.width(),
             height: crop.height(),
         });
     }
     let (nw, nh) = resize::sam_resize_shape(crop.width(), crop.height(), SAM_INPUT_SIZE);
     if nw > SAM_INPUT_SIZE || nh > SAM_INPUT_SIZE {
-        return Err(PipelineError::Shape(format!(
+        return Err(ModelError::Shape(format!(
             "resized crop {nw}x{nh} exceeds {SAM_INPUT_SIZE}"
         )));
     }
-    let resized = resize::pillow_bilinear_u8(crop, nw, nh).map_err(PipelineError::imaging)?;
+    let resized = resize::pillow_bilinear_u8(crop, nw, nh).map_err(ModelError::Imaging)?;
     let table = value_table();
     let plane = SAM_INPUT_SIZE * SAM_INPUT_SIZE;
     for (c, chan) in out.chunks_exact_mut(plane).enumerate() {
@@ -107,20 +110,20 @@ pub fn sam_output_to_crop(
     map_256: &MapF32,
     crop_w: usize,
     crop_h: usize,
-) -> Result<MapF32, PipelineError> {
+) -> Result<MapF32, ModelError> {
     let at_256 = if map_256.width() == SAM_MASK_SIZE && map_256.height() == SAM_MASK_SIZE {
         None
     } else {
         Some(
             resize::opencv_linear_f32(map_256, SAM_MASK_SIZE, SAM_MASK_SIZE)
-                .map_err(PipelineError::imaging)?,
+                .map_err(ModelError::Imaging)?,
         )
     };
     let m = at_256.as_ref().unwrap_or(map_256);
     if m.width() == crop_w && m.height() == crop_h {
         return Ok(at_256.unwrap_or_else(|| map_256.clone()));
     }
-    resize::opencv_linear_f32(m, crop_w, crop_h).map_err(PipelineError::imaging)
+    resize::opencv_linear_f32(m, crop_w, crop_h).map_err(ModelError::Imaging)
 }
 
 #[cfg(test)]
@@ -145,7 +148,7 @@ mod tests {
         let mut small = vec![0f32; 10];
         assert!(matches!(
             write_pixel_values(&crop, &mut small),
-            Err(PipelineError::Shape(_))
+            Err(ModelError::Shape(_))
         ));
     }
 }
