@@ -9,33 +9,51 @@ use proptest::prelude::*;
 /// `usize` is valid.
 #[derive(Clone, Debug)]
 pub enum Mutation {
+    /// Invert one bit of one byte.
     Flip {
+        /// Byte position (modulo the length).
         at: usize,
+        /// Bit within the byte, 0 (least significant) to 7.
         bit: u8,
     },
+    /// Overwrite one byte.
     Set {
+        /// Byte position (modulo the length).
         at: usize,
+        /// The byte written there.
         value: u8,
     },
+    /// Cut the file short.
     Truncate {
+        /// Bytes kept from the start (modulo the length, so at least one byte goes).
         keep: usize,
     },
+    /// Insert bytes, growing the file.
     Insert {
+        /// Position the bytes go before (modulo the length).
         at: usize,
+        /// The inserted bytes.
         bytes: Vec<u8>,
     },
     /// Overwrite bytes with an encoded value, e.g. an extreme size, offset or count of a header
     /// (`at` is not wrapped: it is moved back so that the value fits when the file is long
     /// enough; bytes past the end are dropped).
     Field {
+        /// Byte position of the value's first byte, before it is moved back to fit.
         at: usize,
+        /// The encoded value (e.g. a little-endian `u32`).
         bytes: Vec<u8>,
     },
     /// Replace a range with up to `len` bytes of the donor `from` (see [`apply`]).
     Splice {
+        /// Where the copied bytes go in the file (modulo its length); they replace as many
+        /// bytes as they are long, up to the end of the file.
         at: usize,
+        /// Which donor to copy from (modulo the number of donors).
         from: usize,
+        /// Where in the donor the copy starts (modulo the donor's length).
         src_at: usize,
+        /// Most bytes copied; fewer when the donor ends first.
         len: usize,
     },
 }
