@@ -38,10 +38,12 @@ impl<T: Copy> Image<T> {
         }
     }
 
+    /// Columns (pixels per row).
     pub fn width(&self) -> usize {
         self.width
     }
 
+    /// Rows.
     pub fn height(&self) -> usize {
         self.height
     }
@@ -51,32 +53,39 @@ impl<T: Copy> Image<T> {
         (self.height, self.width)
     }
 
+    /// All pixels, row-major (`width * height` long).
     pub fn data(&self) -> &[T] {
         &self.data
     }
 
+    /// All pixels, row-major, for writing in place (the shape cannot change).
     pub fn data_mut(&mut self) -> &mut [T] {
         &mut self.data
     }
 
+    /// The row-major pixel buffer, without copying.
     pub fn into_vec(self) -> Vec<T> {
         self.data
     }
 
+    /// Pixel `(x, y)`; panics outside the image.
     #[inline]
     pub fn get(&self, x: usize, y: usize) -> T {
         self.data[y * self.width + x]
     }
 
+    /// Writes pixel `(x, y)`; panics outside the image.
     #[inline]
     pub fn set(&mut self, x: usize, y: usize, v: T) {
         self.data[y * self.width + x] = v;
     }
 
+    /// Row `y` (`width` pixels, left to right); panics past the last row.
     pub fn row(&self, y: usize) -> &[T] {
         &self.data[y * self.width..(y + 1) * self.width]
     }
 
+    /// Row `y` for writing in place; panics past the last row.
     pub fn row_mut(&mut self, y: usize) -> &mut [T] {
         let w = self.width;
         &mut self.data[y * w..(y + 1) * w]
@@ -111,6 +120,10 @@ impl<T: Copy> Image<T> {
     }
 }
 
+/// 8-bit grey image: what the decoders produce and the model's crops are cut from.
 pub type GrayU8 = Image<u8>;
+/// Floating-point map: a predicted cell distance map (0 = background, up to 1 at cell
+/// centres), a blending mask or any other per-pixel value.
 pub type MapF32 = Image<f32>;
+/// Label image: 0 is background, each cell has its own positive id.
 pub type Labels = Image<u32>;
