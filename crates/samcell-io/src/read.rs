@@ -68,6 +68,7 @@ pub enum Scaling {
 pub struct ReadOptions {
     /// Page of a multi-page TIFF (0-based). Other formats have one page.
     pub page: usize,
+    /// How samples wider than 8 bits are mapped to 0..255; 8-bit data is never rescaled.
     pub scaling: Scaling,
     /// Largest image accepted, in pixels (width x height); `None`: the process-wide limit
     /// ([`crate::limits::max_pixels`], [`crate::limits::DEFAULT_MAX_PIXELS`] unless set). Larger
@@ -85,9 +86,13 @@ impl ReadOptions {
 /// File formats recognised from their first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// PNG (`\x89PNG` signature).
     Png,
+    /// JPEG (`FF D8 FF` start of image).
     Jpeg,
+    /// TIFF or BigTIFF (`II`/`MM` byte order mark), possibly multi-page.
     Tiff,
+    /// Windows bitmap (`BM`).
     Bmp,
 }
 
@@ -107,16 +112,27 @@ impl fmt::Display for Format {
 pub enum SampleType {
     /// 1, 2 or 4 bits per sample, expanded to 0..255 like 8-bit data.
     UBits(u8),
+    /// Unsigned 8-bit: the cv2-compatible path, values kept as they are.
     U8,
+    /// Unsigned 16-bit (e.g. most microscope camera TIFFs); scaled to u8 by [`Scaling`].
     U16,
+    /// Unsigned 32-bit; scaled to u8 by [`Scaling`].
     U32,
+    /// Unsigned 64-bit; scaled to u8 by [`Scaling`].
     U64,
+    /// Signed 8-bit; scaled to u8 by [`Scaling`].
     I8,
+    /// Signed 16-bit; scaled to u8 by [`Scaling`].
     I16,
+    /// Signed 32-bit; scaled to u8 by [`Scaling`].
     I32,
+    /// Signed 64-bit; scaled to u8 by [`Scaling`].
     I64,
+    /// IEEE half-precision float; scaled to u8 by [`Scaling`] (NaN or infinity is an error).
     F16,
+    /// IEEE single-precision float; scaled to u8 by [`Scaling`] (NaN or infinity is an error).
     F32,
+    /// IEEE double-precision float; scaled to u8 by [`Scaling`] (NaN or infinity is an error).
     F64,
 }
 
@@ -172,20 +188,28 @@ pub enum StackSource {
 /// one 2-D plane; only the page asked for is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StackDims {
+    /// Channels (C), 1 when not declared.
     pub channels: usize,
+    /// Z slices, 1 when not declared.
     pub slices: usize,
+    /// Time points (T), 1 when not declared.
     pub frames: usize,
+    /// Which metadata declared the layout.
     pub source: StackSource,
 }
 
 /// What the file held, for logging and run metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceInfo {
+    /// Format detected from the file's first bytes.
     pub format: Format,
+    /// Width of the page read, in pixels (after EXIF orientation).
     pub width: usize,
+    /// Height of the page read, in pixels (after EXIF orientation).
     pub height: usize,
     /// Samples per pixel in the file (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; palettes count as 3 or 4).
     pub channels: u8,
+    /// Type of each sample as stored; decides between the 8-bit and the scaled path.
     pub sample: SampleType,
     /// Pages (TIFF image directories); 1 for other formats.
     pub pages: usize,

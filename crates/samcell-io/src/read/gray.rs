@@ -113,6 +113,9 @@ impl PngRgbToGray {
         Self { tables }
     }
 
+    /// The grey value libpng gives the colour `(r, g, b)`: the colour's own value when the
+    /// three are equal, otherwise the truncated fixed-point mix (through the gamma tables when
+    /// the file's gamma is significant).
     #[inline]
     pub fn gray(&self, r: u8, g: u8, b: u8) -> u8 {
         if r == g && r == b {

@@ -24,12 +24,16 @@ use std::path::Path;
 /// The samples of a [`RawGray`], row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawValues {
+    /// 8-bit (and expanded 1/2/4-bit) grey, as decoded.
     U8(Vec<u8>),
+    /// Samples of at most 16 bits and f16/f32 floats, before scaling to u8.
     F32(Vec<f32>),
+    /// Wider samples (32/64-bit integers, f64), before scaling to u8.
     F64(Vec<f64>),
 }
 
 impl RawValues {
+    /// Number of samples (`width * height` of the image they belong to).
     pub fn len(&self) -> usize {
         match self {
             RawValues::U8(v) => v.len(),
@@ -38,6 +42,7 @@ impl RawValues {
         }
     }
 
+    /// True when there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -84,10 +89,12 @@ impl RawGray {
         }
     }
 
+    /// Width in pixels.
     pub fn width(&self) -> usize {
         self.width
     }
 
+    /// Height in pixels.
     pub fn height(&self) -> usize {
         self.height
     }
@@ -97,6 +104,7 @@ impl RawGray {
         self.sample
     }
 
+    /// The samples, row-major, in their original units (not scaled to 0..1 or 0..255).
     pub fn values(&self) -> &RawValues {
         &self.values
     }
