@@ -38,7 +38,13 @@ pub enum DataError {
     Invalid(String),
     /// A training set whose manifest or files do not agree.
     #[error("training set {path}: {reason}")]
-    TrainSet { path: PathBuf, reason: String },
+    TrainSet {
+        /// The set's folder.
+        path: PathBuf,
+        /// What does not agree (manifest field, missing file, checksum, size).
+        reason: String,
+    },
+    /// An image, label or target file of samcell-io's that cannot be read or written.
     #[error(transparent)]
     Io(#[from] samcell_io::IoError),
 }

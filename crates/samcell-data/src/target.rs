@@ -230,8 +230,8 @@ pub fn edt(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
         sites.clear();
         bounds.clear();
         let f = |i: usize| row[i] as f64;
-        for i in 0..w {
-            if row[i] == INF {
+        for (i, &gi) in row.iter().enumerate() {
+            if gi == INF {
                 continue;
             }
             // Intersection of the parabolas of sites p and i.
@@ -306,7 +306,7 @@ mod tests {
                     s = s
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    (s >> 33) % 5 != 0
+                    !(s >> 33).is_multiple_of(5)
                 })
                 .collect();
             assert_eq!(

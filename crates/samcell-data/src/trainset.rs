@@ -33,51 +33,74 @@ pub const VERSION: u32 = 1;
 /// Checksums of one sample's files (hex sha256).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksums {
+    /// Of `images/<id>.tif`.
     pub image: String,
+    /// Of `labels/<id>.tif`.
     pub labels: String,
+    /// Of `targets/<id>.tif`.
     pub target: String,
 }
 
 /// One sample in the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleEntry {
+    /// The sample's file name without extension, unique in the set (see
+    /// [`crate::import::PairSource::id`]).
     pub id: String,
-    /// Paths relative to the set's folder.
+    /// The grey u8 image, relative to the set's folder (`images/<id>.tif`).
     pub image: String,
+    /// The instance labels, relative to the set's folder (`labels/<id>.tif`).
     pub labels: String,
+    /// The f32 distance-map target, relative to the set's folder (`targets/<id>.tif`).
     pub target: String,
+    /// Width of all three images, in pixels.
     pub width: usize,
+    /// Height of all three images, in pixels.
     pub height: usize,
+    /// Number of cells (distinct non-zero labels); at least 1.
     pub cells: usize,
     /// The original image path as given.
     pub source: String,
+    /// Where the labels came from: the label file's path, or the COCO JSON file and image.
     pub source_labels: String,
+    /// Checksums of the three files, checked by [`TrainSet::verify_checksums`].
     pub sha256: Checksums,
 }
 
 /// Totals of the manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Samples written (the length of `samples`).
     pub samples: usize,
+    /// Cells over all samples.
     pub cells: usize,
+    /// Inputs left out (the length of `skipped`).
     pub skipped: usize,
 }
 
 /// `manifest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Always [`FORMAT`]; anything else is refused on open.
     pub format: String,
+    /// [`VERSION`] of the layout; other versions are refused on open.
     pub version: u32,
+    /// [`TargetMethod::name`] of the method the targets were computed with.
     pub target: String,
+    /// The program that wrote the set, e.g. "samcell 0.1.0".
     pub created_by: String,
+    /// The samples, in the order they were added.
     pub samples: Vec<SampleEntry>,
+    /// Inputs left out, with the reason.
     pub skipped: Vec<Skipped>,
+    /// Totals of `samples` and `skipped`.
     pub counts: Counts,
 }
 
 /// Options of [`TrainSetWriter`].
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
+    /// How the distance-map targets are computed from the labels.
     pub target: TargetMethod,
     /// Replace an existing set at the output path (only when the run succeeds).
     pub overwrite: bool,
@@ -314,9 +337,13 @@ impl TrainSetWriter {
 /// One loaded sample.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// The manifest's [`SampleEntry::id`].
     pub id: String,
+    /// The grey input image.
     pub image: GrayU8,
+    /// The instance labels (0 background).
     pub labels: Labels,
+    /// The distance-map target the model is trained to predict, same size as `image`.
     pub target: MapF32,
 }
 
@@ -376,22 +403,27 @@ impl TrainSet {
         })
     }
 
+    /// The set's folder, which the manifest's relative paths start from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The parsed and checked `manifest.json`.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
+    /// The manifest's samples; index `i` here is sample `i` of [`TrainSet::load`].
     pub fn samples(&self) -> &[SampleEntry] {
         &self.manifest.samples
     }
 
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.manifest.samples.len()
     }
 
+    /// True for a set without samples (a set written by [`TrainSetWriter`] never is).
     pub fn is_empty(&self) -> bool {
         self.manifest.samples.is_empty()
     }

@@ -114,7 +114,7 @@ fn writes_a_set_skips_bad_pairs_and_round_trips() {
             s.target.data(),
             distance_target(&lab, TargetMethod::Chamfer3).data()
         );
-        assert!(s.target.data().iter().any(|&v| v == 1.0));
+        assert!(s.target.data().contains(&1.0));
     }
     assert!(set.load(3).is_err());
 

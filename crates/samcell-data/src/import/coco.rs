@@ -67,39 +67,58 @@ struct RawAnn {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Segmentation {
+    /// Polygon parts `[x0, y0, x1, y1, ...]` in pixel coordinates, united when rasterised.
     Polygons(Vec<Vec<f64>>),
-    Rle { size: [usize; 2], counts: Counts },
+    /// Run-length encoding, column-major, runs alternating outside / inside starting outside.
+    Rle {
+        /// `[height, width]` of the image the mask covers.
+        size: [usize; 2],
+        /// The run lengths.
+        counts: Counts,
+    },
 }
 
 /// RLE counts: a list, or COCO's compressed string.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Counts {
+    /// Uncompressed run lengths.
     List(Vec<u64>),
+    /// COCO's compressed string (5-bit groups, differences from the count two places earlier).
     Compressed(String),
 }
 
 /// One annotation of an image.
 #[derive(Clone, Debug)]
 pub struct Annotation {
+    /// The annotation's `id`; its position in the file when the JSON has none. Labels follow
+    /// this order.
     pub id: u64,
+    /// The annotation's shape.
     pub segmentation: Segmentation,
 }
 
 /// One image of the JSON with its annotations (sorted by id).
 #[derive(Clone, Debug)]
 pub struct CocoImage {
+    /// The image's `id`, which annotations refer to by `image_id`.
     pub id: u64,
+    /// The image's file name as given (looked for beside the JSON or in the images folder).
     pub file_name: String,
+    /// Width in pixels, the size of the rasterised label image.
     pub width: usize,
+    /// Height in pixels, the size of the rasterised label image.
     pub height: usize,
+    /// Its annotations without `iscrowd` ones, sorted by id.
     pub annotations: Vec<Annotation>,
 }
 
 /// A parsed COCO JSON file.
 #[derive(Debug)]
 pub struct CocoSet {
+    /// The JSON file, named in errors and in the manifest's `source_labels`.
     pub json: PathBuf,
+    /// The file's images, in file order.
     pub images: Vec<CocoImage>,
 }
 

@@ -27,13 +27,18 @@ use std::sync::Arc;
 /// The dataset layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportFormat {
+    /// LIVECell / COCO instance JSON files, with the images beside them or in an images folder.
     Livecell,
+    /// Cellpose folders of `<name>_img.<ext>` + `<name>_masks.<ext>`.
     Cellpose,
+    /// Cell Tracking Challenge sequences with their `_GT/SEG` segmentation ground truth.
     Ctc,
+    /// An images folder and a masks folder, matched by file stem.
     Folders,
 }
 
 impl ImportFormat {
+    /// The name used on the command line ("livecell", "cellpose", "ctc", "folders").
     pub fn name(self) -> &'static str {
         match self {
             ImportFormat::Livecell => "livecell",
@@ -58,7 +63,9 @@ pub enum LabelSource {
 pub struct PairSource {
     /// Identifier in the training set (file-name safe).
     pub id: String,
+    /// The image file.
     pub image: PathBuf,
+    /// The labels of that image.
     pub labels: LabelSource,
 }
 
@@ -83,11 +90,14 @@ impl PairSource {
 /// An input left out, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
+    /// The input left out: an image path, a label file or a COCO JSON image.
     pub source: String,
+    /// Why, e.g. "empty mask: no cells in ..." or "no mask for stem ... in ...".
     pub reason: String,
 }
 
 impl Skipped {
+    /// A skip entry for `source` with `reason`.
     pub fn new(source: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             source: source.into(),
@@ -99,7 +109,9 @@ impl Skipped {
 /// What [`discover`] found.
 #[derive(Debug, Default)]
 pub struct Discovery {
+    /// The image/label pairs found, in discovery order.
     pub pairs: Vec<PairSource>,
+    /// Inputs found but left out while listing, with the reason.
     pub skipped: Vec<Skipped>,
 }
 
