@@ -67,9 +67,13 @@ pub enum MeasureError {
     /// The post-processing function given to [`tune`] failed.
     #[error("post-processing at peak {peak}, fill {fill}, image {image}: {reason}")]
     PostProcess {
+        /// The grid point's peak threshold.
         peak: f32,
+        /// The grid point's fill threshold.
         fill: f32,
+        /// Index of the distance map, in the order given (from 0).
         image: usize,
+        /// The function's error message.
         reason: String,
     },
 }

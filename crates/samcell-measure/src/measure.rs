@@ -113,10 +113,13 @@ impl Intensity<'_> {
 /// Intensity statistics of one cell, in the intensity image's own units (module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct IntensityStats {
+    /// Mean over the cell's pixels (`MeanIntensity`).
     pub mean: f64,
     /// Population standard deviation (ddof 0).
     pub std: f64,
+    /// Smallest pixel value of the cell (`MinIntensity`).
     pub min: f64,
+    /// Largest pixel value of the cell (`MaxIntensity`).
     pub max: f64,
     /// Sum over the cell's pixels (CellProfiler `IntegratedIntensity`).
     pub integrated: f64,
@@ -139,66 +142,104 @@ impl IntensityStats {
 /// Measurements of one cell; see the module docs for the definitions. Lengths in px, areas in px^2.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CellMeasurement {
+    /// The cell's value in the label image (CellProfiler's `ObjectNumber` column).
     pub label: u32,
+    /// Pixel count (`Area`).
     pub area: u64,
+    /// skimage 4-connectivity perimeter (`Perimeter`), px.
     pub perimeter: f64,
+    /// Pixels of the convex hull image (`ConvexArea`).
     pub convex_area: u64,
+    /// `area / convex_area`, 0..=1 (`Solidity`).
     pub solidity: f64,
+    /// `area` / bounding-box area, 0..=1 (`Extent`).
     pub extent: f64,
+    /// 0 (circle) to 1 (line) from the inertia tensor (`Eccentricity`); NaN for a one-pixel cell.
     pub eccentricity: f64,
+    /// `4 sqrt(l1)` of the inertia tensor's larger eigenvalue, px (`MajorAxisLength`).
     pub major_axis_length: f64,
+    /// `4 sqrt(l2)` of the inertia tensor's smaller eigenvalue, px (`MinorAxisLength`).
     pub minor_axis_length: f64,
     /// Degrees, -90..=90.
     pub orientation: f64,
+    /// Diameter of the circle with the same area, `sqrt(4 area / pi)`, px (`EquivalentDiameter`).
     pub equivalent_diameter: f64,
+    /// `4 pi area / perimeter^2` (`FormFactor`, 1 for a disc); NaN when the perimeter is 0.
     pub form_factor: f64,
+    /// `perimeter^2 / (4 pi area)` (`Compactness`), the inverse of `form_factor`; 0 when the
+    /// perimeter is 0.
     pub compactness: f64,
+    /// Centroid column, px from the left edge (`Center_X`).
     pub center_x: f64,
+    /// Centroid row, px from the top edge (`Center_Y`).
     pub center_y: f64,
+    /// Leftmost column of the cell (`BoundingBoxMinimum_X`).
     pub bbox_min_x: u32,
     /// Exclusive.
     pub bbox_max_x: u32,
+    /// Topmost row of the cell (`BoundingBoxMinimum_Y`).
     pub bbox_min_y: u32,
     /// Exclusive.
     pub bbox_max_y: u32,
+    /// Smallest caliper width of the convex image's contour, px (`MinFeretDiameter`).
     pub min_feret: f64,
+    /// Largest distance between two points of that contour, px (`MaxFeretDiameter`).
     pub max_feret: f64,
+    /// Statistics of the intensity image under the cell; `None` without an intensity image.
     pub intensity: Option<IntensityStats>,
+    /// Other cells 4-adjacent to the cell (`NumberOfNeighbors_Adjacent`).
     pub neighbors_adjacent: u32,
     /// Cells within [`MeasureConfig::neighbor_distance`].
     pub neighbors_within: u32,
+    /// Percentage, 0..=100, of the cell's outline pixels that touch another cell
+    /// (`PercentTouching`); 0 without neighbours.
     pub percent_touching: f64,
     /// Label of the cell with the nearest centroid (None with a single cell).
     pub first_closest_label: Option<u32>,
+    /// Distance between the two centroids, px (`FirstClosestDistance`); NaN with a single cell.
     pub first_closest_distance: f64,
 }
 
 /// All cells of one label image, in ascending label order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measurements {
+    /// Width of the label image, px.
     pub width: usize,
+    /// Height of the label image, px.
     pub height: usize,
+    /// The [`MeasureConfig::neighbor_distance`] the cells were measured with, px.
     pub neighbor_distance: u32,
+    /// True when an intensity image was measured (every cell's `intensity` is then `Some`).
     pub has_intensity: bool,
     /// The intensity value that CellProfiler's 0..1 convention maps to 1: 255 for 8-bit, 65535
     /// for 16-bit data, 1 for floats (and without an intensity image).
     pub intensity_full_scale: f64,
+    /// One entry per cell, in ascending label order.
     pub cells: Vec<CellMeasurement>,
 }
 
 /// One row of `summary.csv`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageSummary {
+    /// The image's name, e.g. the input's file stem.
     pub image: String,
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Number of cells.
     pub cell_count: usize,
+    /// Mean cell area, px^2; NaN without cells.
     pub mean_area: f64,
+    /// Median cell area, px^2 (mean of the two middle ones for an even count); NaN without cells.
     pub median_area: f64,
     /// Foreground pixels / image pixels.
     pub confluency: f64,
+    /// Mean of the cells' `NumberOfNeighbors_Adjacent`; NaN without cells.
     pub mean_neighbors_adjacent: f64,
+    /// Mean of the cells' `NumberOfNeighbors_<N>`; NaN without cells.
     pub mean_neighbors_within: f64,
+    /// The N of `mean_neighbors_within`, px.
     pub neighbor_distance: u32,
 }
 

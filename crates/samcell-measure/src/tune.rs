@@ -20,8 +20,11 @@ pub const MAX_RANGE_VALUES: usize = 201;
 /// An inclusive `start:stop:step` range of thresholds in 0..=1.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct GridRange {
+    /// First value.
     pub start: f64,
+    /// Last value, included when it lies on the grid (`start + k step`); `>= start`.
     pub stop: f64,
+    /// Spacing of the values, `> 0` (1 for a single value).
     pub step: f64,
 }
 
@@ -116,21 +119,29 @@ pub fn grid(peak: &GridRange, fill: &GridRange) -> Vec<(f32, f32)> {
 /// Scores of one grid point, pooled over the images.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TunePoint {
+    /// Peak (seed) threshold of the post-processing, 0..=1.
     pub peak: f32,
+    /// Fill (mask) threshold of the post-processing, 0..=1.
     pub fill: f32,
+    /// Matching counts summed over the images.
     pub counts: EvalCounts,
+    /// SEG, DET, OP_CSB, F1, ... from the summed counts.
     pub scores: Scores,
 }
 
 /// The tuning grid: `points[i_peak * fills.len() + i_fill]`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TuneGrid {
+    /// The peak thresholds, ascending ([`GridRange::values`]).
     pub peaks: Vec<f32>,
+    /// The fill thresholds, ascending ([`GridRange::values`]).
     pub fills: Vec<f32>,
+    /// One point per `(peak, fill)`, peaks outer, fills inner.
     pub points: Vec<TunePoint>,
 }
 
 impl TuneGrid {
+    /// The point of `peaks[i_peak]` and `fills[i_fill]`; panics outside the grid.
     pub fn at(&self, i_peak: usize, i_fill: usize) -> &TunePoint {
         &self.points[i_peak * self.fills.len() + i_fill]
     }

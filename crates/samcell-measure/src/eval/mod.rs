@@ -68,7 +68,9 @@ pub struct EvalCounts {
     pub det_fp: u64,
     /// CTC split operations needed (NS).
     pub det_ns: u64,
+    /// Predicted objects that are the CTC match of two or more reference objects.
     pub merges: u64,
+    /// Reference objects holding more than half the area of two or more predicted objects.
     pub splits: u64,
     /// True positives per threshold of [`AP_THRESHOLDS_PERCENT`].
     pub tp: Vec<u64>,
@@ -168,8 +170,12 @@ impl EvalCounts {
 /// Scores derived from [`EvalCounts`]; NaN where undefined (serialised as `null`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scores {
+    /// CTC SEG: mean Jaccard index of the reference objects with their match, 0..=1; NaN
+    /// without reference objects.
     pub seg: f64,
+    /// CTC DET: `1 - min(AOGM-D, AOGM-D0) / AOGM-D0`, 0..=1; NaN without reference objects.
     pub det: f64,
+    /// CTC OP_CSB: `(SEG + DET) / 2`.
     pub op_csb: f64,
     /// AOGM-D = 5 NS + 10 FN + FP.
     pub aogm_d: f64,
@@ -177,8 +183,11 @@ pub struct Scores {
     pub ap: Vec<f64>,
     /// Mean of `ap` over the thresholds (COCO-style AP@[.5:.95]).
     pub ap_mean: f64,
+    /// F1 at IoU 0.5: `2 TP / (2 TP + FP + FN)`; NaN when both images are empty.
     pub f1_50: f64,
+    /// Precision at IoU 0.5: TP / predicted objects; NaN without predicted objects.
     pub precision_50: f64,
+    /// Recall at IoU 0.5: TP / reference objects; NaN without reference objects.
     pub recall_50: f64,
     /// Mean IoU of the true-positive pairs at IoU 0.5.
     pub mean_matched_iou_50: f64,
@@ -187,12 +196,19 @@ pub struct Scores {
 /// Evaluation of one prediction against its ground truth.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageEval {
+    /// The image's name in reports (the pairing key for folders).
     pub name: String,
+    /// The prediction's file; `None` when evaluated from images in memory.
     pub pred: Option<PathBuf>,
+    /// The ground truth's file; `None` when evaluated from images in memory.
     pub gt: Option<PathBuf>,
+    /// Width of both images, px.
     pub width: usize,
+    /// Height of both images, px.
     pub height: usize,
+    /// The image's additive counts.
     pub counts: EvalCounts,
+    /// The image's own scores (from `counts`).
     pub scores: Scores,
     /// Conditions a reader must know about (empty ground truth or prediction).
     pub warnings: Vec<String>,
@@ -201,10 +217,16 @@ pub struct ImageEval {
 /// Per-image and pooled evaluation of a set of images.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// The IoU thresholds of `ap`, as fractions: 0.50, 0.55, ..., 0.95.
     pub ap_thresholds: Vec<f64>,
+    /// Per-image results, in the order given.
     pub images: Vec<ImageEval>,
+    /// The images' counts summed.
     pub pooled_counts: EvalCounts,
+    /// Scores of `pooled_counts` (the CTC measures of the images taken as one sequence).
     pub pooled: Scores,
+    /// Conditions of the whole set a reader must know about (images with an empty ground
+    /// truth, no reference object anywhere).
     pub warnings: Vec<String>,
 }
 

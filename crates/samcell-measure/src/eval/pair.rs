@@ -27,8 +27,11 @@ pub const MASK_PREFIXES: [&str; 2] = ["man_seg", "mask"];
 /// One prediction / ground-truth file pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelPair {
+    /// The shared stem key ([`stem_key`]), used as the image's name.
     pub key: String,
+    /// The prediction's label file.
     pub pred: PathBuf,
+    /// The ground truth's label file.
     pub gt: PathBuf,
 }
 
