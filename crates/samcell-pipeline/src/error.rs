@@ -14,7 +14,12 @@ pub enum PipelineError {
     Config(String),
     /// An image with no pixels.
     #[error("empty image ({width}x{height})")]
-    EmptyImage { width: usize, height: usize },
+    EmptyImage {
+        /// Width in pixels; it or `height` is 0.
+        width: usize,
+        /// Height in pixels; it or `width` is 0.
+        height: usize,
+    },
     /// The predictor failed on a batch of crops.
     #[error("{}: predictor failed: {source}", crop_span(.first, .count, .total))]
     Predict {
@@ -30,29 +35,40 @@ pub enum PipelineError {
     /// The predictor returned a different number of maps than crops it was given.
     #[error("{}: predictor returned {got} maps for {count} crops", crop_span(.first, .count, .total))]
     PredictCount {
+        /// Index of the first crop of the batch.
         first: usize,
+        /// Number of crops in the batch.
         count: usize,
+        /// Number of crops of the image.
         total: usize,
+        /// Number of maps the predictor returned.
         got: usize,
     },
     /// A crop's distance map cannot be used (wrong size after resizing...).
     #[error("crop {index} of {total}: {reason}")]
     CropMap {
+        /// Index of the crop.
         index: usize,
+        /// Number of crops of the image.
         total: usize,
+        /// What is wrong with the map.
         reason: String,
     },
     /// The predictor returned NaN or infinite values for a crop (a broken model or back-end):
     /// the image fails instead of giving an empty or partial result.
     #[error("crop {index} of {total}: the model produced {count} non-finite value(s) (NaN/inf) in its distance map")]
     NonFiniteMap {
+        /// Index of the crop.
         index: usize,
+        /// Number of crops of the image.
         total: usize,
+        /// Number of NaN or infinite values in the crop's map.
         count: usize,
     },
     /// An image operation failed on a crop (`index` is `None` for whole-image operations).
     #[error("{}: {source}", crop_or_image(.index))]
     Imaging {
+        /// Index of the crop; `None` for an operation on the whole image.
         index: Option<usize>,
         #[source]
         source: ImagingError,

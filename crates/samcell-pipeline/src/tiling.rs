@@ -93,9 +93,13 @@ impl TilingConfig {
 /// A rectangle of the original image, `(x, y, w, h)` as samcell's `orig_regions`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Region {
+    /// Left column, px from the image's left edge.
     pub x: usize,
+    /// Top row, px from the image's top edge.
     pub y: usize,
+    /// Width in pixels.
     pub w: usize,
+    /// Height in pixels.
     pub h: usize,
 }
 
