@@ -10,13 +10,22 @@
 //! - [`record`]: the per-image record, the run's settings and model identity, `run.json` and
 //!   `<name>_run.json`;
 //! - [`timings`]: the one timings type of an image and its written forms;
-//! - [`results`]: the folder-wide `run.json` and `summary.csv`, merged with earlier runs'.
+//! - [`results`]: the folder-wide `run.json` and `summary.csv`, merged with earlier runs';
+//! - with feature `models`: `models` (the published model registry, the model cache, download
+//!   URLs, samcell-lite resolution, loading a model with its identity) and `download` (fetching
+//!   a model file atomically, with progress reported to the caller).
 //!
 //! Errors are [`BatchError`]; callers decide what they mean to their users (exit codes, HTTP
 //! statuses).
 
+#![forbid(unsafe_code)]
+
 pub mod discover;
+#[cfg(feature = "models")]
+pub mod download;
 mod error;
+#[cfg(feature = "models")]
+pub mod models;
 pub mod naming;
 pub mod outputs;
 pub mod plan;

@@ -39,6 +39,7 @@ pub struct ResultSettings {
 /// All settings of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSettings {
+    /// The settings that change the results (written flat, beside the others).
     #[serde(flatten)]
     pub result: ResultSettings,
     /// Crops per forward pass.

@@ -4,7 +4,6 @@
 //! no input found, no model given). Subcommands return [`anyhow::Result`]; an error that is a
 //! [`UsageError`] maps to 2, every other error to 1. Logs and progress go to stderr.
 
-mod download;
 mod eval_cmd;
 mod logging;
 mod measure_cmd;
