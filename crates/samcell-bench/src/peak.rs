@@ -158,6 +158,8 @@ pub fn measure_bf16(threads: usize, time: Duration) -> Option<f64> {
 mod x86 {
     use std::arch::x86_64::*;
 
+    /// # Safety
+    /// The CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn fma512(iters: usize) -> (f64, f32) {
         let a = _mm512_set1_ps(std::hint::black_box(0.999_99));
@@ -175,10 +177,21 @@ mod x86 {
         ((iters * 12 * 16 * 2) as f64, _mm512_reduce_add_ps(s))
     }
 
+    /// # Safety
+    /// The CPU must have AVX-512F and AVX512-BF16.
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn dpbf16(iters: usize) -> (f64, f32) {
-        let a: __m512bh = std::mem::transmute(_mm512_set1_epi16(std::hint::black_box(0x3f80)));
-        let b: __m512bh = std::mem::transmute(_mm512_set1_epi16(std::hint::black_box(0x3380)));
+        // SAFETY: 512-bit vectors read as 32 bf16 values (1.0 and about 6e-8).
+        let (a, b) = unsafe {
+            (
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi16(std::hint::black_box(
+                    0x3f80,
+                ))),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi16(std::hint::black_box(
+                    0x3380,
+                ))),
+            )
+        };
         let mut acc = [_mm512_set1_ps(1.0); 12];
         for _ in 0..iters {
             for x in &mut acc {
@@ -192,6 +205,8 @@ mod x86 {
         ((iters * 12 * 32 * 2) as f64, _mm512_reduce_add_ps(s))
     }
 
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn fma256(iters: usize) -> (f64, f32) {
         let a = _mm256_set1_ps(std::hint::black_box(0.999_99));
@@ -207,7 +222,8 @@ mod x86 {
             s = _mm256_add_ps(s, x);
         }
         let mut out = [0f32; 8];
-        _mm256_storeu_ps(out.as_mut_ptr(), s);
+        // SAFETY: `out` holds the 8 lanes.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
         ((iters * 12 * 8 * 2) as f64, out.iter().sum())
     }
 }

@@ -470,6 +470,7 @@ mod tests {
             );
         }
         super::keep_freed_memory();
+        // SAFETY: reads an allocator option.
         let after = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             assert_eq!(after, -1);
