@@ -63,6 +63,17 @@ fn stem(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The log line of a file that failed, naming the file once: first, unless the error's own
+/// message (e.g. samcell-io's) names it already.
+fn failure_line(path: &Path, e: &anyhow::Error) -> String {
+    let (name, text) = (path.display().to_string(), format!("{e:#}"));
+    if text.contains(&name) {
+        format!("failed: {text}")
+    } else {
+        format!("{name}: failed: {text}")
+    }
+}
+
 fn sorted_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
@@ -165,7 +176,8 @@ fn measure_one(
     let raw = match image {
         Some(p) => Some(
             samcell_io::read_gray_raw(p, &samcell_io::ReadOptions::default())
-                .with_context(|| format!("intensity image {}", p.display()))?
+                // samcell-io's error names the file
+                .context("intensity image")?
                 .1,
         ),
         None => None,
@@ -215,7 +227,7 @@ pub fn run(args: MeasureArgs, term: &Terminal) -> Result<ExitCode> {
             Err(e) => {
                 failed += 1;
                 // the log writer already suspends the bars (nesting would deadlock)
-                tracing::error!("{}: failed: {e:#}", path.display());
+                tracing::error!("{}", failure_line(path, &e));
             }
         }
         if let Some(b) = &bar {

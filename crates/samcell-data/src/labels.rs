@@ -7,10 +7,8 @@ use std::path::Path;
 
 /// Reads a label image (see `samcell_io::labels` for what is accepted).
 pub fn read_labels(path: &Path) -> Result<Labels, DataError> {
-    samcell_io::labels::read_labels(path).map_err(|e| match e {
-        samcell_io::IoError::Read { path, reason }
-        | samcell_io::IoError::Write { path, reason } => DataError::read(path, reason),
-    })
+    // samcell-io's error names the file (and keeps the system's error as its source)
+    Ok(samcell_io::labels::read_labels(path)?)
 }
 
 /// Number of distinct non-zero labels.

@@ -29,10 +29,26 @@ use std::path::PathBuf;
 pub enum DataError {
     /// A file that cannot be read or decoded.
     #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong with it, or what could not be done.
+        reason: String,
+        /// The system's error, when there is one (not in `reason`).
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// A file or folder that cannot be written.
     #[error("{path}: {reason}")]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What could not be done.
+        reason: String,
+        /// The system's error, when there is one (not in `reason`).
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// An input that does not have the expected layout or content.
     #[error("{0}")]
     Invalid(String),
@@ -49,17 +65,47 @@ pub enum DataError {
     Io(#[from] samcell_io::IoError),
 }
 
+/// `e` with its causes ("message: cause: ..."), for errors kept as text: a system error is the
+/// source of samcell-io's and this crate's errors, not part of their message.
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
 impl DataError {
     pub(crate) fn read(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         DataError::Read {
             path: path.into(),
             reason: reason.into(),
+            source: None,
+        }
+    }
+    /// A read error caused by the system's `source` (`reason` says what was being done).
+    pub(crate) fn read_io(path: impl Into<PathBuf>, reason: &str, source: std::io::Error) -> Self {
+        DataError::Read {
+            path: path.into(),
+            reason: reason.to_string(),
+            source: Some(source),
         }
     }
     pub(crate) fn write(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         DataError::Write {
             path: path.into(),
             reason: reason.into(),
+            source: None,
+        }
+    }
+    /// A write error caused by the system's `source` (`reason` says what was being done).
+    pub(crate) fn write_io(path: impl Into<PathBuf>, reason: &str, source: std::io::Error) -> Self {
+        DataError::Write {
+            path: path.into(),
+            reason: reason.to_string(),
+            source: Some(source),
         }
     }
 }

@@ -125,8 +125,7 @@ fn partial_path(out: &Path) -> PathBuf {
 }
 
 fn sha256_file(path: &Path) -> Result<String, DataError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| DataError::read(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| DataError::read_io(path, "cannot read", e))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
@@ -155,14 +154,13 @@ impl TrainSetWriter {
         }
         let partial = partial_path(out);
         if partial.exists() {
-            std::fs::remove_dir_all(&partial).map_err(|e| {
-                DataError::write(&partial, format!("cannot remove stale partial set: {e}"))
-            })?;
+            std::fs::remove_dir_all(&partial)
+                .map_err(|e| DataError::write_io(&partial, "cannot remove stale partial set", e))?;
         }
         for sub in ["images", "labels", "targets"] {
             let d = partial.join(sub);
             std::fs::create_dir_all(&d)
-                .map_err(|e| DataError::write(&d, format!("cannot create folder: {e}")))?;
+                .map_err(|e| DataError::write_io(&d, "cannot create folder", e))?;
         }
         Ok(Self {
             out: out.to_path_buf(),
@@ -215,10 +213,10 @@ impl TrainSetWriter {
             ));
         }
         let image = samcell_io::read_gray(&pair.image, &samcell_io::ReadOptions::default())
-            .map_err(|e| format!("unreadable image: {e}"))?;
+            .map_err(|e| format!("unreadable image: {}", crate::error_text(&e)))?;
         let labels = pair
             .load_labels()
-            .map_err(|e| format!("unreadable labels: {e}"))?;
+            .map_err(|e| format!("unreadable labels: {}", crate::error_text(&e)))?;
         if image.shape_hw() != labels.shape_hw() {
             return Err(format!(
                 "size mismatch: image {}x{}, labels {}x{} ({})",
@@ -310,25 +308,22 @@ impl TrainSetWriter {
             let old = PathBuf::from(old);
             if old.exists() {
                 std::fs::remove_dir_all(&old)
-                    .map_err(|e| DataError::write(&old, format!("cannot remove: {e}")))?;
+                    .map_err(|e| DataError::write_io(&old, "cannot remove", e))?;
             }
-            std::fs::rename(&self.out, &old).map_err(|e| {
-                DataError::write(&self.out, format!("cannot move the old set aside: {e}"))
-            })?;
+            std::fs::rename(&self.out, &old)
+                .map_err(|e| DataError::write_io(&self.out, "cannot move the old set aside", e))?;
             std::fs::rename(&self.partial, &self.out).map_err(|e| {
-                DataError::write(&self.out, format!("cannot move the new set in place: {e}"))
+                DataError::write_io(&self.out, "cannot move the new set in place", e)
             })?;
             let remove = if old.is_dir() {
                 std::fs::remove_dir_all(&old)
             } else {
                 std::fs::remove_file(&old)
             };
-            remove
-                .map_err(|e| DataError::write(&old, format!("cannot remove the old set: {e}")))?;
+            remove.map_err(|e| DataError::write_io(&old, "cannot remove the old set", e))?;
         } else {
-            std::fs::rename(&self.partial, &self.out).map_err(|e| {
-                DataError::write(&self.out, format!("cannot move the set in place: {e}"))
-            })?;
+            std::fs::rename(&self.partial, &self.out)
+                .map_err(|e| DataError::write_io(&self.out, "cannot move the set in place", e))?;
         }
         Ok(manifest)
     }

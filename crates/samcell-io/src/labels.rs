@@ -29,12 +29,8 @@ use tiff::ColorType;
 /// Reads a label image (see the module docs for the accepted formats) under the process-wide
 /// pixel limit.
 pub fn read_labels(path: &Path) -> Result<Labels, IoError> {
-    let err = |reason: String| IoError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    decode_labels(&bytes).map_err(err)
+    let bytes = std::fs::read(path).map_err(|e| IoError::read_io(path, "cannot read", e))?;
+    decode_labels(&bytes).map_err(|reason| IoError::read(path, reason))
 }
 
 /// Decodes label-image bytes (TIFF or PNG) under the process-wide pixel limit; the error is a

@@ -279,10 +279,7 @@ pub(crate) fn read_gray_keeping_wide(
     path: &Path,
     opts: &ReadOptions,
 ) -> Result<(GrayU8, SourceInfo, Option<Vec<f64>>), IoError> {
-    let err = |reason: String| IoError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let err = |reason: String| IoError::read(path, reason);
     check_scaling(&opts.scaling).map_err(err)?;
     let bytes = read_bytes(path)?;
     decode_gray_keeping_wide(&bytes, opts).map_err(err)
@@ -362,10 +359,7 @@ fn decode_gray_keeping_wide(
 
 /// Number of pages (image directories) in a TIFF; 1 for the other formats.
 pub fn page_count(path: &Path) -> Result<usize, IoError> {
-    let err = |reason: String| IoError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let err = |reason: String| IoError::read(path, reason);
     let bytes = read_bytes(path)?;
     match detect(&bytes).map_err(err)? {
         Format::Tiff => tiff_input::page_count(&bytes, crate::limits::max_pixels()).map_err(err),
@@ -389,19 +383,15 @@ fn check_scaling(s: &Scaling) -> Result<(), String> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, IoError> {
-    let err = |reason: String| IoError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
     if path.is_dir() {
-        return Err(err("is a directory, not an image file".into()));
+        return Err(IoError::read(path, "is a directory, not an image file"));
     }
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => err("file not found".into()),
-        _ => err(format!("cannot read file: {e}")),
+        std::io::ErrorKind::NotFound => IoError::read(path, "file not found"),
+        _ => IoError::read_io(path, "cannot read file", e),
     })?;
     if bytes.is_empty() {
-        return Err(err("empty file (0 bytes)".into()));
+        return Err(IoError::read(path, "empty file (0 bytes)"));
     }
     Ok(bytes)
 }

@@ -24,10 +24,7 @@ use tiff::encoder::compression::DeflateLevel;
 use tiff::encoder::{Compression, TiffEncoder};
 
 fn werr(path: &Path, reason: impl Into<String>) -> IoError {
-    IoError::Write {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    IoError::write(path, reason)
 }
 
 /// Bit depth [`write_labels_tiff`] uses for `labels`: 16 when the largest label is <= 65535.
@@ -44,9 +41,13 @@ pub fn write_labels_tiff(path: &Path, labels: &Labels) -> Result<(), IoError> {
     let (w, h) = dims(path, labels.width(), labels.height())?;
     if label_tiff_bits(labels) == 16 {
         let v: Vec<u16> = labels.data().iter().map(|&x| x as u16).collect();
-        write_atomic_with(path, |out| encode_tiff::<Gray16>(out, w, h, &v))
+        write_atomic_with(path, |out| {
+            encode_tiff::<Gray16>(out, w, h, &v).map_err(|r| werr(path, r))
+        })
     } else {
-        write_atomic_with(path, |out| encode_tiff::<Gray32>(out, w, h, labels.data()))
+        write_atomic_with(path, |out| {
+            encode_tiff::<Gray32>(out, w, h, labels.data()).map_err(|r| werr(path, r))
+        })
     }
 }
 
@@ -54,7 +55,7 @@ pub fn write_labels_tiff(path: &Path, labels: &Labels) -> Result<(), IoError> {
 pub fn write_f32_tiff(path: &Path, map: &MapF32) -> Result<(), IoError> {
     let (w, h) = dims(path, map.width(), map.height())?;
     write_atomic_with(path, |out| {
-        encode_tiff::<Gray32Float>(out, w, h, map.data())
+        encode_tiff::<Gray32Float>(out, w, h, map.data()).map_err(|r| werr(path, r))
     })
 }
 
@@ -88,15 +89,15 @@ where
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     write_atomic_with(path, |out| {
         out.write_all(bytes)
-            .map_err(|e| format!("cannot write: {e}"))
+            .map_err(|e| IoError::write_io(path, "cannot write", e))
     })
 }
 
 /// [`write_atomic`] with `fill` writing the content into the (buffered) temporary file; an
-/// error from `fill` is its reason, and leaves nothing behind.
+/// error from `fill` is returned as it is, and leaves nothing behind.
 fn write_atomic_with(
     path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), String>,
+    fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), IoError>,
 ) -> Result<(), IoError> {
     if path.file_name().is_none() {
         return Err(werr(path, "not a file path"));
@@ -117,23 +118,18 @@ fn write_atomic_with(
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     let tmp = builder.tempfile_in(dir).map_err(|e| {
-        werr(
-            path,
-            format!("cannot create a temporary file in {}: {e}", dir.display()),
-        )
+        let reason = format!("cannot create a temporary file in {}", dir.display());
+        IoError::write_io(path, reason, e)
     })?;
     let mut out = BufWriter::new(tmp.as_file());
-    fill(&mut out).map_err(|reason| werr(path, reason))?;
+    fill(&mut out)?;
     out.into_inner()
-        .map_err(|e| werr(path, format!("cannot write: {}", e.error())))?;
+        .map_err(|e| IoError::write_io(path, "cannot write", e.into_error()))?;
     tmp.as_file()
         .sync_all()
-        .map_err(|e| werr(path, format!("cannot flush to disk: {e}")))?;
+        .map_err(|e| IoError::write_io(path, "cannot flush to disk", e))?;
     tmp.persist(path).map_err(|e| {
-        werr(
-            path,
-            format!("cannot move the temporary file into place: {}", e.error),
-        )
+        IoError::write_io(path, "cannot move the temporary file into place", e.error)
     })?;
     // make the rename itself durable; not all platforms can open a directory, so best effort
     if let Ok(d) = std::fs::File::open(dir) {

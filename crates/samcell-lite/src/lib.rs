@@ -69,9 +69,11 @@ pub enum LiteError {
     Config(String),
     #[error("bad samcell-lite weights: {0}")]
     Format(String),
-    #[error("cannot access {}: {source}", path.display())]
+    /// A weights file that cannot be read or written; the system's error is the source.
+    #[error("cannot access {}", path.display())]
     Io {
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
     #[error("this build has no lite model (models/samcell-lite.safetensors was not present at build time)")]

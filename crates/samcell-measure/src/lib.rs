@@ -51,7 +51,15 @@ use std::path::PathBuf;
 pub enum MeasureError {
     /// A label image that cannot be read or is not a label image.
     #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// The system's error when the file itself could not be read (not in `reason`).
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Writing an output failed.
     #[error(transparent)]
     Write(#[from] samcell_io::IoError),

@@ -35,16 +35,26 @@ fn err(path: &Path, reason: impl Into<String>) -> ModelError {
     ModelError::Checkpoint {
         path: path.to_path_buf(),
         reason: reason.into(),
+        source: None,
+    }
+}
+
+/// A checkpoint error caused by the system's `source` (`reason` says what was being done).
+fn err_io(path: &Path, reason: &str, source: std::io::Error) -> ModelError {
+    ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+        source: Some(source),
     }
 }
 
 /// Detects the format from the first bytes of `path`.
 pub fn sniff(path: &Path) -> Result<Format, ModelError> {
-    let mut f = std::fs::File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let mut f = std::fs::File::open(path).map_err(|e| err_io(path, "cannot open", e))?;
     let mut head = [0u8; 16];
     let n = f
         .read(&mut head)
-        .map_err(|e| err(path, format!("cannot read: {e}")))?;
+        .map_err(|e| err_io(path, "cannot read", e))?;
     if n == 0 {
         return Err(err(path, "the file is empty"));
     }
@@ -69,8 +79,7 @@ impl Checkpoint {
         let format = sniff(path)?;
         let raw: Vec<(String, Tensor)> = match format {
             Format::Safetensors => {
-                let bytes =
-                    std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+                let bytes = std::fs::read(path).map_err(|e| err_io(path, "cannot read", e))?;
                 // validate the header and data extents first: candle's loader panics on some corruptions
                 safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
                     err(path, format!("corrupt or truncated safetensors file: {e}"))
@@ -212,7 +221,7 @@ fn list(items: &[String]) -> String {
 /// load as wrong weights without any error. Truncation is caught earlier, by the missing central
 /// directory.
 fn check_zip(path: &Path) -> Result<(), ModelError> {
-    let f = std::fs::File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| err_io(path, "cannot open", e))?;
     let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
         .map_err(|e| err(path, format!("truncated or corrupt PyTorch archive: {e}")))?;
     let mut has_pickle = false;

@@ -40,15 +40,25 @@ use std::path::PathBuf;
 pub enum ModelError {
     /// A checkpoint that cannot be used; says which file and what is wrong with it.
     #[error("{path}: {reason}")]
-    Checkpoint { path: PathBuf, reason: String },
+    Checkpoint {
+        /// The checkpoint file as given.
+        path: PathBuf,
+        /// What is wrong with it, for the message.
+        reason: String,
+        /// The system's error, when the file itself could not be read (not in `reason`).
+        #[source]
+        source: Option<std::io::Error>,
+    },
     #[error("checkpoint is missing keys: {0:?}")]
     MissingKeys(Vec<String>),
     #[error("{0}")]
     Shape(String),
     #[error("{0}")]
     Config(String),
+    /// A tensor operation failed; candle's error is written into the message, not returned as a
+    /// separate cause, so a printed chain says it once.
     #[error("tensor computation failed: {0}")]
-    Compute(#[from] candle_core::Error),
+    Compute(candle_core::Error),
     /// A crop with no pixels given to SAM's input encoding.
     #[error("empty crop ({width}x{height})")]
     EmptyCrop {
@@ -67,6 +77,12 @@ pub enum ModelError {
     /// A CUDA device was asked for in a build without the `cuda` feature.
     #[error("this samcell was built without CUDA support (rebuild with `--features cuda`)")]
     NoCuda,
+}
+
+impl From<candle_core::Error> for ModelError {
+    fn from(e: candle_core::Error) -> Self {
+        Self::Compute(e)
+    }
 }
 
 /// The device models run on: the CPU, or the first CUDA GPU when `cuda` (builds with the `cuda`

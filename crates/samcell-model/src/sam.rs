@@ -86,6 +86,7 @@ impl SamModel {
             Self::build(&tensors, config, device, exec).map_err(|e| ModelError::Checkpoint {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
+                source: None,
             })?;
         model.format = ckpt.format;
         model.dtype = if device.is_cpu() { DType::F32 } else { dtype };
@@ -237,6 +238,7 @@ pub fn read_checkpoint(
                     HeadOverrides::from_hf_json(&text).map_err(|e| ModelError::Checkpoint {
                         path: cfg_path.clone(),
                         reason: e.to_string(),
+                        source: None,
                     })?
                 }
                 Err(_) => HeadOverrides::default(),

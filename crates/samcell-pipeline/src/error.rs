@@ -21,7 +21,7 @@ pub enum PipelineError {
         height: usize,
     },
     /// The predictor failed on a batch of crops.
-    #[error("{}: predictor failed: {source}", crop_span(.first, .count, .total))]
+    #[error("{}: predictor failed: {error}", crop_span(.first, .count, .total))]
     Predict {
         /// Index of the first crop of the failing batch.
         first: usize,
@@ -29,8 +29,8 @@ pub enum PipelineError {
         count: usize,
         /// Number of crops of the image.
         total: usize,
-        #[source]
-        source: PredictError,
+        /// The predictor's error, written into this one's message (not a separate cause).
+        error: PredictError,
     },
     /// The predictor returned a different number of maps than crops it was given.
     #[error("{}: predictor returned {got} maps for {count} crops", crop_span(.first, .count, .total))]
@@ -66,16 +66,16 @@ pub enum PipelineError {
         count: usize,
     },
     /// An image operation failed on a crop (`index` is `None` for whole-image operations).
-    #[error("{}: {source}", crop_or_image(.index))]
+    #[error("{}: {error}", crop_or_image(.index))]
     Imaging {
         /// Index of the crop; `None` for an operation on the whole image.
         index: Option<usize>,
-        #[source]
-        source: ImagingError,
+        /// The image operation's error, written into this one's message.
+        error: ImagingError,
     },
     /// Post-processing (seeds + watershed) failed.
     #[error("post-processing: {0}")]
-    Morphology(#[from] MorphologyError),
+    Morphology(MorphologyError),
     /// A caller-provided buffer or array of the wrong size.
     #[error("{0}")]
     Shape(String),
@@ -84,18 +84,23 @@ pub enum PipelineError {
 impl PipelineError {
     /// Wraps an imaging error that happened on crop `index`.
     pub(crate) fn imaging_on(index: usize) -> impl FnOnce(ImagingError) -> Self {
-        move |source| Self::Imaging {
+        move |error| Self::Imaging {
             index: Some(index),
-            source,
+            error,
         }
     }
 
     /// Wraps an imaging error of a whole-image operation.
-    pub(crate) fn imaging(source: ImagingError) -> Self {
-        Self::Imaging {
-            index: None,
-            source,
-        }
+    pub(crate) fn imaging(error: ImagingError) -> Self {
+        Self::Imaging { index: None, error }
+    }
+}
+
+/// The morphology error is written into the message ("post-processing: ..."), so it is not
+/// also returned as the source: a printed chain says it once.
+impl From<MorphologyError> for PipelineError {
+    fn from(e: MorphologyError) -> Self {
+        Self::Morphology(e)
     }
 }
 
@@ -111,5 +116,34 @@ fn crop_or_image(index: &Option<usize>) -> String {
     match index {
         Some(i) => format!("crop {i}"),
         None => "image".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    /// Each variant writes its cause into its message and does not return it again as the
+    /// source, so a printed chain says it once.
+    #[test]
+    fn causes_are_said_once() {
+        let e = PipelineError::Predict {
+            first: 0,
+            count: 1,
+            total: 2,
+            error: PredictError("out of memory".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "crop 0 of 2: predictor failed: out of memory"
+        );
+        assert!(e.source().is_none());
+        let e = PipelineError::from(MorphologyError::Shape("2x2 labels for a 3x3 map".into()));
+        assert_eq!(e.to_string(), "post-processing: 2x2 labels for a 3x3 map");
+        assert!(e.source().is_none());
+        let e = PipelineError::imaging_on(4)(ImagingError::Invalid("clip limit -1".into()));
+        assert_eq!(e.to_string(), "crop 4: clip limit -1");
+        assert!(e.source().is_none());
     }
 }

@@ -215,7 +215,7 @@ impl Segmenter {
                         first: done,
                         count,
                         total,
-                        source,
+                        error: source,
                     })?;
             timings.predict += t.elapsed();
             if maps.len() != count {

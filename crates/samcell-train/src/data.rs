@@ -72,7 +72,8 @@ pub struct TrainSetSource {
 impl TrainSetSource {
     /// Opens and verifies the set's manifest.
     pub fn open(dir: &Path) -> Result<Self, TrainError> {
-        let set = samcell_data::TrainSet::open(dir).map_err(|e| TrainError::Data(e.to_string()))?;
+        let set = samcell_data::TrainSet::open(dir)
+            .map_err(|e| TrainError::Data(crate::error::chain(&e)))?;
         let ids = set.samples().iter().map(|s| s.id.clone()).collect();
         Ok(Self {
             dir: dir.to_path_buf(),

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use crate::arch::lite::TrainableLite;
 use crate::arch::sam::TrainableSam;
+use crate::error::about_file;
 use crate::{TrainError, TrainableModel};
 use samcell_lite::LiteConfig;
 
@@ -141,7 +142,7 @@ pub fn build_sam(spec: ModelSpec, device: &Device) -> Result<Box<dyn TrainableMo
                 None => None,
             };
             TrainableSam::load(path, heads, device)
-                .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?
+                .map_err(|e| TrainError::Config(about_file(path, &e)))?
         }
         ModelSpec::Scratch(json, seed) => {
             TrainableSam::from_scratch(sam_config(json)?, seed, device)
@@ -175,7 +176,7 @@ pub fn build_lite(
 ) -> Result<(Box<dyn TrainableModel>, LiteConfig), TrainError> {
     let model = match spec {
         ModelSpec::Checkpoint(path, _) => TrainableLite::load(path, device)
-            .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?,
+            .map_err(|e| TrainError::Config(about_file(path, &e)))?,
         ModelSpec::Scratch(json, seed) => {
             let config: LiteConfig = serde_json::from_value(json.clone())
                 .map_err(|e| TrainError::Config(format!("lite configuration {json}: {e}")))?;

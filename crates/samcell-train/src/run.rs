@@ -147,7 +147,7 @@ impl RunFolder {
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(run.state_dir()).map_err(|e| TrainError::io(dir, e))?;
+        std::fs::create_dir_all(run.state_dir()).map_err(|e| TrainError::system(dir, e))?;
         let text =
             serde_json::to_string_pretty(record).map_err(|e| TrainError::io(&run.config(), e))?;
         write_atomic(&run.config(), text.as_bytes())?;
@@ -174,7 +174,7 @@ impl RunFolder {
                 diff,
             });
         }
-        std::fs::create_dir_all(run.state_dir()).map_err(|e| TrainError::io(dir, e))?;
+        std::fs::create_dir_all(run.state_dir()).map_err(|e| TrainError::system(dir, e))?;
         Ok(run)
     }
 
@@ -194,7 +194,7 @@ impl RunFolder {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(TrainError::io(&pointer, e)),
+            Err(e) => Err(TrainError::system(&pointer, e)),
         }
     }
 
@@ -202,9 +202,9 @@ impl RunFolder {
     pub fn new_checkpoint_dir(&self, iteration: u64) -> Result<PathBuf, TrainError> {
         let p = self.state_dir().join(format!("ckpt-{iteration:010}"));
         if p.exists() {
-            std::fs::remove_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
+            std::fs::remove_dir_all(&p).map_err(|e| TrainError::system(&p, e))?;
         }
-        std::fs::create_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
+        std::fs::create_dir_all(&p).map_err(|e| TrainError::system(&p, e))?;
         Ok(p)
     }
 
@@ -216,7 +216,7 @@ impl RunFolder {
             .unwrap_or_default();
         // Make the folder's files durable before the pointer names it.
         for f in std::fs::read_dir(ckpt)
-            .map_err(|e| TrainError::io(ckpt, e))?
+            .map_err(|e| TrainError::system(ckpt, e))?
             .flatten()
         {
             if let Ok(file) = std::fs::File::open(f.path()) {
@@ -225,7 +225,7 @@ impl RunFolder {
         }
         write_atomic(&self.state_dir().join("latest"), name.as_bytes())?;
         for e in std::fs::read_dir(self.state_dir())
-            .map_err(|e| TrainError::io(&self.state_dir(), e))?
+            .map_err(|e| TrainError::system(&self.state_dir(), e))?
             .flatten()
         {
             let p = e.path();
@@ -234,7 +234,7 @@ impl RunFolder {
                     .map(|n| n.to_string_lossy() != name)
                     .unwrap_or(false)
             {
-                std::fs::remove_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
+                std::fs::remove_dir_all(&p).map_err(|e| TrainError::system(&p, e))?;
             }
         }
         Ok(())
@@ -262,7 +262,8 @@ impl RunFolder {
 
 /// Atomic file write (temporary file in the same folder, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    samcell_io::write_atomic(path, bytes).map_err(|e| TrainError::io(path, e))
+    // samcell-io's error names the file already
+    Ok(samcell_io::write_atomic(path, bytes)?)
 }
 
 /// Writes a JSON value atomically.
@@ -273,6 +274,6 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
 
 /// Reads a JSON file.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::system(path, e))?;
     serde_json::from_str(&text).map_err(|e| TrainError::io(path, e))
 }

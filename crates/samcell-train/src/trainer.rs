@@ -209,7 +209,7 @@ fn save_model(model: &dyn TrainableModel, path: &std::path::Path) -> Result<(), 
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.partial"));
     model.save_safetensors(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::system(path, e))
 }
 
 /// Trains `model` in `run` (a folder made by [`RunFolder::create`] or [`RunFolder::resume`];

@@ -245,7 +245,7 @@ pub fn save(dir: &Path, job: &Job) -> Result<(), WebError> {
     let text =
         serde_json::to_vec_pretty(job).map_err(|e| WebError::Io(format!("job {}: {e}", job.id)))?;
     samcell_io::write_atomic(&dir.join(files::RECORD), &text)
-        .map_err(|e| WebError::Io(e.to_string()))
+        .map_err(|e| WebError::Io(e.full_message()))
 }
 
 /// Reads every `jobs/*/job.json`. A record that cannot be read becomes a failed job (so that it

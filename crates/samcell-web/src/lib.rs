@@ -55,15 +55,23 @@ pub enum WebError {
     #[error("invalid settings: {0}")]
     Config(String),
     /// The address cannot be bound (in use, no permission, unknown host).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
         #[source]
         source: std::io::Error,
     },
-    /// The work directory cannot be created or written.
+    /// The work directory cannot be created or written; the system's error is the source.
     #[error("work directory {path}: {reason}")]
-    WorkDir { path: PathBuf, reason: String },
+    WorkDir {
+        /// The work directory.
+        path: PathBuf,
+        /// What could not be done.
+        reason: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Reading or writing a job's files.
     #[error("{0}")]
     Io(String),
@@ -71,7 +79,7 @@ pub enum WebError {
     #[error("{0}")]
     Processing(String),
     /// The HTTP server stopped with an error.
-    #[error("server error: {0}")]
+    #[error("server error")]
     Server(#[source] std::io::Error),
 }
 

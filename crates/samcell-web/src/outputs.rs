@@ -24,8 +24,16 @@ use samcell_measure::{measure_labels, Intensity, MeasureConfig};
 use crate::job::{files, Metrics};
 use crate::WebError;
 
-fn io_err(e: impl std::fmt::Display) -> WebError {
-    WebError::Io(e.to_string())
+/// An output that cannot be written, as text with its causes (samcell-io keeps the system's
+/// error as the source, not in its own message).
+fn io_err(e: impl std::error::Error) -> WebError {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    WebError::Io(text)
 }
 
 /// Encodes RGBA or grey pixels as a PNG quickly (viewer layers are re-made on every re-threshold).

@@ -73,17 +73,24 @@ impl AppState {
     /// that were not finished, and starts the worker.
     pub fn open(cfg: ServeConfig, segmenter: Arc<Segmenter>) -> Result<Self, WebError> {
         cfg.validate().map_err(WebError::Config)?;
-        let wd_err = |reason: String| WebError::WorkDir {
-            path: cfg.work_dir.clone(),
-            reason,
+        let work_dir = &cfg.work_dir;
+        let wd_err = |dir: &std::path::Path| {
+            // the message names the work directory already: the folder relative to it
+            let reason = format!(
+                "cannot create {}",
+                dir.strip_prefix(work_dir).unwrap_or(dir).display()
+            );
+            move |source| WebError::WorkDir {
+                path: work_dir.clone(),
+                reason,
+                source,
+            }
         };
         let root = job::jobs_root(&cfg.work_dir);
         let tmp = cfg.work_dir.join("tmp");
-        std::fs::create_dir_all(&root)
-            .map_err(|e| wd_err(format!("cannot create {}: {e}", root.display())))?;
+        std::fs::create_dir_all(&root).map_err(wd_err(&root))?;
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)
-            .map_err(|e| wd_err(format!("cannot create {}: {e}", tmp.display())))?;
+        std::fs::create_dir_all(&tmp).map_err(wd_err(&tmp))?;
         let (loaded, problems) = job::load_all(&root);
         for p in problems {
             tracing::warn!("unreadable job record: {p}");
@@ -321,12 +328,13 @@ impl Shared {
         }
         let dir = self.dir(id);
         let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
-            .map_err(|e| WebError::Io(e.to_string()))?;
+            .map_err(|e| WebError::Io(e.full_message()))?;
         let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF))
-            .map_err(|e| WebError::Io(e.to_string()))?;
+            .map_err(|e| WebError::Io(e.full_message()))?;
         let (_, raw, _) = samcell_io::read_gray_raw(input, &read_options(page)).map_err(|e| {
             WebError::Io(format!(
-                "cannot read the uploaded image again to measure its intensities: {e}"
+                "cannot read the uploaded image again to measure its intensities: {}",
+                e.full_message()
             ))
         })?;
         let size = |w: usize, h: usize| format!("{w}x{h}");
@@ -467,13 +475,8 @@ impl Shared {
         }
         // the 8-bit image for the model and the viewer, and the file's own values for the
         // intensity measurements (as `samcell segment` measures them)
-        let (gray, raw, info) =
-            samcell_io::read_gray_raw(&input, &read_options(j.page)).map_err(|e| match e {
-                samcell_io::IoError::Read { reason, .. }
-                | samcell_io::IoError::Write { reason, .. } => {
-                    format!("cannot read the image: {reason}")
-                }
-            })?;
+        let (gray, raw, info) = samcell_io::read_gray_raw(&input, &read_options(j.page))
+            .map_err(|e| format!("cannot read the image: {}", e.detail()))?;
         let read_time = t.elapsed();
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;

@@ -69,6 +69,11 @@ fn segment_and_write(
     outputs.invalidate()?;
     // the record and the log line name the input; keep only the reason of a read error
     let (image, raw, info) = samcell_io::read_gray_raw(input, read).map_err(|e| match e {
+        samcell_io::IoError::Read {
+            reason,
+            source: Some(source),
+            ..
+        } => anyhow::Error::new(source).context(format!("cannot read the image: {reason}")),
         samcell_io::IoError::Read { reason, .. } => {
             anyhow::anyhow!("cannot read the image: {reason}")
         }

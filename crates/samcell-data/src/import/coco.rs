@@ -125,8 +125,7 @@ pub struct CocoSet {
 impl CocoSet {
     /// Parses a COCO JSON file.
     pub fn load(json: &Path) -> Result<Self, DataError> {
-        let bytes =
-            std::fs::read(json).map_err(|e| DataError::read(json, format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(json).map_err(|e| DataError::read_io(json, "cannot read", e))?;
         Self::parse(json, &bytes)
     }
 

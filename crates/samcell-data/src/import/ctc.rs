@@ -51,11 +51,11 @@ pub(super) fn discover(opts: &ImportOptions) -> Result<Discovery, DataError> {
             continue;
         }
         let rd = std::fs::read_dir(input)
-            .map_err(|e| DataError::read(input, format!("cannot list folder: {e}")))?;
+            .map_err(|e| DataError::read_io(input, "cannot list folder", e))?;
         let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
         for e in rd {
             let p = e
-                .map_err(|e| DataError::read(input, format!("cannot list folder: {e}")))?
+                .map_err(|e| DataError::read_io(input, "cannot list folder", e))?
                 .path();
             if p.is_dir() && !file_name(&p).ends_with("_GT") {
                 if let Some(seg) = gt_seg(&p) {

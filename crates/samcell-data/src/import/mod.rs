@@ -161,12 +161,12 @@ pub fn sanitize_id(s: &str) -> String {
 
 /// Image-like files (by extension) directly in `dir`, sorted by name; hidden files ignored.
 pub(crate) fn list_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| DataError::read(dir, format!("cannot list folder: {e}")))?;
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| DataError::read_io(dir, "cannot list folder", e))?;
     let mut v = Vec::new();
     for e in rd {
         let p = e
-            .map_err(|e| DataError::read(dir, format!("cannot list folder: {e}")))?
+            .map_err(|e| DataError::read_io(dir, "cannot list folder", e))?
             .path();
         let name = file_name(&p);
         if p.is_file() && !name.starts_with('.') && has_image_ext(&p) {

@@ -12,15 +12,12 @@ use tiff::decoder::{Decoder, DecodingResult};
 use tiff::ColorType;
 
 fn rerr(path: &Path, reason: impl Into<String>) -> IoError {
-    IoError::Read {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    IoError::read(path, reason)
 }
 
 /// Reads the first page of a single-channel 32-bit float TIFF as a map.
 pub fn read_f32_tiff(path: &Path) -> Result<MapF32, IoError> {
-    let f = std::fs::File::open(path).map_err(|e| rerr(path, format!("cannot open: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| IoError::read_io(path, "cannot open", e))?;
     let limit = crate::limits::max_pixels();
     let mut d = Decoder::new(std::io::BufReader::new(f))
         .map_err(|e| rerr(path, format!("not a readable TIFF: {e}")))?

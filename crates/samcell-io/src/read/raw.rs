@@ -158,12 +158,8 @@ pub fn read_gray_raw(
             _ => RawValues::F64(v),
         },
     };
-    let raw = RawGray::new(info.width, info.height, info.sample, values).map_err(|reason| {
-        IoError::Read {
-            path: path.to_path_buf(),
-            reason,
-        }
-    })?;
+    let raw = RawGray::new(info.width, info.height, info.sample, values)
+        .map_err(|reason| IoError::read(path, reason))?;
     Ok((img, raw, info))
 }
 

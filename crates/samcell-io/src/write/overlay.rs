@@ -115,6 +115,6 @@ pub fn write_overlay_png(
     write_atomic_with(path, |out| {
         PngEncoder::new(out)
             .write_image(&rgb, w32, h32, ExtendedColorType::Rgb8)
-            .map_err(|e| format!("cannot encode PNG: {e}"))
+            .map_err(|e| werr(path, format!("cannot encode PNG: {e}")))
     })
 }

@@ -32,7 +32,8 @@ pub struct TrainableLite {
 fn lite_err(e: LiteError) -> candle_core::Error {
     match e {
         LiteError::Candle(e) => e,
-        e => candle_core::Error::Msg(e.to_string()),
+        // with its causes: an I/O error is the source, not part of the message
+        e => candle_core::Error::Msg(crate::error::chain(&e)),
     }
 }
 
