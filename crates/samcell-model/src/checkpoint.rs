@@ -22,12 +22,15 @@ use std::path::Path;
 pub enum Format {
     /// `torch.save` zip archive (PyTorch >= 1.6), any extension.
     TorchZip,
+    /// safetensors file (8-byte header length, then a JSON header), any extension.
     Safetensors,
 }
 
 /// Tensors of a checkpoint, by Hugging Face key, as f32 on the CPU.
 pub struct Checkpoint {
+    /// Every tensor of the file, keyed by its Hugging Face `SamModel.state_dict()` name.
     pub tensors: HashMap<String, Tensor>,
+    /// The format the file was read as.
     pub format: Format,
 }
 

@@ -12,29 +12,48 @@ use std::collections::HashMap;
 /// Vision encoder (ViT) hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VisionConfig {
+    /// Token width of the encoder blocks (ViT-B 768, ViT-L 1024, ViT-H 1280).
     pub hidden: usize,
+    /// Number of transformer blocks (ViT-B 12, ViT-L 24, ViT-H 32).
     pub layers: usize,
+    /// Attention heads per block (`hidden / heads` is the head width, 64 in SAM).
     pub heads: usize,
+    /// Hidden width of each block's MLP (4 × `hidden` in SAM).
     pub mlp_dim: usize,
+    /// Side of the square patches in pixels (16 in SAM).
     pub patch: usize,
+    /// Side of the square input image in pixels (1024 in SAM).
     pub image_size: usize,
+    /// Side of the attention windows of the windowed blocks, in patches (14 in SAM).
     pub window: usize,
+    /// Indices of the blocks that attend over the whole grid instead of windows, ascending.
     pub global_layers: Vec<usize>,
+    /// Channels of the neck's output, i.e. of the image embedding (256 in SAM).
     pub neck_channels: usize,
 }
 
 /// Mask decoder hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecoderConfig {
+    /// Token width of the two-way transformer (256 in SAM, equal to the image embedding's channels).
     pub hidden: usize,
+    /// Number of two-way transformer blocks (2 in SAM).
     pub layers: usize,
+    /// Attention heads of every decoder attention (8 in SAM; not visible in the shapes).
     pub heads: usize,
+    /// Hidden width of each block's MLP (2048 in SAM).
     pub mlp_dim: usize,
+    /// Factor by which the token-image cross attentions narrow the width (2 in SAM).
     pub downsample: usize,
+    /// Number of mask tokens, i.e. of masks predicted per prompt (4 in SAM).
     pub mask_tokens: usize,
+    /// Linear layers of each hypernetwork MLP, input and output projections included (3 in SAM).
     pub hyper_layers: usize,
+    /// Linear layers of the IoU prediction head, input and output projections included (3 in SAM).
     pub iou_layers: usize,
+    /// Output channels of the first transposed convolution of the upscaler (`hidden / 4` in SAM).
     pub upscale1: usize,
+    /// Output channels of the second transposed convolution, the per-pixel mask features (`hidden / 8` in SAM).
     pub upscale2: usize,
     /// Channels of the prompt encoder's mask embedding (unused without mask prompts, checked for layout).
     pub mask_input_channels: usize,
@@ -43,7 +62,9 @@ pub struct DecoderConfig {
 /// A whole SAM model's hyper-parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamConfig {
+    /// The image encoder's hyper-parameters.
     pub vision: VisionConfig,
+    /// The mask decoder's hyper-parameters.
     pub decoder: DecoderConfig,
     /// Layer-norm epsilon everywhere (SAM: 1e-6).
     pub eps: f32,
@@ -52,8 +73,11 @@ pub struct SamConfig {
 /// SAM's named sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Variant {
+    /// Width 768, 12 blocks (SAMCell's published checkpoints).
     VitB,
+    /// Width 1024, 24 blocks.
     VitL,
+    /// Width 1280, 32 blocks.
     VitH,
     /// Any other width (test configurations).
     Custom,
@@ -73,7 +97,9 @@ impl std::fmt::Display for Variant {
 /// Head counts that shapes cannot reveal, from a Hugging Face `config.json` if available.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HeadOverrides {
+    /// Attention heads of the image encoder; `None`: width / head width of the relative position tables.
     pub vision_heads: Option<usize>,
+    /// Attention heads of the mask decoder; `None`: SAM's 8.
     pub decoder_heads: Option<usize>,
 }
 
@@ -97,6 +123,7 @@ impl HeadOverrides {
 }
 
 impl SamConfig {
+    /// The named SAM size this configuration matches by encoder width and depth, else `Custom`.
     pub fn variant(&self) -> Variant {
         match (self.vision.hidden, self.vision.layers) {
             (768, 12) => Variant::VitB,

@@ -68,8 +68,11 @@ impl CpuPath {
 /// What the CPU has, as far as this crate's kernels care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuFeatures {
+    /// AVX2 and FMA together (the `Avx2Fma` path's kernels need both).
     pub avx2_fma: bool,
+    /// AVX-512 Foundation.
     pub avx512f: bool,
+    /// AVX512-BF16 (`vdpbf16ps`), reported only together with AVX-512F.
     pub avx512_bf16: bool,
     /// AMX tiles with bf16 products (reported only; no AMX kernel in this build).
     pub amx_bf16: bool,

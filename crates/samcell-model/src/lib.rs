@@ -49,10 +49,16 @@ pub enum ModelError {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// The checkpoint lacks tensors the architecture needs (Hugging Face key names; a trailing
+    /// `.*` stands for a whole group).
     #[error("checkpoint is missing keys: {0:?}")]
     MissingKeys(Vec<String>),
+    /// A tensor or buffer has a shape the architecture or the caller's request does not allow;
+    /// the message names it, its shape and the expected one.
     #[error("{0}")]
     Shape(String),
+    /// The hyper-parameters are inconsistent or unsupported: an unreadable `config.json`, head
+    /// counts that do not divide the widths, an unsupported dtype.
     #[error("{0}")]
     Config(String),
     /// A tensor operation failed; candle's error is written into the message, not returned as a

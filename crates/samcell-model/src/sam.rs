@@ -12,7 +12,9 @@ use std::path::Path;
 
 /// A loaded SAM model.
 pub struct SamModel {
+    /// The hyper-parameters detected from the checkpoint.
     pub config: SamConfig,
+    /// The file format the weights were read from (safetensors for models built from tensors).
     pub format: Format,
     vision: VisionEncoder,
     decoder: MaskDecoder,
@@ -162,6 +164,7 @@ impl SamModel {
         self.mode
     }
 
+    /// The device the weights live on and the forward pass runs on.
     pub fn device(&self) -> &Device {
         &self.device
     }

@@ -226,15 +226,15 @@ proptest! {
         let path = dir.path().join("ckpt");
         let bytes = match kind {
             // the safetensors file, raw
-            0 => muts.iter().fold(safetensors_seed(), |b, m| apply(b, m)),
+            0 => muts.iter().fold(safetensors_seed(), apply),
             // the zip, raw
-            1 => muts.iter().fold(torch_zip(&pickle(&PT_TENSORS), &storages()), |b, m| apply(b, m)),
+            1 => muts.iter().fold(torch_zip(&pickle(&PT_TENSORS), &storages()), apply),
             // the pickle, then zipped
-            2 => torch_zip(&muts.iter().fold(pickle(&PT_TENSORS), |b, m| apply(b, m)), &storages()),
+            2 => torch_zip(&muts.iter().fold(pickle(&PT_TENSORS), apply), &storages()),
             // a storage, then zipped (sizes that no longer match the shapes)
             _ => {
                 let mut s = storages();
-                s[0] = muts.iter().fold(s[0].clone(), |b, m| apply(b, m));
+                s[0] = muts.iter().fold(s[0].clone(), apply);
                 torch_zip(&pickle(&PT_TENSORS), &s)
             }
         };
