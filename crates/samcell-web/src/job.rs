@@ -42,7 +42,9 @@ impl JobState {
 /// Crops predicted so far, out of the image's total.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
+    /// Crops predicted so far.
     pub done: usize,
+    /// Crops of the whole image (0 until the image is read and tiled).
     pub total: usize,
 }
 
@@ -79,9 +81,11 @@ pub struct Job {
     pub batch: String,
     /// File name as uploaded (directories stripped).
     pub name: String,
+    /// Where the job is in its life.
     pub state: JobState,
     /// Why it failed, in words for the user.
     pub error: Option<String>,
+    /// Crops predicted in the current run (kept after it ends).
     pub progress: Progress,
     /// Position in the server's queue (processing order).
     pub seq: u64,
@@ -89,9 +93,13 @@ pub struct Job {
     pub bytes: u64,
     /// Unix milliseconds: uploaded, started, finished (the latest run).
     pub created_ms: u64,
+    /// When the latest run started, Unix milliseconds (`None` while queued).
     pub started_ms: Option<u64>,
+    /// When the latest run ended, done or failed, Unix milliseconds.
     pub finished_ms: Option<u64>,
+    /// Image width in pixels, once the upload was read.
     pub width: Option<usize>,
+    /// Image height in pixels, once the upload was read.
     pub height: Option<usize>,
     /// What the file held (format, bit depth, scaling, the page read), in words.
     pub source: Option<String>,
@@ -111,13 +119,15 @@ pub struct Job {
     /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
     #[serde(default)]
     pub attempts: u32,
-    /// Thresholds of the current results.
+    /// Seed threshold (`map > peak`) of the current results.
     #[serde(serialize_with = "shortest_f32")]
     pub peak: f32,
+    /// Cell extent threshold (`map > fill`) of the current results.
     #[serde(serialize_with = "shortest_f32")]
     pub fill: f32,
     /// Bumped each time the results are rewritten (re-thresholding), so clients can reload.
     pub revision: u32,
+    /// The figures of the current results (`None` until the first run is done).
     pub metrics: Option<Metrics>,
     /// Time per stage, written as whole milliseconds (`read`, `model`, `postprocess`,
     /// `outputs`; `samcell_batch::timings::millis`).
@@ -219,19 +229,30 @@ pub fn valid_batch(b: &str) -> bool {
 
 /// File names of a job directory.
 pub mod files {
+    /// The job record itself ([`super::Job`] as JSON).
     pub const RECORD: &str = "job.json";
     /// The upload as received, `input.<ext>` (`.png`, `.jpg`, `.tif` or `.bmp`): as it is named
     /// in messages.
     pub const INPUT: &str = "input.*";
+    /// The 8-bit grey image the model saw (read back for the overlay on re-thresholding).
     pub const GRAY: &str = "gray.png";
+    /// The blended distance map, f32 (read back for re-thresholding without the model).
     pub const DISTMAP_TIFF: &str = "distmap.tif";
+    /// The cell labels, 0 for background.
     pub const MASKS: &str = "masks.tif";
+    /// The cell outlines drawn over the grey image.
     pub const OVERLAY: &str = "overlay.png";
+    /// One row of measurements per cell.
     pub const CELLS: &str = "cells.csv";
+    /// The image's summary row (cell count, areas, confluency, neighbours).
     pub const SUMMARY: &str = "summary.csv";
+    /// Viewer layer: the grey image contrast-stretched for display.
     pub const VIEW_IMAGE: &str = "view_image.png";
+    /// Viewer layer: every cell filled with its label colour, background transparent.
     pub const VIEW_FILL: &str = "view_fill.png";
+    /// Viewer layer: the cells' boundary pixels in their label colour, the rest transparent.
     pub const VIEW_EDGES: &str = "view_edges.png";
+    /// Viewer layer: the distance map in heat-map colours.
     pub const VIEW_DISTMAP: &str = "view_distmap.png";
 }
 

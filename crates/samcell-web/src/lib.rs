@@ -57,7 +57,9 @@ pub enum WebError {
     /// The address cannot be bound (in use, no permission, unknown host).
     #[error("cannot listen on {addr}")]
     Bind {
+        /// The address as given (`host:port`).
         addr: String,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },

@@ -149,8 +149,11 @@ pub fn view_layers(labels: &Labels) -> (Vec<u8>, Vec<u8>) {
 
 /// What [`write_threshold_outputs`] produced.
 pub struct ThresholdResult {
+    /// The figures of the new labels.
     pub metrics: Metrics,
+    /// Milliseconds spent turning the map into labels.
     pub postprocess_ms: u64,
+    /// Milliseconds spent measuring the labels and writing the files.
     pub outputs_ms: u64,
 }
 
