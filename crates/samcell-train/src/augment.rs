@@ -34,14 +34,19 @@ use crate::rng::Stream;
 /// The drawn augmentation of one sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Augmentation {
+    /// Mirror the image horizontally.
     pub flip: bool,
     /// Rotation in degrees.
     pub angle_deg: f64,
+    /// Isotropic scale factor (1: unchanged).
     pub scale: f64,
+    /// Factor the grey values are multiplied by (1: unchanged).
     pub brightness: f64,
+    /// Invert the image (`255 - v`) after the brightness change; the target is unaffected.
     pub invert: bool,
-    /// Top-left corner of the crop in the augmented canvas.
+    /// Column of the crop's top-left corner in the augmented canvas, px.
     pub crop_x: usize,
+    /// Row of the crop's top-left corner in the augmented canvas, px.
     pub crop_y: usize,
 }
 

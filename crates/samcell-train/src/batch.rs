@@ -23,7 +23,9 @@ use crate::TrainError;
 
 /// One batch: enhanced crops and their targets, in sample order.
 pub struct Batch {
+    /// The CLAHE-enhanced crops (augmented in training batches, plain in validation ones).
     pub crops: Vec<GrayU8>,
+    /// Each crop's distance-map target, of its crop's size (warped like it when augmented).
     pub targets: Vec<MapF32>,
 }
 

@@ -41,6 +41,7 @@ pub trait SampleSource: Sync {
 
 /// Samples held in memory.
 pub struct InMemory {
+    /// Id, image and distance-map target of each sample (image and target of the same size).
     pub samples: Vec<(String, GrayU8, MapF32)>,
 }
 

@@ -13,7 +13,12 @@ pub enum TrainError {
     Data(String),
     /// `--resume` with a configuration that differs from the run folder's.
     #[error("cannot resume {dir}: the run was started with a different configuration ({diff}); start a new run folder or use the same settings")]
-    ConfigMismatch { dir: PathBuf, diff: String },
+    ConfigMismatch {
+        /// The run folder.
+        dir: PathBuf,
+        /// The fields that differ, in words.
+        diff: String,
+    },
     /// A run folder or file that cannot be read or written; names the path.
     #[error("{path}: {reason}")]
     Io {
@@ -45,8 +50,11 @@ pub enum TrainError {
         "loss is {loss} at iteration {iteration} (epoch {epoch}): training diverged; lower --lr"
     )]
     NonFinite {
+        /// The loss of the step (NaN or infinite).
         loss: f64,
+        /// Optimiser steps completed before this one.
         iteration: u64,
+        /// The epoch, counted from 1.
         epoch: usize,
     },
 }

@@ -36,10 +36,15 @@ use std::path::Path;
 /// Hyper-parameters of [`AdamW`] (defaults: the paper's, with PyTorch's eps).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamWConfig {
+    /// Learning rate (1e-4; a schedule overrides it at every step).
     pub lr: f64,
+    /// Decay of the first-moment (mean) estimate (0.9).
     pub beta1: f64,
+    /// Decay of the second-moment (uncentred variance) estimate (0.999).
     pub beta2: f64,
+    /// Added to the denominator's square root for stability (1e-8).
     pub eps: f64,
+    /// Decoupled weight decay, times the learning rate per step (0.1).
     pub weight_decay: f64,
 }
 
@@ -65,10 +70,12 @@ struct ParamState {
 pub struct AdamW {
     params: Vec<(String, Var)>,
     state: HashMap<String, ParamState>,
+    /// The hyper-parameters of the next step.
     pub config: AdamWConfig,
 }
 
 impl AdamW {
+    /// An optimiser over `params` (name, variable) with no moments yet.
     pub fn new(params: Vec<(String, Var)>, config: AdamWConfig) -> Self {
         Self {
             params,
@@ -82,10 +89,12 @@ impl AdamW {
         self.config.lr = lr;
     }
 
+    /// The learning rate of the next step.
     pub fn lr(&self) -> f64 {
         self.config.lr
     }
 
+    /// The optimised variables with their names, in the order given to [`AdamW::new`].
     pub fn params(&self) -> &[(String, Var)] {
         &self.params
     }
@@ -202,6 +211,7 @@ impl AdamW {
 /// The paper's learning-rate schedule (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LrSchedule {
+    /// Peak learning rate, reached at the end of the warm-up.
     pub base_lr: f64,
     /// Warm-up steps (paper: 250).
     pub warmup: usize,

@@ -113,25 +113,32 @@ pub struct RunState {
 /// Paths of a run folder.
 #[derive(Clone, Debug)]
 pub struct RunFolder {
+    /// The run folder (`--out`).
     pub dir: PathBuf,
 }
 
 impl RunFolder {
+    /// `config.json`: the [`RunRecord`].
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.json")
     }
+    /// `log.csv`: one row per epoch.
     pub fn log(&self) -> PathBuf {
         self.dir.join("log.csv")
     }
+    /// `loss.png`: the loss curves.
     pub fn plot(&self) -> PathBuf {
         self.dir.join("loss.png")
     }
+    /// `best.safetensors`: the model at the lowest monitored loss.
     pub fn best(&self) -> PathBuf {
         self.dir.join("best.safetensors")
     }
+    /// `last.safetensors`: the model at the end of the latest epoch.
     pub fn last(&self) -> PathBuf {
         self.dir.join("last.safetensors")
     }
+    /// `state/`: the resume points.
     pub fn state_dir(&self) -> PathBuf {
         self.dir.join("state")
     }

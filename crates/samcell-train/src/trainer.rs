@@ -31,9 +31,13 @@ use crate::{TrainError, TrainableModel};
 
 /// The data of a run.
 pub struct TrainData<'a> {
+    /// Where the training samples are read from.
     pub train: &'a dyn SampleSource,
+    /// The samples of `train` trained on (indices into it; must not be empty).
     pub train_indices: Vec<usize>,
+    /// Where the validation samples are read from.
     pub val: &'a dyn SampleSource,
+    /// The samples of `val` validated on after each epoch (indices into it).
     pub val_indices: Vec<usize>,
 }
 
@@ -44,12 +48,15 @@ pub struct StepInfo {
     pub epoch: usize,
     /// Batches done in this epoch (1-based count) and per epoch.
     pub batch: usize,
+    /// Batches per epoch.
     pub batches: usize,
     /// Optimiser steps done.
     pub iteration: u64,
     /// This step's loss and the epoch's running mean.
     pub loss: f64,
+    /// Mean loss per crop over this epoch's steps so far.
     pub running_loss: f64,
+    /// Learning rate of this step.
     pub lr: f64,
 }
 
@@ -81,11 +88,15 @@ pub struct RunOptions {
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// Epochs completed.
     pub epochs: usize,
+    /// Optimiser steps done.
     pub iterations: u64,
     /// Lowest monitored loss and its 1-based epoch.
     pub best: Option<(f64, usize)>,
+    /// Why it stopped, in words (max_epochs reached, or early stopping).
     pub reason: String,
+    /// One record per completed epoch.
     pub history: Vec<EpochRecord>,
 }
 

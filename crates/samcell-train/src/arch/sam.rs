@@ -149,10 +149,12 @@ impl TrainableSam {
         Self::from_checkpoint_tensors(tensors, config, device)
     }
 
+    /// The hyper-parameters of the model being trained.
     pub fn config(&self) -> &SamConfig {
         &self.model.config
     }
 
+    /// The device the variables live on and training runs on.
     pub fn device(&self) -> &Device {
         &self.device
     }
