@@ -90,7 +90,7 @@ impl LiteConfig {
         if self.levels == 0 || self.levels > 6 {
             return bad(format!("levels {} must be in 1..=6", self.levels));
         }
-        if self.norm_groups > 0 && self.base_width % self.norm_groups != 0 {
+        if self.norm_groups > 0 && !self.base_width.is_multiple_of(self.norm_groups) {
             return bad(format!(
                 "norm_groups {} must divide base_width {}",
                 self.norm_groups, self.base_width

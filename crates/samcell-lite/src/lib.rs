@@ -30,8 +30,8 @@
 //! crop, 29.6 GFLOP per 1024x1024 image (4 crops). GroupNorm is part of the default because the
 //! plain U-Net, trained from scratch with SAMCell's loss (MSE on the sigmoid), saturated its
 //! output at 0 within a few epochs and stopped learning; with GroupNorm it trains.
-//! On the CPU the network runs on this crate's own kernels ([`conv`]): a register-blocked AVX2
-//! + FMA convolution with bias and ReLU fused, GroupNorm + ReLU, pooling and up-sampling, all
+//! On the CPU the network runs on this crate's own kernels ([`conv`]): a register-blocked
+//! AVX2 + FMA convolution with bias and ReLU fused, GroupNorm + ReLU, pooling and up-sampling, all
 //! parallel and with their own backward passes (candle's im2col `conv2d` reached ~4.5 GFLOP per
 //! CPU-second on these thin layers). Measure with `cargo run --release -p samcell-bench --
 //! --only lite` (samcell-lite against ViT-B on the same 1024x1024 image in one run) or
@@ -65,19 +65,25 @@ pub use weights::{
 /// Errors of loading, saving and configuring a lite model.
 #[derive(Debug, thiserror::Error)]
 pub enum LiteError {
+    /// A [`LiteConfig`] value out of range or inconsistent (the message says which).
     #[error("invalid lite configuration: {0}")]
     Config(String),
+    /// Weights that are not a usable samcell-lite file: bad metadata, missing, unexpected or
+    /// mis-shaped tensors.
     #[error("bad samcell-lite weights: {0}")]
     Format(String),
     /// A weights file that cannot be read or written; the system's error is the source.
     #[error("cannot access {}", path.display())]
     Io {
+        /// The weights file.
         path: PathBuf,
         /// The system's error.
         source: std::io::Error,
     },
+    /// The built-in model was asked for in a build that embedded none.
     #[error("this build has no lite model (models/samcell-lite.safetensors was not present at build time)")]
     NoBuiltin,
+    /// A tensor operation failed (candle's error, returned as is).
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -32,7 +32,9 @@ pub enum Init {
     KaimingRelu,
     /// Linear output: `N(0, 1 / fan_in)`.
     Linear,
+    /// All 0 (biases, GroupNorm shifts).
     Zeros,
+    /// All 1 (GroupNorm scales).
     Ones,
 }
 
@@ -41,9 +43,11 @@ pub enum Init {
 pub struct ParamSpec {
     /// Key in the weights file.
     pub name: String,
+    /// Tensor shape (convolutions: `[out, in, k, k]`).
     pub shape: Vec<usize>,
     /// Resolution level it works at (`1 / 2^level`).
     pub level: usize,
+    /// How [`init_params`] draws its initial values.
     pub init: Init,
 }
 
@@ -340,13 +344,11 @@ impl LiteNet {
         for i in 0..config.levels {
             dec_c.push(block_convs(&format!("dec.{i}"))?);
         }
-        drop(block_convs);
         let mut reduces = Vec::new();
         for i in 0..config.levels {
             reduces.push(conv(&format!("dec.{i}.reduce"))?);
         }
         let head = conv("head")?;
-        drop(conv);
         let mut norm = |prefix: &str, i: usize| -> Result<Option<Norm>, LiteError> {
             if groups == 0 {
                 return Ok(None);

@@ -15,12 +15,14 @@ use crate::LiteModel;
 /// Runs samcell-lite on enhanced crops in batches (candle's CPU kernels use all rayon threads).
 #[derive(Debug)]
 pub struct LitePredictor {
+    /// The model every batch runs through.
     pub model: LiteModel,
     /// Crops per forward pass.
     pub batch: usize,
 }
 
 impl LitePredictor {
+    /// A predictor over `model` running `batch` crops per forward pass (at least 1).
     pub fn new(model: LiteModel, batch: usize) -> Self {
         Self {
             model,

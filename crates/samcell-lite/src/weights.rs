@@ -26,7 +26,9 @@ pub const META_CONFIG: &str = "config";
 /// A loaded model: its configuration, network and the SHA-256 of the bytes it came from.
 #[derive(Debug)]
 pub struct LiteModel {
+    /// The architecture and training crop size, as stored in the file.
     pub config: LiteConfig,
+    /// The network with the file's parameters.
     pub net: LiteNet,
     /// SHA-256 (hex) of the weights file.
     pub sha256: String,

@@ -19,15 +19,22 @@ const ROWS_PER_TASK: usize = 8;
 /// Shape of one stride-1 "same" convolution with an odd `k x k` kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geom {
+    /// Images in the batch.
     pub batch: usize,
+    /// Input channels.
     pub cin: usize,
+    /// Output channels.
     pub cout: usize,
+    /// Height of input and output, px.
     pub h: usize,
+    /// Width of input and output, px.
     pub w: usize,
+    /// Kernel side (odd).
     pub k: usize,
 }
 
 impl Geom {
+    /// Zero rows and columns added on each side (`k / 2`).
     pub fn pad(&self) -> usize {
         self.k / 2
     }
@@ -41,12 +48,16 @@ impl Geom {
 /// zeros at the end so the last strip's shifted loads stay in bounds): a copy, or the tensor
 /// itself when it needs no padding (1x1 kernels on widths that are whole strips).
 pub struct Padded<'a> {
+    /// The padded values, plane after plane.
     pub data: Cow<'a, [f32]>,
+    /// Rows per padded plane (`h + 2p`).
     pub hp: usize,
+    /// Values per padded row (`wr + 2p`).
     pub wp: usize,
 }
 
 impl<'a> Padded<'a> {
+    /// Pads `src`, `(batch, c, g.h, g.w)` row-major, for a convolution of geometry `g`.
     pub fn new(src: &'a [f32], batch: usize, c: usize, g: &Geom) -> Self {
         let p = g.pad();
         let (hp, wp) = (g.h + 2 * p, g.wr() + 2 * p);
@@ -115,7 +126,9 @@ pub fn forward(input: &[f32], w: &[f32], g: &Geom) -> Vec<f32> {
 /// What is applied to each output value after the sum: `+ bias[co]`, then `max(0, .)`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Epilogue<'a> {
+    /// One value per output channel added to the sum; `None`: no bias.
     pub bias: Option<&'a [f32]>,
+    /// Clamp negative outputs to 0 after the bias.
     pub relu: bool,
 }
 
