@@ -170,8 +170,8 @@ pub fn cpu() -> Result<()> {
         ))
     );
     println!(
-        "{:<34} {:>9} {:>8} {:>9} {:>9} {:>8}  {}",
-        "run", "s/image", "s/crop", "vs ref32", "GFLOP/s", "of peak", "path"
+        "{:<34} {:>9} {:>8} {:>9} {:>9} {:>8}  path",
+        "run", "s/image", "s/crop", "vs ref32", "GFLOP/s", "of peak"
     );
     let ref_wall = ref_f32.map(|r| r.0);
     let row = |name: &str, wall: f64, model: f64, n: usize, peak: Option<f64>, path: &str| {

@@ -13,7 +13,9 @@ use samcell_model::SamConfig;
 /// One line of the breakdown.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Part {
+    /// What the part is (e.g. the encoder's MLPs), as printed.
     pub name: &'static str,
+    /// Its FLOPs per crop.
     pub flops: f64,
 }
 

@@ -42,15 +42,26 @@ use std::path::PathBuf;
 /// Parsed command line.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The `cpu` section (on unless `--only` leaves it out).
     pub cpu: bool,
+    /// The `memory` section (on unless `--only` leaves it out).
     pub memory: bool,
+    /// The `scaling` section (on unless `--only` leaves it out).
     pub scaling: bool,
+    /// The `lite` section (on unless `--only` leaves it out).
     pub lite: bool,
+    /// `--model`: weights of the memory and scaling sections (`None`: the harness's tiny SAM).
     pub model: Option<PathBuf>,
+    /// `--size`: side of the memory section's square image, px (default 10,000).
     pub size: usize,
+    /// `--sizes`: image sides of the scaling section, px (default 576, 1152, 2304).
     pub sizes: Vec<usize>,
+    /// `--threads`: worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// `--batch`: crops per forward pass (default 4).
     pub batch: usize,
+    /// `--samcell`: a `samcell` program whose `segment` the memory section measures instead of
+    /// this one's own child.
     pub samcell: Option<PathBuf>,
     /// The `train` section (off unless named in `--only`).
     pub train: bool,
@@ -58,8 +69,11 @@ pub struct Options {
     pub device: String,
     /// `vit-b` or `tiny` (the `train` section's SAM).
     pub train_config: String,
+    /// Crops per training step of the `train` section (default 8).
     pub train_batch: usize,
+    /// Timed training steps of the `train` section (default 10).
     pub train_iters: usize,
+    /// Untimed warm-up steps before them (default 3).
     pub train_warmup: usize,
 }
 

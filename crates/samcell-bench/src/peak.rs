@@ -17,6 +17,7 @@ pub struct Peak {
     pub isa: &'static str,
     /// f32 lanes per FMA.
     pub lanes: usize,
+    /// Threads that ran the loop at the same time.
     pub threads: usize,
     /// Nominal clock in GHz, if known.
     pub ghz: Option<f64>,
