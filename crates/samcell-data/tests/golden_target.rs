@@ -11,28 +11,18 @@ use std::path::PathBuf;
 
 const TOL: f32 = 1e-6;
 
-fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
+fn npy<T: samcell_testdata::npy::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
     npy_in(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
         name,
     )
 }
 
-fn npy_in<T: npyz::Deserialize>(dir: &std::path::Path, name: &str) -> (Vec<usize>, Vec<T>) {
-    let path = dir.join(format!("{name}.npy"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run reference/gen_target_fixtures.py)",
-            path.display()
-        )
-    });
-    let file = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape = file.shape().iter().map(|&d| d as usize).collect();
-    (
-        shape,
-        file.into_vec()
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
+fn npy_in<T: samcell_testdata::npy::Deserialize>(
+    dir: &std::path::Path,
+    name: &str,
+) -> (Vec<usize>, Vec<T>) {
+    samcell_testdata::npy::read(&dir.join(format!("{name}.npy")))
 }
 
 fn max_diff(got: &[f32], want: &[f32]) -> f32 {

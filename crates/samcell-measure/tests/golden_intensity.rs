@@ -18,11 +18,8 @@ use tiff::encoder::{colortype, TiffEncoder};
 
 const TOL: f64 = 1e-12;
 
-fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<u64>, Vec<T>) {
-    let bytes = std::fs::read(fixtures().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let f = npyz::NpyFile::new(&bytes[..]).expect("npy");
-    let shape = f.shape().to_vec();
-    (shape, f.into_vec().expect("npy data"))
+fn npy<T: samcell_testdata::npy::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
+    samcell_testdata::npy::read(&fixtures().join(name))
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -41,7 +38,7 @@ struct Fixture {
 
 fn load() -> Fixture {
     let (shape, raw) = npy::<u16>("intensity_raw_u16.npy");
-    let (h, w) = (shape[0] as usize, shape[1] as usize);
+    let (h, w) = (shape[0], shape[1]);
     let (lshape, lab) = npy::<u32>("intensity_labels.npy");
     assert_eq!(shape, lshape);
     let (eshape, table) = npy::<f64>("intensity_expected.npy");

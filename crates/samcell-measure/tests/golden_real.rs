@@ -146,13 +146,7 @@ fn shapes_match_regionprops_and_neighbours_match_cellprofiler() {
             .position(|c| c == name)
             .unwrap_or_else(|| panic!("column {name}"))
     };
-    let table: Vec<f64> = {
-        let bytes = std::fs::read(fixtures().join("measure_cells.npy")).expect("measure_cells.npy");
-        npyz::NpyFile::new(&bytes[..])
-            .expect("npy")
-            .into_vec()
-            .expect("f64 table")
-    };
+    let (_, table) = samcell_testdata::npy::read::<f64>(&fixtures().join("measure_cells.npy"));
     let ncol = cols.len();
     assert_eq!(table.len() % ncol, 0);
     let rows: Vec<&[f64]> = table.chunks(ncol).collect();

@@ -11,6 +11,7 @@
 
 use samcell_imaging::Image;
 use samcell_morphology::{cells_from_distance_map, external_contours, seeds_from_peaks, watershed};
+use std::path::Path;
 use std::time::Instant;
 
 /// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`; coarse, updated
@@ -39,11 +40,7 @@ fn main() {
     let (w, h) = (dist.width(), dist.height());
     run(&dist, w, h);
     if let Some(path) = std::env::args().nth(2) {
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let file = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let expected: Vec<i32> = file
-            .into_vec()
-            .unwrap_or_else(|e| panic!("{path}: {e} (int32 expected)"));
+        let (_, expected) = samcell_testdata::npy::read::<i32>(Path::new(&path));
         let labels = cells_from_distance_map(&dist, 0.47, 0.09).expect("labels");
         assert_eq!(
             expected.len(),
@@ -61,14 +58,8 @@ fn main() {
 }
 
 fn load_npy(path: &str) -> Image<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let file = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
-    assert_eq!(shape.len(), 2, "{path}: expected a 2-D map");
-    let data: Vec<f32> = file
-        .into_vec()
-        .unwrap_or_else(|e| panic!("{path}: {e} (float32 expected)"));
-    Image::from_vec(shape[1], shape[0], data).expect("shape")
+    let (h, w, data) = samcell_testdata::npy::read_2d::<f32>(Path::new(path));
+    Image::from_vec(w, h, data).expect("shape")
 }
 
 /// 1024x1024, 576 paraboloid cells on a jittered grid (10% dim, below the peak threshold).

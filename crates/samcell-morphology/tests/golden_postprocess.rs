@@ -20,20 +20,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(format!("{name}.npy"))
 }
 
-fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
-    let path = fixture(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run reference/gen_morphology_fixtures.py)",
-            path.display()
-        )
-    });
-    let file = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape = file.shape().iter().map(|&d| d as usize).collect();
-    let data = file
-        .into_vec()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (shape, data)
+fn npy<T: samcell_testdata::npy::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
+    samcell_testdata::npy::read(&fixture(name))
 }
 
 /// Contours stored as per-contour lengths plus points packed as `x | y << 16`.

@@ -14,11 +14,13 @@
 //! [`shared_dir`], [`data_dir`] and [`reference_file`] are for benchmarks and examples, which
 //! cannot run without the materials: a missing folder or file is a panic naming the variable.
 //!
-//! [`mutate`]: the byte mutations shared by the fuzz tests.
+//! [`mutate`]: the byte mutations shared by the fuzz tests. [`npy`]: reading the `.npy` golden
+//! fixtures.
 
 #![forbid(unsafe_code)]
 
 pub mod mutate;
+pub mod npy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

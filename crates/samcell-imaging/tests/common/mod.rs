@@ -15,42 +15,20 @@ pub fn fixture_path(name: &str) -> PathBuf {
 }
 
 /// Loads an `.npy` fixture as (shape, values); panics with the file name on any problem.
-pub fn load<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
-    let path = fixture_path(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (regenerate with reference/gen_imaging_fixtures.py)",
-            path.display()
-        )
-    });
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let data = npy
-        .into_vec::<T>()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (shape, data)
+pub fn load<T: samcell_testdata::npy::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>) {
+    samcell_testdata::npy::read(&fixture_path(name))
 }
 
 /// A 2-D u8 fixture as an image.
 pub fn load_gray(name: &str) -> GrayU8 {
-    let (shape, data) = load::<u8>(name);
-    assert_eq!(
-        shape.len(),
-        2,
-        "{name}: expected a 2-D array, got shape {shape:?}"
-    );
-    GrayU8::from_vec(shape[1], shape[0], data).expect("fixture shape")
+    let (h, w, data) = samcell_testdata::npy::read_2d(&fixture_path(name));
+    GrayU8::from_vec(w, h, data).expect("fixture shape")
 }
 
 /// A 2-D f32 fixture as a map.
 pub fn load_map(name: &str) -> MapF32 {
-    let (shape, data) = load::<f32>(name);
-    assert_eq!(
-        shape.len(),
-        2,
-        "{name}: expected a 2-D array, got shape {shape:?}"
-    );
-    MapF32::from_vec(shape[1], shape[0], data).expect("fixture shape")
+    let (h, w, data) = samcell_testdata::npy::read_2d(&fixture_path(name));
+    MapF32::from_vec(w, h, data).expect("fixture shape")
 }
 
 /// The synthetic 256x256 source every case crops from.

@@ -13,18 +13,7 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A u8 2-D `.npy` as (height, width, data).
 pub fn load_u8(name: &str) -> (usize, usize, Vec<u8>) {
-    let bytes = std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let shape = npy.shape().to_vec();
-    assert_eq!(
-        shape.len(),
-        2,
-        "{name}: expected a 2-D array, got shape {shape:?}"
-    );
-    let data = npy
-        .into_vec::<u8>()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (shape[0] as usize, shape[1] as usize, data)
+    samcell_testdata::npy::read_2d(&fixture(name))
 }
 
 /// One line of tests/fixtures/goldens.txt (written by reference/gen_io_fixtures.py).

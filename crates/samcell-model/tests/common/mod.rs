@@ -1,18 +1,7 @@
 //! Shared helpers of the model tests: reading `.npy` arrays and comparing float arrays.
 
-use std::path::Path;
-
 /// Reads a `.npy` file: (shape, values in C order).
-pub fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let f = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (
-        shape,
-        f.into_vec::<T>()
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-}
+pub use samcell_testdata::npy::read as npy;
 
 /// ||got - want|| / ||want||, accumulated in f64.
 pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {

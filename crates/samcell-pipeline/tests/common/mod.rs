@@ -23,48 +23,18 @@ pub fn size_wh(size: &str) -> (usize, usize) {
     (w.parse().expect("w"), h.parse().expect("h"))
 }
 
-fn open(path: &Path) -> npyz::NpyFile<std::io::BufReader<std::fs::File>> {
-    let f = std::fs::File::open(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run reference/gen_pipeline_fixtures.py)",
-            path.display()
-        )
-    });
-    npyz::NpyFile::new(std::io::BufReader::new(f)).expect("npy header")
-}
-
 /// Reads a .npy into (shape, values).
-pub fn npy<T: npyz::Deserialize>(path: &Path) -> (Vec<usize>, Vec<T>) {
-    let f = open(path);
-    let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (shape, f.into_vec::<T>().expect("npy data"))
-}
+pub use samcell_testdata::npy::read as npy;
 
-pub fn npy_image<T: npyz::Deserialize + Copy>(path: &Path) -> Image<T> {
-    let (shape, data) = npy::<T>(path);
-    assert_eq!(shape.len(), 2, "{}: expected 2-D", path.display());
-    Image::from_vec(shape[1], shape[0], data).expect("image")
+pub fn npy_image<T: samcell_testdata::npy::Deserialize + Copy>(path: &Path) -> Image<T> {
+    let (h, w, data) = samcell_testdata::npy::read_2d(path);
+    Image::from_vec(w, h, data).expect("image")
 }
 
 /// Labels stored as u8 or u16 (relabelled 1..N) as u32.
 pub fn npy_labels(path: &Path) -> Labels {
-    let f = open(path);
-    let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
-    let data: Vec<u32> = match f.dtype().num_bytes() {
-        Some(1) => f
-            .into_vec::<u8>()
-            .expect("u8")
-            .into_iter()
-            .map(u32::from)
-            .collect(),
-        Some(2) => f
-            .into_vec::<u16>()
-            .expect("u16")
-            .into_iter()
-            .map(u32::from)
-            .collect(),
-        d => panic!("{}: unexpected label dtype size {d:?}", path.display()),
-    };
+    let (shape, data) = samcell_testdata::npy::read_u32(path);
+    assert_eq!(shape.len(), 2, "{}: expected 2-D", path.display());
     Labels::from_vec(shape[1], shape[0], data).expect("labels")
 }
 
