@@ -5,12 +5,14 @@
 //!   module docs list the reference behaviour per codec and the scaling of wider data).
 //! - [`labels`]: instance-label images (TIFF/PNG) with their integer values kept.
 //! - [`limits`]: the one pixel limit every reader checks from the header before decoding.
+//! - [`plot`]: charts (heat maps, curves) drawn with plotters and encoded as PNG.
 //! - [`mod@write`]: label TIFFs (u16/u32), f32 TIFFs, overlay PNGs and raw bytes, all atomically.
 
 #![forbid(unsafe_code)]
 
 pub mod labels;
 pub mod limits;
+pub mod plot;
 pub mod read;
 pub mod write;
 

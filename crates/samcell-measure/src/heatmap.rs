@@ -1,20 +1,20 @@
 //! Heat map of a tuning grid: one coloured cell per (peak, fill) point, coloured by pooled OP_CSB
 //! on a viridis-like scale (dark purple = lowest, yellow = highest of the grid), each cell printing
 //! its OP_CSB to three decimals, the best point outlined, peak values down the left (rows), fill
-//! values along the bottom (columns), a colour bar with its range on the right. Text uses the
-//! built-in 5x7 font ([`crate::font`]) at twice its size. Undefined cells are grey with `-`.
+//! values along the bottom (columns), a colour bar with its range on the right. Drawn with
+//! samcell-io's chart canvas ([`samcell_io::plot`]). Undefined cells are grey with `-`.
 
-use crate::font::{draw_text, text_height, text_width};
 use crate::tune::TuneGrid;
 use crate::MeasureError;
-use image::ImageEncoder;
+use plotters::prelude::{Color, RGBColor, Rectangle, Text};
+use samcell_io::plot::{self, Canvas, DrawResult};
 use std::path::Path;
 
-const SCALE: usize = 2;
+/// Pixel size of the text.
+const TEXT_PX: f64 = 15.0;
 const CELL_W: usize = 76;
 const CELL_H: usize = 34;
 const PAD: usize = 16;
-const BG: [u8; 3] = [255, 255, 255];
 const INK: [u8; 3] = [20, 20, 20];
 
 /// Anchor colours of the scale (viridis at 0, 1/8, ..., 1).
@@ -44,27 +44,47 @@ pub fn colour(t: f64) -> [u8; 3] {
     c
 }
 
-fn fill_rect(buf: &mut [u8], width: usize, x: usize, y: usize, w: usize, h: usize, rgb: [u8; 3]) {
-    let height = buf.len() / (3 * width);
-    for yy in y..(y + h).min(height) {
-        for xx in x..(x + w).min(width) {
-            let o = 3 * (yy * width + xx);
-            buf[o..o + 3].copy_from_slice(&rgb);
-        }
-    }
+fn rgb(c: [u8; 3]) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
 }
 
+/// Fills the `w` x `h` rectangle with its top-left corner at `(x, y)`.
+fn fill_rect(cv: &Canvas<'_>, x: usize, y: usize, w: usize, h: usize, c: [u8; 3]) -> DrawResult {
+    let (x, y) = (x as i32, y as i32);
+    // a filled rectangle's second corner is exclusive on the bitmap
+    cv.draw(&Rectangle::new(
+        [(x, y), (x + w as i32, y + h as i32)],
+        rgb(c).filled(),
+    ))
+}
+
+/// The outline of a rectangle, `t` pixels thick, inside it.
 fn outline_rect(
-    buf: &mut [u8],
-    width: usize,
+    cv: &Canvas<'_>,
     (x, y, w, h): (usize, usize, usize, usize),
     t: usize,
-    rgb: [u8; 3],
-) {
-    fill_rect(buf, width, x, y, w, t, rgb);
-    fill_rect(buf, width, x, y + h - t, w, t, rgb);
-    fill_rect(buf, width, x, y, t, h, rgb);
-    fill_rect(buf, width, x + w - t, y, t, h, rgb);
+    c: [u8; 3],
+) -> DrawResult {
+    fill_rect(cv, x, y, w, t, c)?;
+    fill_rect(cv, x, y + h - t, w, t, c)?;
+    fill_rect(cv, x, y, t, h, c)?;
+    fill_rect(cv, x + w - t, y, t, h, c)
+}
+
+/// `s` with its top-left corner at `(x, y)`.
+fn text(cv: &Canvas<'_>, x: usize, y: usize, s: &str, c: [u8; 3]) -> DrawResult {
+    cv.draw(&Text::new(
+        s.to_string(),
+        (x as i32, y as i32),
+        plot::font(TEXT_PX).color(&rgb(c)),
+    ))
+}
+
+/// Width of `s` in pixels.
+fn text_width(s: &str) -> usize {
+    plot::font(TEXT_PX)
+        .box_size(s)
+        .map_or(0, |(w, _)| w as usize)
 }
 
 fn fmt3(v: f64) -> String {
@@ -76,27 +96,26 @@ fn fmt3(v: f64) -> String {
 }
 
 /// Renders the heat map; returns `(width, height, RGB bytes)`.
-pub fn render_heatmap(grid: &TuneGrid) -> (usize, usize, Vec<u8>) {
+pub fn render_heatmap(grid: &TuneGrid) -> Result<(usize, usize, Vec<u8>), MeasureError> {
     let (np, nf) = (grid.peaks.len(), grid.fills.len());
-    let th = text_height(SCALE);
+    let th = TEXT_PX as usize;
     let tick_labels: Vec<String> = grid.peaks.iter().map(|p| format!("{p:.3}")).collect();
     let ytick_w = tick_labels
         .iter()
-        .map(|s| text_width(s, SCALE))
+        .map(|s| text_width(s))
         .max()
         .unwrap_or(0)
-        .max(text_width("PEAK", SCALE));
+        .max(text_width("peak"));
     let left = PAD + ytick_w + 10;
     let top = PAD + 3 * (th + 12); // title, subtitle, axis title
     let grid_w = nf * CELL_W;
     let grid_h = np * CELL_H;
     let bar_x = left + grid_w + 24;
     let bar_w = 24;
-    let width = bar_x + bar_w + 10 + text_width("0.000", SCALE) + PAD;
-    let title = "OP_CSB = (SEG + DET) / 2, POOLED";
-    let width = width.max(PAD * 2 + text_width(title, SCALE));
+    let width = bar_x + bar_w + 10 + text_width("0.000") + PAD;
+    let title = "OP_CSB = (SEG + DET) / 2, pooled";
+    let width = width.max(PAD * 2 + text_width(title));
     let height = top + grid_h + 10 + th + 10 + th + PAD;
-    let mut buf = BG.repeat(width * height);
 
     let vals: Vec<f64> = grid
         .points
@@ -107,102 +126,74 @@ pub fn render_heatmap(grid: &TuneGrid) -> (usize, usize, Vec<u8>) {
     let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-
-    draw_text(&mut buf, width, PAD, PAD, title, SCALE, INK);
     let best = grid.best();
     let sub = match best {
         Some(b) => format!(
-            "BEST {:.3} AT PEAK {:.3}, FILL {:.3}",
+            "best {:.3} at peak {:.3}, fill {:.3}",
             b.scores.op_csb, b.peak, b.fill
         ),
-        None => "NO DEFINED VALUE".to_string(),
+        None => "no defined value".to_string(),
     };
-    draw_text(&mut buf, width, PAD, PAD + th + 12, &sub, SCALE, INK);
-    // axis titles: PEAK above the row labels, FILL under the column labels
-    draw_text(&mut buf, width, PAD, top - th - 6, "PEAK", SCALE, INK);
-    let fill_title_x = left + grid_w.saturating_sub(text_width("FILL", SCALE)) / 2;
-    draw_text(
-        &mut buf,
-        width,
-        fill_title_x,
-        top + grid_h + 10 + th + 10,
-        "FILL",
-        SCALE,
-        INK,
-    );
-
     let best = best.map(|b| (b.peak, b.fill));
-    for (ip, lab) in tick_labels.iter().enumerate() {
-        let y = top + ip * CELL_H;
-        draw_text(
-            &mut buf,
-            width,
-            left - 10 - text_width(lab, SCALE),
-            y + (CELL_H - th) / 2,
-            lab,
-            SCALE,
-            INK,
-        );
-        for jf in 0..nf {
-            let x = left + jf * CELL_W;
-            let p = grid.at(ip, jf);
-            let v = p.scores.op_csb;
-            let c = if v.is_nan() {
-                [190, 190, 190]
-            } else {
-                colour(norm(v))
-            };
-            fill_rect(&mut buf, width, x, y, CELL_W, CELL_H, c);
-            let lum = 0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2]);
-            let ink = if lum < 128.0 { [255, 255, 255] } else { INK };
-            let t = fmt3(v);
-            draw_text(
-                &mut buf,
-                width,
-                x + (CELL_W - text_width(&t, SCALE)) / 2,
+
+    let draw = |cv: &Canvas<'_>| -> DrawResult {
+        text(cv, PAD, PAD, title, INK)?;
+        text(cv, PAD, PAD + th + 12, &sub, INK)?;
+        // axis titles: peak above the row labels, fill under the column labels
+        text(cv, PAD, top - th - 6, "peak", INK)?;
+        let fill_title_x = left + grid_w.saturating_sub(text_width("fill")) / 2;
+        text(cv, fill_title_x, top + grid_h + 10 + th + 10, "fill", INK)?;
+        for (ip, lab) in tick_labels.iter().enumerate() {
+            let y = top + ip * CELL_H;
+            text(
+                cv,
+                left - 10 - text_width(lab),
                 y + (CELL_H - th) / 2,
-                &t,
-                SCALE,
-                ink,
-            );
-            if best == Some((p.peak, p.fill)) {
-                outline_rect(&mut buf, width, (x, y, CELL_W, CELL_H), 3, [230, 20, 20]);
+                lab,
+                INK,
+            )?;
+            for jf in 0..nf {
+                let x = left + jf * CELL_W;
+                let p = grid.at(ip, jf);
+                let v = p.scores.op_csb;
+                let c = if v.is_nan() {
+                    [190, 190, 190]
+                } else {
+                    colour(norm(v))
+                };
+                fill_rect(cv, x, y, CELL_W, CELL_H, c)?;
+                let lum =
+                    0.299 * f64::from(c[0]) + 0.587 * f64::from(c[1]) + 0.114 * f64::from(c[2]);
+                let ink = if lum < 128.0 { [255, 255, 255] } else { INK };
+                let t = fmt3(v);
+                let tx = x + CELL_W.saturating_sub(text_width(&t)) / 2;
+                text(cv, tx, y + (CELL_H - th) / 2, &t, ink)?;
+                if best == Some((p.peak, p.fill)) {
+                    outline_rect(cv, (x, y, CELL_W, CELL_H), 3, [230, 20, 20])?;
+                }
             }
         }
-    }
-    for (jf, f) in grid.fills.iter().enumerate() {
-        let lab = format!("{f:.3}");
-        let x = left + jf * CELL_W + (CELL_W.saturating_sub(text_width(&lab, SCALE))) / 2;
-        draw_text(&mut buf, width, x, top + grid_h + 10, &lab, SCALE, INK);
-    }
-    // colour bar, highest at the top
-    let bar_h = grid_h.max(2 * th + 8);
-    for yy in 0..bar_h {
-        let t = 1.0 - yy as f64 / (bar_h - 1).max(1) as f64;
-        fill_rect(&mut buf, width, bar_x, top + yy, bar_w, 1, colour(t));
-    }
-    outline_rect(&mut buf, width, (bar_x, top, bar_w, bar_h), 1, INK);
-    if !vals.is_empty() {
-        draw_text(
-            &mut buf,
-            width,
-            bar_x + bar_w + 8,
-            top,
-            &fmt3(hi),
-            SCALE,
-            INK,
-        );
-        draw_text(
-            &mut buf,
-            width,
-            bar_x + bar_w + 8,
-            top + bar_h - th,
-            &fmt3(lo),
-            SCALE,
-            INK,
-        );
-    }
-    (width, height, buf)
+        for (jf, f) in grid.fills.iter().enumerate() {
+            let lab = format!("{f:.3}");
+            let x = left + jf * CELL_W + CELL_W.saturating_sub(text_width(&lab)) / 2;
+            text(cv, x, top + grid_h + 10, &lab, INK)?;
+        }
+        // colour bar, highest at the top
+        let bar_h = grid_h.max(2 * th + 8);
+        for yy in 0..bar_h {
+            let t = 1.0 - yy as f64 / (bar_h - 1).max(1) as f64;
+            fill_rect(cv, bar_x, top + yy, bar_w, 1, colour(t))?;
+        }
+        outline_rect(cv, (bar_x, top, bar_w, bar_h), 1, INK)?;
+        if !vals.is_empty() {
+            text(cv, bar_x + bar_w + 8, top, &fmt3(hi), INK)?;
+            text(cv, bar_x + bar_w + 8, top + bar_h - th, &fmt3(lo), INK)?;
+        }
+        Ok(())
+    };
+    let rgb = plot::render_rgb(width as u32, height as u32, draw)
+        .map_err(|e| MeasureError::Invalid(format!("tuning heat map: {e}")))?;
+    Ok((width, height, rgb))
 }
 
 /// Renders the heat map and writes it as PNG, atomically.
@@ -212,13 +203,9 @@ pub fn write_heatmap_png(path: &Path, grid: &TuneGrid) -> Result<(), MeasureErro
             "empty tuning grid: nothing to draw".into(),
         ));
     }
-    let (w, h, rgb) = render_heatmap(grid);
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(&rgb, w as u32, h as u32, image::ExtendedColorType::Rgb8)
-        .map_err(|e| {
-            MeasureError::Invalid(format!("{}: cannot encode PNG: {e}", path.display()))
-        })?;
+    let (w, h, rgb) = render_heatmap(grid)?;
+    let bytes = plot::encode_png(w as u32, h as u32, &rgb)
+        .map_err(|e| MeasureError::Invalid(format!("{}: {e}", path.display())))?;
     samcell_io::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -22,7 +22,6 @@
 pub mod csv;
 mod dense;
 pub mod eval;
-mod font;
 pub mod heatmap;
 mod hull;
 pub mod measure;

@@ -119,7 +119,7 @@ fn heatmap_png_is_written_and_coloured_by_value() {
         &GridRange::parse("0.05:0.45:0.1").expect("f"),
     )
     .expect("tune");
-    let (w, h, rgb) = render_heatmap(&grid);
+    let (w, h, rgb) = render_heatmap(&grid).expect("render");
     assert_eq!(rgb.len(), w * h * 3);
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("tune_heatmap.png");
