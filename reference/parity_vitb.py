@@ -7,7 +7,9 @@ transformers' SamModel) with the ViT-B `sam_vitb_scaled.pt` weights and keeps ev
 array in OUT/<name>/. It also writes `labels_fixed_fill.npy`: samcell's own post-processing
 (`cells_from_dist_map`) of the reference distance map after the zero-weight pixels have been
 filled from their nearest weighted pixel — the one deliberate change samcell-rs makes to the
-reference (see DESIGN §2, Blending) — which is what our labels are compared with.
+reference (each such pixel takes the value of its exact nearest weighted pixel, where the
+reference's lookup is buggy; see samcell-pipeline's blend module and the README's "Deliberate
+differences") — which is what our labels are compared with.
 
 Images: the synthetic 704x520 frame (make_synthetic.py) and one real Usiigaci phase-contrast
 image, converted to 8 bits with samcell-rs's rule for 16-bit input (whole-image min-max,

@@ -11,7 +11,8 @@
 //! crop-0 pixel_values max abs diff <= 1e-5; crop-0 image embeddings relative L2 <= 1e-4; every
 //! three mask logits of the first, middle and last crop relative L2 <= 1e-4; the blended distance map max abs diff <= 1e-4
 //! outside zero-weight pixels; labels identical up to relabelling to samcell's post-processing of
-//! the reference map (with our nearest-pixel fill of zero-weight pixels, see DESIGN §2).
+//! the reference map, after samcell's fill of zero-weight pixels from their exact nearest weighted
+//! pixel (`samcell_pipeline::blend`; README, "Deliberate differences").
 
 use candle_core::{Device, Tensor};
 use samcell_imaging::{GrayU8, Image};

@@ -1,4 +1,5 @@
-//! Training augmentation and the random crop (paper: "Data augmentation"; DESIGN §6).
+//! Training augmentation and the random crop (paper: "Data augmentation"; the settings and their
+//! defaults are in [`crate::config`]).
 //!
 //! Per sample and epoch, from its own random stream ([`crate::rng`]): horizontal flip (p 0.5),
 //! rotation by U(-180°, 180°) about the image centre, isotropic rescaling by U(0.8, 1.2),

@@ -1,5 +1,5 @@
 //! The training configuration: one struct whose defaults are the paper's protocol
-//! (SAMCell, PLoS One 2025, "Training protocol" and "Data augmentation"; DESIGN §6).
+//! (SAMCell, PLoS One 2025, "Training protocol" and "Data augmentation").
 //!
 //! It is written into the run folder (`config.json`) and compared on `--resume`: a run only
 //! continues with exactly the configuration it was started with.

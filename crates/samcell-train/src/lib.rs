@@ -1,5 +1,5 @@
 //! Training for SAMCell (`samcell train`): the paper's fine-tuning protocol (SAMCell, PLoS One
-//! 2025, "Training protocol"; DESIGN §6) for any [`TrainableModel`].
+//! 2025, "Training protocol") for any [`TrainableModel`].
 //!
 //! Modules: [`config`] (the protocol's settings), [`data`] (samples, split, validation crops),
 //! [`augment`] (augmentation + random crop), [`batch`] (epoch order and per-crop

@@ -1,4 +1,4 @@
-//! SAM as SAMCell fine-tunes it (paper protocol, DESIGN §6): the vision encoder and the mask
+//! SAM as SAMCell fine-tunes it (the paper's training protocol): the vision encoder and the mask
 //! decoder are trainable, the prompt encoder and the shared positional embedding are frozen, the
 //! input carries no prompt, and the loss sees the logits of mask token 1 (the first multimask
 //! output, `pred_masks.squeeze(1)[:, 0]` in the published training code).
