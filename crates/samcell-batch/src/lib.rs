@@ -2,7 +2,7 @@
 //! web server, bindings): what a run is to do, what it is called, whether it is already done,
 //! and what is recorded about it.
 //!
-//! - [`discover`]: the input images named by files, folders and glob patterns;
+//! - [`mod@discover`]: the input images named by files, folders and glob patterns;
 //! - [`naming`]: the one output naming rule (stems, folder prefixes, extensions, pages, uploads);
 //! - [`plan`]: one job per image page, each with its output name;
 //! - [`outputs`]: one image's output files and the resume rule (are they current for this model

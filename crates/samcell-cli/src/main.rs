@@ -1,8 +1,13 @@
 //! The `samcell` command-line program: a thin dispatcher over one module per subcommand.
 //!
+//! The doc comments of the argument structs are the `--help` text, where placeholders such as
+//! `<name>` are meant literally, not as HTML tags.
+//!
 //! Exit codes: 0 success; 1 a run failed or some images failed; 2 a usage error (bad flags,
 //! no input found, no model given). Subcommands return [`anyhow::Result`]; an error that is a
 //! [`UsageError`] maps to 2, every other error to 1. Logs and progress go to stderr.
+
+#![allow(rustdoc::invalid_html_tags)]
 
 mod eval_cmd;
 mod logging;

@@ -10,7 +10,7 @@
 //!   computes them (per image and pooled over images), AP at IoU 0.50:0.05:0.95 and F1@0.5
 //!   (Cellpose/StarDist convention), split/merge counts, pairing of prediction and ground-truth
 //!   files by stem, and table/JSON/CSV reports.
-//! - [`tune`]: `start:stop:step` grids over the post-processing thresholds, OP_CSB/SEG/DET on every
+//! - [`mod@tune`]: `start:stop:step` grids over the post-processing thresholds, OP_CSB/SEG/DET on every
 //!   grid point (rayon), and a heat-map PNG.
 //! - [`read`]: label images (TIFF 8-64 bit integer, integral float; PNG 8/16-bit grey) read with
 //!   their integer values kept.
@@ -71,7 +71,7 @@ pub enum MeasureError {
     /// Prediction and ground-truth files that cannot be paired.
     #[error("{0}")]
     Pairing(String),
-    /// The post-processing function given to [`tune`] failed.
+    /// The post-processing function given to [`fn@tune`] failed.
     #[error("post-processing at peak {peak}, fill {fill}, image {image}: {reason}")]
     PostProcess {
         /// The grid point's peak threshold.

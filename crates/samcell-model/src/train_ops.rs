@@ -207,7 +207,7 @@ pub fn rel_pos_probs(
     )
 }
 
-/// Layer norm over the last dimension (see [`crate::layers::LayerNorm`]), differentiable with
+/// Layer norm over the last dimension (as the inference `LayerNorm` layer computes it), differentiable with
 /// respect to `x`, `w` and `b`, keeping only `x` and the result in the graph.
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
     let y = crate::layers::layer_norm_plain(&x.detach(), &w.detach(), &b.detach(), eps)?;

@@ -21,7 +21,7 @@
 //!    sites cannot embed the results).
 //!
 //! JSON bodies must be sent as `Content-Type: application/json` (415 otherwise); the handlers
-//! check that with [`require_json`].
+//! check that with `require_json`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
