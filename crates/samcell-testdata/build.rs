@@ -29,9 +29,13 @@ fn main() {
     }
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest.join("../..");
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
     let shared = std::env::var_os("SAMCELL_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared"));
+        .unwrap_or_else(|| match root.parent() {
+            Some(beside) => beside.join("shared"),
+            None => root.join("../shared"),
+        });
     let data = std::env::var_os("SAMCELL_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| shared.join("data"));

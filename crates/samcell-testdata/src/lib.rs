@@ -34,7 +34,13 @@ pub fn workspace_root() -> PathBuf {
 fn shared_unchecked() -> PathBuf {
     std::env::var_os("SAMCELL_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
+        .unwrap_or_else(|| {
+            let root = workspace_root();
+            match root.parent() {
+                Some(beside) => beside.join("shared"),
+                None => root.join("../shared"),
+            }
+        })
 }
 
 fn data_unchecked() -> PathBuf {
