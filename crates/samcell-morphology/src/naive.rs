@@ -14,6 +14,9 @@
 //! * [`external_objects`] finds, by flood fills, the objects whose outer borders
 //!   `findContours(RETR_EXTERNAL)` must return: 8-connected foreground components that touch
 //!   (4-adjacency) the background component connected to the frame around the image.
+//! * [`rasterize_rings`] fills polygon rings back into pixels: a pixel is inside when a ray
+//!   from its centre `(x + 0.5, y + 0.5)` to the right crosses the rings an odd number of times
+//!   (even-odd rule), tested ring segment by ring segment.
 
 use crate::watershed::check_shapes;
 use crate::MorphologyError;
@@ -171,4 +174,26 @@ pub fn expand_chain(contour: &[(i32, i32)]) -> Option<Vec<(i32, i32)>> {
         }
     }
     Some(out)
+}
+
+/// Pixels of a `w` x `h` image whose centres lie inside `rings` by the even-odd rule (every ring
+/// of every polygon counts, so holes and separate parts need no special case).
+pub fn rasterize_rings(rings: &[&[[f64; 2]]], w: usize, h: usize) -> Image<bool> {
+    let mut out = Image::filled(w, h, false);
+    for y in 0..h {
+        for x in 0..w {
+            let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+            let mut inside = false;
+            for ring in rings {
+                for s in ring.windows(2) {
+                    let ([x0, y0], [x1, y1]) = (s[0], s[1]);
+                    if (y0 > py) != (y1 > py) && px < x0 + (py - y0) * (x1 - x0) / (y1 - y0) {
+                        inside = !inside;
+                    }
+                }
+            }
+            out.set(x, y, inside);
+        }
+    }
+    out
 }
