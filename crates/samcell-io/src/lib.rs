@@ -3,6 +3,7 @@
 //! - [`mod@read`]: PNG/JPEG/TIFF/BMP (8-64 bit, float, RGB(A), multi-page TIFF) to SAMCell's grey u8
 //!   input, bit-identical to `cv2.imread(path, IMREAD_GRAYSCALE)` for 8-bit grey input (the
 //!   module docs list the reference behaviour per codec and the scaling of wider data).
+//! - [`geojson`]: cell outlines and measurements as a GeoJSON FeatureCollection for QuPath.
 //! - [`labels`]: instance-label images (TIFF/PNG) with their integer values kept.
 //! - [`limits`]: the one pixel limit every reader checks from the header before decoding.
 //! - [`plot`]: charts (heat maps, curves) drawn with plotters and encoded as PNG.
@@ -10,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod geojson;
 pub mod labels;
 pub mod limits;
 pub mod plot;
