@@ -36,7 +36,8 @@
 //! extension. Every error names the file. An image over the pixel limit ([`crate::limits`]) is
 //! refused from its header, before decoding. [`SourceInfo`] says what was read: page and page
 //! count, samples per pixel and how they became grey ([`ChannelUse`]), and the channel / Z / time
-//! layout that ImageJ or OME metadata declares ([`StackDims`]).
+//! layout that ImageJ or OME metadata declares ([`StackDims`]), and the pixel size that OME,
+//! ImageJ or the TIFF resolution tags declare ([`Calibration`], rules in [`crate::calibration`]).
 
 mod codecs;
 mod float_map;
@@ -47,6 +48,7 @@ pub(crate) mod tiff_input;
 pub use float_map::read_f32_tiff;
 pub use raw::{read_gray_raw, RawGray, RawValues};
 
+use crate::calibration::Calibration;
 use crate::IoError;
 use samcell_imaging::GrayU8;
 use std::fmt;
@@ -222,6 +224,9 @@ pub struct SourceInfo {
     /// Channel / Z / time layout declared by ImageJ or OME metadata (TIFF only; `None` when
     /// the file declares none). With more than one page, only `page` was read.
     pub stack: Option<StackDims>,
+    /// Pixel size in µm and where it was read from (TIFF only, first page; `None` when the file
+    /// declares none): see [`crate::calibration`].
+    pub calibration: Option<Calibration>,
 }
 
 impl fmt::Display for SourceInfo {
@@ -252,6 +257,9 @@ impl fmt::Display for SourceInfo {
                 ", {src} stack of {} channel(s) x {} slice(s) x {} frame(s)",
                 s.channels, s.slices, s.frames
             )?;
+        }
+        if let Some(c) = &self.calibration {
+            write!(f, ", pixel size {c}")?;
         }
         if let Some((lo, hi)) = self.scaled_from {
             write!(f, ", scaled {lo}..{hi} -> 0..255")?;
@@ -350,6 +358,7 @@ fn decode_gray_keeping_wide(
         scaled_from,
         channel_use: decoded.channel_use,
         stack: decoded.stack,
+        calibration: decoded.calibration,
     };
     let img = GrayU8::from_vec(w, h, data).map_err(|e| {
         format!("corrupt {format}: decoded pixels do not fill the {w}x{h} image: {e}")

@@ -9,11 +9,16 @@
 //! unsigned (labels) or IEEE float (maps), Adobe Deflate compression (TIFF compression 8, level 6)
 //! without predictor, as written by the `tiff` crate 0.11: readable by ImageJ/Fiji, libtiff,
 //! tifffile (checked with `reference/gen_io_fixtures.py --check-written`) and this crate.
+//! The `_calibrated` writers add, when given a pixel size, the tags ImageJ 1.x writes for an
+//! image calibrated in µm: `ImageDescription` `ImageJ=1.11a\nunit=micron\n`,
+//! `XResolution`/`YResolution` = 1 / pixel size (µm) as rationals, `ResolutionUnit` 1 (none), so
+//! Fiji shows calibrated units (see [`crate::calibration`]).
 
 mod overlay;
 
 pub use overlay::{label_color, overlay_rgb, write_overlay_png};
 
+use crate::calibration::{imagej_description, pixel_size_rational, Calibration};
 use crate::IoError;
 use samcell_imaging::{Labels, MapF32};
 use std::fs::File;
@@ -21,7 +26,8 @@ use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 use tiff::encoder::colortype::{Gray16, Gray32, Gray32Float};
 use tiff::encoder::compression::DeflateLevel;
-use tiff::encoder::{Compression, TiffEncoder};
+use tiff::encoder::{Compression, Rational, TiffEncoder};
+use tiff::tags::{ResolutionUnit, Tag};
 
 fn werr(path: &Path, reason: impl Into<String>) -> IoError {
     IoError::write(path, reason)
@@ -38,25 +44,63 @@ pub fn label_tiff_bits(labels: &Labels) -> u8 {
 
 /// Label image as compressed TIFF: u16 when the largest label fits, u32 otherwise.
 pub fn write_labels_tiff(path: &Path, labels: &Labels) -> Result<(), IoError> {
+    write_labels_tiff_calibrated(path, labels, None)
+}
+
+/// [`write_labels_tiff`] with ImageJ's calibration tags when `calibration` is given (module docs).
+pub fn write_labels_tiff_calibrated(
+    path: &Path,
+    labels: &Labels,
+    calibration: Option<&Calibration>,
+) -> Result<(), IoError> {
     let (w, h) = dims(path, labels.width(), labels.height())?;
+    let cal = resolution(path, calibration)?;
     if label_tiff_bits(labels) == 16 {
         let v: Vec<u16> = labels.data().iter().map(|&x| x as u16).collect();
         write_atomic_with(path, |out| {
-            encode_tiff::<Gray16>(out, w, h, &v).map_err(|r| werr(path, r))
+            encode_tiff::<Gray16>(out, w, h, &v, cal).map_err(|r| werr(path, r))
         })
     } else {
         write_atomic_with(path, |out| {
-            encode_tiff::<Gray32>(out, w, h, labels.data()).map_err(|r| werr(path, r))
+            encode_tiff::<Gray32>(out, w, h, labels.data(), cal).map_err(|r| werr(path, r))
         })
     }
 }
 
 /// f32 TIFF (distance maps), Deflate-compressed, SampleFormat IEEE float.
 pub fn write_f32_tiff(path: &Path, map: &MapF32) -> Result<(), IoError> {
+    write_f32_tiff_calibrated(path, map, None)
+}
+
+/// [`write_f32_tiff`] with ImageJ's calibration tags when `calibration` is given (module docs).
+pub fn write_f32_tiff_calibrated(
+    path: &Path,
+    map: &MapF32,
+    calibration: Option<&Calibration>,
+) -> Result<(), IoError> {
     let (w, h) = dims(path, map.width(), map.height())?;
+    let cal = resolution(path, calibration)?;
     write_atomic_with(path, |out| {
-        encode_tiff::<Gray32Float>(out, w, h, map.data()).map_err(|r| werr(path, r))
+        encode_tiff::<Gray32Float>(out, w, h, map.data(), cal).map_err(|r| werr(path, r))
     })
+}
+
+/// `XResolution` and `YResolution` (pixels per µm) for `calibration`.
+type PixelsPerUm = (Rational, Rational);
+
+fn resolution(
+    path: &Path,
+    calibration: Option<&Calibration>,
+) -> Result<Option<PixelsPerUm>, IoError> {
+    let Some(c) = calibration else {
+        return Ok(None);
+    };
+    let rational = |um: f64| {
+        pixel_size_rational(um)
+            .map(|(n, d)| Rational { n, d })
+            .ok_or_else(|| werr(path, format!("cannot write a pixel size of {um} µm")))
+    };
+    Ok(Some((rational(c.x_um)?, rational(c.y_um)?)))
 }
 
 fn dims(path: &Path, w: usize, h: usize) -> Result<(u32, u32), IoError> {
@@ -72,16 +116,37 @@ fn dims(path: &Path, w: usize, h: usize) -> Result<(u32, u32), IoError> {
     }
 }
 
-fn encode_tiff<C>(out: impl Write + Seek, w: u32, h: u32, data: &[C::Inner]) -> Result<(), String>
+fn encode_tiff<C>(
+    out: impl Write + Seek,
+    w: u32,
+    h: u32,
+    data: &[C::Inner],
+    resolution: Option<PixelsPerUm>,
+) -> Result<(), String>
 where
     C: tiff::encoder::colortype::ColorType,
     [C::Inner]: tiff::encoder::TiffValue,
 {
-    TiffEncoder::new(out)
-        .and_then(|e| {
-            e.with_compression(Compression::Deflate(DeflateLevel::Balanced))
-                .write_image::<C>(w, h, data)
-        })
+    let mut encoder = TiffEncoder::new(out)
+        .map(|e| e.with_compression(Compression::Deflate(DeflateLevel::Balanced)))
+        .map_err(|e| format!("cannot encode TIFF: {e}"))?;
+    let Some((x, y)) = resolution else {
+        return encoder
+            .write_image::<C>(w, h, data)
+            .map_err(|e| format!("cannot encode TIFF: {e}"));
+    };
+    let mut image = encoder
+        .new_image::<C>(w, h)
+        .map_err(|e| format!("cannot encode TIFF: {e}"))?;
+    image
+        .encoder()
+        .write_tag(Tag::ImageDescription, imagej_description())
+        .map_err(|e| format!("cannot encode TIFF: {e}"))?;
+    image.x_resolution(x);
+    image.y_resolution(y);
+    image.resolution_unit(ResolutionUnit::None);
+    image
+        .write_data(data)
         .map_err(|e| format!("cannot encode TIFF: {e}"))
 }
 
@@ -95,7 +160,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
 
 /// [`write_atomic`] with `fill` writing the content into the (buffered) temporary file; an
 /// error from `fill` is returned as it is, and leaves nothing behind.
-fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), IoError>,
 ) -> Result<(), IoError> {

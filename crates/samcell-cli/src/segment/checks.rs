@@ -95,6 +95,7 @@ mod tests {
             scaled_from,
             channel_use: ChannelUse::Single,
             stack: None,
+            calibration: None,
         }
     }
 

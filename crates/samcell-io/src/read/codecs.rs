@@ -169,6 +169,7 @@ fn oriented(
         pixels,
         channel_use: channel_use(channels.into(), channels > 2),
         stack: None,
+        calibration: None,
     }
 }
 
@@ -302,5 +303,6 @@ pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
             matches!(color, ColorType::Rgb8 | ColorType::Rgba8),
         ),
         stack: None,
+        calibration: None,
     })
 }

@@ -30,6 +30,7 @@ pub(crate) struct Decoded {
     pub pixels: Pixels,
     pub channel_use: ChannelUse,
     pub stack: Option<StackDims>,
+    pub calibration: Option<crate::calibration::Calibration>,
 }
 
 /// How a decoder with `channels` samples per pixel, colour or not, makes grey.

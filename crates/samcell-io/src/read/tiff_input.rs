@@ -14,13 +14,15 @@
 //!
 //! The page's width and height are checked against the pixel limit ([`crate::limits`]) before
 //! it is decoded, and the `tiff` crate's buffer limits are set from the same number. ImageJ and
-//! OME metadata of the first page give [`StackDims`] for the log.
+//! OME metadata of the first page give [`StackDims`] for the log, and with the first page's
+//! resolution tags the pixel size ([`crate::calibration`]).
 
 use super::gray::{
     channel_use, cv_rgb_to_gray, first_sample, interleaved_to_f64, interleaved_u8_to_gray, Decoded,
     Pixels,
 };
 use super::{SampleType, StackDims, StackSource};
+use crate::calibration::{Calibration, TiffCalibrationTags};
 use crate::limits;
 use std::io::Cursor;
 use tiff::decoder::{Decoder, DecodingResult};
@@ -98,10 +100,35 @@ pub(crate) fn volumetric_error(depth: u64) -> String {
     )
 }
 
-/// Channel / Z / time layout from ImageJ's or OME's description of the first page.
+/// Channel / Z / time layout from ImageJ's or OME's description of the current page.
 fn stack_dims<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<StackDims> {
     let desc = d.get_tag_ascii_string(Tag::ImageDescription).ok()?;
     parse_stack_dims(&desc)
+}
+
+/// Pixel size from the current page's description and resolution tags; a tag that is absent
+/// or unreadable counts as absent.
+pub(crate) fn calibration<R: std::io::Read + std::io::Seek>(
+    d: &mut Decoder<R>,
+) -> Option<Calibration> {
+    let rational = |d: &mut Decoder<R>, tag: Tag| match d.find_tag(tag).ok()?? {
+        tiff::decoder::ifd::Value::Rational(n, m) => Some((u64::from(n), u64::from(m))),
+        tiff::decoder::ifd::Value::List(v) => match v.first()? {
+            tiff::decoder::ifd::Value::Rational(n, m) => Some((u64::from(*n), u64::from(*m))),
+            _ => None,
+        },
+        _ => None,
+    };
+    TiffCalibrationTags {
+        description: d.get_tag_ascii_string(Tag::ImageDescription).ok(),
+        resolution_unit: d
+            .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+            .ok()
+            .flatten(),
+        x_resolution: rational(d, Tag::XResolution),
+        y_resolution: rational(d, Tag::YResolution),
+    }
+    .calibration()
 }
 
 pub(crate) fn parse_stack_dims(desc: &str) -> Option<StackDims> {
@@ -151,6 +178,7 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
     }
     let mut d = decoder(bytes, max_pixels)?;
     let stack = stack_dims(&mut d);
+    let calibration = calibration(&mut d);
     if page > 0 {
         d.seek_to_image(page).map_err(|e| describe(&e))?;
     }
@@ -227,6 +255,7 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
             pixels: Pixels::Gray8(unpack_bits(&packed, w, h, bits)?),
             channel_use: channel_use(1, false),
             stack,
+            calibration,
         });
     }
 
@@ -278,6 +307,7 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
         pixels,
         channel_use: channel_use(channels, is_rgb),
         stack,
+        calibration,
     })
 }
 
