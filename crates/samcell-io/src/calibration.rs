@@ -77,12 +77,22 @@ impl Calibration {
 }
 
 impl fmt::Display for Calibration {
+    /// `0.65 µm/px (ImageJ)`, `0.5 x 0.6 µm/px (user)`; a value [`Calibration::is_dpi_default`]
+    /// flags adds its dots per inch and `likely a software default, not a calibration`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.x_um == self.y_um {
-            write!(f, "{} µm/px ({})", self.x_um, self.source)
+            write!(f, "{} µm/px ({}", self.x_um, self.source)?;
         } else {
-            write!(f, "{} x {} µm/px ({})", self.x_um, self.y_um, self.source)
+            write!(f, "{} x {} µm/px ({}", self.x_um, self.y_um, self.source)?;
         }
+        if self.is_dpi_default() {
+            let dpi = (MICROMETRES_PER_INCH / self.x_um).round();
+            write!(
+                f,
+                ", {dpi} dpi: likely a software default, not a calibration"
+            )?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -452,6 +462,11 @@ mod tests {
         assert!(!c.is_dpi_default());
         let c = tags(None, None, Some((72, 1))).calibration().unwrap();
         assert!(close(c.x_um, 25_400.0 / 72.0) && c.is_dpi_default());
+        assert!(c.to_string().ends_with(
+            "µm/px (TIFF resolution, 72 dpi: likely a software default, not a calibration)"
+        ));
+        let c = tags(None, Some(2), Some((2540, 1))).calibration().unwrap();
+        assert_eq!(c.to_string(), "10 µm/px (TIFF resolution)");
         assert_eq!(tags(None, Some(1), Some((72, 1))).calibration(), None);
         assert_eq!(tags(None, Some(2), Some((0, 1))).calibration(), None);
         assert_eq!(tags(None, Some(2), None).calibration(), None);
