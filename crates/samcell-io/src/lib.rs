@@ -6,6 +6,7 @@
 //! - [`calibration`]: pixel size in µm from OME, ImageJ or TIFF resolution tags, the
 //!   `--pixel-size` parser, and the ImageJ tags the TIFF writers add.
 //! - [`geojson`]: cell outlines and measurements as a GeoJSON FeatureCollection for QuPath.
+//! - [`imagej_roi`]: cell outlines as ImageJ `.roi` files and ROI-set zips for Fiji's ROI Manager.
 //! - [`labels`]: instance-label images (TIFF/PNG) with their integer values kept.
 //! - [`limits`]: the one pixel limit every reader checks from the header before decoding.
 //! - [`plot`]: charts (heat maps, curves) drawn with plotters and encoded as PNG.
@@ -15,6 +16,7 @@
 
 pub mod calibration;
 pub mod geojson;
+pub mod imagej_roi;
 pub mod labels;
 pub mod limits;
 pub mod plot;
