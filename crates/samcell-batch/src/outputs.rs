@@ -4,7 +4,8 @@
 //! stops mid-image leaves no masks file and the image is redone next time. Before an image is
 //! (re)done, its old masks file is removed, so a failure never leaves stale masks that look done.
 //! `<name>_cells.csv` (per-cell measurements, `samcell_measure`) is one of the outputs that must
-//! exist for an image to count as done.
+//! exist for an image to count as done, and so is `<name>.geojson` (cell outlines for QuPath)
+//! when it is asked for ([`OutputSet::with_geojson`]), like `<name>_distmap.tif`.
 //!
 //! Resume keeps only outputs made with the same model and result settings: a complete set whose
 //! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
@@ -31,11 +32,18 @@ pub struct OutputSet {
     pub cells: PathBuf,
     /// `<name>_distmap.tif` when the distance map is kept.
     pub distmap: Option<PathBuf>,
+    /// `<name>.geojson` when the cell outlines are written as GeoJSON.
+    pub geojson: Option<PathBuf>,
 }
 
 impl OutputSet {
     /// The outputs of image `name` in `dir`.
     pub fn new(dir: &Path, name: &str, save_distmap: bool) -> Self {
+        Self::with_geojson(dir, name, save_distmap, false)
+    }
+
+    /// [`OutputSet::new`], plus `<name>.geojson` when `save_geojson`.
+    pub fn with_geojson(dir: &Path, name: &str, save_distmap: bool, save_geojson: bool) -> Self {
         let p = |suffix: &str| dir.join(format!("{name}{suffix}"));
         Self {
             masks: p("_masks.tif"),
@@ -43,14 +51,18 @@ impl OutputSet {
             meta: p("_run.json"),
             cells: p("_cells.csv"),
             distmap: save_distmap.then(|| p("_distmap.tif")),
+            geojson: save_geojson.then(|| p(".geojson")),
         }
     }
 
     /// All paths, in writing order (masks last).
     pub fn in_write_order(&self) -> Vec<&Path> {
-        let mut v: Vec<&Path> = Vec::with_capacity(5);
+        let mut v: Vec<&Path> = Vec::with_capacity(6);
         if let Some(d) = &self.distmap {
             v.push(d);
+        }
+        if let Some(g) = &self.geojson {
+            v.push(g);
         }
         v.extend([
             self.overlay.as_path(),
@@ -216,6 +228,17 @@ mod tests {
         assert_eq!(
             o.file_names(),
             ["b_overlay.png", "b_cells.csv", "b_run.json", "b_masks.tif"]
+        );
+        let o = OutputSet::with_geojson(Path::new("out"), "c", false, true);
+        assert_eq!(
+            o.file_names(),
+            [
+                "c.geojson",
+                "c_overlay.png",
+                "c_cells.csv",
+                "c_run.json",
+                "c_masks.tif"
+            ]
         );
     }
 }

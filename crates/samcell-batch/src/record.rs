@@ -48,6 +48,8 @@ pub struct RunSettings {
     pub threads: usize,
     /// The distance map is written too.
     pub save_distmap: bool,
+    /// The cell outlines are written as GeoJSON too.
+    pub save_geojson: bool,
     /// Complete outputs are redone anyway.
     pub overwrite: bool,
     /// `--all-pages`: every page of multi-page files (then `page` does not apply).

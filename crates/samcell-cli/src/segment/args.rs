@@ -33,7 +33,8 @@ Examples:
 
 Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
 <name>_overlay.png, <name>_cells.csv (per-cell measurements), <name>_run.json, and
-<name>_distmap.tif with --save-distmap; run.json describes the whole run and summary.csv has one
+<name>_distmap.tif with --save-distmap, <name>.geojson (cell outlines for QuPath) with
+--save-geojson; run.json describes the whole run and summary.csv has one
 row per image (both keep the rows of images of earlier runs into the same folder). For a file
 with several pages, <name> ends in _p<N> (the page, from 0). An image whose outputs all exist and
 were made with the same model and settings is skipped (use --overwrite to redo it anyway);
@@ -85,6 +86,11 @@ pub struct SegmentArgs {
     /// Also write the blended distance map as <name>_distmap.tif (32-bit float).
     #[arg(long)]
     pub save_distmap: bool,
+
+    /// Also write the cell outlines with their measurements as <name>.geojson, which QuPath
+    /// imports as detection objects.
+    #[arg(long)]
+    pub save_geojson: bool,
 
     /// Redo images whose outputs already exist.
     #[arg(long)]

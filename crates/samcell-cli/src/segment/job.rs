@@ -2,7 +2,8 @@
 //! happened. The per-cell CSV comes from `samcell_measure::measure_labels` on the labels with the
 //! default neighbour distance (5 px) and, as the intensity image, the grey channel the
 //! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
-//! values, colour merged to grey the same way), so intensities compare across images.
+//! values, colour merged to grey the same way), so intensities compare across images. With
+//! `--save-geojson` the same per-cell values go into `<name>.geojson` (see `geojson`).
 
 use crate::progress::RunBars;
 use anyhow::{Context, Result};
@@ -118,6 +119,9 @@ fn segment_and_write(
     )
     .context("cannot measure the cells")?;
     samcell_measure::write_cells_csv(&outputs.cells, &cells)?;
+    if let Some(path) = &outputs.geojson {
+        super::geojson::write_cells_geojson(path, &seg.labels, &cells)?;
+    }
     let summary = cells.summary(name);
     record.outputs = outputs.file_names();
     // the per-image metadata carries the times up to here; run.json gets the final ones

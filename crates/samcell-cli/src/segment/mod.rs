@@ -28,6 +28,7 @@
 
 mod args;
 mod checks;
+mod geojson;
 mod job;
 
 pub use args::{check_thresholds, SegmentArgs, DEFAULT_BATCH};
@@ -83,6 +84,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         batch_size: args.batch_size,
         threads: n_threads,
         save_distmap: args.save_distmap,
+        save_geojson: args.save_geojson,
         overwrite: args.overwrite,
         all_pages: args.all_pages,
     };
@@ -139,7 +141,12 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let run_start = Instant::now();
     let n = jobs.len();
     for (k, job) in jobs.iter().enumerate() {
-        let outs = OutputSet::new(&args.output, &job.name, args.save_distmap);
+        let outs = OutputSet::with_geojson(
+            &args.output,
+            &job.name,
+            args.save_distmap,
+            args.save_geojson,
+        );
         let tag = job_tag(k, n, job);
         bars.start_image(&job.name);
         let job_result = ResultSettings {
@@ -298,7 +305,12 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
 /// by a real run).
 fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
     for job in find_jobs(args)? {
-        let outs = OutputSet::new(&args.output, &job.name, args.save_distmap);
+        let outs = OutputSet::with_geojson(
+            &args.output,
+            &job.name,
+            args.save_distmap,
+            args.save_geojson,
+        );
         let state = if args.overwrite || !outs.complete() {
             "segment".to_string()
         } else if let Some(why) = outs.redo_reason_without_model(&dry_run_settings(args, job.page))
