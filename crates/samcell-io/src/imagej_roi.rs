@@ -13,17 +13,23 @@
 //!   header 2 (int32 at byte 60); then the x coordinates and the y coordinates, each an int16
 //!   relative to left/top; then the 64-byte header 2 (channel/slice/frame positions, name offset
 //!   and length) and the name in UTF-16BE.
-//! - **A ring with holes**: ImageJ polygons have no holes, so it is written the way ImageJ saves a
-//!   composite (`ShapeRoi`): type byte 1 (rectangle) with the shape-array length (int32 at byte
-//!   36) non-zero, followed by that many big-endian float32 values: per ring `0 x y` (move to),
-//!   `1 x y` (line to) for each further vertex, `4` (close), in absolute image coordinates.
+//! - **A ring with holes, or a cell in several parts**: ImageJ polygons have neither, so the
+//!   rings are written the way ImageJ saves a composite (`ShapeRoi`): type byte 1 (rectangle)
+//!   with the shape-array length (int32 at byte 36) non-zero, followed by that many big-endian
+//!   float32 values: per ring `0 x y` (move to), `1 x y` (line to) for each further vertex, `4`
+//!   (close), in absolute image coordinates.
 //!   ImageJ fills such a path with the even-odd rule, so each hole is cut out of the exterior
-//!   whatever the rings' orientation.
+//!   whatever the rings' orientation, and a further part (a ring outside the others, or inside a
+//!   hole) is filled.
 //!
 //! Vertices are pixel corners, as a pixel-edge boundary tracer produces them: vertex `(x, y)` is
 //! the top-left corner of pixel `(x, y)`, so the ring of a single pixel `(3, 5)` is
 //! `(3,5) (4,5) (4,6) (3,6)` and ImageJ's mask of the ROI (pixels whose centre lies inside) is
 //! exactly the cell. A ring may repeat its first vertex at the end; the repeat is not written.
+//! [`RoiPolygon::from_rings`] takes a tracer's floating-point rings (GeoJSON layout) and rounds
+//! every vertex to the nearest corner: a pinch corner that a tracer cut into two vertices a
+//! fraction of a pixel either side of it becomes that corner again (consecutive repeats are
+//! dropped), which moves no pixel centre across the outline.
 //! Coordinates must lie in `-5000..=60535` and the bounds be at most 60535 wide and tall (ImageJ
 //! reads int16 values below -5000 as unsigned), and a ring without holes may have at most 65535
 //! vertices.
@@ -85,7 +91,9 @@ pub struct RoiPolygon {
     pub name: String,
     /// The outer boundary: pixel-corner vertices `(x, y)` in order, closed implicitly.
     pub ring: Vec<(i32, i32)>,
-    /// Inner boundaries (holes), same convention; when present the ROI is a composite.
+    /// Further rings, same convention: the holes, and for a cell in several parts the other
+    /// parts' rings (with their holes); when present the ROI is a composite, filled by the
+    /// even-odd rule.
     pub holes: Vec<Vec<(i32, i32)>>,
     /// Stack or hyperstack position; `None` for a single image (the ROI shows on every slice).
     pub position: Option<RoiPosition>,
@@ -99,6 +107,46 @@ impl RoiPolygon {
             ring,
             holes: Vec::new(),
             position: None,
+        }
+    }
+}
+
+impl RoiPolygon {
+    /// A ROI from floating-point rings (the first is the exterior, the others holes or further
+    /// parts, e.g. every ring of every polygon of one label), each vertex rounded to the
+    /// nearest pixel corner, consecutive repeats and the closing vertex dropped (module docs).
+    /// A non-finite or huge coordinate becomes one that [`encode_roi`] refuses.
+    pub fn from_rings<R: AsRef<[[f64; 2]]>>(
+        name: impl Into<String>,
+        rings: impl IntoIterator<Item = R>,
+        position: Option<RoiPosition>,
+    ) -> Self {
+        let round = |v: f64| {
+            let r = v.round();
+            if r.is_finite() && r >= f64::from(i32::MIN) && r <= f64::from(i32::MAX) {
+                r as i32
+            } else {
+                i32::MIN
+            }
+        };
+        let mut rings = rings.into_iter().map(|ring| {
+            let mut out: Vec<(i32, i32)> = Vec::with_capacity(ring.as_ref().len());
+            for &[x, y] in ring.as_ref() {
+                let p = (round(x), round(y));
+                if out.last() != Some(&p) {
+                    out.push(p);
+                }
+            }
+            while out.len() > 1 && out.first() == out.last() {
+                out.pop();
+            }
+            out
+        });
+        Self {
+            name: name.into(),
+            ring: rings.next().unwrap_or_default(),
+            holes: rings.collect(),
+            position,
         }
     }
 }
@@ -394,6 +442,40 @@ mod tests {
         assert_eq!(got, want);
         let set: HashSet<_> = got.iter().collect();
         assert_eq!(set.len(), got.len());
+    }
+
+    #[test]
+    fn float_rings_are_rounded_to_corners() {
+        let c = 1.0 / 64.0;
+        // an L of pixels (0,0), (1,0), (1,1) with the inner corner (1,1) cut as a tracer might
+        let ext = vec![
+            [0.0, 0.0],
+            [2.0, 0.0],
+            [2.0, 2.0],
+            [1.0, 2.0],
+            [1.0, 1.0 + c],
+            [1.0 - c, 1.0],
+            [0.0, 1.0],
+            [0.0, 0.0],
+        ];
+        let part = vec![[5.0, 5.0], [6.0, 5.0], [6.0, 6.0], [5.0, 6.0], [5.0, 5.0]];
+        let roi = RoiPolygon::from_rings("0001", [&ext, &part], Some(RoiPosition::Slice(2)));
+        assert_eq!(roi.ring, [(0, 0), (2, 0), (2, 2), (1, 2), (1, 1), (0, 1)]);
+        assert_eq!(roi.holes, [vec![(5, 5), (6, 5), (6, 6), (5, 6)]]);
+        assert_eq!(roi.position, Some(RoiPosition::Slice(2)));
+        // two parts make a composite whose bounds cover both
+        let b = encode_roi(&roi).unwrap();
+        assert_eq!(
+            (b[6], &b[8..16]),
+            (TYPE_RECT, &[0, 0, 0, 0, 0, 6, 0, 6][..])
+        );
+        let bad = RoiPolygon::from_rings("x", [[[f64::NAN, 0.0], [1.0, 0.0], [1.0, 1.0]]], None);
+        assert!(matches!(encode_roi(&bad), Err(RoiError::OutOfRange { .. })));
+        let none = RoiPolygon::from_rings("y", Vec::<Vec<[f64; 2]>>::new(), None);
+        assert!(matches!(
+            encode_roi(&none),
+            Err(RoiError::TooFewVertices { count: 0, .. })
+        ));
     }
 
     #[test]
