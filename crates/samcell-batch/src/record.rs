@@ -6,10 +6,15 @@
 //! image's record, and the page it was made from), so that each result stays reproducible after
 //! later runs rewrite `run.json`. Thresholds are written in their shortest `f32` form
 //! ([`shortest_f32`]); the times of an image are a [`Timings`] written in seconds.
+//!
+//! An image record's `pixel_size_um` / `pixel_size_source` is the calibration its outputs were
+//! written with. It is not among the settings resume compares ([`ResultSettings`]): it is known
+//! only once the input is read, so outputs made with another pixel size are not redone unless
+//! `--overwrite` is given.
 
 use crate::timings::{self, Timings};
 use crate::BatchError;
-use samcell_io::{ChannelUse, SourceInfo, StackSource};
+use samcell_io::{Calibration, CalibrationSource, ChannelUse, SourceInfo, StackSource};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -77,6 +82,17 @@ pub struct ModelInfo {
     pub format: String,
     /// The predictor's own description (architecture, back-end, precision).
     pub predictor: String,
+}
+
+/// How an image record names a calibration's source: `ome`, `imagej`, `tiff-resolution` or
+/// `user`.
+pub fn calibration_source_name(source: CalibrationSource) -> &'static str {
+    match source {
+        CalibrationSource::Ome => "ome",
+        CalibrationSource::ImageJ => "imagej",
+        CalibrationSource::TiffResolution => "tiff-resolution",
+        CalibrationSource::User => "user",
+    }
 }
 
 /// What the input file held.
@@ -182,6 +198,10 @@ pub struct ImageRecord {
     pub height: Option<usize>,
     /// What the input file held.
     pub source: Option<SourceMeta>,
+    /// Pixel size in µm, `[x, y]`, that the outputs were written with; null when unknown.
+    pub pixel_size_um: Option<[f64; 2]>,
+    /// Where the pixel size came from ([`calibration_source_name`]); null when unknown.
+    pub pixel_size_source: Option<String>,
     /// Cells found.
     pub n_cells: Option<usize>,
     /// Crops the image was cut into.
@@ -208,6 +228,8 @@ impl ImageRecord {
             width: None,
             height: None,
             source: None,
+            pixel_size_um: None,
+            pixel_size_source: None,
             n_cells: None,
             n_crops: None,
             seconds: None,
@@ -215,6 +237,12 @@ impl ImageRecord {
             error: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// Records the pixel size the outputs were written with (`None`: unknown).
+    pub fn set_calibration(&mut self, calibration: Option<&Calibration>) {
+        self.pixel_size_um = calibration.map(|c| [c.x_um, c.y_um]);
+        self.pixel_size_source = calibration.map(|c| calibration_source_name(c.source).to_string());
     }
 }
 

@@ -11,7 +11,7 @@
 use crate::model_source::ModelArgs;
 use clap::builder::TypedValueParser;
 use clap::Args;
-use samcell_io::Scaling;
+use samcell_io::{Calibration, Scaling};
 use samcell_pipeline::{DEFAULT_FILL, DEFAULT_PEAK};
 use std::path::PathBuf;
 
@@ -114,6 +114,12 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub outlines: bool,
 
+    /// Pixel size in µm (e.g. 0.65um, 650nm, 0.5x0.6um for X x Y), instead of the one the input
+    /// declares (OME-XML, ImageJ or TIFF resolution tags). Written into the masks and
+    /// distance-map TIFFs and the run records.
+    #[arg(long, value_name = "SIZE", value_parser = pixel_size)]
+    pub pixel_size: Option<Calibration>,
+
     /// List the inputs and their output names, then stop (no model is loaded).
     #[arg(long)]
     pub dry_run: bool,
@@ -164,6 +170,10 @@ fn unit_interval(s: &str) -> Result<f32, String> {
     } else {
         Err(format!("{v} is outside 0..1 (the distance map is in 0..1)"))
     }
+}
+
+fn pixel_size(s: &str) -> Result<Calibration, String> {
+    samcell_io::parse_pixel_size(s).map_err(|e| e.to_string())
 }
 
 fn percentile_pair(s: &str) -> Result<(f64, f64), String> {

@@ -4,6 +4,11 @@
 //! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
 //! values, colour merged to grey the same way), so intensities compare across images. With
 //! `--save-geojson` the same per-cell values go into `<name>.geojson` (see `geojson`).
+//!
+//! Pixel size: `--pixel-size` when given, otherwise the input's own calibration
+//! (`SourceInfo::calibration`) unless it is a 72/96/300 dpi software default, which is ignored
+//! (info line). The masks and distance-map TIFFs carry it as ImageJ calibration tags and the
+//! image record names it and its source.
 
 use crate::progress::RunBars;
 use anyhow::{Context, Result};
@@ -12,7 +17,7 @@ use samcell_batch::record::{
     write_json, ImageMeta, ImageRecord, ModelInfo, RunSettings, SourceMeta, Status,
 };
 use samcell_batch::{OutputSet, Timings};
-use samcell_io::ReadOptions;
+use samcell_io::{Calibration, ReadOptions};
 use samcell_measure::{ImageSummary, Intensity, MeasureConfig};
 use samcell_pipeline::{Segmenter, TilePlan};
 use std::path::Path;
@@ -28,6 +33,8 @@ pub struct JobContext<'a> {
     pub page_chosen: bool,
     pub scaling_label: String,
     pub outlines: bool,
+    /// `--pixel-size`: used instead of the input's own calibration.
+    pub pixel_size: Option<Calibration>,
     pub settings: &'a RunSettings,
     pub model: &'a ModelInfo,
     pub bars: &'a RunBars,
@@ -90,6 +97,8 @@ fn segment_and_write(
         ctx.page_chosen,
     ));
     tracing::debug!("{}: {info}", input.display());
+    let calibration = pixel_size(ctx.pixel_size, info.calibration, input);
+    record.set_calibration(calibration.as_ref());
     record.n_crops = TilePlan::new(image.width(), image.height(), &ctx.segmenter.tiling())
         .map(|p| p.len())
         .ok();
@@ -104,7 +113,7 @@ fn segment_and_write(
 
     let write_start = Instant::now();
     if let Some(path) = &outputs.distmap {
-        samcell_io::write_f32_tiff(path, &seg.distance_map)?;
+        samcell_io::write_f32_tiff_calibrated(path, &seg.distance_map, calibration.as_ref())?;
     }
     // the map (4 bytes per pixel) is not needed for the other outputs: free it before them
     let seg = samcell_pipeline::Segmentation {
@@ -145,9 +154,31 @@ fn segment_and_write(
         },
     )?;
     // last: its existence marks the image as done
-    samcell_io::write_labels_tiff(&outputs.masks, &seg.labels)?;
+    samcell_io::write_labels_tiff_calibrated(&outputs.masks, &seg.labels, calibration.as_ref())?;
     timings.write = write_start.elapsed();
     timings.total = start.elapsed();
     record.seconds = Some(timings);
     Ok(summary)
+}
+
+/// The pixel size of an image's outputs: `user` (`--pixel-size`) first, then the file's own,
+/// except a 72/96/300 dpi default of screen and office software (not a calibration).
+fn pixel_size(
+    user: Option<Calibration>,
+    file: Option<Calibration>,
+    input: &Path,
+) -> Option<Calibration> {
+    if user.is_some() {
+        return user;
+    }
+    match file {
+        Some(c) if c.is_dpi_default() => {
+            tracing::info!(
+                "{}: pixel size ignored: {c}; give --pixel-size for physical units",
+                input.display()
+            );
+            None
+        }
+        other => other,
+    }
 }

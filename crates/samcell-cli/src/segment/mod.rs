@@ -107,6 +107,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         page_chosen: args.page.is_some() || args.all_pages,
         scaling_label,
         outlines: args.outlines,
+        pixel_size: args.pixel_size,
         settings: &settings,
         model: &model_info,
         bars: &bars,
