@@ -66,6 +66,21 @@ fn near(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs()
 }
 
+/// The header and rows of `<name>_cells.csv` (numbers only: no quoted fields).
+fn cells_csv(out: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(out.join("cells_cells.csv")).unwrap();
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect());
+    (lines.next().unwrap(), lines.collect())
+}
+
+/// The value of `column` in `row`.
+fn field(header: &[String], row: &[String], column: &str) -> f64 {
+    let i = header.iter().position(|h| h == column).unwrap();
+    row[i].parse().unwrap()
+}
+
 /// The image record's pixel size, from `<name>_run.json` and from `run.json`.
 fn recorded(out: &Path) -> [(Value, Value); 2] {
     let own = json(&out.join("cells_run.json"));
@@ -110,6 +125,35 @@ fn imagej_calibration_goes_into_the_outputs_and_records() {
         assert_eq!(size.len(), 2);
         assert!(near(size[0], 0.65) && near(size[1], 0.65), "{size:?}");
     }
+
+    // µm columns after the pixel ones, which keep their names and order
+    let (header, rows) = cells_csv(&out);
+    let n = samcell_measure::csv::CALIBRATED_COLUMNS.len();
+    assert_eq!(header[header.len() - n], "Area_um2", "{header:?}");
+    assert!(
+        rows.len() >= 5,
+        "several cells expected, got {}",
+        rows.len()
+    );
+    for row in &rows {
+        assert_eq!(row.len(), header.len());
+        let area = field(&header, row, "Area_px2");
+        assert!(
+            near(field(&header, row, "Area_um2"), area * 0.4225),
+            "{row:?}"
+        );
+        let d = field(&header, row, "EquivalentDiameter_px");
+        assert!(near(field(&header, row, "EquivalentDiameter_um"), d * 0.65));
+    }
+    let png = tmp.path().join("cells.png");
+    let uncalibrated = tmp.path().join("uncalibrated");
+    segment(&png, &uncalibrated, &model, &[]);
+    let (pixel_header, _) = cells_csv(&uncalibrated);
+    assert_eq!(
+        pixel_header,
+        header[..header.len() - n],
+        "pixel columns unchanged"
+    );
 }
 
 #[test]

@@ -7,10 +7,20 @@
 //! 16-bit data) followed by the same features with the suffix `_raw` (the image's own values). Numbers are written in Rust's shortest round-trip form, undefined
 //! values as `NaN` (pandas, R and numpy read it as NaN), an absent closest object as an empty
 //! field. Text fields are quoted when they contain a comma, quote or line break (RFC 4180).
+//!
+//! With a pixel size ([`cells_csv_string_calibrated`]), the cells table ends with
+//! [`CALIBRATED_COLUMNS`]: the size columns again in micrometres, named like the pixel ones
+//! with `_um` (lengths) or `_um2` (areas) instead of `_px` / `_px2`. Areas are multiplied by
+//! the pixel area (x µm * y µm), lengths by the side of a square pixel of that area
+//! (sqrt(x * y) µm). With square pixels all are exact. With rectangular pixels the areas and
+//! `EquivalentDiameter_um` (a function of the area) stay exact; perimeter, axis lengths, Feret
+//! diameters and the closest-object distance are approximations, since a length's scale then
+//! depends on its direction.
 //! Files are written atomically (samcell_io::write_atomic).
 
 use crate::measure::{ImageSummary, Measurements};
 use crate::MeasureError;
+use samcell_io::Calibration;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -84,9 +94,33 @@ pub fn cell_columns(m: &Measurements) -> Vec<String> {
     c
 }
 
+/// The columns [`cells_csv_string_calibrated`] adds at the end of the cells table, in order,
+/// with the power of the pixel size they scale with (1 length, 2 area).
+pub const CALIBRATED_COLUMNS: [(&str, u8); 9] = [
+    ("Area_um2", 2),
+    ("Perimeter_um", 1),
+    ("ConvexArea_um2", 2),
+    ("MajorAxisLength_um", 1),
+    ("MinorAxisLength_um", 1),
+    ("EquivalentDiameter_um", 1),
+    ("MinFeretDiameter_um", 1),
+    ("MaxFeretDiameter_um", 1),
+    ("FirstClosestDistance_um", 1),
+];
+
 /// The cells table as CSV text.
 pub fn cells_csv_string(m: &Measurements) -> String {
-    let mut s = cell_columns(m).join(",");
+    cells_csv_string_calibrated(m, None)
+}
+
+/// The cells table as CSV text, with [`CALIBRATED_COLUMNS`] at the end when the pixel size is
+/// given (module docs).
+pub fn cells_csv_string_calibrated(m: &Measurements, pixel_size: Option<&Calibration>) -> String {
+    let mut columns = cell_columns(m);
+    if pixel_size.is_some() {
+        columns.extend(CALIBRATED_COLUMNS.map(|(name, _)| name.to_string()));
+    }
+    let mut s = columns.join(",");
     s.push('\n');
     for c in &m.cells {
         let f = fmt_f64;
@@ -133,7 +167,7 @@ pub fn cells_csv_string(m: &Measurements) -> String {
                 None => s.push_str(&",NaN".repeat(2 * INTENSITY_COLUMNS.len())),
             }
         }
-        let _ = writeln!(
+        let _ = write!(
             s,
             ",{},{},{},{},{}",
             c.neighbors_adjacent,
@@ -143,13 +177,40 @@ pub fn cells_csv_string(m: &Measurements) -> String {
                 .map_or(String::new(), |l| l.to_string()),
             f(c.first_closest_distance)
         );
+        if let Some(p) = pixel_size {
+            let area = p.x_um * p.y_um;
+            let length = area.sqrt();
+            for v in [
+                c.area as f64 * area,
+                c.perimeter * length,
+                c.convex_area as f64 * area,
+                c.major_axis_length * length,
+                c.minor_axis_length * length,
+                c.equivalent_diameter * length,
+                c.min_feret * length,
+                c.max_feret * length,
+                c.first_closest_distance * length,
+            ] {
+                let _ = write!(s, ",{}", f(v));
+            }
+        }
+        s.push('\n');
     }
     s
 }
 
 /// Writes `<stem>_cells.csv`-style output (one row per cell) atomically.
 pub fn write_cells_csv(path: &Path, m: &Measurements) -> Result<(), MeasureError> {
-    samcell_io::write_atomic(path, cells_csv_string(m).as_bytes())?;
+    write_cells_csv_calibrated(path, m, None)
+}
+
+/// [`write_cells_csv`] with the micrometre columns when the pixel size is given (module docs).
+pub fn write_cells_csv_calibrated(
+    path: &Path,
+    m: &Measurements,
+    pixel_size: Option<&Calibration>,
+) -> Result<(), MeasureError> {
+    samcell_io::write_atomic(path, cells_csv_string_calibrated(m, pixel_size).as_bytes())?;
     Ok(())
 }
 

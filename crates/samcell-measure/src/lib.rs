@@ -30,7 +30,7 @@ pub mod read;
 mod shape;
 pub mod tune;
 
-pub use csv::{write_cells_csv, write_summary_csv};
+pub use csv::{write_cells_csv, write_cells_csv_calibrated, write_summary_csv};
 pub use eval::{
     evaluate_dirs, evaluate_files, evaluate_labels, pair_by_stem, EvalCounts, EvalReport,
     ImageEval, LabelPair, Scores, AP_THRESHOLDS_PERCENT,

@@ -7,8 +7,9 @@
 //!
 //! Pixel size: `--pixel-size` when given, otherwise the input's own calibration
 //! (`SourceInfo::calibration`) unless it is a 72/96/300 dpi software default, which is ignored
-//! (info line). The masks and distance-map TIFFs carry it as ImageJ calibration tags and the
-//! image record names it and its source.
+//! (info line). The masks and distance-map TIFFs carry it as ImageJ calibration tags, the
+//! image record names it and its source, and `<name>_cells.csv` gets the size columns in µm too
+//! (`samcell_measure::csv`).
 
 use crate::progress::RunBars;
 use anyhow::{Context, Result};
@@ -127,7 +128,7 @@ fn segment_and_write(
         &MeasureConfig::default(),
     )
     .context("cannot measure the cells")?;
-    samcell_measure::write_cells_csv(&outputs.cells, &cells)?;
+    samcell_measure::write_cells_csv_calibrated(&outputs.cells, &cells, calibration.as_ref())?;
     if let Some(path) = &outputs.geojson {
         super::geojson::write_cells_geojson(path, &seg.labels, &cells)?;
     }
