@@ -5,7 +5,8 @@
 //! (re)done, its old masks file is removed, so a failure never leaves stale masks that look done.
 //! `<name>_cells.csv` (per-cell measurements, `samcell_measure`) is one of the outputs that must
 //! exist for an image to count as done, and so is `<name>.geojson` (cell outlines for QuPath)
-//! when it is asked for ([`OutputSet::with_geojson`]), like `<name>_distmap.tif`.
+//! when it is asked for ([`OutputSet::with_geojson`]), like `<name>_distmap.tif` and
+//! `<name>_rois.zip` (ImageJ ROIs for Fiji, [`OutputSet::with_rois`]).
 //!
 //! Resume keeps only outputs made with the same model and result settings: a complete set whose
 //! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
@@ -34,6 +35,8 @@ pub struct OutputSet {
     pub distmap: Option<PathBuf>,
     /// `<name>.geojson` when the cell outlines are written as GeoJSON.
     pub geojson: Option<PathBuf>,
+    /// `<name>_rois.zip` when the cell outlines are written as an ImageJ ROI set.
+    pub rois: Option<PathBuf>,
 }
 
 impl OutputSet {
@@ -52,17 +55,31 @@ impl OutputSet {
             cells: p("_cells.csv"),
             distmap: save_distmap.then(|| p("_distmap.tif")),
             geojson: save_geojson.then(|| p(".geojson")),
+            rois: None,
         }
+    }
+
+    /// This set, plus `<name>_rois.zip` (beside the masks file) when `save_rois`.
+    pub fn with_rois(mut self, save_rois: bool) -> Self {
+        self.rois = save_rois.then(|| {
+            let name = self.masks.file_name().unwrap_or_default().to_string_lossy();
+            let stem = name.strip_suffix("_masks.tif").unwrap_or(&name);
+            self.masks.with_file_name(format!("{stem}_rois.zip"))
+        });
+        self
     }
 
     /// All paths, in writing order (masks last).
     pub fn in_write_order(&self) -> Vec<&Path> {
-        let mut v: Vec<&Path> = Vec::with_capacity(6);
+        let mut v: Vec<&Path> = Vec::with_capacity(7);
         if let Some(d) = &self.distmap {
             v.push(d);
         }
         if let Some(g) = &self.geojson {
             v.push(g);
+        }
+        if let Some(r) = &self.rois {
+            v.push(r);
         }
         v.extend([
             self.overlay.as_path(),
@@ -240,5 +257,22 @@ mod tests {
                 "c_masks.tif"
             ]
         );
+        let o = OutputSet::with_geojson(Path::new("out"), "d", true, true).with_rois(true);
+        assert_eq!(
+            o.file_names(),
+            [
+                "d_distmap.tif",
+                "d.geojson",
+                "d_rois.zip",
+                "d_overlay.png",
+                "d_cells.csv",
+                "d_run.json",
+                "d_masks.tif"
+            ]
+        );
+        assert!(OutputSet::new(Path::new("out"), "e", false)
+            .with_rois(false)
+            .rois
+            .is_none());
     }
 }

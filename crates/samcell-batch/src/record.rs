@@ -55,6 +55,8 @@ pub struct RunSettings {
     pub save_distmap: bool,
     /// The cell outlines are written as GeoJSON too.
     pub save_geojson: bool,
+    /// The cell outlines are written as an ImageJ ROI set too.
+    pub save_rois: bool,
     /// Complete outputs are redone anyway.
     pub overwrite: bool,
     /// `--all-pages`: every page of multi-page files (then `page` does not apply).

@@ -34,7 +34,8 @@ Examples:
 Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
 <name>_overlay.png, <name>_cells.csv (per-cell measurements), <name>_run.json, and
 <name>_distmap.tif with --save-distmap, <name>.geojson (cell outlines for QuPath) with
---save-geojson; run.json describes the whole run and summary.csv has one
+--save-geojson, <name>_rois.zip (ImageJ ROIs for Fiji's ROI Manager) with --save-rois;
+run.json describes the whole run and summary.csv has one
 row per image (both keep the rows of images of earlier runs into the same folder). For a file
 with several pages, <name> ends in _p<N> (the page, from 0). An image whose outputs all exist and
 were made with the same model and settings is skipped (use --overwrite to redo it anyway);
@@ -91,6 +92,14 @@ pub struct SegmentArgs {
     /// imports as detection objects.
     #[arg(long)]
     pub save_geojson: bool,
+
+    /// Also write the cell outlines as <name>_rois.zip, an ImageJ ROI set that Fiji's ROI
+    /// Manager opens: one ROI per cell, named by its label (0007), a cell with holes or in
+    /// several parts as one composite ROI. For a page of a multi-page file the ROIs are placed
+    /// on that page's slice (page + 1, as ImageJ counts) and named <slice>-<label>
+    /// (0003-0007).
+    #[arg(long)]
+    pub save_rois: bool,
 
     /// Redo images whose outputs already exist.
     #[arg(long)]

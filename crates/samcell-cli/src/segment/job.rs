@@ -3,7 +3,9 @@
 //! default neighbour distance (5 px) and, as the intensity image, the grey channel the
 //! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
 //! values, colour merged to grey the same way), so intensities compare across images. With
-//! `--save-geojson` the same per-cell values go into `<name>.geojson` (see `geojson`).
+//! `--save-geojson` the same per-cell values go into `<name>.geojson` (see `geojson`);
+//! `--save-rois` writes the outlines as `<name>_rois.zip` for Fiji (see `rois`), placed on the
+//! page's slice when the input has several pages.
 //!
 //! Pixel size: `--pixel-size` when given, otherwise the input's own calibration
 //! (`SourceInfo::calibration`) unless it is a 72/96/300 dpi software default, which is ignored
@@ -55,7 +57,9 @@ pub fn run_image(
         page: job.page,
         ..ctx.read
     };
-    match segment_and_write(ctx, &read, input, name, outputs, &mut record) {
+    // a page of a multi-page file: its ROIs go on that slice (1-based, as ImageJ counts)
+    let roi_slice = (job.pages > 1).then(|| u32::try_from(job.page + 1).unwrap_or(u32::MAX));
+    match segment_and_write(ctx, &read, input, name, outputs, roi_slice, &mut record) {
         Ok(summary) => (record, Some(summary)),
         Err(e) => {
             record.status = Status::Failed;
@@ -72,6 +76,7 @@ fn segment_and_write(
     input: &Path,
     name: &str,
     outputs: &OutputSet,
+    roi_slice: Option<u32>,
     record: &mut ImageRecord,
 ) -> Result<ImageSummary> {
     let start = Instant::now();
@@ -131,6 +136,9 @@ fn segment_and_write(
     samcell_measure::write_cells_csv_calibrated(&outputs.cells, &cells, calibration.as_ref())?;
     if let Some(path) = &outputs.geojson {
         super::geojson::write_cells_geojson(path, &seg.labels, &cells)?;
+    }
+    if let Some(path) = &outputs.rois {
+        super::rois::write_cells_rois(path, &seg.labels, roi_slice)?;
     }
     let summary = cells.summary(name);
     record.outputs = outputs.file_names();

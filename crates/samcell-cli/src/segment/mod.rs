@@ -30,6 +30,7 @@ mod args;
 mod checks;
 mod geojson;
 mod job;
+mod rois;
 
 pub use args::{check_thresholds, SegmentArgs, DEFAULT_BATCH};
 
@@ -85,6 +86,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         threads: n_threads,
         save_distmap: args.save_distmap,
         save_geojson: args.save_geojson,
+        save_rois: args.save_rois,
         overwrite: args.overwrite,
         all_pages: args.all_pages,
     };
@@ -147,7 +149,8 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
             &job.name,
             args.save_distmap,
             args.save_geojson,
-        );
+        )
+        .with_rois(args.save_rois);
         let tag = job_tag(k, n, job);
         bars.start_image(&job.name);
         let job_result = ResultSettings {
@@ -311,7 +314,8 @@ fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
             &job.name,
             args.save_distmap,
             args.save_geojson,
-        );
+        )
+        .with_rois(args.save_rois);
         let state = if args.overwrite || !outs.complete() {
             "segment".to_string()
         } else if let Some(why) = outs.redo_reason_without_model(&dry_run_settings(args, job.page))
