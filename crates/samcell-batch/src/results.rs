@@ -19,8 +19,9 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// `summary.csv` headers written by earlier versions whose rows mean the same as today's (the
-/// confluency column was named without its unit; its values were already fractions).
+/// `summary.csv` headers written by earlier versions whose rows mean the same as today's without
+/// its last column, `cells_per_mm2` (the confluency column was named without its unit; its
+/// values were already fractions). Today's header without that column is accepted too.
 const LEGACY_SUMMARY_HEADERS: [&str; 1] = ["image,width_px,height_px,cell_count,mean_area_px2,\
      median_area_px2,confluency,mean_neighbors_adjacent,mean_neighbors_within_distance,\
      neighbor_distance_px"];
@@ -160,16 +161,20 @@ fn old_rows(path: &Path) -> Result<Vec<(String, String)>, BatchError> {
         return Ok(Vec::new());
     };
     let header = header.trim_end_matches(['\r', '\n']);
-    if header != SUMMARY_COLUMNS.join(",") && !LEGACY_SUMMARY_HEADERS.contains(&header) {
+    // headers without the last column (cells_per_mm2): their rows get it empty
+    let without_density = SUMMARY_COLUMNS[..SUMMARY_COLUMNS.len() - 1].join(",");
+    let pad = header == without_density || LEGACY_SUMMARY_HEADERS.contains(&header);
+    if header != SUMMARY_COLUMNS.join(",") && !pad {
         return Err(BatchError::ForeignSummary);
     }
     Ok(records
         .filter(|r| !r.trim().is_empty())
         .map(|r| {
-            let mut row = r.to_string();
-            if !row.ends_with('\n') {
-                row.push('\n');
+            let mut row = r.trim_end_matches(['\r', '\n']).to_string();
+            if pad {
+                row.push(',');
             }
+            row.push('\n');
             (first_field(r), row)
         })
         .collect())
@@ -234,8 +239,53 @@ mod tests {
     }
 
     #[test]
+    fn rows_without_the_density_column_are_kept_with_it_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        let old = SUMMARY_COLUMNS[..SUMMARY_COLUMNS.len() - 1].join(",");
+        std::fs::write(
+            &path,
+            format!("{old}\na,64,64,3,1,1,0.1,0,0,5\r\n\"b,c\",1,1,0,NaN,NaN,0,NaN,NaN,5"),
+        )
+        .unwrap();
+        let rows = old_rows(&path).unwrap();
+        assert_eq!(rows[0], ("a".into(), "a,64,64,3,1,1,0.1,0,0,5,\n".into()));
+        assert_eq!(rows[1].0, "b,c");
+        assert!(rows[1].1.ends_with(",5,\n"), "{:?}", rows[1]);
+        for (_, row) in &rows {
+            assert_eq!(split_fields(row), SUMMARY_COLUMNS.len());
+        }
+        std::fs::write(
+            &path,
+            format!(
+                "{}\na,64,64,3,1,1,0.1,0,0,5,732.4\n",
+                SUMMARY_COLUMNS.join(",")
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            old_rows(&path).unwrap()[0].1,
+            "a,64,64,3,1,1,0.1,0,0,5,732.4\n"
+        );
+    }
+
+    /// Fields of a CSV record (quoted commas not counted).
+    fn split_fields(record: &str) -> usize {
+        let mut quoted = false;
+        1 + record
+            .chars()
+            .filter(|&c| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == ',' && !quoted
+            })
+            .count()
+    }
+
+    #[test]
     fn legacy_header_has_todays_columns_but_one_name() {
-        let today = SUMMARY_COLUMNS.join(",");
+        let today = SUMMARY_COLUMNS[..SUMMARY_COLUMNS.len() - 1].join(",");
         let legacy = LEGACY_SUMMARY_HEADERS[0];
         assert_eq!(today.split(',').count(), legacy.split(',').count());
         let differ: Vec<(&str, &str)> = today

@@ -81,6 +81,16 @@ fn field(header: &[String], row: &[String], column: &str) -> f64 {
     row[i].parse().unwrap()
 }
 
+/// `cells_per_mm2` of the one row of `summary.csv` (`None` when empty).
+fn summary_density(out: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0].rsplit(',').next(), Some("cells_per_mm2"));
+    let v = lines[1].rsplit(',').next().unwrap();
+    (!v.is_empty()).then(|| v.parse().unwrap())
+}
+
 /// The image record's pixel size, from `<name>_run.json` and from `run.json`.
 fn recorded(out: &Path) -> [(Value, Value); 2] {
     let own = json(&out.join("cells_run.json"));
@@ -145,6 +155,16 @@ fn imagej_calibration_goes_into_the_outputs_and_records() {
         let d = field(&header, row, "EquivalentDiameter_px");
         assert!(near(field(&header, row, "EquivalentDiameter_um"), d * 0.65));
     }
+    // summary.csv: cells per mm² of the 64 x 64 image, also for a skipped image (from its masks)
+    let density = rows.len() as f64 / (64.0 * 64.0 * 0.4225e-6);
+    assert!(near(summary_density(&out).unwrap(), density));
+    segment(&img, &out, &model, &[]);
+    assert_eq!(
+        json(&out.join("run.json"))["images"][0]["status"],
+        "skipped"
+    );
+    assert!(near(summary_density(&out).unwrap(), density));
+
     let png = tmp.path().join("cells.png");
     let uncalibrated = tmp.path().join("uncalibrated");
     segment(&png, &uncalibrated, &model, &[]);
@@ -179,6 +199,7 @@ fn uncalibrated_input_records_null() {
     write_test_png(&img, 64, 5);
     segment(&img, &out, &model, &[]);
     assert_eq!(calibration_of(&out.join("cells_masks.tif")), None);
+    assert_eq!(summary_density(&out), None);
     for (size, source) in recorded(&out) {
         assert!(size.is_null() && source.is_null(), "{size} {source}");
     }

@@ -215,8 +215,9 @@ pub fn write_cells_csv_calibrated(
 }
 
 /// Column names of `summary.csv`. Confluency is the fraction (0..1) of the image covered by
-/// cells; the column name says so (the GUI shows it as a percentage).
-pub const SUMMARY_COLUMNS: [&str; 10] = [
+/// cells; the column name says so (the GUI shows it as a percentage). The last,
+/// `cells_per_mm2`, is empty when the image's pixel size is unknown.
+pub const SUMMARY_COLUMNS: [&str; 11] = [
     "image",
     "width_px",
     "height_px",
@@ -227,6 +228,7 @@ pub const SUMMARY_COLUMNS: [&str; 10] = [
     "mean_neighbors_adjacent",
     "mean_neighbors_within_distance",
     "neighbor_distance_px",
+    "cells_per_mm2",
 ];
 
 /// `summary.csv` as text.
@@ -236,7 +238,7 @@ pub fn summary_csv_string(rows: &[ImageSummary]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             quote(&r.image),
             r.width,
             r.height,
@@ -246,7 +248,8 @@ pub fn summary_csv_string(rows: &[ImageSummary]) -> String {
             fmt_f64(r.confluency),
             fmt_f64(r.mean_neighbors_adjacent),
             fmt_f64(r.mean_neighbors_within),
-            r.neighbor_distance
+            r.neighbor_distance,
+            r.cells_per_mm2.map_or(String::new(), fmt_f64)
         );
     }
     s

@@ -241,6 +241,21 @@ pub struct ImageSummary {
     pub mean_neighbors_within: f64,
     /// The N of `mean_neighbors_within`, px.
     pub neighbor_distance: u32,
+    /// Cells per mm² of image when the pixel size is known ([`ImageSummary::with_pixel_size`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells_per_mm2: Option<f64>,
+}
+
+impl ImageSummary {
+    /// Sets [`ImageSummary::cells_per_mm2`] from the pixel size (`None` clears it): cells
+    /// divided by the image area, width * x µm by height * y µm.
+    pub fn with_pixel_size(mut self, pixel_size: Option<&samcell_io::Calibration>) -> Self {
+        self.cells_per_mm2 = pixel_size.map(|p| {
+            let mm2 = self.width as f64 * p.x_um * self.height as f64 * p.y_um * 1e-6;
+            self.cell_count as f64 / mm2
+        });
+        self
+    }
 }
 
 impl Measurements {
@@ -283,6 +298,7 @@ impl Measurements {
             mean_neighbors_adjacent: mean_of(|c| c.neighbors_adjacent),
             mean_neighbors_within: mean_of(|c| c.neighbors_within),
             neighbor_distance: self.neighbor_distance,
+            cells_per_mm2: None,
         }
     }
 }

@@ -10,8 +10,8 @@
 //! Pixel size: `--pixel-size` when given, otherwise the input's own calibration
 //! (`SourceInfo::calibration`) unless it is a 72/96/300 dpi software default, which is ignored
 //! (info line). The masks and distance-map TIFFs carry it as ImageJ calibration tags, the
-//! image record names it and its source, and `<name>_cells.csv` gets the size columns in µm too
-//! (`samcell_measure::csv`).
+//! image record names it and its source, `<name>_cells.csv` gets the size columns in µm too
+//! (`samcell_measure::csv`) and the summary row the cells per mm².
 
 use crate::progress::RunBars;
 use anyhow::{Context, Result};
@@ -140,7 +140,7 @@ fn segment_and_write(
     if let Some(path) = &outputs.rois {
         super::rois::write_cells_rois(path, &seg.labels, roi_slice)?;
     }
-    let summary = cells.summary(name);
+    let summary = cells.summary(name).with_pixel_size(calibration.as_ref());
     record.outputs = outputs.file_names();
     // the per-image metadata carries the times up to here; run.json gets the final ones
     let mut timings = Timings {

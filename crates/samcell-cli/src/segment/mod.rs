@@ -253,12 +253,15 @@ fn job_tag(k: usize, n: usize, job: &Job) -> String {
     format!("[{}/{n}] {}{page}", k + 1, job.input.display())
 }
 
-/// The summary row of a skipped image, from its existing masks.
+/// The summary row of a skipped image, from its existing masks (and the pixel size they carry).
 fn resummarize(outs: &OutputSet, name: &str) -> Result<samcell_measure::ImageSummary> {
     let labels = samcell_measure::read_labels(&outs.masks)?;
     let m =
         samcell_measure::measure_labels(&labels, None, &samcell_measure::MeasureConfig::default())?;
-    Ok(m.summary(name))
+    let calibration = samcell_io::read_gray_with_info(&outs.masks, &ReadOptions::default())?
+        .1
+        .calibration;
+    Ok(m.summary(name).with_pixel_size(calibration.as_ref()))
 }
 
 /// The jobs of the run (inputs found and named, pages chosen); no input is a usage error.
