@@ -36,7 +36,7 @@ pub mod timings;
 pub use discover::{discover, Discovery, Input, IMAGE_EXTENSIONS};
 pub use error::BatchError;
 pub use naming::{escape_os, escape_path, output_names, upload_names, Upload};
-pub use outputs::OutputSet;
+pub use outputs::{Optional, OutputSet};
 pub use plan::Job;
 pub use record::{ImageRecord, ModelInfo, ResultSettings, RunMeta, RunSettings, Status};
 pub use results::Results;

@@ -5,8 +5,8 @@
 //! (re)done, its old masks file is removed, so a failure never leaves stale masks that look done.
 //! `<name>_cells.csv` (per-cell measurements, `samcell_measure`) is one of the outputs that must
 //! exist for an image to count as done, and so is `<name>.geojson` (cell outlines for QuPath)
-//! when it is asked for ([`OutputSet::with_geojson`]), like `<name>_distmap.tif` and
-//! `<name>_rois.zip` (ImageJ ROIs for Fiji, [`OutputSet::with_rois`]).
+//! when it is asked for ([`Optional`]), like `<name>_distmap.tif` and `<name>_rois.zip` (ImageJ
+//! ROIs for Fiji).
 //!
 //! Resume keeps only outputs made with the same model and result settings: a complete set whose
 //! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
@@ -39,34 +39,42 @@ pub struct OutputSet {
     pub rois: Option<PathBuf>,
 }
 
+/// The outputs written only when asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Optional {
+    /// `<name>_distmap.tif`.
+    pub distmap: bool,
+    /// `<name>.geojson`.
+    pub geojson: bool,
+    /// `<name>_rois.zip`.
+    pub rois: bool,
+}
+
 impl OutputSet {
     /// The outputs of image `name` in `dir`.
     pub fn new(dir: &Path, name: &str, save_distmap: bool) -> Self {
-        Self::with_geojson(dir, name, save_distmap, false)
+        Self::with(
+            dir,
+            name,
+            Optional {
+                distmap: save_distmap,
+                ..Optional::default()
+            },
+        )
     }
 
-    /// [`OutputSet::new`], plus `<name>.geojson` when `save_geojson`.
-    pub fn with_geojson(dir: &Path, name: &str, save_distmap: bool, save_geojson: bool) -> Self {
+    /// [`OutputSet::new`] with the optional outputs that are asked for.
+    pub fn with(dir: &Path, name: &str, optional: Optional) -> Self {
         let p = |suffix: &str| dir.join(format!("{name}{suffix}"));
         Self {
             masks: p("_masks.tif"),
             overlay: p("_overlay.png"),
             meta: p("_run.json"),
             cells: p("_cells.csv"),
-            distmap: save_distmap.then(|| p("_distmap.tif")),
-            geojson: save_geojson.then(|| p(".geojson")),
-            rois: None,
+            distmap: optional.distmap.then(|| p("_distmap.tif")),
+            geojson: optional.geojson.then(|| p(".geojson")),
+            rois: optional.rois.then(|| p("_rois.zip")),
         }
-    }
-
-    /// This set, plus `<name>_rois.zip` (beside the masks file) when `save_rois`.
-    pub fn with_rois(mut self, save_rois: bool) -> Self {
-        self.rois = save_rois.then(|| {
-            let name = self.masks.file_name().unwrap_or_default().to_string_lossy();
-            let stem = name.strip_suffix("_masks.tif").unwrap_or(&name);
-            self.masks.with_file_name(format!("{stem}_rois.zip"))
-        });
-        self
     }
 
     /// All paths, in writing order (masks last).
@@ -246,7 +254,11 @@ mod tests {
             o.file_names(),
             ["b_overlay.png", "b_cells.csv", "b_run.json", "b_masks.tif"]
         );
-        let o = OutputSet::with_geojson(Path::new("out"), "c", false, true);
+        let geojson = Optional {
+            geojson: true,
+            ..Optional::default()
+        };
+        let o = OutputSet::with(Path::new("out"), "c", geojson);
         assert_eq!(
             o.file_names(),
             [
@@ -257,7 +269,12 @@ mod tests {
                 "c_masks.tif"
             ]
         );
-        let o = OutputSet::with_geojson(Path::new("out"), "d", true, true).with_rois(true);
+        let all = Optional {
+            distmap: true,
+            geojson: true,
+            rois: true,
+        };
+        let o = OutputSet::with(Path::new("out"), "d", all);
         assert_eq!(
             o.file_names(),
             [
@@ -270,9 +287,6 @@ mod tests {
                 "d_masks.tif"
             ]
         );
-        assert!(OutputSet::new(Path::new("out"), "e", false)
-            .with_rois(false)
-            .rois
-            .is_none());
+        assert!(OutputSet::new(Path::new("out"), "e", false).rois.is_none());
     }
 }

@@ -135,6 +135,16 @@ pub struct SegmentArgs {
 }
 
 impl SegmentArgs {
+    /// The output files of image `name`, with the optional ones these options ask for.
+    pub fn outputs(&self, name: &str) -> samcell_batch::OutputSet {
+        let optional = samcell_batch::Optional {
+            distmap: self.save_distmap,
+            geojson: self.save_geojson,
+            rois: self.save_rois,
+        };
+        samcell_batch::OutputSet::with(&self.output, name, optional)
+    }
+
     /// Checks what clap cannot: `--fill` must not be above `--peak` (cells grow from seeds
     /// above PEAK into the region above FILL; with FILL > PEAK the seeds lie outside it).
     pub fn check(&self) -> Result<(), String> {

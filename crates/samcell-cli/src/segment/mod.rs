@@ -144,13 +144,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let run_start = Instant::now();
     let n = jobs.len();
     for (k, job) in jobs.iter().enumerate() {
-        let outs = OutputSet::with_geojson(
-            &args.output,
-            &job.name,
-            args.save_distmap,
-            args.save_geojson,
-        )
-        .with_rois(args.save_rois);
+        let outs = args.outputs(&job.name);
         let tag = job_tag(k, n, job);
         bars.start_image(&job.name);
         let job_result = ResultSettings {
@@ -312,13 +306,7 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
 /// by a real run).
 fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
     for job in find_jobs(args)? {
-        let outs = OutputSet::with_geojson(
-            &args.output,
-            &job.name,
-            args.save_distmap,
-            args.save_geojson,
-        )
-        .with_rois(args.save_rois);
+        let outs = args.outputs(&job.name);
         let state = if args.overwrite || !outs.complete() {
             "segment".to_string()
         } else if let Some(why) = outs.redo_reason_without_model(&dry_run_settings(args, job.page))
