@@ -32,26 +32,13 @@ fn write_calibrated_tiff(dest: &Path, um: f64) {
     page.write_data(img.as_raw()).unwrap();
 }
 
+/// `samcell segment` of `img` with the distance map saved and the `extra` arguments.
 fn segment(img: &Path, out: &Path, model: &Path, extra: &[&str]) {
-    let mut c = samcell();
-    c.arg("segment")
-        .arg(img)
-        .args([
-            "--threads",
-            "2",
-            "--peak",
-            "0.515",
-            "--fill",
-            "0.505",
-            "--save-distmap",
-            "--output",
-        ])
-        .arg(out)
-        .arg("--model")
-        .arg(format!("lite:{}", model.display()))
-        .args(extra);
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
+    let args: Vec<&str> = ["--save-distmap"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    segment_lite(&[img], out, model, &args);
 }
 
 /// The calibration a TIFF written by samcell declares.

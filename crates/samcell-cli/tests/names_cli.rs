@@ -9,23 +9,12 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// The input files, in sorted order (the command line's order; uploaded in the same order).
 const FILES: [&str; 5] = ["Z.png", "a.png", "a.tif", "b c.png", "z.png"];
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One HTTP/1.1 request; returns (status, body).
 fn http(port: u16, method: &str, path: &str, extra: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -121,39 +110,16 @@ fn command_line_and_web_server_name_the_same_files_the_same() {
     assert_eq!(cli, want, "the command line's names");
 
     // the web server, given the same files in the same order
-    let child = samcell()
-        .arg("serve")
-        .arg("--model")
-        .arg(format!("lite:{}", model.display()))
-        .args(["--port", "0", "--threads", "1"])
-        .arg("--work-dir")
-        .arg(tmp.path().join("work"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start samcell serve");
-    let mut server = Server(child);
-    let stderr = server.0.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let t = Instant::now();
-    let (port, token) = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60).saturating_sub(t.elapsed()))
-            .expect("the server prints its address");
-        if let Some(rest) = line.split("web GUI on http://127.0.0.1:").nth(1) {
-            let (port, rest) = rest.split_once('/').expect("port");
-            let token = rest
-                .strip_prefix("#token=")
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_string);
-            break (port.parse::<u16>().expect("port"), token);
-        }
-    };
+    let server = start_serve(
+        samcell()
+            .arg("serve")
+            .arg("--model")
+            .arg(format!("lite:{}", model.display()))
+            .args(["--port", "0", "--threads", "1"])
+            .arg("--work-dir")
+            .arg(tmp.path().join("work")),
+    );
+    let (port, token) = (server.port, server.token.clone());
     let auth = token.map_or(String::new(), |t| format!("X-Samcell-Token: {t}\r\n"));
 
     let boundary = "samcellnamesboundary";

@@ -8,20 +8,9 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::time::Duration;
 
 /// One HTTP/1.1 GET with extra header lines; returns (status, body).
 fn get(port: u16, path: &str, extra: &str) -> (u16, String) {
@@ -50,64 +39,30 @@ fn get(port: u16, path: &str, extra: &str) -> (u16, String) {
 #[test]
 fn serve_options_reach_the_server_and_a_remote_server_needs_its_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = samcell_lite::LiteConfig {
-        base_width: 4,
-        levels: 2,
-        norm_groups: 0,
-        crop: 96,
-        overlap: 16,
-    };
-    let weights = tmp.path().join("lite.safetensors");
-    std::fs::write(
-        &weights,
-        samcell_lite::untrained_file_bytes(&config, 3).expect("weights"),
-    )
-    .unwrap();
-    let child = samcell()
-        .arg("serve")
-        .arg("--model")
-        .arg(format!("lite:{}", weights.display()))
-        .args(["--host", "0.0.0.0", "--port", "0", "--threads", "1"])
-        .args([
-            "--max-upload-mb",
-            "5",
-            "--max-pixels",
-            "1000000",
-            "--pixel-size",
-            "0.65",
-        ])
-        .args(["--allowed-host", "lab.example.org"])
-        .arg("--work-dir")
-        .arg(tmp.path().join("work"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start samcell serve");
-    let mut server = Server(child);
-    let stderr = server.0.stderr.take().expect("stderr");
-    // "SAMCell web GUI on http://127.0.0.1:PORT/#token=TOKEN (model: ...)"
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let t = Instant::now();
-    let mut seen = Vec::new();
-    let (port, token) = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60).saturating_sub(t.elapsed()))
-            .unwrap_or_else(|_| panic!("no address printed; stderr so far:\n{}", seen.join("\n")));
-        if let Some(rest) = line.split("web GUI on http://127.0.0.1:").nth(1) {
-            let (port, rest) = rest.split_once('/').expect("port");
-            let token = rest
-                .strip_prefix("#token=")
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or_else(|| panic!("no token in {line:?}"));
-            break (port.parse::<u16>().expect("port"), token.to_string());
-        }
-        seen.push(line);
-    };
+    let weights = write_lite_model_tiled(tmp.path(), 96, 16, 3);
+    let server = start_serve(
+        samcell()
+            .arg("serve")
+            .arg("--model")
+            .arg(format!("lite:{}", weights.display()))
+            .args(["--host", "0.0.0.0", "--port", "0", "--threads", "1"])
+            .args([
+                "--max-upload-mb",
+                "5",
+                "--max-pixels",
+                "1000000",
+                "--pixel-size",
+                "0.65",
+            ])
+            .args(["--allowed-host", "lab.example.org"])
+            .arg("--work-dir")
+            .arg(tmp.path().join("work")),
+    );
+    let (port, seen) = (server.port, &server.before);
+    let token = server
+        .token
+        .clone()
+        .expect("the address line names a token");
     assert!(
         seen.iter().any(|l| l.contains("not on localhost")),
         "the exposure warning: {seen:?}"

@@ -13,9 +13,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Three 256x256 DSB2018 training images (RGBA PNGs, fluorescence-like), by fixed name.
 pub const DSB_IMAGES: [&str; 3] = [
@@ -157,6 +158,43 @@ pub fn samcell() -> Command {
     c
 }
 
+/// Seed and extent thresholds for an untrained lite model of [`write_lite_model`]: low enough
+/// that its meaningless map still gives many cells on a [`write_test_png`] image.
+pub const LITE_PEAK: &str = "0.515";
+pub const LITE_FILL: &str = "0.505";
+
+/// Runs `samcell segment` on `inputs` into `out` with the lite model at `model`, 2 threads,
+/// [`LITE_PEAK`] and [`LITE_FILL`], and the `extra` arguments; asserts it succeeds and returns
+/// its stderr.
+pub fn segment_lite(inputs: &[&Path], out: &Path, model: &Path, extra: &[&str]) -> String {
+    let mut c = samcell();
+    c.arg("segment")
+        .args(inputs)
+        .args([
+            "--threads",
+            "2",
+            "--peak",
+            LITE_PEAK,
+            "--fill",
+            LITE_FILL,
+            "--output",
+        ])
+        .arg(out)
+        .arg("--model")
+        .arg(format!("lite:{}", model.display()))
+        .args(extra);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 0, "stderr:\n{err}");
+    err
+}
+
+/// A file's modification time.
+pub fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Seed and extent thresholds for the tiny model. Its random weights put the whole distance map
 /// in about 0.48..0.58, so samcell's defaults (0.47, 0.09) give one cell covering the image;
 /// these give tens of cells per DSB image, which makes the cell-count checks meaningful.
@@ -283,6 +321,69 @@ impl TinyServer {
 
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// A running `samcell serve`, killed when dropped however the test ends.
+pub struct Served {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    /// The access token its address line names (a server beyond loopback prints one).
+    pub token: Option<String>,
+    /// The stderr lines printed before the address line.
+    pub before: Vec<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` (a `samcell serve` command) and waits up to 60 s for the line
+/// "SAMCell web GUI on http://127.0.0.1:PORT/#token=TOKEN (model: ...)" (the token part only
+/// when it has one).
+pub fn start_serve(serve: &mut Command) -> Served {
+    let mut child = serve
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start samcell serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut served = Served {
+        child,
+        port: 0,
+        token: None,
+        before: Vec::new(),
+    };
+    let t = Instant::now();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60).saturating_sub(t.elapsed()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no address printed; stderr so far:\n{}",
+                    served.before.join("\n")
+                )
+            });
+        if let Some(rest) = line.split("web GUI on http://127.0.0.1:").nth(1) {
+            let (port, rest) = rest.split_once('/').expect("port");
+            served.port = port.parse::<u16>().expect("port");
+            served.token = rest
+                .strip_prefix("#token=")
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string);
+            return served;
+        }
+        served.before.push(line);
     }
 }
 
