@@ -9,65 +9,28 @@
 mod common;
 
 use common::*;
+use samcell_morphology::naive::rasterize_rings;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Pixels (index y * w + x) whose centres lie inside the rings of `polygons` (even-odd rule).
 fn fill(polygons: &[Value], w: usize, h: usize) -> Vec<bool> {
-    let rings: Vec<Vec<(f64, f64)>> = polygons
+    let rings: Vec<Vec<[f64; 2]>> = polygons
         .iter()
         .flat_map(|p| p.as_array().unwrap())
         .map(|r| {
             r.as_array()
                 .unwrap()
                 .iter()
-                .map(|v| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap()))
+                .map(|v| [v[0].as_f64().unwrap(), v[1].as_f64().unwrap()])
                 .collect()
         })
         .collect();
-    let mut out = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
-            let mut inside = false;
-            for r in &rings {
-                assert_eq!(r.first(), r.last(), "ring not closed");
-                for s in r.windows(2) {
-                    let ((x0, y0), (x1, y1)) = (s[0], s[1]);
-                    if (y0 > py) != (y1 > py) && px < x0 + (py - y0) * (x1 - x0) / (y1 - y0) {
-                        inside = !inside;
-                    }
-                }
-            }
-            out[y * w + x] = inside;
-        }
+    for r in &rings {
+        assert_eq!(r.first(), r.last(), "ring not closed");
     }
-    out
-}
-
-fn segment(img: &Path, out: &Path, model: &Path, geojson: bool) -> String {
-    let mut c = samcell();
-    c.arg("segment")
-        .arg(img)
-        .args([
-            "--threads",
-            "2",
-            "--peak",
-            "0.515",
-            "--fill",
-            "0.505",
-            "--output",
-        ])
-        .arg(out)
-        .arg("--model")
-        .arg(format!("lite:{}", model.display()));
-    if geojson {
-        c.arg("--save-geojson");
-    }
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
-    err
+    let rings: Vec<&[[f64; 2]]> = rings.iter().map(Vec::as_slice).collect();
+    rasterize_rings(&rings, w, h).into_vec()
 }
 
 #[test]
@@ -76,7 +39,7 @@ fn geojson_features_fill_back_to_the_masks() {
     let model = write_lite_model(tmp.path());
     let (img, out) = (tmp.path().join("cells.png"), tmp.path().join("out"));
     write_test_png(&img, 64, 5);
-    segment(&img, &out, &model, true);
+    segment_lite(&[&img], &out, &model, &["--save-geojson"]);
 
     let (w, h, labels) = read_labels(&out.join("cells_masks.tif"));
     let (w, h) = (w as usize, h as usize);
@@ -141,18 +104,12 @@ fn geojson_features_fill_back_to_the_masks() {
     assert_eq!(run_json["settings"]["save_geojson"], true);
 
     // resume: a missing .geojson makes the image unfinished when the flag is set, not otherwise
-    let masks_time = std::fs::metadata(out.join("cells_masks.tif"))
-        .unwrap()
-        .modified()
-        .unwrap();
+    let masks_time = modified(&out.join("cells_masks.tif"));
     std::fs::remove_file(out.join("cells.geojson")).unwrap();
-    segment(&img, &out, &model, false);
+    segment_lite(&[&img], &out, &model, &[]);
     assert!(!out.join("cells.geojson").exists());
-    let unchanged = std::fs::metadata(out.join("cells_masks.tif"))
-        .unwrap()
-        .modified()
-        .unwrap();
+    let unchanged = modified(&out.join("cells_masks.tif"));
     assert_eq!(masks_time, unchanged, "complete without the flag: skipped");
-    segment(&img, &out, &model, true);
+    segment_lite(&[&img], &out, &model, &["--save-geojson"]);
     assert!(out.join("cells.geojson").is_file(), "redone with the flag");
 }

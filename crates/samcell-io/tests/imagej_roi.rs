@@ -11,6 +11,7 @@ use samcell_io::imagej_roi::{
     encode_roi, label_roi_name, roi_zip_bytes, write_roi_zip, RoiError, RoiPolygon, RoiPosition,
     ROI_VERSION,
 };
+use samcell_testdata::imagej_roi::{self, Roi};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -86,65 +87,11 @@ fn bytes_equal_roifile() {
     }
 }
 
-/// What a `.roi` file says, decoded the way ImageJ's `RoiDecoder` reads it (test-only).
-#[derive(Debug, PartialEq)]
-struct Decoded {
-    kind: u8,
-    /// top, left, bottom, right
-    bounds: (i32, i32, i32, i32),
-    /// Absolute vertices of a polygon ROI.
-    vertices: Vec<(i32, i32)>,
-    /// The float shape array of a composite ROI.
-    shape: Vec<f32>,
-    position: i32,
-    cztp: (i32, i32, i32),
-    name: String,
-}
-
-fn decode(b: &[u8]) -> Decoded {
-    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    // ImageJ's getShort: signed, but values below -5000 are read as unsigned
-    let short = |i: usize| {
-        let v = i32::from(u16_at(i) as i16);
-        if v < -5000 {
-            v + 65536
-        } else {
-            v
-        }
-    };
-    let int = |i: usize| i32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    assert_eq!(&b[..4], b"Iout");
-    assert_eq!(u16_at(4), ROI_VERSION);
-    let (top, left) = (short(8), short(10));
-    let n = usize::from(u16_at(16));
-    let shape_size = int(36) as usize;
-    let mut vertices = Vec::new();
-    let mut shape = Vec::new();
-    if shape_size > 0 {
-        assert_eq!(n, 0);
-        shape = (0..shape_size)
-            .map(|i| f32::from_bits(int(64 + 4 * i) as u32))
-            .collect();
-    } else {
-        for i in 0..n {
-            let (x, y) = (short(64 + 2 * i), short(64 + 2 * n + 2 * i));
-            vertices.push((left + x.max(0), top + y.max(0)));
-        }
-    }
-    let h2 = int(60) as usize;
-    assert_eq!(h2, 64 + 4 * n + 4 * shape_size, "header 2 follows the data");
-    let (name_at, name_len) = (int(h2 + 16) as usize, int(h2 + 20) as usize);
-    let units: Vec<u16> = (0..name_len).map(|i| u16_at(name_at + 2 * i)).collect();
-    assert_eq!(b.len(), h2 + 64 + 2 * name_len, "nothing after the name");
-    Decoded {
-        kind: b[6],
-        bounds: (top, left, short(12), short(14)),
-        vertices,
-        shape,
-        position: int(56),
-        cztp: (int(h2 + 4), int(h2 + 8), int(h2 + 12)),
-        name: String::from_utf16(&units).unwrap(),
-    }
+/// A `.roi` file decoded by the shared test decoder, of the version samcell writes.
+fn decode(b: &[u8]) -> Roi {
+    let d = imagej_roi::decode(b);
+    assert_eq!(d.version, ROI_VERSION);
+    d
 }
 
 /// Polygon: type 0, bounds = min/max of the pixel corners, coordinates relative to left/top.

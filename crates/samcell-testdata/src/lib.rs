@@ -15,10 +15,11 @@
 //! cannot run without the materials: a missing folder or file is a panic naming the variable.
 //!
 //! [`mutate`]: the byte mutations shared by the fuzz tests. [`npy`]: reading the `.npy` golden
-//! fixtures.
+//! fixtures. [`imagej_roi`]: decoding the ImageJ `.roi` files samcell writes.
 
 #![forbid(unsafe_code)]
 
+pub mod imagej_roi;
 pub mod mutate;
 pub mod npy;
 
