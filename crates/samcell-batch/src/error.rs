@@ -106,6 +106,12 @@ pub enum BatchError {
     /// An earlier `summary.csv` with other columns.
     #[error("its columns are not those of samcell's summary.csv")]
     ForeignSummary,
+    /// Cells whose outlines cannot be traced (an image too large for the tracer).
+    #[error("cannot outline the cells")]
+    Outline(#[source] samcell_morphology::MorphologyError),
+    /// Outlines that an ImageJ ROI cannot hold (too many vertices, too far out).
+    #[error("cannot make the ImageJ ROI set")]
+    Roi(#[source] samcell_io::imagej_roi::RoiError),
     /// Reading or writing an image or a file (samcell-io's error names the file).
     #[error(transparent)]
     Io(#[from] samcell_io::IoError),

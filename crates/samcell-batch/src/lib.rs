@@ -4,6 +4,7 @@
 //!
 //! - [`mod@discover`]: the input images named by files, folders and glob patterns;
 //! - [`naming`]: the one output naming rule (stems, folder prefixes, extensions, pages, uploads);
+//! - [`outlines`]: the cells' outlines as GeoJSON (QuPath) and as an ImageJ ROI set (Fiji);
 //! - [`plan`]: one job per image page, each with its output name;
 //! - [`outputs`]: one image's output files and the resume rule (are they current for this model
 //!   and these settings?);
@@ -27,6 +28,7 @@ mod error;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod naming;
+pub mod outlines;
 pub mod outputs;
 pub mod plan;
 pub mod record;

@@ -97,6 +97,16 @@ pub fn calibration_source_name(source: CalibrationSource) -> &'static str {
     }
 }
 
+/// The pixel size an image's outputs carry: `user`'s (`--pixel-size`) when given, else the
+/// file's own, except a 72, 96 or 300 dpi resolution of screen and office software
+/// ([`Calibration::is_dpi_default`]), which is not a calibration and gives none.
+pub fn output_calibration(
+    user: Option<Calibration>,
+    file: Option<Calibration>,
+) -> Option<Calibration> {
+    user.or(file.filter(|c| !c.is_dpi_default()))
+}
+
 /// What the input file held.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceMeta {

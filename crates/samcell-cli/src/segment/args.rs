@@ -191,7 +191,8 @@ fn unit_interval(s: &str) -> Result<f32, String> {
     }
 }
 
-fn pixel_size(s: &str) -> Result<Calibration, String> {
+/// `--pixel-size` of `segment` and `serve`: `0.65um`, `650nm`, `0.5x0.6um` (a number alone is µm).
+pub fn pixel_size(s: &str) -> Result<Calibration, String> {
     samcell_io::parse_pixel_size(s).map_err(|e| e.to_string())
 }
 

@@ -3,9 +3,9 @@
 //! default neighbour distance (5 px) and, as the intensity image, the grey channel the
 //! segmentation used *before* its scaling to 8 bits (`samcell_io::read_gray_raw`: the file's own
 //! values, colour merged to grey the same way), so intensities compare across images. With
-//! `--save-geojson` the same per-cell values go into `<name>.geojson` (see `geojson`);
-//! `--save-rois` writes the outlines as `<name>_rois.zip` for Fiji (see `rois`), placed on the
-//! page's slice when the input has several pages.
+//! `--save-geojson` the cells' outlines with their `_cells.csv` rows go into `<name>.geojson`;
+//! `--save-rois` writes the outlines as `<name>_rois.zip` for Fiji, placed on the page's slice
+//! when the input has several pages (both `samcell_batch::outlines`).
 //!
 //! Pixel size: `--pixel-size` when given, otherwise the input's own calibration
 //! (`SourceInfo::calibration`) unless it is a 72/96/300 dpi software default, which is ignored
@@ -58,7 +58,7 @@ pub fn run_image(
         ..ctx.read
     };
     // a page of a multi-page file: its ROIs go on that slice (1-based, as ImageJ counts)
-    let roi_slice = (job.pages > 1).then(|| u32::try_from(job.page + 1).unwrap_or(u32::MAX));
+    let roi_slice = samcell_batch::outlines::roi_slice(job.page, job.pages);
     match segment_and_write(ctx, &read, input, name, outputs, roi_slice, &mut record) {
         Ok(summary) => (record, Some(summary)),
         Err(e) => {
@@ -103,7 +103,16 @@ fn segment_and_write(
         ctx.page_chosen,
     ));
     tracing::debug!("{}: {info}", input.display());
-    let calibration = pixel_size(ctx.pixel_size, info.calibration, input);
+    let calibration = samcell_batch::record::output_calibration(ctx.pixel_size, info.calibration);
+    if let Some(c) = info
+        .calibration
+        .filter(|c| c.is_dpi_default() && ctx.pixel_size.is_none())
+    {
+        tracing::info!(
+            "{}: pixel size ignored: {c}; give --pixel-size for physical units",
+            input.display()
+        );
+    }
     record.set_calibration(calibration.as_ref());
     record.n_crops = TilePlan::new(image.width(), image.height(), &ctx.segmenter.tiling())
         .map(|p| p.len())
@@ -133,12 +142,15 @@ fn segment_and_write(
         &MeasureConfig::default(),
     )
     .context("cannot measure the cells")?;
-    samcell_measure::write_cells_csv_calibrated(&outputs.cells, &cells, calibration.as_ref())?;
+    let cells_csv = samcell_measure::csv::cells_csv_string_calibrated(&cells, calibration.as_ref());
+    samcell_io::write_atomic(&outputs.cells, cells_csv.as_bytes())?;
     if let Some(path) = &outputs.geojson {
-        super::geojson::write_cells_geojson(path, &seg.labels, &cells)?;
+        let text = samcell_batch::outlines::cells_geojson(&seg.labels, &cells_csv)?;
+        samcell_io::write_atomic(path, text.as_bytes())?;
     }
     if let Some(path) = &outputs.rois {
-        super::rois::write_cells_rois(path, &seg.labels, roi_slice)?;
+        let zip = samcell_batch::outlines::cells_roi_zip(&seg.labels, roi_slice)?;
+        samcell_io::write_atomic(path, &zip)?;
     }
     let summary = cells.summary(name).with_pixel_size(calibration.as_ref());
     record.outputs = outputs.file_names();
@@ -168,26 +180,4 @@ fn segment_and_write(
     timings.total = start.elapsed();
     record.seconds = Some(timings);
     Ok(summary)
-}
-
-/// The pixel size of an image's outputs: `user` (`--pixel-size`) first, then the file's own,
-/// except a 72/96/300 dpi default of screen and office software (not a calibration).
-fn pixel_size(
-    user: Option<Calibration>,
-    file: Option<Calibration>,
-    input: &Path,
-) -> Option<Calibration> {
-    if user.is_some() {
-        return user;
-    }
-    match file {
-        Some(c) if c.is_dpi_default() => {
-            tracing::info!(
-                "{}: pixel size ignored: {c}; give --pixel-size for physical units",
-                input.display()
-            );
-            None
-        }
-        other => other,
-    }
 }

@@ -28,11 +28,9 @@
 
 mod args;
 mod checks;
-mod geojson;
 mod job;
-mod rois;
 
-pub use args::{check_thresholds, SegmentArgs, DEFAULT_BATCH};
+pub use args::{check_thresholds, pixel_size, SegmentArgs, DEFAULT_BATCH};
 
 use crate::progress::Terminal;
 use crate::{threads, UsageError};
