@@ -9,7 +9,9 @@
 //! - [`eval`]: Cell Tracking Challenge SEG, DET and OP_CSB exactly as py-ctcmetrics 1.3.3
 //!   computes them (per image and pooled over images), AP at IoU 0.50:0.05:0.95 and F1@0.5
 //!   (Cellpose/StarDist convention), split/merge counts, pairing of prediction and ground-truth
-//!   files by stem, and table/JSON/CSV reports.
+//!   files by stem, and table/JSON/CSV reports; [`eval::tracking`]: CTC tracking evaluation of a
+//!   result folder against a `XX_GT` folder (validation, TRA, DET, LNK, SEG, OP_CTB, divisions and
+//!   BC(i), CT, TF, CCA, BIO(i)) exactly as py-ctcmetrics 1.3.3.
 //! - [`mod@tune`]: `start:stop:step` grids over the post-processing thresholds, OP_CSB/SEG/DET on every
 //!   grid point (rayon), and a heat-map PNG.
 //! - [`read`]: label images (TIFF 8-64 bit integer, integral float; PNG 8/16-bit grey) read with

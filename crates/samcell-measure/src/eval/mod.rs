@@ -36,6 +36,7 @@
 
 mod pair;
 mod report;
+pub mod tracking;
 
 pub use pair::{pair_by_stem, stem_key, LabelPair, MASK_PREFIXES, MASK_SUFFIXES};
 pub use report::{eval_csv_string, write_eval_csv, write_eval_json};
@@ -268,7 +269,7 @@ impl EvalReport {
 }
 
 /// Overlap counts `(gt index, pred index, |R ∩ S|)` between two dense label images, sorted.
-fn overlaps(g: &[u32], p: &[u32]) -> Vec<(u32, u32, u64)> {
+pub(crate) fn overlaps(g: &[u32], p: &[u32]) -> Vec<(u32, u32, u64)> {
     let mut pairs: Vec<(u64, u64)> = g
         .par_chunks(1 << 16)
         .zip(p.par_chunks(1 << 16))
@@ -310,7 +311,8 @@ fn overlaps(g: &[u32], p: &[u32]) -> Vec<(u32, u32, u64)> {
     out
 }
 
-fn areas(d: &Dense) -> Vec<u64> {
+/// Pixel count per dense index (index 0: background).
+pub(crate) fn areas(d: &Dense) -> Vec<u64> {
     let mut a = vec![0u64; d.len() + 1];
     for &k in &d.index {
         a[k as usize] += 1;
