@@ -358,3 +358,80 @@ fn the_ground_truth_scores_one_against_itself() {
         (1, 1, 0)
     );
 }
+
+#[test]
+fn folders_are_validated_and_scored_like_the_in_memory_sequences() {
+    let f = fixtures();
+    let v = samcell_measure::eval::tracking::validate_result_dir(&f.join("RES_false_division"))
+        .expect("validate");
+    assert!(v.valid, "{:?}", v.problems);
+    let v = samcell_measure::eval::tracking::validate_result_dir(&f.join("RES_missing_line"))
+        .expect("validate");
+    assert!(!v.valid);
+    assert!(
+        v.problems
+            .iter()
+            .all(|p| p.contains("label(s) 7 in the mask but not in res_track.txt")),
+        "{:?}",
+        v.problems
+    );
+    // the folder evaluation equals py-ctcmetrics' scores of the same variant
+    let r = samcell_measure::eval::tracking::evaluate_tracking_dirs(
+        &f.join("RES_false_division"),
+        &f.join("synthetic_GT"),
+    )
+    .expect("evaluate");
+    let c = cases();
+    let want = c["synthetic"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .find(|v| v["name"] == "false_division")
+        .expect("false_division");
+    check_case(
+        "RES_false_division",
+        &r,
+        &want["scores"],
+        &mut MaxDiff::new(),
+    );
+    assert_eq!(r.seg_frames, 3);
+    // a ground truth with fewer frames than the result is an error naming both folders
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tra = tmp.path().join("TRA");
+    std::fs::create_dir(&tra).expect("mkdir");
+    let src = f.join("synthetic_GT/TRA");
+    for name in ["man_track.txt", "man_track000.tif", "man_track001.tif"] {
+        std::fs::copy(src.join(name), tra.join(name)).expect("copy");
+    }
+    let e = samcell_measure::eval::tracking::evaluate_tracking_dirs(
+        &f.join("RES_false_division"),
+        tmp.path(),
+    )
+    .expect_err("frames do not pair");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("holds 7 masks") && msg.contains("holds 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_inconsistent_ground_truth_is_an_error_naming_its_track_file() {
+    let tra = fixtures().join("synthetic_GT/TRA");
+    let masks =
+        files::read_masks(&files::frame_files(&tra, "man_track").expect("masks")).expect("read");
+    let mut tracks = files::read_tracks(&tra.join("man_track.txt")).expect("tracks");
+    let res_tracks = tracks.clone();
+    tracks
+        .iter_mut()
+        .find(|t| t.label == 3)
+        .expect("track 3")
+        .parent = 99;
+    let e =
+        evaluate_tracking(&masks, &tracks, None, &masks, &res_tracks).expect_err("no parent 99");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("man_track.txt") && msg.contains("parent 99"),
+        "{msg}"
+    );
+}

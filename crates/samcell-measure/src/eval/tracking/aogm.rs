@@ -118,7 +118,7 @@ impl<'a> Graph<'a> {
 
 /// Counts the AOGM operations that turn the computed graph into the reference graph.
 /// `frames[t]` holds frame t's labels and matches. Errors name a track whose parent link has no
-/// vertex (`"ground truth"` or `"result"` first).
+/// vertex (`"ground truth (man_track.txt)"` or `"result (res_track.txt)"` first).
 pub fn count_operations(
     ref_tracks: &[TrackLine],
     comp_tracks: &[TrackLine],
@@ -152,8 +152,8 @@ pub fn count_operations(
         ns,
         tp - comp_count.iter().filter(|&&k| k >= 1).count() as u64
     );
-    let er = gr.edges(ref_tracks, "ground truth")?;
-    let ec_all = gc.edges(comp_tracks, "result")?;
+    let er = gr.edges(ref_tracks, "ground truth (man_track.txt)")?;
+    let ec_all = gc.edges(comp_tracks, "result (res_track.txt)")?;
     let ref_edges: HashMap<(usize, usize), u8> = er.iter().map(|&(a, b, s)| ((a, b), s)).collect();
     let (mut ed, mut found, mut ec) = (0u64, 0u64, 0u64);
     for &(a, b, s) in &ec_all {

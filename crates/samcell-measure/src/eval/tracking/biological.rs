@@ -53,14 +53,18 @@ pub fn ct(
 ) -> Result<f64, String> {
     let mut correct = 0u64;
     for (k, v) in assignments(frames) {
-        let r = track(ref_tracks, i64::from(k), "ground truth")?;
+        let r = track(ref_tracks, i64::from(k), "ground truth (man_track.txt)")?;
         let mut assigned: Vec<u32> = v.iter().flatten().copied().collect();
         assigned.sort_unstable();
         assigned.dedup();
         if assigned.len() != 1 || assigned[0] == 0 {
             continue;
         }
-        let c = track(comp_tracks, i64::from(assigned[0]), "result")?;
+        let c = track(
+            comp_tracks,
+            i64::from(assigned[0]),
+            "result (res_track.txt)",
+        )?;
         if r.begin == c.begin && r.end == c.end {
             correct += 1;
         }
@@ -73,7 +77,7 @@ pub fn tf(ref_tracks: &[TrackLine], frames: &[FrameMatch]) -> Result<f64, String
     // computed label -> reference label -> best run fraction
     let mut fractions: BTreeMap<u32, BTreeMap<u32, f64>> = BTreeMap::new();
     for (k, v) in assignments(frames) {
-        let r = track(ref_tracks, i64::from(k), "ground truth")?;
+        let r = track(ref_tracks, i64::from(k), "ground truth (man_track.txt)")?;
         let length = (r.end - r.begin + 1) as f64;
         let lo = usize::try_from(r.begin).unwrap_or(0).min(v.len());
         let hi = usize::try_from(r.end + 1).unwrap_or(0).clamp(lo, v.len());
@@ -101,7 +105,9 @@ pub fn tf(ref_tracks: &[TrackLine], frames: &[FrameMatch]) -> Result<f64, String
             let b = best
                 .iter_mut()
                 .find(|b| b.0 == i64::from(k))
-                .ok_or_else(|| format!("ground truth: label {k} of the masks has no track"))?;
+                .ok_or_else(|| {
+                    format!("ground truth (man_track.txt): label {k} of the masks has no track")
+                })?;
             if b.1 == 1.0 {
                 continue;
             }

@@ -153,8 +153,8 @@ pub fn division_counts(
             })
             .collect())
     };
-    let refs = load(ref_tracks, "ground truth")?;
-    let comps = load(comp_tracks, "result")?;
+    let refs = load(ref_tracks, "ground truth (man_track.txt)")?;
+    let comps = load(comp_tracks, "result (res_track.txt)")?;
     let (nr, nc) = (refs.len() as i64, comps.len() as i64);
     Ok((0..=max_i)
         .map(|tol| {
