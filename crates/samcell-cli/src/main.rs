@@ -18,6 +18,7 @@ mod progress;
 mod segment;
 mod serve_cmd;
 mod threads;
+mod track_cmd;
 mod train_cmd;
 mod tune_cmd;
 
@@ -80,6 +81,8 @@ enum Command {
     Prepare(prepare_cmd::PrepareArgs),
     /// Train or fine-tune a model on a training set made by `samcell prepare`.
     Train(Box<train_cmd::TrainArgs>),
+    /// Track cells through a time series: segment (or read) each frame, link the cells.
+    Track(Box<track_cmd::TrackArgs>),
 }
 
 /// Environment variable with the pixel limit of every image reader (`samcell_io::limits`).
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(args, &term),
         Command::Prepare(args) => prepare_cmd::run(args, &term),
         Command::Train(args) => train_cmd::run(*args, &term),
+        Command::Track(args) => track_cmd::run(*args, &term),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,258 @@
+//! `samcell track`: cell tracking of a time series.
+//!
+//! Two ways in: `samcell track INPUT` segments every frame of INPUT (a folder of frames, a
+//! multi-page TIFF, a Cell Tracking Challenge sequence folder; see `frames`) with the model
+//! options of `samcell segment` (the same loading and pipeline) and writes each frame's
+//! segmentation to `OUT/segmentation/<frame>_masks.tif`; `samcell track --labels DIR` links the
+//! label images of DIR (natural order) as they are, without a model, and INPUT, when given
+//! as well, supplies the grey frames for overlays and intensity columns.
+//!
+//! The frames are linked by samcell-track's linker (its module docs give the rules), then the
+//! result folder is written frame by frame (`samcell_track::output`): the Cell Tracking
+//! Challenge result (`maskTTT.tif`, `res_track.txt`), `tracks.csv`, `lineage.csv`,
+//! `growth.csv`, `growth.png`, `summary.txt` and, with grey frames, `overlays/frameTTT.png`.
+//! Time comes from `--frame-interval`; without it, time is in frames (the tables' time column
+//! is then `time_frames`). A frame of another size than the first is an error naming it
+//! (exit 1); so is an unreadable frame.
+
+mod frames;
+
+use crate::model_source::ModelArgs;
+use crate::progress::Terminal;
+use crate::{threads, UsageError};
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use frames::Frame;
+use samcell_imaging::{GrayU8, Labels};
+use samcell_io::ReadOptions;
+use samcell_pipeline::{SegmentConfig, Segmenter, DEFAULT_FILL, DEFAULT_PEAK};
+use samcell_track::{FrameInterval, Timeline, TrackConfig, TrackError, Tracker};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const EXAMPLES: &str = "\
+Examples:
+  samcell track timelapse/ --model generalist --frame-interval 10min --output tracked
+      segment every frame of timelapse/ (natural order of names) and link them
+  samcell track stack.tif --frame-interval 30min
+      the pages of a multi-page TIFF are the frames
+  samcell track --labels masks/ --output tracked
+      link existing label images (any source), no model
+  samcell track 01/ --labels 01_SEG/ --output 01_RES
+      link label images and draw the overlays on the grey frames of 01/
+
+Outputs in OUT: maskTTT.tif and res_track.txt (a Cell Tracking Challenge result: one label per
+track, L B E P lines), tracks.csv (one row per cell per frame: track, parent, centroid, area and
+the per-cell measurements of samcell segment's _cells.csv), lineage.csv (one row per track),
+growth.csv (count, confluency, mean area and divisions per frame), growth.png (count and
+confluency against time, with the doubling time fitted on the exponential phase),
+summary.txt, overlays/frameTTT.png (each track in its own colour; needs the grey frames) and,
+when segmenting, segmentation/<frame>_masks.tif.";
+
+/// `samcell track`.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXAMPLES, after_help = "Examples and outputs: samcell track --help")]
+pub struct TrackArgs {
+    /// The time series: a folder of frames (natural order of file names; a Cell Tracking
+    /// Challenge sequence folder such as 01/), or a multi-page TIFF (one frame per page). With
+    /// --labels: the grey frames for the overlays (optional).
+    #[arg(value_name = "INPUT", required_unless_present = "labels")]
+    pub input: Option<PathBuf>,
+
+    /// Link the label images in this folder (natural order of file names; TIFF or PNG, any
+    /// label values, 0 = background) instead of segmenting INPUT.
+    #[arg(long, value_name = "DIR")]
+    pub labels: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Output folder (created if needed).
+    #[arg(short, long, value_name = "DIR", default_value = "samcell_track")]
+    pub output: PathBuf,
+
+    /// Time between frames, e.g. 30min, 90s, 1.5h; times are written in this unit. Without
+    /// it, time is counted in frames.
+    #[arg(long, value_name = "TIME", value_parser = FrameInterval::parse)]
+    pub frame_interval: Option<FrameInterval>,
+
+    /// Smallest intersection over union of a cell and its (motion-shifted) self in the next
+    /// frame.
+    #[arg(long, value_name = "0..1", default_value_t = TrackConfig::default().min_iou)]
+    pub min_iou: f64,
+
+    /// Longest gap, in missing frames, that a track is continued across (0: none).
+    #[arg(long, value_name = "N", default_value_t = TrackConfig::default().max_gap)]
+    pub max_gap: usize,
+
+    /// Seed threshold of the segmentation (as in samcell segment).
+    #[arg(long, value_name = "0..1", default_value_t = DEFAULT_PEAK)]
+    pub peak: f32,
+
+    /// Cell extent threshold of the segmentation (as in samcell segment).
+    #[arg(long, value_name = "0..1", default_value_t = DEFAULT_FILL)]
+    pub fill: f32,
+
+    /// Crops per forward pass of the model.
+    #[arg(short, long, value_name = "N", default_value_t = crate::segment::DEFAULT_BATCH)]
+    pub batch_size: usize,
+
+    /// Threads [default: all cores, or RAYON_NUM_THREADS].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Draw cell outlines in the overlays.
+    #[arg(long)]
+    pub outlines: bool,
+}
+
+/// Where each frame's labels come from.
+enum Source {
+    /// Label images.
+    Labels(Vec<PathBuf>),
+    /// Segmentation masks written into the output folder.
+    Segmented(Vec<PathBuf>),
+}
+
+/// Runs `samcell track`.
+pub fn run(args: TrackArgs, term: &Terminal) -> Result<ExitCode> {
+    threads::configure(args.threads.map(usize::from));
+    crate::segment::check_thresholds(args.peak, args.fill).map_err(|e| anyhow!(UsageError(e)))?;
+    if !(0.0..=1.0).contains(&args.min_iou) || args.min_iou == 0.0 {
+        return Err(anyhow!(UsageError(format!(
+            "--min-iou {} is outside (0, 1]",
+            args.min_iou
+        ))));
+    }
+    let grey: Option<Vec<Frame>> = args.input.as_deref().map(frames::frames).transpose()?;
+    std::fs::create_dir_all(&args.output).map_err(|e| {
+        anyhow!(
+            "cannot create the output folder {}: {e}",
+            args.output.display()
+        )
+    })?;
+    let source = match &args.labels {
+        Some(dir) => {
+            let files = frames::folder_files(dir)?;
+            if let Some(g) = &grey {
+                if g.len() != files.len() {
+                    return Err(anyhow!(UsageError(format!(
+                        "{} has {} frames but {} has {} label images",
+                        args.input.as_deref().unwrap_or(Path::new("")).display(),
+                        g.len(),
+                        dir.display(),
+                        files.len()
+                    ))));
+                }
+            }
+            Source::Labels(files)
+        }
+        None => Source::Segmented(segment_all(&args, grey.as_deref().unwrap_or(&[]), term)?),
+    };
+    let files = match &source {
+        Source::Labels(f) | Source::Segmented(f) => f,
+    };
+    let config = TrackConfig {
+        min_iou: args.min_iou,
+        max_gap: args.max_gap,
+        ..TrackConfig::default()
+    };
+    let start = Instant::now();
+    let mut tracker = Tracker::new(config);
+    let mut read_time = 0.0;
+    for (t, path) in files.iter().enumerate() {
+        let r = Instant::now();
+        let labels = read_labels(path)?;
+        read_time += r.elapsed().as_secs_f64();
+        tracker.push(&labels).map_err(|e| match e {
+            TrackError::FrameSize { .. } => anyhow!("{}: {e}", path.display()),
+            other => anyhow!(other),
+        })?;
+        if t == 0 && labels.width() == 0 {
+            return Err(anyhow!("{}: an empty image", path.display()));
+        }
+    }
+    let tracking = tracker.finish();
+    let link_time = start.elapsed().as_secs_f64() - read_time;
+    tracing::info!(
+        "{} frames linked in {link_time:.2} s (reading {read_time:.2} s): {} tracks, {} divisions",
+        tracking.frames(),
+        tracking.tracks.len(),
+        tracking.divisions.len()
+    );
+    let timeline = Timeline(args.frame_interval);
+    if args.frame_interval.is_none() {
+        tracing::info!("no --frame-interval: time is in frames");
+    }
+    let summary = samcell_track::output::write_results(
+        &args.output,
+        &tracking,
+        &timeline,
+        args.outlines,
+        |t| {
+            let labels =
+                read_labels(&files[t]).map_err(|e| TrackError::Invalid(format!("{e:#}")))?;
+            let image = match &grey {
+                Some(g) => {
+                    Some(read_grey(&g[t]).map_err(|e| TrackError::Invalid(format!("{e:#}")))?)
+                }
+                None => None,
+            };
+            Ok((labels, image))
+        },
+    )?;
+    tracing::info!(
+        "{}",
+        samcell_track::growth::describe(summary.fit.as_ref(), &timeline)
+    );
+    tracing::info!("outputs in {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_labels(path: &Path) -> Result<Labels> {
+    Ok(samcell_io::labels::read_labels(path)?)
+}
+
+fn read_grey(frame: &Frame) -> Result<GrayU8> {
+    let opts = ReadOptions {
+        page: frame.page,
+        ..ReadOptions::default()
+    };
+    samcell_io::read_gray(&frame.path, &opts).with_context(|| format!("frame {frame}"))
+}
+
+/// Segments every frame with the model of `--model` (loaded as `samcell segment` loads it)
+/// and writes the masks into `OUT/segmentation/`; returns their paths in frame order.
+fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Vec<PathBuf>> {
+    args.model.spec()?;
+    let loaded = args.model.load(term, args.batch_size)?;
+    let config = SegmentConfig {
+        peak: args.peak,
+        fill: args.fill,
+        ..SegmentConfig::default()
+    };
+    let segmenter = Segmenter::new(loaded.predictor, config);
+    let dir = args.output.join("segmentation");
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
+    let digits = frames.len().saturating_sub(1).to_string().len().max(3);
+    let mut out = Vec::with_capacity(frames.len());
+    for (t, frame) in frames.iter().enumerate() {
+        let s = Instant::now();
+        let image = read_grey(frame)?;
+        let seg = segmenter
+            .segment(&image)
+            .with_context(|| format!("frame {frame}: segmentation failed"))?;
+        let path = dir.join(format!("frame{t:0digits$}_masks.tif"));
+        samcell_io::write_labels_tiff(&path, &seg.labels)?;
+        tracing::info!(
+            "[{}/{}] {frame}: {} cells, {:.2} s",
+            t + 1,
+            frames.len(),
+            seg.n_cells,
+            s.elapsed().as_secs_f64()
+        );
+        out.push(path);
+    }
+    Ok(out)
+}

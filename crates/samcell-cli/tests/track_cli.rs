@@ -1,0 +1,257 @@
+//! `samcell track --labels`: the result folder (a valid Cell Tracking Challenge result, the
+//! tables, the growth curve) from generated label images, a clear error for a frame of another
+//! size, and, on the shared bacteria time-lapse, the scores of the ground truth's masks with
+//! their ids scrambled in every frame (checked with samcell-measure's py-ctcmetrics-exact
+//! tracking evaluation).
+
+mod common;
+
+use common::{run, samcell, write_lite_model, write_test_png, LITE_FILL, LITE_PEAK};
+use samcell_imaging::Labels;
+use samcell_measure::eval::tracking::{evaluate_tracking_dirs, validate_result_dir};
+use std::path::Path;
+
+/// A `w` x `h` label image with rectangles `(label, x0, y0, x1, y1)` (x1, y1 excluded).
+fn frame(w: usize, h: usize, cells: &[(u32, usize, usize, usize, usize)]) -> Labels {
+    let mut v = vec![0u32; w * h];
+    for &(l, x0, y0, x1, y1) in cells {
+        for y in y0..y1 {
+            v[y * w + x0..y * w + x1].fill(l);
+        }
+    }
+    Labels::from_vec(w, h, v).unwrap()
+}
+
+fn write_frames(dir: &Path, frames: &[Labels]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (t, f) in frames.iter().enumerate() {
+        // names sort naturally (t2 before t10), not as text
+        samcell_io::write_labels_tiff(&dir.join(format!("t{t}.tif")), f).unwrap();
+    }
+}
+
+#[test]
+fn labels_give_a_valid_result_lineage_and_growth_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (labels, out) = (tmp.path().join("labels"), tmp.path().join("out"));
+    // a rod that divides at frame 2, and a second cell; 11 frames so that t10 sorts last
+    let mut frames = vec![frame(60, 40, &[(9, 10, 10, 26, 16), (5, 40, 25, 48, 33)]); 2];
+    for t in 2..11 {
+        let d = t - 2;
+        frames.push(frame(
+            60,
+            40,
+            &[
+                (4, 10 - d.min(1), 10, 18 - d.min(1), 16),
+                (6, 18 + d.min(1), 10, 26 + d.min(1), 16),
+                (5, 40, 25, 48, 33),
+            ],
+        ));
+    }
+    write_frames(&labels, &frames);
+    let (code, _, err) = run(samcell()
+        .args(["track", "--labels"])
+        .arg(&labels)
+        .arg("--output")
+        .arg(&out)
+        .args(["--frame-interval", "30min"]));
+    assert_eq!(code, 0, "{err}");
+    let v = validate_result_dir(&out).unwrap();
+    assert!(v.valid, "{:?}", v.problems);
+    let res = std::fs::read_to_string(out.join("res_track.txt")).unwrap();
+    assert_eq!(res, "1 0 1 0\n2 0 10 0\n3 2 10 1\n4 2 10 1\n");
+    let tracks = std::fs::read_to_string(out.join("tracks.csv")).unwrap();
+    let mut lines = tracks.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("frame,time_min,track_id,parent,Area_px2,Perimeter_px,"));
+    assert!(lines.next().unwrap().starts_with("0,0,1,0,96,"));
+    assert_eq!(tracks.lines().count(), 1 + 2 * 2 + 3 * 9);
+    assert!(
+        tracks.lines().any(|l| l.starts_with("2,60,3,1,48,")),
+        "{tracks}"
+    );
+    let lineage = std::fs::read_to_string(out.join("lineage.csv")).unwrap();
+    assert_eq!(
+        lineage,
+        "track_id,parent,first_frame,last_frame,frames,daughters,generation,fate\n\
+         1,0,0,1,2,3;4,0,divided\n2,0,0,10,11,,0,end\n3,1,2,10,9,,1,end\n4,1,2,10,9,,1,end\n"
+    );
+    let growth = std::fs::read_to_string(out.join("growth.csv")).unwrap();
+    assert_eq!(
+        growth.lines().next().unwrap(),
+        "frame,time_min,count,confluency,mean_area_px2,divisions"
+    );
+    assert_eq!(
+        growth.lines().nth(3).unwrap(),
+        "2,60,3,0.06666666666666667,53.333333333333336,1"
+    );
+    let png = std::fs::read(out.join("growth.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(
+        summary.contains("divisions: 1\n") && summary.contains("30 min per frame"),
+        "{summary}"
+    );
+    // no grey frames: no overlays
+    assert!(!out.join("overlays").exists());
+}
+
+#[test]
+fn grey_frames_give_overlays_whose_colours_follow_the_tracks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (labels, grey, out) = (
+        tmp.path().join("labels"),
+        tmp.path().join("grey"),
+        tmp.path().join("out"),
+    );
+    // the cell moves 2 px per frame; its colour stays
+    let frames: Vec<Labels> = (0..3)
+        .map(|t| frame(40, 30, &[(t as u32 + 1, 10 + 2 * t, 10, 20 + 2 * t, 20)]))
+        .collect();
+    write_frames(&labels, &frames);
+    std::fs::create_dir_all(&grey).unwrap();
+    for t in 0..3 {
+        image::GrayImage::from_pixel(40, 30, image::Luma([100]))
+            .save(grey.join(format!("t{t}.png")))
+            .unwrap();
+    }
+    let (code, _, err) = run(samcell()
+        .arg("track")
+        .arg(&grey)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--output")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let colour = |t: usize| {
+        let img = image::open(out.join(format!("overlays/frame{t:03}.png")))
+            .unwrap()
+            .into_rgb8();
+        *img.get_pixel(15 + 2 * t as u32, 15)
+    };
+    assert_ne!(colour(0), image::Rgb([100, 100, 100]));
+    assert_eq!(colour(0), colour(1));
+    assert_eq!(colour(1), colour(2));
+    // time in frames without an interval
+    let growth = std::fs::read_to_string(out.join("growth.csv")).unwrap();
+    assert!(growth.starts_with("frame,time_frames,"));
+}
+
+#[test]
+fn a_frame_of_another_size_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = tmp.path().join("labels");
+    write_frames(
+        &labels,
+        &[frame(20, 20, &[]), frame(20, 20, &[]), frame(21, 20, &[])],
+    );
+    let (code, _, err) = run(samcell()
+        .args(["track", "--labels"])
+        .arg(&labels)
+        .arg("--output")
+        .arg(tmp.path().join("out")));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("t2.tif: frame 2 is 21x20 but frame 0 is 20x20"),
+        "{err}"
+    );
+}
+
+/// Segmentation mode: each frame of a folder is segmented with the model options of `samcell
+/// segment` (an untrained samcell-lite model here), the masks are kept, and the result is valid
+/// with overlays on the grey frames.
+#[test]
+fn frames_are_segmented_with_the_model_then_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (frames, out) = (tmp.path().join("frames"), tmp.path().join("out"));
+    std::fs::create_dir_all(&frames).unwrap();
+    for t in 0..3 {
+        write_test_png(&frames.join(format!("t{t}.png")), 64, 5);
+    }
+    let model = write_lite_model(tmp.path());
+    let (code, _, err) = run(samcell()
+        .arg("track")
+        .arg(&frames)
+        .arg("--model")
+        .arg(format!("lite:{}", model.display()))
+        .args([
+            "--peak",
+            LITE_PEAK,
+            "--fill",
+            LITE_FILL,
+            "--threads",
+            "2",
+            "--output",
+        ])
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    for t in 0..3 {
+        assert!(out
+            .join(format!("segmentation/frame{t:03}_masks.tif"))
+            .is_file());
+        assert!(out.join(format!("overlays/frame{t:03}.png")).is_file());
+    }
+    let v = validate_result_dir(&out).unwrap();
+    assert!(v.valid, "{:?}", v.problems);
+    // the same image three times: every cell is one track through all frames
+    let res = std::fs::read_to_string(out.join("res_track.txt")).unwrap();
+    assert!(!res.is_empty());
+    assert!(res.lines().all(|l| l.ends_with(" 0 2 0")), "{res}");
+    // intensity columns come with the grey frames
+    let tracks = std::fs::read_to_string(out.join("tracks.csv")).unwrap();
+    assert!(tracks.lines().next().unwrap().contains("MeanIntensity"));
+}
+
+/// The shared sequence's ground-truth masks with their ids scrambled in every frame (so the
+/// ground truth's own numbering is no help) are linked back: TRA >= 0.995, LNK >= 0.97.
+#[test]
+fn scrambled_ground_truth_of_the_bacteria_timelapse_is_linked_back() {
+    let Some(set) = samcell_testdata::require_data("bacteria-timelapse") else {
+        return;
+    };
+    let gt = set.join("01_GT");
+    let tmp = tempfile::tempdir().unwrap();
+    let (labels, out) = (tmp.path().join("labels"), tmp.path().join("res"));
+    std::fs::create_dir_all(&labels).unwrap();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    for t in 0..40 {
+        let m =
+            samcell_io::labels::read_labels(&gt.join(format!("TRA/man_track{t:03}.tif"))).unwrap();
+        // a fresh random id for every label of the frame
+        let mut ids: Vec<u32> = m.data().iter().copied().filter(|&l| l > 0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut fresh: Vec<u32> = (1..=60_000).collect();
+        for i in (1..fresh.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            fresh.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let map: std::collections::HashMap<u32, u32> = ids.iter().copied().zip(fresh).collect();
+        let data = m
+            .data()
+            .iter()
+            .map(|l| if *l == 0 { 0 } else { map[l] })
+            .collect();
+        let s = Labels::from_vec(m.width(), m.height(), data).unwrap();
+        samcell_io::write_labels_tiff(&labels.join(format!("frame{t:03}.tif")), &s).unwrap();
+    }
+    let (code, _, err) = run(samcell()
+        .args(["track", "--labels"])
+        .arg(&labels)
+        .arg("--output")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let report = evaluate_tracking_dirs(&out, &gt).unwrap();
+    assert!(report.validation.valid, "{:?}", report.validation.problems);
+    let m = report.measures.unwrap();
+    eprintln!(
+        "TRA {:.4} LNK {:.4} divisions {:?} of {}",
+        m.tra, m.lnk, m.divisions[0], m.gt_divisions
+    );
+    assert!(m.tra >= 0.995, "TRA {}", m.tra);
+    assert!(m.lnk >= 0.97, "LNK {}", m.lnk);
+}
