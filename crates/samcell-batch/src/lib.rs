@@ -10,6 +10,7 @@
 //!   and these settings?);
 //! - [`record`]: the per-image record, the run's settings and model identity, `run.json` and
 //!   `<name>_run.json`;
+//! - [`threads`]: one thread count for rayon's pool and candle's kernels;
 //! - [`timings`]: the one timings type of an image and its written forms;
 //! - [`results`]: the folder-wide `run.json` and `summary.csv`, merged with earlier runs';
 //! - with feature `models`: `models` (the published model registry, the model cache, download
@@ -33,6 +34,7 @@ pub mod outputs;
 pub mod plan;
 pub mod record;
 pub mod results;
+pub mod threads;
 pub mod timings;
 
 pub use discover::{discover, Discovery, Input, IMAGE_EXTENSIONS};

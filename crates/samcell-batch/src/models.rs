@@ -44,6 +44,9 @@ pub const BASE_URL_ENV: &str = "SAMCELL_MODEL_BASE_URL";
 /// Env var naming the model cache folder.
 pub const MODEL_DIR_ENV: &str = "SAMCELL_MODEL_DIR";
 
+/// Crops per forward pass unless the caller says otherwise (`samcell segment --batch-size`).
+pub const DEFAULT_BATCH_SIZE: usize = 4;
+
 /// The spec selecting samcell-lite (`lite`, or `lite:PATH` for a weights file).
 pub const LITE_NAME: &str = "lite";
 

@@ -1,25 +1,4 @@
-//! Thread count: one setting for both thread pools the program uses.
-//!
-//! - rayon's global pool (crop enhancement, input encoding, post-processing) is built with `n`
-//!   threads;
-//! - candle 0.11's CPU kernels size their own parallelism from `RAYON_NUM_THREADS`
-//!   (`candle_core::utils::get_num_threads`), so the variable is set to `n` as well.
-//!
-//! Must run before anything touches rayon or candle (it is the first thing `segment` does, while
-//! the process has a single thread). Without `--threads`, an existing `RAYON_NUM_THREADS` is
-//! respected and otherwise every core is used.
+//! Thread count: `--threads` sizes rayon's pool and candle's kernels alike
+//! (`samcell_batch::threads`, shared with the Python bindings).
 
-/// Applies `threads` (if given) and returns the number of threads in effect.
-pub fn configure(threads: Option<usize>) -> usize {
-    if let Some(n) = threads {
-        // edition 2021: set_var is safe; we are still single-threaded here
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-        {
-            tracing::warn!("could not size the thread pool to {n}: {e}");
-        }
-    }
-    rayon::current_num_threads()
-}
+pub use samcell_batch::threads::configure;

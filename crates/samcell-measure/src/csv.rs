@@ -18,7 +18,7 @@
 //! depends on its direction.
 //! Files are written atomically (samcell_io::write_atomic).
 
-use crate::measure::{ImageSummary, Measurements};
+use crate::measure::{CellMeasurement, ImageSummary, Measurements};
 use crate::MeasureError;
 use samcell_io::Calibration;
 use std::fmt::Write as _;
@@ -113,86 +113,147 @@ pub fn cells_csv_string(m: &Measurements) -> String {
     cells_csv_string_calibrated(m, None)
 }
 
-/// The cells table as CSV text, with [`CALIBRATED_COLUMNS`] at the end when the pixel size is
-/// given (module docs).
-pub fn cells_csv_string_calibrated(m: &Measurements, pixel_size: Option<&Calibration>) -> String {
-    let mut columns = cell_columns(m);
-    if pixel_size.is_some() {
-        columns.extend(CALIBRATED_COLUMNS.map(|(name, _)| name.to_string()));
+/// One column of the cells table, its values in row order (one per cell).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    /// Whole numbers (label, pixel counts, bounding box, neighbour counts).
+    Int(Vec<u64>),
+    /// Real numbers; NaN where undefined (written `NaN`).
+    Float(Vec<f64>),
+    /// Whole numbers that may be absent (the closest object of a lone cell), written as an empty
+    /// field when absent.
+    OptionalInt(Vec<Option<u64>>),
+}
+
+impl Column {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Int(v) => v.len(),
+            Column::Float(v) => v.len(),
+            Column::OptionalInt(v) => v.len(),
+        }
     }
-    let mut s = columns.join(",");
-    s.push('\n');
-    for c in &m.cells {
-        let f = fmt_f64;
-        let _ = write!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            c.label,
-            c.area,
-            f(c.perimeter),
-            c.convex_area,
-            f(c.solidity),
-            f(c.extent),
-            f(c.eccentricity),
-            f(c.major_axis_length),
-            f(c.minor_axis_length),
-            f(c.orientation),
-            f(c.equivalent_diameter),
-            f(c.form_factor),
-            f(c.compactness),
-            f(c.center_x),
-            f(c.center_y),
-            c.bbox_min_x,
-            c.bbox_max_x,
-            c.bbox_min_y,
-            c.bbox_max_y,
-            f(c.min_feret),
-            f(c.max_feret),
-        );
-        if m.has_intensity {
-            match &c.intensity {
-                Some(raw) => {
-                    for i in [raw.scaled(m.intensity_full_scale), *raw] {
-                        let _ = write!(
-                            s,
-                            ",{},{},{},{},{}",
-                            f(i.mean),
-                            f(i.std),
-                            f(i.min),
-                            f(i.max),
-                            f(i.integrated)
-                        );
-                    }
+
+    /// Whether the column has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `row` as written in the CSV.
+    fn write_field(&self, row: usize, out: &mut String) {
+        let _ = match self {
+            Column::Int(v) => write!(out, "{}", v[row]),
+            Column::Float(v) => write!(out, "{}", fmt_f64(v[row])),
+            Column::OptionalInt(v) => match v[row] {
+                Some(x) => write!(out, "{x}"),
+                None => Ok(()),
+            },
+        };
+    }
+}
+
+/// A real-valued field of a cell.
+type Field<'a> = dyn Fn(&CellMeasurement) -> f64 + 'a;
+
+/// The cells table column by column: the names ([`cell_columns`], then [`CALIBRATED_COLUMNS`]
+/// when the pixel size is given) and values of `<stem>_cells.csv`, for callers that want arrays
+/// rather than text (the Python bindings).
+pub fn cells_table(m: &Measurements, pixel_size: Option<&Calibration>) -> Vec<(String, Column)> {
+    let cells = &m.cells;
+    let int = |f: &dyn Fn(&CellMeasurement) -> u64| Column::Int(cells.iter().map(f).collect());
+    let float = |f: &Field<'_>| Column::Float(cells.iter().map(f).collect());
+    let mut values = vec![
+        int(&|c| u64::from(c.label)),
+        int(&|c| c.area),
+        float(&|c| c.perimeter),
+        int(&|c| c.convex_area),
+        float(&|c| c.solidity),
+        float(&|c| c.extent),
+        float(&|c| c.eccentricity),
+        float(&|c| c.major_axis_length),
+        float(&|c| c.minor_axis_length),
+        float(&|c| c.orientation),
+        float(&|c| c.equivalent_diameter),
+        float(&|c| c.form_factor),
+        float(&|c| c.compactness),
+        float(&|c| c.center_x),
+        float(&|c| c.center_y),
+        int(&|c| u64::from(c.bbox_min_x)),
+        int(&|c| u64::from(c.bbox_max_x)),
+        int(&|c| u64::from(c.bbox_min_y)),
+        int(&|c| u64::from(c.bbox_max_y)),
+        float(&|c| c.min_feret),
+        float(&|c| c.max_feret),
+    ];
+    if m.has_intensity {
+        // the 0..1 scale first, then the image's own values (`_raw`)
+        let stats = |c: &CellMeasurement, scaled: bool| {
+            c.intensity.map(|raw| {
+                if scaled {
+                    raw.scaled(m.intensity_full_scale)
+                } else {
+                    raw
                 }
-                None => s.push_str(&",NaN".repeat(2 * INTENSITY_COLUMNS.len())),
+            })
+        };
+        for scaled in [true, false] {
+            for k in 0..INTENSITY_COLUMNS.len() {
+                values.push(float(&|c| {
+                    stats(c, scaled)
+                        .map_or(f64::NAN, |i| [i.mean, i.std, i.min, i.max, i.integrated][k])
+                }));
             }
         }
-        let _ = write!(
-            s,
-            ",{},{},{},{},{}",
-            c.neighbors_adjacent,
-            c.neighbors_within,
-            f(c.percent_touching),
-            c.first_closest_label
-                .map_or(String::new(), |l| l.to_string()),
-            f(c.first_closest_distance)
-        );
-        if let Some(p) = pixel_size {
-            let area = p.x_um * p.y_um;
-            let length = area.sqrt();
-            for v in [
-                c.area as f64 * area,
-                c.perimeter * length,
-                c.convex_area as f64 * area,
-                c.major_axis_length * length,
-                c.minor_axis_length * length,
-                c.equivalent_diameter * length,
-                c.min_feret * length,
-                c.max_feret * length,
-                c.first_closest_distance * length,
-            ] {
-                let _ = write!(s, ",{}", f(v));
+    }
+    values.extend([
+        int(&|c| u64::from(c.neighbors_adjacent)),
+        int(&|c| u64::from(c.neighbors_within)),
+        float(&|c| c.percent_touching),
+        Column::OptionalInt(
+            cells
+                .iter()
+                .map(|c| c.first_closest_label.map(u64::from))
+                .collect(),
+        ),
+        float(&|c| c.first_closest_distance),
+    ]);
+    let mut names = cell_columns(m);
+    if let Some(p) = pixel_size {
+        let area = p.x_um * p.y_um;
+        let length = area.sqrt();
+        let scaled: [(&Field<'_>, f64); 9] = [
+            (&|c| c.area as f64, area),
+            (&|c| c.perimeter, length),
+            (&|c| c.convex_area as f64, area),
+            (&|c| c.major_axis_length, length),
+            (&|c| c.minor_axis_length, length),
+            (&|c| c.equivalent_diameter, length),
+            (&|c| c.min_feret, length),
+            (&|c| c.max_feret, length),
+            (&|c| c.first_closest_distance, length),
+        ];
+        for (f, factor) in scaled {
+            values.push(float(&|c| f(c) * factor));
+        }
+        names.extend(CALIBRATED_COLUMNS.map(|(name, _)| name.to_string()));
+    }
+    names.into_iter().zip(values).collect()
+}
+
+/// The cells table as CSV text, with [`CALIBRATED_COLUMNS`] at the end when the pixel size is
+/// given (module docs): [`cells_table`] written row by row.
+pub fn cells_csv_string_calibrated(m: &Measurements, pixel_size: Option<&Calibration>) -> String {
+    let table = cells_table(m, pixel_size);
+    let names: Vec<&str> = table.iter().map(|(n, _)| n.as_str()).collect();
+    let mut s = names.join(",");
+    s.push('\n');
+    for row in 0..m.cells.len() {
+        for (k, (_, column)) in table.iter().enumerate() {
+            if k > 0 {
+                s.push(',');
             }
+            column.write_field(row, &mut s);
         }
         s.push('\n');
     }

@@ -23,7 +23,8 @@ pub mod tiling;
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{
-    labels_from_distance_map, relabel_sequential, relabel_sequential_in_place, ProgressFn,
-    SegmentConfig, Segmentation, Segmenter, StageTimings, DEFAULT_FILL, DEFAULT_PEAK,
+    check_threshold, check_thresholds, labels_from_distance_map, relabel_sequential,
+    relabel_sequential_in_place, ProgressFn, SegmentConfig, Segmentation, Segmenter, StageTimings,
+    ThresholdError, DEFAULT_FILL, DEFAULT_PEAK,
 };
 pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

@@ -45,6 +45,45 @@ pub const DEFAULT_PEAK: f32 = 0.47;
 /// samcell's `cell_fill` threshold: cells grow where `map > 0.09`.
 pub const DEFAULT_FILL: f32 = 0.09;
 
+/// A post-processing threshold that cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    /// A threshold outside 0..=1 (or NaN).
+    #[error("{0} is outside 0..1 (the distance map is in 0..1)")]
+    OutOfRange(f32),
+    /// `fill` above `peak`.
+    #[error(
+        "--fill {fill} is above --peak {peak}: cells grow from seeds (distance map > peak) \
+         into the region where the map is > fill, so fill must not exceed peak"
+    )]
+    FillAbovePeak {
+        /// The seed threshold.
+        peak: f32,
+        /// The cell extent threshold.
+        fill: f32,
+    },
+}
+
+/// A threshold (`peak` or `fill`) must be a number in 0..=1, the distance map's range.
+pub fn check_threshold(value: f32) -> Result<f32, ThresholdError> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ThresholdError::OutOfRange(value))
+    }
+}
+
+/// Both thresholds in 0..=1 ([`check_threshold`]) and `fill <= peak`: cells grow from seeds
+/// (`map > peak`) into `map > fill`.
+pub fn check_thresholds(peak: f32, fill: f32) -> Result<(), ThresholdError> {
+    check_threshold(peak)?;
+    check_threshold(fill)?;
+    if fill > peak {
+        return Err(ThresholdError::FillAbovePeak { peak, fill });
+    }
+    Ok(())
+}
+
 /// Settings of a segmentation run; `Default` is samcell's.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentConfig {
@@ -295,6 +334,21 @@ pub fn relabel_sequential_in_place(labels: &mut Labels) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_checked() {
+        assert_eq!(check_thresholds(DEFAULT_PEAK, DEFAULT_FILL), Ok(()));
+        assert_eq!(check_thresholds(0.5, 0.5), Ok(()));
+        assert_eq!(
+            check_thresholds(0.3, 0.6),
+            Err(ThresholdError::FillAbovePeak {
+                peak: 0.3,
+                fill: 0.6
+            })
+        );
+        assert!(check_threshold(f32::NAN).is_err());
+        assert_eq!(check_threshold(1.5), Err(ThresholdError::OutOfRange(1.5)));
+    }
 
     #[test]
     fn relabel_is_raster_first_occurrence() {

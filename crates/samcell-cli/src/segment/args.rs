@@ -16,7 +16,7 @@ use samcell_pipeline::{DEFAULT_FILL, DEFAULT_PEAK};
 use std::path::PathBuf;
 
 /// Default crops per forward pass (see `--batch-size`).
-pub const DEFAULT_BATCH: usize = 4;
+pub const DEFAULT_BATCH: usize = samcell_batch::models::DEFAULT_BATCH_SIZE;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -168,15 +168,9 @@ pub fn scaling_label(s: &Scaling) -> String {
     }
 }
 
-/// `fill <= peak`, as a usage error message otherwise.
+/// `fill <= peak` (`samcell_pipeline::check_thresholds`), as a usage error message otherwise.
 pub fn check_thresholds(peak: f32, fill: f32) -> Result<(), String> {
-    if fill > peak {
-        return Err(format!(
-            "--fill {fill} is above --peak {peak}: cells grow from seeds (distance map > peak) \
-             into the region where the map is > fill, so fill must not exceed peak"
-        ));
-    }
-    Ok(())
+    samcell_pipeline::check_thresholds(peak, fill).map_err(|e| e.to_string())
 }
 
 fn unit_interval(s: &str) -> Result<f32, String> {
@@ -184,11 +178,7 @@ fn unit_interval(s: &str) -> Result<f32, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a number"))?;
-    if v.is_finite() && (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0..1 (the distance map is in 0..1)"))
-    }
+    samcell_pipeline::check_threshold(v).map_err(|e| e.to_string())
 }
 
 /// `--pixel-size` of `segment` and `serve`: `0.65um`, `650nm`, `0.5x0.6um` (a number alone is µm).
@@ -206,9 +196,7 @@ fn percentile_pair(s: &str) -> Result<(f64, f64), String> {
             .map_err(|_| format!("{t:?} is not a number"))
     };
     let (lo, hi) = (parse(a)?, parse(b)?);
-    if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
-        return Err(format!("need 0 <= LO < HI <= 100, got {lo},{hi}"));
-    }
+    samcell_io::read::gray::check_percentiles(lo, hi)?;
     Ok((lo, hi))
 }
 

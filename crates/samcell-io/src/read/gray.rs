@@ -9,8 +9,9 @@
 //!   2^14 - 4899 - 9617 = 1868, sum + 2^13 shifted right by 14.
 //! - [`jpeg_rgb_to_gray`]: libjpeg-turbo 3.1 `rgb_gray_convert` (16-bit fixed point, rounded), used
 //!   only for the rare JPEGs stored as RGB rather than YCbCr.
-//! - `scale_to_u8`: the documented min-max / percentile scaling of wide data (module docs of
-//!   [`crate::read`]).
+//! - [`scale_to_u8`]: the documented min-max / percentile scaling of wide data (module docs of
+//!   [`crate::read`]), also for callers with wide samples in memory (the Python bindings), with
+//!   [`check_percentiles`] for the percentiles they accept.
 
 use super::{ChannelUse, SampleType, Scaling, StackDims};
 
@@ -199,8 +200,10 @@ fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Scales wide data to u8; returns the pixels and the `(lo, hi)` range mapped to 0..255.
-pub(crate) fn scale_to_u8(v: &[f64], scaling: &Scaling) -> Result<(Vec<u8>, f64, f64), String> {
+/// Scales wide data to u8 as the readers do for samples wider than 8 bits (module docs of
+/// [`crate::read`]); returns the pixels and the `(lo, hi)` range mapped to 0..255. NaN or
+/// infinite values are an error.
+pub fn scale_to_u8(v: &[f64], scaling: &Scaling) -> Result<(Vec<u8>, f64, f64), String> {
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
         let bad = v.iter().filter(|x| !x.is_finite()).count();
         return Err(format!(
@@ -234,6 +237,14 @@ pub(crate) fn scale_to_u8(v: &[f64], scaling: &Scaling) -> Result<(Vec<u8>, f64,
         vec![0u8; v.len()]
     };
     Ok((out, lo, hi))
+}
+
+/// Checks the percentiles of [`Scaling::Percentile`]: `0 <= lo < hi <= 100`.
+pub fn check_percentiles(lo: f64, hi: f64) -> Result<(), String> {
+    if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
+        return Err(format!("need 0 <= LO < HI <= 100, got {lo},{hi}"));
+    }
+    Ok(())
 }
 
 /// EXIF orientation (1..=8) applied to a row-major single-channel image: returns the new
