@@ -45,10 +45,11 @@ pub struct ServeArgs {
     /// before decoding [default: SAMCELL_MAX_PIXELS, else 400000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: Option<u64>,
-    /// Size of a pixel in micrometres: mean cell areas are then also given in µm² (the page's
-    /// results table, the API's `mean_area_um2`).
-    #[arg(long, value_name = "UM")]
-    pub pixel_size: Option<f64>,
+    /// Pixel size in µm for every upload (e.g. 0.65um, 650nm, 0.5x0.6um for X x Y), instead of
+    /// the one each file declares (OME-XML, ImageJ or TIFF resolution tags): areas in µm², the
+    /// µm columns of cells.csv, cells per mm² and the calibration of the masks TIFF.
+    #[arg(long, value_name = "SIZE", value_parser = crate::segment::pixel_size)]
+    pub pixel_size: Option<samcell_io::Calibration>,
     /// Threads for the model and the image processing [default: all cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -62,7 +63,7 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
         work_dir: args.work_dir,
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         max_pixels: args.max_pixels.unwrap_or_else(samcell_io::max_pixels),
-        pixel_size_um: args.pixel_size,
+        pixel_size: args.pixel_size,
         allowed_hosts: args.allowed_hosts,
         ..Default::default()
     };

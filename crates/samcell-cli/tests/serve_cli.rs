@@ -52,7 +52,7 @@ fn serve_options_reach_the_server_and_a_remote_server_needs_its_token() {
                 "--max-pixels",
                 "1000000",
                 "--pixel-size",
-                "0.65",
+                "0.5x0.6um",
             ])
             .args(["--allowed-host", "lab.example.org"])
             .arg("--work-dir")
@@ -82,7 +82,7 @@ fn serve_options_reach_the_server_and_a_remote_server_needs_its_token() {
     let info: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(info["max_upload_bytes"], 5 * 1024 * 1024);
     assert_eq!(info["max_pixels"], 1_000_000);
-    assert_eq!(info["pixel_size_um"], 0.65);
+    assert_eq!(info["pixel_size_um"], serde_json::json!([0.5, 0.6]));
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn bad_serve_settings_are_usage_errors_before_the_model_loads() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-model.safetensors");
     for (args, want) in [
-        (vec!["--pixel-size=-1"], "pixel size -1"),
+        (vec!["--pixel-size=-1"], "pixel size \"-1\""),
         (vec!["--allowed-host", "not a host/"], "--allowed-host"),
         (vec!["--max-upload-mb", "0"], "--max-upload-mb"),
         (vec!["--max-pixels", "0"], "--max-pixels"),

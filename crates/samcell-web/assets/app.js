@@ -43,12 +43,23 @@ const fmt = {
   n(v, d) { return v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toLocaleString(undefined, { minimumFractionDigits: d, maximumFractionDigits: d }); },
   bytes(b) { return b >= 1048576 ? (b / 1048576).toFixed(b >= 10485760 ? 0 : 1) + " MB" : Math.ceil(b / 1024) + " KB"; },
 };
-function areaText(m) {
-  if (!m) return "–";
-  if (S.info && S.info.pixel_size_um && m.mean_area_um2 !== null && m.mean_area_um2 !== undefined) return fmt.n(m.mean_area_um2, 1);
-  return fmt.n(m.mean_area_px, 1);
+// Areas are in µm² for an image with a pixel size (the server's --pixel-size or the file's own);
+// the table uses µm² only when every finished image has one, so that its column has one unit.
+const hasUm = (m) => !!m && m.mean_area_um2 !== null && m.mean_area_um2 !== undefined;
+function tableUsesUm() {
+  const done = S.jobs.filter((j) => j.state === "done" && j.metrics);
+  return done.length > 0 && done.every((j) => hasUm(j.metrics) || (j.metrics.cell_count === 0 && !!j.pixel_size_um));
 }
-function areaUnit() { return S.info && S.info.pixel_size_um ? "µm²" : "px²"; }
+function areaText(m, um) {
+  if (!m) return "–";
+  return fmt.n(um ? m.mean_area_um2 : m.mean_area_px, 1);
+}
+function pixelSizeText(j) {
+  if (!j || !j.pixel_size_um) return "";
+  const [x, y] = j.pixel_size_um;
+  const src = { ome: "OME", imagej: "ImageJ", "tiff-resolution": "TIFF resolution", user: "--pixel-size" }[j.pixel_size_source] || j.pixel_size_source;
+  return `${x === y ? x : x + " × " + y} µm/px (${src})`;
+}
 
 // ---------- API ----------
 async function api(path, opts) {
@@ -65,7 +76,6 @@ async function loadInfo() {
     $("server-info").textContent = `Model: ${S.info.model} · max ${fmt.bytes(S.info.max_upload_bytes)} per image`;
     $("formats-hint").textContent = `${S.info.formats.join(", ")} · up to ${fmt.bytes(S.info.max_upload_bytes)} each`;
     setSliders(S.info.defaults.peak, S.info.defaults.fill);
-    $("area-unit").textContent = `(${areaUnit()})`;
   } catch (e) {
     $("server-info").textContent = "Server not reachable: " + e.message;
   }
@@ -280,6 +290,8 @@ function renderList() {
 
 function renderTable() {
   const body = $("results-body");
+  const useUm = tableUsesUm();
+  $("area-unit").textContent = useUm ? "(µm²)" : "(px²)";
   const rows = S.jobs.map((j) => {
     const tr = document.createElement("tr");
     tr.dataset.job = j.id;
@@ -289,7 +301,7 @@ function renderTable() {
     const cells = [
       ["name", j.name],
       ["count", m ? m.cell_count.toLocaleString() : (j.state === "failed" ? "failed" : "…")],
-      ["area", m ? areaText(m) : ""],
+      ["area", m ? areaText(m, useUm) : ""],
       ["confluency", m ? fmt.n(m.confluency_percent, 1) : ""],
       ["neighbors", m ? fmt.n(m.mean_neighbors, 2) : ""],
       ["thresholds", m ? `${j.peak.toFixed(2)} / ${j.fill.toFixed(2)}` : ""],
@@ -312,7 +324,6 @@ function renderTable() {
   const set = (col, text) => { row.querySelector(`[data-col="${col}"]`).textContent = text; };
   row.querySelector("th").textContent = s && s.done ? `All images (${s.done})` : "All images";
   set("count", s && s.done ? s.cell_count.toLocaleString() : "–");
-  const useUm = S.info && S.info.pixel_size_um;
   set("area", s && s.done ? fmt.n(useUm ? s.mean_area_um2 : s.mean_area_px, 1) : "–");
   set("confluency", s && s.done ? fmt.n(s.mean_confluency_percent, 1) : "–");
   set("neighbors", s && s.done ? fmt.n(s.mean_neighbors, 2) : "–");
@@ -332,8 +343,8 @@ function renderSelected() {
   const m = j && j.state === "done" ? j.metrics : null;
   $("m-count").textContent = m ? m.cell_count.toLocaleString() : "–";
   $("m-area").innerHTML = "";
-  $("m-area").append(m ? areaText(m) : "–");
-  if (m) { const u = document.createElement("small"); u.textContent = " " + areaUnit(); $("m-area").append(u); }
+  $("m-area").append(m ? areaText(m, hasUm(m)) : "–");
+  if (m) { const u = document.createElement("small"); u.textContent = hasUm(m) ? " µm²" : " px²"; $("m-area").append(u); }
   $("m-confluency").textContent = m ? fmt.n(m.confluency_percent, 1) + " %" : "–";
   $("m-neighbors").textContent = m ? fmt.n(m.mean_neighbors, 2) : "–";
   const f = m ? j.files : null;
@@ -341,10 +352,13 @@ function renderSelected() {
   enableLink($("dl-overlay"), f && f.overlay);
   enableLink($("dl-cells"), f && f.cells);
   enableLink($("dl-distmap"), f && f.distmap);
+  enableLink($("dl-geojson"), f && f.geojson);
+  enableLink($("dl-rois"), f && f.rois);
   let caption = "";
   if (j) {
     caption = j.name;
     if (j.width && j.height) caption += ` · ${j.width} × ${j.height} px`;
+    if (j.pixel_size_um) caption += ` · ${pixelSizeText(j)}`;
     if (j.source) {
       // "TIFF 1024x1022 1 channel(s) u16, page 1/1, ..." -> "TIFF, 16-bit"
       const t = j.source.split(",")[0].split(" ");

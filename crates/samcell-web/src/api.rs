@@ -100,7 +100,7 @@ async fn info(State(s): State<AppState>) -> impl IntoResponse {
         "defaults": { "peak": crate::job::short_f64(c.peak), "fill": crate::job::short_f64(c.fill) },
         "max_upload_bytes": c.max_upload_bytes,
         "max_pixels": c.max_pixels,
-        "pixel_size_um": c.pixel_size_um,
+        "pixel_size_um": c.pixel_size.map(|p| [p.x_um, p.y_um]),
         "neighbor_distance": c.neighbor_distance,
         "formats": ["PNG", "JPEG", "TIFF", "BMP"],
     }))
@@ -152,6 +152,7 @@ pub struct BatchSummary {
     pub cell_count: usize,
     /// Mean area over all cells of all finished images (px^2).
     pub mean_area_px: Option<f64>,
+    /// The same in um^2, when every finished image with cells has a pixel size.
     pub mean_area_um2: Option<f64>,
     /// Mean of the images' confluency (percent).
     pub mean_confluency_percent: Option<f64>,
@@ -159,12 +160,14 @@ pub struct BatchSummary {
     pub mean_neighbors: Option<f64>,
 }
 
-fn summarize(jobs: &[Job], pixel_size_um: Option<f64>) -> BatchSummary {
+fn summarize(jobs: &[Job]) -> BatchSummary {
     let mut s = BatchSummary {
         images: jobs.len(),
         ..Default::default()
     };
     let (mut area_sum, mut neigh_sum, mut conf_sum, mut conf_n) = (0.0, 0.0, 0.0, 0usize);
+    // cell area in um^2; `None` once an image with cells has no pixel size
+    let mut area_um2 = Some(0.0);
     for j in jobs {
         match j.state {
             JobState::Queued => s.queued += 1,
@@ -175,6 +178,11 @@ fn summarize(jobs: &[Job], pixel_size_um: Option<f64>) -> BatchSummary {
         if let (JobState::Done, Some(m)) = (j.state, &j.metrics) {
             s.cell_count += m.cell_count;
             area_sum += m.cell_pixels as f64;
+            if m.cell_count > 0 {
+                area_um2 = area_um2
+                    .zip(j.pixel_size_um)
+                    .map(|(a, [x, y])| a + m.cell_pixels as f64 * x * y);
+            }
             neigh_sum += m.mean_neighbors.unwrap_or(0.0) * m.cell_count as f64;
             if let Some(c) = m.confluency_percent {
                 conf_sum += c;
@@ -185,7 +193,7 @@ fn summarize(jobs: &[Job], pixel_size_um: Option<f64>) -> BatchSummary {
     if s.cell_count > 0 {
         let n = s.cell_count as f64;
         s.mean_area_px = Some(area_sum / n);
-        s.mean_area_um2 = pixel_size_um.map(|p| area_sum / n * p * p);
+        s.mean_area_um2 = area_um2.map(|a| a / n);
         s.mean_neighbors = Some(neigh_sum / n);
     }
     if conf_n > 0 {
@@ -234,7 +242,7 @@ async fn list(
         .filter(|j| q.batch.as_ref().is_none_or(|b| &j.batch == b))
         .cloned()
         .collect();
-    let summary = summarize(&mine, s.config().pixel_size_um);
+    let summary = summarize(&mine);
     let server = json!({
         "queued": all.iter().filter(|j| j.state == JobState::Queued).count(),
         "processing": all.iter().filter(|j| j.state == JobState::Processing).count(),

@@ -44,8 +44,9 @@ pub struct ServeConfig {
     pub peak: f32,
     /// Cell extent threshold (`map > fill`) of new jobs.
     pub fill: f32,
-    /// Size of a pixel in micrometres, if known: areas are then also shown in um^2.
-    pub pixel_size_um: Option<f64>,
+    /// Pixel size for every upload (`--pixel-size`, source `User`), used instead of the files'
+    /// own calibration; `None`: each upload's own (`samcell_batch::record::output_calibration`).
+    pub pixel_size: Option<samcell_io::Calibration>,
     /// Distance (px) for the `NumberOfNeighbors_<N>` column.
     pub neighbor_distance: u32,
     /// Extra names the `Host` header may carry (`--allowed-host`), for a deliberate remote
@@ -68,7 +69,7 @@ impl Default for ServeConfig {
             max_pixels: DEFAULT_MAX_PIXELS,
             peak: DEFAULT_PEAK,
             fill: DEFAULT_FILL,
-            pixel_size_um: None,
+            pixel_size: None,
             neighbor_distance: DEFAULT_NEIGHBOR_DISTANCE,
             allowed_hosts: Vec::new(),
             token: None,
@@ -129,9 +130,12 @@ impl ServeConfig {
         if self.max_pixels == 0 {
             return Err("max image size must be above 0 pixels".into());
         }
-        if let Some(p) = self.pixel_size_um {
-            if !(p.is_finite() && p > 0.0) {
-                return Err(format!("pixel size {p} um must be a positive number"));
+        if let Some(p) = &self.pixel_size {
+            if ![p.x_um, p.y_um].iter().all(|v| v.is_finite() && *v > 0.0) {
+                return Err(format!(
+                    "pixel size {} x {} um must be positive numbers",
+                    p.x_um, p.y_um
+                ));
             }
         }
         if !self.is_loopback() && self.token.is_none() {
@@ -230,7 +234,11 @@ mod tests {
                 ..ok.clone()
             },
             ServeConfig {
-                pixel_size_um: Some(-1.0),
+                pixel_size: Some(samcell_io::Calibration {
+                    x_um: 0.5,
+                    y_um: -1.0,
+                    source: samcell_io::CalibrationSource::User,
+                }),
                 ..ok.clone()
             },
             ServeConfig {

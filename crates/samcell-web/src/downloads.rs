@@ -1,5 +1,6 @@
-//! Downloads of finished jobs: each job's files (`/api/jobs/{id}/files/{file}`), the per-job and
-//! per-batch ZIPs and the batch `summary.csv`. A done job whose result files are gone is marked
+//! Downloads of finished jobs: each job's files (`/api/jobs/{id}/files/{file}`: stored ones, and
+//! the GeoJSON and ROI set made on request, `crate::outlines`), the per-job and per-batch ZIPs
+//! and the batch `summary.csv`. A done job whose result files are gone is marked
 //! failed on the way (409 with the reason, never 500), and left out of batch downloads.
 
 use axum::body::Body;
@@ -11,17 +12,29 @@ use std::collections::HashMap;
 
 use crate::api::{check_batch, check_id, ApiError, ApiResult, API_DOCS};
 use crate::job::{files, Job, JobState};
+use crate::outlines::Outline;
 use crate::state::AppState;
 use crate::zipping;
+
+/// Where a job file's bytes come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// This file of the job directory.
+    Disk(&'static str),
+    /// The job's results ZIP, made on request.
+    Zip,
+    /// An outline file, made on request.
+    Outline(Outline),
+}
 
 /// A file of a finished job, served at `/api/jobs/{id}/files/{name}`.
 pub(crate) struct JobFile {
     /// Key in [`crate::api::JobView::files`].
     pub key: &'static str,
-    /// Name in the URL; downloads are saved as `<stem>_<name>`.
+    /// Name in the URL; downloads are saved as `<stem>_<name>` (outlines: `<stem><suffix>`,
+    /// as `samcell segment` names them).
     pub name: &'static str,
-    /// File in the job directory (`None`: the ZIP, made on request).
-    disk: Option<&'static str>,
+    source: Source,
     ctype: &'static str,
     /// Sent as an attachment (download) rather than shown inline (viewer layers).
     download: bool,
@@ -30,14 +43,14 @@ pub(crate) struct JobFile {
 const fn jf(
     key: &'static str,
     name: &'static str,
-    disk: Option<&'static str>,
+    source: Source,
     ctype: &'static str,
     download: bool,
 ) -> JobFile {
     JobFile {
         key,
         name,
-        disk,
+        source,
         ctype,
         download,
     }
@@ -46,21 +59,26 @@ const fn jf(
 const TIFF: &str = "image/tiff";
 const PNG: &str = "image/png";
 const CSV: &str = "text/csv; charset=utf-8";
+const ZIP: &str = "application/zip";
+/// RFC 7946's media type.
+const GEOJSON: &str = "application/geo+json";
 
 /// Every file a finished job offers (the README's API table lists the same).
 #[rustfmt::skip]
-pub(crate) const JOB_FILES: [JobFile; 11] = [
-    jf("masks", "masks.tif", Some(files::MASKS), TIFF, true),
-    jf("overlay", "overlay.png", Some(files::OVERLAY), PNG, true),
-    jf("cells", "cells.csv", Some(files::CELLS), CSV, true),
-    jf("summary", "summary.csv", Some(files::SUMMARY), CSV, true),
-    jf("distmap", "distmap.tif", Some(files::DISTMAP_TIFF), TIFF, true),
-    jf("zip", "results.zip", None, "application/zip", true),
-    jf("image", "image.png", Some(files::GRAY), PNG, false),
-    jf("view_image", "view_image.png", Some(files::VIEW_IMAGE), PNG, false),
-    jf("view_fill", "view_fill.png", Some(files::VIEW_FILL), PNG, false),
-    jf("view_edges", "view_edges.png", Some(files::VIEW_EDGES), PNG, false),
-    jf("view_distmap", "view_distmap.png", Some(files::VIEW_DISTMAP), PNG, false),
+pub(crate) const JOB_FILES: [JobFile; 13] = [
+    jf("masks", "masks.tif", Source::Disk(files::MASKS), TIFF, true),
+    jf("overlay", "overlay.png", Source::Disk(files::OVERLAY), PNG, true),
+    jf("cells", "cells.csv", Source::Disk(files::CELLS), CSV, true),
+    jf("summary", "summary.csv", Source::Disk(files::SUMMARY), CSV, true),
+    jf("distmap", "distmap.tif", Source::Disk(files::DISTMAP_TIFF), TIFF, true),
+    jf("geojson", "cells.geojson", Source::Outline(Outline::GeoJson), GEOJSON, true),
+    jf("rois", "rois.zip", Source::Outline(Outline::Rois), ZIP, true),
+    jf("zip", "results.zip", Source::Zip, ZIP, true),
+    jf("image", "image.png", Source::Disk(files::GRAY), PNG, false),
+    jf("view_image", "view_image.png", Source::Disk(files::VIEW_IMAGE), PNG, false),
+    jf("view_fill", "view_fill.png", Source::Disk(files::VIEW_FILL), PNG, false),
+    jf("view_edges", "view_edges.png", Source::Disk(files::VIEW_EDGES), PNG, false),
+    jf("view_distmap", "view_distmap.png", Source::Disk(files::VIEW_DISTMAP), PNG, false),
 ];
 
 /// `filename*` (RFC 5987) with an ASCII fallback.
@@ -113,10 +131,11 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
         "samcell_version": env!("CARGO_PKG_VERSION"),
         "model": s.model_description(),
         "neighbor_distance_px": s.config().neighbor_distance,
-        "pixel_size_um": s.config().pixel_size_um,
+        "pixel_size_um": s.config().pixel_size.map(|c| [c.x_um, c.y_um]),
         "images": jobs.iter().map(|j| json!({
             "name": j.name, "id": j.id, "peak": crate::job::short_f64(j.peak), "fill": crate::job::short_f64(j.fill),
             "width": j.width, "height": j.height, "source": j.source, "page": j.page,
+            "pixel_size_um": j.pixel_size_um, "pixel_size_source": j.pixel_size_source,
             "warning": j.warning,
         })).collect::<Vec<_>>(),
     })
@@ -185,27 +204,41 @@ pub(crate) async fn job_file(
     }
     let disp = f.download.then(|| {
         let name = names_in_batch(&s, std::slice::from_ref(&j)).remove(0);
-        disposition("attachment", &format!("{name}_{}", f.name))
+        let saved = match f.source {
+            Source::Outline(o) => format!("{name}{}", o.suffix()),
+            _ => format!("{name}_{}", f.name),
+        };
+        disposition("attachment", &saved)
     });
     let lock = s.0.job_lock(&id);
     let _guard = lock.lock().await; // never read files half-way through a re-threshold
-    let bytes = match f.disk {
-        Some(disk) => match tokio::fs::read(s.0.dir(&id).join(disk)).await {
+    let bytes = match f.source {
+        Source::Disk(disk) => match tokio::fs::read(s.0.dir(&id).join(disk)).await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && j.state == JobState::Done => {
                 return Err(s.0.result_missing(&id, disk).into())
             }
             Err(e) => return Err(ApiError(500, format!("cannot read {file}: {e}"))),
         },
-        None => {
-            if s.0.with_results(vec![j]).is_empty() {
+        made => {
+            // made from the result files: all must be there
+            let Some(j) = s.0.with_results(vec![j]).pop() else {
                 let j =
                     s.0.get(&id)
                         .ok_or_else(|| ApiError(404, format!("no job {id}")))?;
                 let why = j.error.unwrap_or_default();
                 return Err(ApiError(409, format!("{} failed: {why}", j.name)));
+            };
+            match made {
+                Source::Outline(o) => {
+                    let dir = s.0.dir(&id);
+                    tokio::task::spawn_blocking(move || o.bytes(&dir, &j))
+                        .await
+                        .map_err(|e| ApiError(500, e.to_string()))?
+                        .map_err(|e| ApiError(500, format!("cannot make {file}: {e}")))?
+                }
+                _ => results_zip(&s, vec![j]).await?,
             }
-            results_zip(&s, s.0.get(&id).into_iter().collect()).await?
         }
     };
     Ok(bytes_response(f.ctype, disp, bytes))
@@ -257,7 +290,7 @@ pub(crate) async fn batch_zip(
     let bytes = results_zip(&s, done_in(&s, &batch)?).await?;
     let name = format!("samcell-results-{batch}.zip");
     Ok(bytes_response(
-        "application/zip",
+        ZIP,
         Some(disposition("attachment", &name)),
         bytes,
     ))

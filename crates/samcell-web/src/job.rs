@@ -5,8 +5,10 @@
 //! `input.<ext>` (the upload as received; read again on re-thresholding, for the intensities of
 //! `cells.csv`), `gray.png` (the 8-bit grey image the model saw),
 //! `distmap.tif` (the blended distance map, f32, also read back for re-thresholding without the
-//! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the viewer layers `view_image.png`, `view_fill.png`,
-//! `view_edges.png`, `view_distmap.png`.
+//! model), and the outputs `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv`, plus the
+//! viewer layers `view_image.png`, `view_fill.png`, `view_edges.png`, `view_distmap.png`. The
+//! GeoJSON and ImageJ ROI downloads are not stored: they are made from `masks.tif` and
+//! `cells.csv` when asked for (`crate::outlines`).
 
 use samcell_batch::{Timings, Upload};
 /// Thresholds are written in their shortest decimal form (`0.09`).
@@ -58,8 +60,11 @@ pub struct Metrics {
     pub mean_area_px: Option<f64>,
     /// Median cell area in px^2.
     pub median_area_px: Option<f64>,
-    /// Mean cell area in um^2 when the pixel size is known.
+    /// Mean cell area in um^2 when the pixel size is known ([`Job::pixel_size_um`]).
     pub mean_area_um2: Option<f64>,
+    /// Cells per mm^2 of image when the pixel size is known (`summary.csv`'s `cells_per_mm2`).
+    #[serde(default)]
+    pub cells_per_mm2: Option<f64>,
     /// Cell pixels / image pixels, in percent.
     pub confluency_percent: Option<f64>,
     /// Mean number of touching neighbours (CellProfiler `NumberOfNeighbors_Adjacent`).
@@ -110,6 +115,16 @@ pub struct Job {
     /// several is named `<name>_p<N>` in downloads.
     #[serde(default)]
     pub pages: Option<usize>,
+    /// Pixel size of the results in micrometres, `[x, y]`, once the upload was read: the
+    /// server's `--pixel-size`, else the file's own calibration (a 72/96/300 dpi software
+    /// default is none; `samcell_batch::record::output_calibration`). `None`: unknown, sizes are
+    /// in pixels only.
+    #[serde(default)]
+    pub pixel_size_um: Option<[f64; 2]>,
+    /// Where [`Job::pixel_size_um`] came from: `ome`, `imagej`, `tiff-resolution` or `user`
+    /// (`samcell_batch::record::calibration_source_name`).
+    #[serde(default)]
+    pub pixel_size_source: Option<String>,
     /// What the user should know about a result that is not an error, e.g. that a multi-page
     /// TIFF had other pages that were not segmented.
     #[serde(default)]
@@ -155,6 +170,8 @@ impl Job {
             source: None,
             page: 0,
             pages: None,
+            pixel_size_um: None,
+            pixel_size_source: None,
             warning: None,
             attempts: 0,
             peak: 0.0,
@@ -179,6 +196,13 @@ impl Job {
     /// Downloads use the name among the job's batch instead (`downloads`).
     pub fn stem(&self) -> String {
         samcell_batch::upload_names(&[self.upload()]).remove(0)
+    }
+
+    /// Records the pixel size the results were made with (`None`: unknown).
+    pub fn set_calibration(&mut self, calibration: Option<&samcell_io::Calibration>) {
+        self.pixel_size_um = calibration.map(|c| [c.x_um, c.y_um]);
+        self.pixel_size_source = calibration
+            .map(|c| samcell_batch::record::calibration_source_name(c.source).to_string());
     }
 }
 

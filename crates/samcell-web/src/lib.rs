@@ -22,8 +22,9 @@
 //!
 //! Numbers come from the other crates: the distance map from `Segmenter::distance_map`,
 //! labels from `samcell_pipeline::labels_from_distance_map` (samcell 1.1.4 post-processing),
-//! measurements from samcell-measure (CellProfiler definitions). Re-thresholding re-runs only
-//! the post-processing on the stored distance map.
+//! measurements from samcell-measure (CellProfiler definitions), the pixel size and the outline
+//! files for QuPath and Fiji as `samcell segment` makes them (`samcell_batch::record`,
+//! [`outlines`]). Re-thresholding re-runs only the post-processing on the stored distance map.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,7 @@ pub mod config;
 mod downloads;
 pub mod guard;
 pub mod job;
+pub mod outlines;
 pub mod outputs;
 mod state;
 mod upload;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use samcell_imaging::{GrayU8, Labels, MapF32};
-use samcell_io::RawGray;
+use samcell_io::{Calibration, RawGray};
 use samcell_measure::{measure_labels, Intensity, MeasureConfig};
 
 use crate::job::{files, Metrics};
@@ -100,9 +100,15 @@ pub fn display_stretch(gray: &GrayU8) -> Vec<u8> {
 }
 
 /// Writes the model's outputs that do not depend on the thresholds: `distmap.tif` (also what
-/// re-thresholding reads back, with `samcell_io::read_f32_tiff`) and `view_distmap.png`.
-pub fn save_map_outputs(dir: &Path, map: &MapF32) -> Result<(), WebError> {
-    samcell_io::write_f32_tiff(&dir.join(files::DISTMAP_TIFF), map).map_err(io_err)?;
+/// re-thresholding reads back, with `samcell_io::read_f32_tiff`; with the pixel size as ImageJ
+/// calibration when known) and `view_distmap.png`.
+pub fn save_map_outputs(
+    dir: &Path,
+    map: &MapF32,
+    pixel_size: Option<&Calibration>,
+) -> Result<(), WebError> {
+    samcell_io::write_f32_tiff_calibrated(&dir.join(files::DISTMAP_TIFF), map, pixel_size)
+        .map_err(io_err)?;
     let mut rgba = Vec::with_capacity(map.data().len() * 4);
     for &v in map.data() {
         let c = samcell_measure::heatmap::colour(f64::from(v));
@@ -166,12 +172,15 @@ pub struct PostSettings {
     pub fill: f32,
     /// Distance of `NumberOfNeighbors_<N>`, px.
     pub neighbor_distance: u32,
-    /// Micrometres per pixel, for areas in um^2.
-    pub pixel_size_um: Option<f64>,
+    /// The pixel size of the results (`None`: unknown), see [`crate::Job::pixel_size_um`].
+    pub pixel_size: Option<Calibration>,
 }
 
 /// Post-processes `map` at (`peak`, `fill`) and (re)writes every threshold-dependent file of the
 /// job directory: `masks.tif`, `overlay.png`, `cells.csv`, `summary.csv` and the two label layers.
+/// With a pixel size, as `samcell segment` writes them: `masks.tif` carries it as ImageJ
+/// calibration, `cells.csv` ends with the size columns in µm and `summary.csv` has
+/// `cells_per_mm2`.
 ///
 /// `gray` is the 8-bit image the model saw (drawn under the overlay); `raw` holds the uploaded
 /// image's own values (`samcell_io::read_gray_raw`), which the intensity columns of `cells.csv`
@@ -188,7 +197,7 @@ pub fn write_threshold_outputs(
         peak,
         fill,
         neighbor_distance,
-        pixel_size_um,
+        pixel_size,
     } = settings;
     let t = Instant::now();
     let (labels, _) = samcell_pipeline::labels_from_distance_map(map, peak, fill)
@@ -201,11 +210,13 @@ pub fn write_threshold_outputs(
         &MeasureConfig { neighbor_distance },
     )
     .map_err(|e| WebError::Processing(format!("measurements: {e}")))?;
-    let summary = m.summary(stem);
-    samcell_measure::write_cells_csv(&dir.join(files::CELLS), &m).map_err(io_err)?;
+    let summary = m.summary(stem).with_pixel_size(pixel_size.as_ref());
+    samcell_measure::write_cells_csv_calibrated(&dir.join(files::CELLS), &m, pixel_size.as_ref())
+        .map_err(io_err)?;
     samcell_measure::write_summary_csv(&dir.join(files::SUMMARY), std::slice::from_ref(&summary))
         .map_err(io_err)?;
-    samcell_io::write_labels_tiff(&dir.join(files::MASKS), &labels).map_err(io_err)?;
+    samcell_io::write_labels_tiff_calibrated(&dir.join(files::MASKS), &labels, pixel_size.as_ref())
+        .map_err(io_err)?;
     samcell_io::write_overlay_png(&dir.join(files::OVERLAY), gray, &labels, true)
         .map_err(io_err)?;
     let (fill_rgba, edge_rgba) = view_layers(&labels);
@@ -223,7 +234,8 @@ pub fn write_threshold_outputs(
         cell_count: summary.cell_count,
         mean_area_px: finite(summary.mean_area),
         median_area_px: finite(summary.median_area),
-        mean_area_um2: pixel_size_um.and_then(|p| finite(summary.mean_area * p * p)),
+        mean_area_um2: pixel_size.and_then(|p| finite(summary.mean_area * p.x_um * p.y_um)),
+        cells_per_mm2: summary.cells_per_mm2.and_then(finite),
         confluency_percent: finite(summary.confluency * 100.0),
         mean_neighbors: finite(summary.mean_neighbors_adjacent),
         mean_neighbors_within: finite(summary.mean_neighbors_within),

@@ -20,14 +20,17 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use samcell_batch::Timings;
-use samcell_imaging::{GrayU8, MapF32};
-use samcell_io::RawGray;
+use samcell_io::Calibration;
 use samcell_pipeline::Segmenter;
 
 use crate::config::ServeConfig;
 use crate::job::{self, files, now_ms, Job, JobState, Progress};
 use crate::outputs;
 use crate::WebError;
+
+mod rethreshold;
+
+use rethreshold::Inputs;
 
 /// Shared server state (cheap to clone).
 #[derive(Clone)]
@@ -50,18 +53,6 @@ pub(crate) struct Shared {
     /// job many times): (job id, its inputs).
     cache: Mutex<Vec<(String, Arc<Inputs>)>>,
 }
-
-/// What the threshold-dependent outputs of a finished job are made from.
-pub(crate) struct Inputs {
-    /// The 8-bit grey image the model saw (`gray.png`): drawn under the overlay.
-    pub gray: GrayU8,
-    /// The uploaded image's own values (the job's page of `input.*`): measured in `cells.csv`.
-    pub raw: RawGray,
-    /// The stored distance map (`distmap.tif`).
-    pub map: MapF32,
-}
-
-const CACHE_LEN: usize = 4;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panic while holding the lock leaves consistent data here (whole-value updates only)
@@ -303,12 +294,15 @@ impl Shared {
             .map_err(|e| (500, format!("cannot delete the files of {id}: {e}")))
     }
 
-    fn post(&self, peak: f32, fill: f32) -> outputs::PostSettings {
+    /// What the threshold-dependent outputs of an image with the calibration `file` (its own)
+    /// are made with: the thresholds, the server's neighbour distance and the pixel size
+    /// (`--pixel-size`, else the file's; `samcell_batch::record::output_calibration`).
+    fn post(&self, peak: f32, fill: f32, file: Option<Calibration>) -> outputs::PostSettings {
         outputs::PostSettings {
             peak,
             fill,
             neighbor_distance: self.cfg.neighbor_distance,
-            pixel_size_um: self.cfg.pixel_size_um,
+            pixel_size: samcell_batch::record::output_calibration(self.cfg.pixel_size, file),
         }
     }
 
@@ -317,94 +311,6 @@ impl Shared {
             .entry(id.to_string())
             .or_default()
             .clone()
-    }
-
-    /// The inputs of a finished job's post-processing, from the small cache or from disk: the
-    /// grey image, the uploaded file's own values (page `page` of `input`, read again as at
-    /// processing) and the distance map.
-    pub fn inputs_of(&self, id: &str, input: &Path, page: usize) -> Result<Arc<Inputs>, WebError> {
-        if let Some((_, i)) = lock(&self.cache).iter().find(|(k, _)| k == id) {
-            return Ok(i.clone());
-        }
-        let dir = self.dir(id);
-        let gray = samcell_io::read_gray(&dir.join(files::GRAY), &Default::default())
-            .map_err(|e| WebError::Io(e.full_message()))?;
-        let map = samcell_io::read_f32_tiff(&dir.join(files::DISTMAP_TIFF))
-            .map_err(|e| WebError::Io(e.full_message()))?;
-        let (_, raw, _) = samcell_io::read_gray_raw(input, &read_options(page)).map_err(|e| {
-            WebError::Io(format!(
-                "cannot read the uploaded image again to measure its intensities: {}",
-                e.full_message()
-            ))
-        })?;
-        let size = |w: usize, h: usize| format!("{w}x{h}");
-        let sizes = [
-            size(gray.width(), gray.height()),
-            size(raw.width(), raw.height()),
-            size(map.width(), map.height()),
-        ];
-        if sizes.iter().any(|s| *s != sizes[0]) {
-            return Err(WebError::Processing(format!(
-                "the job's files do not match: {} is {}, the uploaded image {}, {} {}",
-                files::GRAY,
-                sizes[0],
-                sizes[1],
-                files::DISTMAP_TIFF,
-                sizes[2]
-            )));
-        }
-        let inputs = Arc::new(Inputs { gray, raw, map });
-        let mut c = lock(&self.cache);
-        c.insert(0, (id.to_string(), inputs.clone()));
-        c.truncate(CACHE_LEN);
-        Ok(inputs)
-    }
-
-    /// Re-runs post-processing of a done job at new thresholds (blocking).
-    pub fn rethreshold(&self, id: &str, peak: f32, fill: f32) -> Result<Job, (u16, String)> {
-        let j = self.get(id).ok_or((404, format!("no job {id}")))?;
-        if j.state != JobState::Done {
-            return Err((
-                409,
-                format!(
-                    "{} is {:?}, not done: nothing to re-threshold yet",
-                    j.name, j.state
-                ),
-            ));
-        }
-        let dir = self.dir(id);
-        for f in [files::GRAY, files::DISTMAP_TIFF] {
-            if !dir.join(f).is_file() {
-                return Err(self.result_missing(id, f));
-            }
-        }
-        let Some(input) = find_input(&dir) else {
-            return Err(self.result_missing(id, files::INPUT));
-        };
-        let inputs = self
-            .inputs_of(id, &input, j.page)
-            .map_err(|e| (500, e.to_string()))?;
-        let r = outputs::write_threshold_outputs(
-            &dir,
-            &j.stem(),
-            &inputs.gray,
-            &inputs.raw,
-            &inputs.map,
-            self.post(peak, fill),
-        )
-        .map_err(|e| (500, e.to_string()))?;
-        self.update(id, |j| {
-            j.peak = peak;
-            j.fill = fill;
-            j.revision += 1;
-            j.metrics = Some(r.metrics);
-            if let Some(t) = &mut j.timings_ms {
-                t.stages.postprocess = Duration::from_millis(r.postprocess_ms);
-                t.write = Duration::from_millis(r.outputs_ms);
-                t.total = t.read + t.model() + t.stages.postprocess + t.write;
-            }
-        })
-        .ok_or((404, format!("job {id} was removed")))
     }
 
     /// Runs the model on one queued job and stores the outcome.
@@ -481,7 +387,9 @@ impl Shared {
         check_size(gray.width() as u64, gray.height() as u64)?;
         outputs::save_gray(&dir, &gray).map_err(|e| e.to_string())?;
         let warning = source_warning(&info);
+        let post = self.post(j.peak, j.fill, info.calibration);
         self.update(&j.id, |j| {
+            j.set_calibration(post.pixel_size.as_ref());
             j.width = Some(gray.width());
             j.height = Some(gray.height());
             j.source = Some(info.to_string());
@@ -502,16 +410,10 @@ impl Shared {
         let (map, stages) = seg
             .distance_map_timed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;
-        outputs::save_map_outputs(&dir, &map).map_err(|e| e.to_string())?;
-        let r = outputs::write_threshold_outputs(
-            &dir,
-            &j.stem(),
-            &gray,
-            &raw,
-            &map,
-            self.post(j.peak, j.fill),
-        )
-        .map_err(|e| e.to_string())?;
+        outputs::save_map_outputs(&dir, &map, post.pixel_size.as_ref())
+            .map_err(|e| e.to_string())?;
+        let r = outputs::write_threshold_outputs(&dir, &j.stem(), &gray, &raw, &map, post)
+            .map_err(|e| e.to_string())?;
         self.update(&j.id, |j| {
             j.metrics = Some(r.metrics);
             let mut t = Timings {
@@ -530,7 +432,7 @@ impl Shared {
 
 /// How a job's upload is read: its page, otherwise as `samcell segment` reads (the same at
 /// processing and when re-thresholding reads it again).
-fn read_options(page: usize) -> samcell_io::ReadOptions {
+pub(crate) fn read_options(page: usize) -> samcell_io::ReadOptions {
     samcell_io::ReadOptions {
         page,
         ..Default::default()

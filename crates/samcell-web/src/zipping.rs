@@ -1,9 +1,13 @@
 //! ZIP downloads: one image's results, or every finished image of a batch with `summary.csv`
 //! and `settings.json`. Entries are `<stem>_masks.tif`, `<stem>_overlay.png`, `<stem>_cells.csv`,
-//! `<stem>_distmap.tif`, with `<stem>` the upload's name among its batch
+//! `<stem>_distmap.tif`, `<stem>.geojson` and `<stem>_rois.zip` (`crate::outlines`), with
+//! `<stem>` the upload's name among its batch
 //! (`samcell_batch::naming::upload_names`: the batch's uploads in upload order count as the files
 //! of one folder, so `samcell segment` on those files names them the same).
-//! PNG and TIFF entries are stored (already compressed), text is deflated.
+//! PNG, TIFF and ZIP entries are stored (already compressed), text is deflated.
+//!
+//! A job's `summary.csv` written before a column was added (`cells_per_mm2`) gets that column
+//! empty in the batch's `summary.csv`, so the rows line up with the header.
 
 use std::io::{Cursor, Write};
 use std::path::Path;
@@ -12,6 +16,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use crate::job::{files, Job};
+use crate::outlines::Outline;
 use crate::WebError;
 
 /// The per-image download files: (file in the job directory, download suffix).
@@ -27,7 +32,10 @@ fn zerr(e: impl std::fmt::Display) -> WebError {
 }
 
 fn options(name: &str) -> SimpleFileOptions {
-    let method = if name.ends_with(".csv") || name.ends_with(".json") {
+    let method = if [".csv", ".json", ".geojson"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
         CompressionMethod::Deflated
     } else {
         CompressionMethod::Stored
@@ -57,6 +65,13 @@ pub fn summary_csv(root: &Path, jobs: &[Job], stems: &[String]) -> Result<String
         let path = root.join(&j.id).join(files::SUMMARY);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| WebError::Io(format!("{}: {e}", path.display())))?;
+        // columns this file lacks at the end (written by an earlier version)
+        let have = text.lines().next().map_or(0, |h| h.split(',').count());
+        let missing = ",".repeat(
+            samcell_measure::csv::SUMMARY_COLUMNS
+                .len()
+                .saturating_sub(have),
+        );
         for line in text.lines().skip(1).filter(|l| !l.is_empty()) {
             // replace the image column (the job's own stem) by the archive-unique one
             let rest = line
@@ -65,6 +80,7 @@ pub fn summary_csv(root: &Path, jobs: &[Job], stems: &[String]) -> Result<String
             let rest = rest.find(',').map(|i| &rest[i..]).unwrap_or(rest);
             out.push_str(&samcell_measure::csv::quote(stem));
             out.push_str(rest);
+            out.push_str(&missing);
             out.push('\n');
         }
     }
@@ -86,6 +102,10 @@ pub fn results_zip(
                 .map_err(|e| WebError::Io(format!("{}: {e}", path.display())))?;
             add(&mut zip, &format!("{stem}{suffix}"), &bytes)?;
         }
+        for o in Outline::ALL {
+            let bytes = o.bytes(&root.join(&j.id), j)?;
+            add(&mut zip, &format!("{stem}{}", o.suffix()), &bytes)?;
+        }
     }
     add(
         &mut zip,
@@ -95,4 +115,44 @@ pub fn results_zip(
     let settings = serde_json::to_vec_pretty(settings).map_err(zerr)?;
     add(&mut zip, "settings.json", &settings)?;
     Ok(zip.finish().map_err(zerr)?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_rows_written_before_a_column_get_it_empty() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cols = samcell_measure::csv::SUMMARY_COLUMNS;
+        let mut jobs = Vec::new();
+        // the first job's summary.csv lacks the last column (an earlier version wrote it)
+        for (k, n) in [(0, cols.len() - 1), (1, cols.len())] {
+            let j = Job::queued(crate::job::new_id(), "b".into(), format!("img{k}.png"));
+            let dir = root.path().join(&j.id);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let row: Vec<String> = std::iter::once(j.stem())
+                .chain((1..n).map(|i| i.to_string()))
+                .collect();
+            let text = format!("{}\n{}\n", cols[..n].join(","), row.join(","));
+            std::fs::write(dir.join(files::SUMMARY), text).expect("write");
+            jobs.push(j);
+        }
+        let csv = summary_csv(root.path(), &jobs, &["a".into(), "b".into()]).expect("csv");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], cols.join(","));
+        for l in &lines[1..] {
+            assert_eq!(l.split(',').count(), cols.len(), "{l}");
+        }
+        assert!(
+            lines[1].starts_with("a,1,") && lines[1].ends_with(','),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("b,1,") && !lines[2].ends_with(','),
+            "{}",
+            lines[2]
+        );
+    }
 }

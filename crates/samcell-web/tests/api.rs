@@ -138,10 +138,17 @@ async fn upload_status_transitions_results_and_downloads() {
     let stem = IMAGES[0].trim_end_matches(".png");
     let mut names = zip_names(&zip1);
     names.sort();
-    let mut expect: Vec<String> = ["_cells.csv", "_distmap.tif", "_masks.tif", "_overlay.png"]
-        .iter()
-        .map(|s| format!("{stem}{s}"))
-        .collect();
+    let mut expect: Vec<String> = [
+        "_cells.csv",
+        "_distmap.tif",
+        "_masks.tif",
+        "_overlay.png",
+        ".geojson",
+        "_rois.zip",
+    ]
+    .iter()
+    .map(|s| format!("{stem}{s}"))
+    .collect();
     expect.extend(["settings.json".to_string(), "summary.csv".to_string()]);
     expect.sort();
     assert_eq!(names, expect);
@@ -164,7 +171,7 @@ async fn upload_status_transitions_results_and_downloads() {
         .expect("disposition")
         .contains("samcell-results-t1.zip"));
     let names = zip_names(&all);
-    assert_eq!(names.len(), 3 * 4 + 2, "{names:?}");
+    assert_eq!(names.len(), 3 * 6 + 2, "{names:?}");
     assert_eq!(zip_text(&all, "summary.csv"), summary);
     let settings: Value =
         serde_json::from_str(&zip_text(&all, "settings.json")).expect("settings JSON");

@@ -182,6 +182,15 @@ async fn browser_drop_process_rethreshold_download() {
     .await;
     assert_eq!(j["metrics"]["cell_count"].as_u64(), Some(after));
     assert!((j["peak"].as_f64().expect("peak") - peak1).abs() < 1e-6);
+    // the selected image's outlines for QuPath and Fiji are offered
+    for (link, key) in [("dl-geojson", "geojson"), ("dl-rois", "rois")] {
+        let href = page
+            .eval(&format!(
+                "document.getElementById('{link}').getAttribute('href')"
+            ))
+            .await;
+        assert_eq!(href, j["files"][key], "{link}");
+    }
     page.screenshot(&art.join("04-rethresholded.png"), false)
         .await;
     page.click("label[for=view-distmap]").await;
@@ -218,7 +227,14 @@ async fn browser_drop_process_rethreshold_download() {
         .collect();
     for n in IMAGES {
         let stem = n.trim_end_matches(".png");
-        for suffix in ["_masks.tif", "_overlay.png", "_cells.csv", "_distmap.tif"] {
+        for suffix in [
+            "_masks.tif",
+            "_overlay.png",
+            "_cells.csv",
+            "_distmap.tif",
+            ".geojson",
+            "_rois.zip",
+        ] {
             assert!(
                 names.contains(&format!("{stem}{suffix}")),
                 "{stem}{suffix} missing from {names:?}"

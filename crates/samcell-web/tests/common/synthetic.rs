@@ -111,6 +111,62 @@ pub fn cells_pixels() -> Vec<u8> {
     px
 }
 
+/// A baseline little-endian TIFF with one 8-bit grey 60x60 page per entry of `pages`
+/// (uncompressed, one strip per page); `description` (e.g. ImageJ's) goes on the first page.
+pub fn multipage_tiff(pages: &[Vec<u8>], description: Option<&str>) -> Vec<u8> {
+    let (w, h) = (60u32, 60u32);
+    let mut out = b"II*\0\0\0\0\0".to_vec();
+    let mut link = 4usize; // where the offset of the next IFD goes
+    for (k, px) in pages.iter().enumerate() {
+        let data = out.len() as u32;
+        out.extend_from_slice(px);
+        // the description text (NUL-terminated), referenced by offset
+        let text = description.filter(|_| k == 0).map(|d| {
+            let at = out.len() as u32;
+            out.extend_from_slice(d.as_bytes());
+            out.push(0);
+            (at, d.len() as u32 + 1)
+        });
+        if out.len() % 2 == 1 {
+            out.push(0);
+        }
+        let ifd = out.len() as u32;
+        out[link..link + 4].copy_from_slice(&ifd.to_le_bytes());
+        // (tag, type, count, value): type 2 = ASCII, 3 = SHORT, 4 = LONG; sorted by tag
+        let mut entries: Vec<(u16, u16, u32, u32)> = vec![
+            (256, 4, 1, w),
+            (257, 4, 1, h),
+            (258, 3, 1, 8),
+            (259, 3, 1, 1),
+            (262, 3, 1, 1),
+        ];
+        if let Some((at, n)) = text {
+            entries.push((270, 2, n, at));
+        }
+        entries.extend([
+            (273, 4, 1, data),
+            (277, 3, 1, 1),
+            (278, 4, 1, h),
+            (279, 4, 1, w * h),
+        ]);
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for (tag, ty, count, v) in entries {
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(&count.to_le_bytes());
+            if ty == 3 {
+                out.extend_from_slice(&(v as u16).to_le_bytes());
+                out.extend_from_slice(&[0, 0]);
+            } else {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        link = out.len();
+        out.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    out
+}
+
 /// [`cells_pixels`] as PNG bytes.
 pub fn cells_png() -> Vec<u8> {
     let img = image::GrayImage::from_raw(60, 60, cells_pixels()).expect("image");
