@@ -5,7 +5,8 @@
 //! missing zip as unfinished when the flag is set.
 //!
 //! Generated images and an untrained samcell-lite model written by the test (low thresholds so
-//! that its meaningless map still gives many cells): no shared data needed.
+//! that its meaningless map still gives many cells), and one real image with the built-in model
+//! (skipped without the shared Usiigaci set).
 
 mod common;
 
@@ -118,4 +119,28 @@ fn rois_of_a_page_are_placed_on_its_slice() {
             slice,
         );
     }
+}
+
+/// A real phase-contrast image (the shared Usiigaci set) segmented by the built-in model: cells
+/// of real shapes (concave, touching, with holes) come back exactly from their ROIs.
+#[test]
+fn rois_of_a_real_image_fill_back_to_the_masks() {
+    if !have(&[], &[USIIGACI]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let img = data().join(USIIGACI).join("train/images/set1.tif");
+    let mut c = samcell();
+    c.args(["segment", "--threads", "2", "--save-rois", "--output"])
+        .arg(&out)
+        .arg(&img);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 0, "stderr:\n{err}");
+    check_rois(
+        &out.join("set1_rois.zip"),
+        &out.join("set1_masks.tif"),
+        "",
+        0,
+    );
 }
