@@ -19,6 +19,8 @@ pub struct Cell {
     pub cy: f64,
     /// A pixel lies within the border margin of the image edge.
     pub touches_border: bool,
+    /// Bounding box: smallest and largest column and row of its pixels (inclusive).
+    pub bbox: [usize; 4],
 }
 
 /// The cells of one frame with their pixels.
@@ -62,6 +64,7 @@ impl FrameCells {
                         cx: 0.0,
                         cy: 0.0,
                         touches_border: false,
+                        bbox: [usize::MAX, 0, usize::MAX, 0],
                     });
                     sums.push((0, 0));
                 }
@@ -71,6 +74,12 @@ impl FrameCells {
             let (x, y) = (i % w, i / w);
             let c = &mut cells[k as usize];
             c.area += 1;
+            c.bbox = [
+                c.bbox[0].min(x),
+                c.bbox[1].max(x),
+                c.bbox[2].min(y),
+                c.bbox[3].max(y),
+            ];
             if x < border_margin
                 || y < border_margin
                 || x + border_margin >= w
@@ -127,22 +136,32 @@ impl FrameCells {
     /// pixels outside the image count for nothing.
     pub fn overlaps(&self, k: usize, (dx, dy): (i64, i64), next: &FrameCells) -> Vec<(u32, u64)> {
         let mut out: Vec<(u32, u64)> = Vec::new();
+        let mut count = |j: u32| {
+            if j > 0 {
+                match out.iter_mut().find(|(c, _)| *c == j - 1) {
+                    Some(e) => e.1 += 1,
+                    None => out.push((j - 1, 1)),
+                }
+            }
+        };
         let (w, h) = (self.width as i64, self.height as i64);
-        for &p in &self.pixels[self.start[k]..self.start[k + 1]] {
-            let (x, y) = (
-                (p as usize % self.width) as i64 + dx,
-                (p as usize / self.width) as i64 + dy,
-            );
-            if x < 0 || y < 0 || x >= w || y >= h {
-                continue;
+        let pixels = &self.pixels[self.start[k]..self.start[k + 1]];
+        let [x0, x1, y0, y1] = self.cells[k].bbox.map(|v| v as i64);
+        if x0 + dx >= 0 && x1 + dx < w && y0 + dy >= 0 && y1 + dy < h {
+            // the whole cell stays inside: a shift is a constant offset of the pixel index
+            let offset = dy * w + dx;
+            for &p in pixels {
+                count(next.index[(i64::from(p) + offset) as usize]);
             }
-            let j = next.index[(y * w + x) as usize];
-            if j == 0 {
-                continue;
-            }
-            match out.iter_mut().find(|(c, _)| *c == j - 1) {
-                Some(e) => e.1 += 1,
-                None => out.push((j - 1, 1)),
+        } else {
+            for &p in pixels {
+                let (x, y) = (
+                    (p as usize % self.width) as i64 + dx,
+                    (p as usize / self.width) as i64 + dy,
+                );
+                if x >= 0 && y >= 0 && x < w && y < h {
+                    count(next.index[(y * w + x) as usize]);
+                }
             }
         }
         out

@@ -96,12 +96,21 @@ pub fn caption(fit: Option<&DoublingFit>, timeline: &Timeline) -> [String; 2] {
             };
             [
                 head,
-                format!(
-                    "fit: frames {}-{} ({t0}-{t1} {unit}), {method} of {} frames",
-                    f.first,
-                    f.last,
-                    f.last - f.first + 1
-                ),
+                if timeline.0.is_some() {
+                    format!(
+                        "fit: frames {}-{} ({t0}-{t1} {unit}), {method} of {} frames",
+                        f.first,
+                        f.last,
+                        f.last - f.first + 1
+                    )
+                } else {
+                    format!(
+                        "fit: frames {}-{}, {method} of {} frames",
+                        f.first,
+                        f.last,
+                        f.last - f.first + 1
+                    )
+                },
             ]
         }
     }
@@ -135,6 +144,8 @@ pub fn render_png(
     let t_max = rows.iter().map(|r| r.time).fold(1.0_f64, f64::max);
     let c_max = rows.iter().map(|r| r.count).max().unwrap_or(1).max(2) as f64;
     let caption = caption(fit, timeline);
+    let conf_max = rows.iter().map(|r| r.confluency).filter(|c| c.is_finite()).fold(0.0_f64, f64::max);
+    let conf_top = (conf_max * 1.15).clamp(0.01, 1.0);
     let intercept = fit.map(|f| {
         let pts: Vec<&GrowthRow> = rows
             .iter()
@@ -158,6 +169,7 @@ pub fn render_png(
             .configure_mesh()
             .x_desc(format!("time ({unit})"))
             .y_desc("cells (log)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(plot::font(13.0))
             .axis_desc_style(plot::font(14.0))
             .light_line_style(RGBColor(240, 240, 240))
@@ -181,7 +193,7 @@ pub fn render_png(
             .caption("Confluency", plot::font(18.0))
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..t_max, 0.0..1.0)?;
+            .build_cartesian_2d(0.0..t_max, 0.0..conf_top)?;
         chart
             .configure_mesh()
             .x_desc(format!("time ({unit})"))
@@ -208,4 +220,45 @@ pub fn render_png(
     };
     let rgb = plot::render_rgb(W, H, draw)?;
     Ok(plot::encode_png(W, H, &rgb)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interval::FrameInterval;
+
+    fn rows(counts: &[usize], timeline: &Timeline) -> Vec<GrowthRow> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(t, &count)| GrowthRow {
+                frame: t,
+                time: timeline.time(t),
+                count,
+                confluency: count as f64 / 100.0,
+                mean_area: 10.0,
+                divisions: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_doubling_time_comes_from_the_fastest_window() {
+        // a plateau, four doublings one frame apart, a plateau: windows of 4 frames
+        let timeline = Timeline(Some(FrameInterval { value: 30.0, unit: "min" }));
+        let r = rows(&[4, 4, 4, 4, 4, 4, 8, 16, 32, 64, 64, 64], &timeline);
+        let fit = fit_doubling(&r).unwrap();
+        assert_eq!((fit.first, fit.last), (5, 8));
+        assert!((fit.doubling.unwrap() - 30.0).abs() < 1e-9, "{fit:?}");
+        assert!((fit.r2 - 1.0).abs() < 1e-12);
+        let [head, window] = caption(Some(&fit), &timeline);
+        assert_eq!(head, "doubling time 30.000 min (R\u{b2} 1.000)");
+        assert!(window.starts_with("fit: frames 5-8 (150-240 min), log-linear least squares"));
+        let png = render_png(&r, Some(&fit), &timeline).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        // no growth: no doubling time; too few frames with cells: no fit
+        let flat = fit_doubling(&rows(&[5, 5, 5, 5, 5], &timeline)).unwrap();
+        assert_eq!(flat.doubling, None);
+        assert_eq!(fit_doubling(&rows(&[0, 3, 0, 4], &timeline)), None);
+    }
 }

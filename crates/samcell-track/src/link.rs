@@ -2,20 +2,28 @@
 //! (and, across gaps, to the few before that); [`Tracker::finish`] returns the tracks.
 //!
 //! Linking frame t-1 to frame t:
-//! 1. Each cell of t-1 is shifted by its track's last displacement (a daughter takes its
-//!    parent's, a new cell none) and its overlaps with the cells of t are counted. Pairs with
-//!    IoU >= [`TrackConfig::min_iou`] are candidates; the one-to-one assignment of largest total
-//!    IoU is solved exactly (`assign`).
-//! 2. With [`TrackConfig::drift_refine`], each cell of t-1 is then shifted by the median
-//!    displacement (centroid to centroid) of the pairs linked in step 1 within
-//!    [`TrackConfig::drift_radius`] median cell diameters of it (its own pair included), and
-//!    the assignment is solved again on the new overlaps. This follows local motion that is
-//!    larger than a cell, e.g. the outward push at the edge of a growing colony.
-//! 3. Division: a cell of t-1 whose shifted area is shared by two cells of t, each lying
-//!    mostly inside it ([`TrackConfig::division_min_inside`]) and each covering a part of it
-//!    ([`TrackConfig::division_min_share`]), and each either unassigned or assigned to that
-//!    cell, is a parent: its track ends at t-1 and both daughters start tracks with it as
-//!    parent (the two with the largest overlap when more qualify).
+//! 1. The overlaps of each cell of t-1 with the cells of t are counted where the cells lie and,
+//!    with [`TrackConfig::predict_motion`], after shifting the cell by its track's last
+//!    displacement per frame (a daughter takes its parent's, a new cell none). Pairs whose IoU
+//!    reaches [`TrackConfig::min_iou`] in either are candidates, weighted by the better IoU;
+//!    the one-to-one assignment of largest total IoU is solved exactly (`assign`).
+//! 2. [`TrackConfig::drift_passes`] times, each cell of t-1 is shifted by the median
+//!    displacement (centroid to centroid) of the pairs linked by the last assignment within
+//!    [`TrackConfig::drift_radius`] median cell diameters of it (its own pair included; no
+//!    such pair: the shift it had), and the assignment is solved again on the new overlaps (a
+//!    pass that moves no cell by a whole pixel ends the refinement: it would give the same
+//!    assignment). This follows local motion that is larger than a cell, such as the outward
+//!    push at the edge of a growing colony, as well as stage jitter.
+//! 3. Division, with the shifted overlaps of step 2, for each cell of t-1 in turn: the cell is
+//!    a parent when two cells of t that are unassigned or assigned to it, each lying at least
+//!    [`TrackConfig::division_min_inside`] inside it, each covering at least
+//!    [`TrackConfig::division_min_share`] of it and each overlapping no other cell of t-1 more,
+//!    match it as a union better than its assigned cell alone (the best such pair); or, failing
+//!    that, when its assigned cell has at most [`TrackConfig::division_max_shrink`] of its area
+//!    and an unassigned cell away from the border makes up the rest (the two together 0.7 to
+//!    1.5 times its area, their joint centroid within half its equivalent diameter of its
+//!    shifted centroid; the closest such cell). A parent's track ends at t-1 and both daughters
+//!    start tracks with it as parent.
 //! 4. Gap closing: a track that ended 1 to [`TrackConfig::max_gap`] frames before t without
 //!    dividing and away from the border is continued by a cell of t that is still unlinked and
 //!    away from the border, when their IoU (the old cell shifted by its displacement per frame
@@ -34,6 +42,7 @@ use crate::assign::{assign, weight};
 use crate::cells::FrameCells;
 use crate::tracking::{Division, FrameRecord, Track, Tracking};
 use crate::{TrackConfig, TrackError};
+use rayon::prelude::*;
 use samcell_imaging::Labels;
 use std::collections::{HashMap, VecDeque};
 
@@ -165,38 +174,38 @@ impl Tracker {
         let min_iou = self.config.min_iou;
         // first assignment: each pair scored at the better of the unshifted overlap and, with
         // motion prediction, the overlap after the track's last displacement
-        let still = vec![(0.0, 0.0); prev.cells.len()];
-        let mut ov = all_overlaps(prev, &still, cur);
+        let mut shifts = vec![(0.0, 0.0); prev.cells.len()];
+        let mut ov = all_overlaps(prev, &shifts, cur, None);
         let mut cand = candidates(prev, cur, &ov, min_iou);
-        let mut shifts = still;
         if self.config.predict_motion {
             let moved: Vec<(f64, f64)> = prev_tracks
                 .iter()
                 .map(|&id| self.tracklets[id as usize - 1].velocity)
                 .collect();
-            cand.extend(candidates(
-                prev,
-                cur,
-                &all_overlaps(prev, &moved, cur),
-                min_iou,
-            ));
+            ov = all_overlaps(prev, &moved, cur, Some((&shifts, &ov)));
+            shifts = moved;
+            cand.extend(candidates(prev, cur, &ov, min_iou));
             cand.sort_unstable_by(|x, y| (x.0, x.1, y.2).cmp(&(y.0, y.1, x.2)));
             cand.dedup_by_key(|x| (x.0, x.1));
-            shifts = moved;
         }
         let n = (prev.cells.len(), cur.cells.len());
         let mut m = assign(n.0, n.1, &cand);
-        // without refinement passes, the overlaps of the first assignment's own shifts
-        if self.config.drift_passes == 0 && self.config.predict_motion {
-            ov = all_overlaps(prev, &shifts, cur);
-        }
         let radius = (self.config.drift_radius * prev.median_diameter()).max(1.0);
         for _ in 0..self.config.drift_passes {
             if m.iter().all(Option::is_none) {
                 break;
             }
-            shifts = local_drift(prev, cur, &m, &shifts, radius);
-            ov = all_overlaps(prev, &shifts, cur);
+            let next = local_drift(prev, cur, &m, &shifts, radius);
+            // the same whole-pixel shifts would give the same assignment
+            if next
+                .iter()
+                .zip(&shifts)
+                .all(|(a, b)| round(*a) == round(*b))
+            {
+                break;
+            }
+            ov = all_overlaps(prev, &next, cur, Some((&shifts, &ov)));
+            shifts = next;
             m = assign(n.0, n.1, &candidates(prev, cur, &ov, min_iou));
         }
         let mut owner: Vec<Option<usize>> = vec![None; cur.cells.len()];
@@ -421,14 +430,26 @@ fn round((x, y): (f64, f64)) -> (i64, i64) {
     (x.round() as i64, y.round() as i64)
 }
 
-/// Overlaps of every cell of `prev` shifted by its shift with the cells of `cur`.
+/// Overlaps of every cell of `prev` shifted by its shift with the cells of `cur`, cells in
+/// parallel (rayon); a cell whose whole-pixel shift is the one in `reuse` keeps the overlaps
+/// computed there.
+type Overlaps = Vec<Vec<(u32, u64)>>;
+
 fn all_overlaps(
     prev: &FrameCells,
     shifts: &[(f64, f64)],
     cur: &FrameCells,
-) -> Vec<Vec<(u32, u64)>> {
+    reuse: Option<(&[(f64, f64)], &Overlaps)>,
+) -> Overlaps {
     (0..prev.cells.len())
-        .map(|a| prev.overlaps(a, round(shifts[a]), cur))
+        .into_par_iter()
+        .map(|a| {
+            let s = round(shifts[a]);
+            match reuse {
+                Some((old, ov)) if round(old[a]) == s => ov[a].clone(),
+                _ => prev.overlaps(a, s, cur),
+            }
+        })
         .collect()
 }
 
