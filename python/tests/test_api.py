@@ -60,10 +60,17 @@ def test_non_contiguous_input_is_read_in_order(seg):
         np.testing.assert_array_equal(seg.segment(view).labels, ref.labels)
 
 
-def test_percentile_scaling_changes_the_input(seg):
-    img = blobs().astype(np.uint16) * 257
-    a = seg.segment(img, percentile=(1, 99))
-    assert a.labels.shape == img.shape
+def test_percentile_scaling(seg):
+    img = blobs().astype(np.float32)
+    # percentiles 0 and 100 are the minimum and maximum: min-max scaling
+    full = seg.segment(img, percentile=(0, 100))
+    np.testing.assert_array_equal(full.distance_map, seg.segment(img).distance_map)
+    # one hot pixel squeezes every other value to near 0 under min-max; the 1..99 percentile
+    # range clips it away and keeps the cells' contrast
+    img[5, 5] = 1e6
+    squeezed = seg.segment(img)
+    clipped = seg.segment(img, percentile=(1, 99))
+    assert clipped.distance_map.max() > squeezed.distance_map.max()
 
 
 def test_postprocess_reruns_the_thresholds(seg):
