@@ -144,7 +144,11 @@ pub fn render_png(
     let t_max = rows.iter().map(|r| r.time).fold(1.0_f64, f64::max);
     let c_max = rows.iter().map(|r| r.count).max().unwrap_or(1).max(2) as f64;
     let caption = caption(fit, timeline);
-    let conf_max = rows.iter().map(|r| r.confluency).filter(|c| c.is_finite()).fold(0.0_f64, f64::max);
+    let conf_max = rows
+        .iter()
+        .map(|r| r.confluency)
+        .filter(|c| c.is_finite())
+        .fold(0.0_f64, f64::max);
     let conf_top = (conf_max * 1.15).clamp(0.01, 1.0);
     let intercept = fit.map(|f| {
         let pts: Vec<&GrowthRow> = rows
@@ -245,7 +249,10 @@ mod tests {
     #[test]
     fn the_doubling_time_comes_from_the_fastest_window() {
         // a plateau, four doublings one frame apart, a plateau: windows of 4 frames
-        let timeline = Timeline(Some(FrameInterval { value: 30.0, unit: "min" }));
+        let timeline = Timeline(Some(FrameInterval {
+            value: 30.0,
+            unit: "min",
+        }));
         let r = rows(&[4, 4, 4, 4, 4, 4, 8, 16, 32, 64, 64, 64], &timeline);
         let fit = fit_doubling(&r).unwrap();
         assert_eq!((fit.first, fit.last), (5, 8));
