@@ -2,7 +2,9 @@
 //!
 //! - [`mod@read`]: PNG/JPEG/TIFF/BMP (8-64 bit, float, RGB(A), multi-page TIFF) to SAMCell's grey u8
 //!   input, bit-identical to `cv2.imread(path, IMREAD_GRAYSCALE)` for 8-bit grey input (the
-//!   module docs list the reference behaviour per codec and the scaling of wider data).
+//!   module docs list the reference behaviour per codec and the scaling of wider data, the TIFF
+//!   compressions and layouts read, and how one channel is picked); [`read::stack`]: the
+//!   channel / Z / time layout of ImageJ and OME stacks and the `(c, z, t)` <-> page mapping.
 //! - [`calibration`]: pixel size in µm from OME, ImageJ or TIFF resolution tags, the
 //!   `--pixel-size` parser, and the ImageJ tags the TIFF writers add.
 //! - [`geojson`]: cell outlines and measurements as a GeoJSON FeatureCollection for QuPath.
@@ -26,9 +28,9 @@ pub mod write;
 pub use calibration::{parse_pixel_size, Calibration, CalibrationSource, PixelSizeError};
 pub use limits::{max_pixels, parse_max_pixels, set_max_pixels, DEFAULT_MAX_PIXELS};
 pub use read::{
-    decode_gray_with_info, page_count, read_f32_tiff, read_gray, read_gray_raw,
-    read_gray_with_info, ChannelUse, Format, RawGray, RawValues, ReadOptions, SampleType, Scaling,
-    SourceInfo, StackDims, StackSource,
+    decode_gray_with_info, decode_layout, page_count, read_f32_tiff, read_gray, read_gray_raw,
+    read_gray_with_info, read_layout, ChannelUse, DimensionOrder, FileLayout, Format, PlaneIndex,
+    RawGray, RawValues, ReadOptions, SampleType, Scaling, SourceInfo, StackDims, StackSource,
 };
 pub use write::{
     write_atomic, write_f32_tiff, write_f32_tiff_calibrated, write_labels_tiff,

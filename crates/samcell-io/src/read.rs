@@ -36,17 +36,42 @@
 //! extension. Every error names the file. An image over the pixel limit ([`crate::limits`]) is
 //! refused from its header, before decoding. [`SourceInfo`] says what was read: page and page
 //! count, samples per pixel and how they became grey ([`ChannelUse`]), and the channel / Z / time
-//! layout that ImageJ or OME metadata declares ([`StackDims`]), and the pixel size that OME,
-//! ImageJ or the TIFF resolution tags declare ([`Calibration`], rules in [`crate::calibration`]).
+//! layout that ImageJ or OME metadata declares ([`StackDims`]) with the page's position in it
+//! ([`PlaneIndex`]), and the pixel size that OME, ImageJ or the TIFF resolution tags declare
+//! ([`Calibration`], rules in [`crate::calibration`]).
+//!
+//! # TIFF
+//! Classic TIFF and BigTIFF, either byte order, strips or tiles, chunky or planar samples,
+//! uncompressed or compressed with LZW, Deflate, PackBits, ZSTD (50000) or JPEG (7; grey, or
+//! YCbCr converted to RGB as libjpeg does, then to grey as above; the DCT decoded by zune-jpeg,
+//! within 1-2 grey levels of libjpeg-turbo), with the horizontal or floating-point predictor.
+//! Any other compression is refused before decoding, naming its number and codec ("TIFF
+//! compression 34712 (JPEG 2000) is not supported"), as are palette, CMYK and Lab pages,
+//! unsupported sample sizes (e.g. 12-bit) and planar configurations. Pages are the
+//! full-resolution images: a pyramid is read at level 0 (SubIFD levels are not pages; pages of
+//! the main chain flagged as reduced-resolution copies or masks are skipped). Golden tests
+//! against tifffile for every compression and layout: `tests/tiff_layouts.rs`.
+//!
+//! # Channels, Z and T
+//! [`StackDims`] comes from ImageJ's description (C, Z, T order) or the OME-XML's first `Pixels`
+//! element (any `DimensionOrder`); [`StackDims::page_of`] / [`StackDims::plane_of`] map a
+//! plane's `(c, z, t)` to its page and back, and [`read_layout`] gives a file's pages, samples
+//! and stack from its headers for planning (which pages a channel or a time series is on).
+//! [`ReadOptions::channel`] reads one channel: a sample of each pixel, or for a stack with
+//! several channel planes one of that channel's pages.
 
 mod codecs;
 mod float_map;
 pub mod gray;
+mod layout;
 mod raw;
+pub mod stack;
 pub(crate) mod tiff_input;
 
 pub use float_map::read_f32_tiff;
+pub use layout::{decode_layout, read_layout, FileLayout};
 pub use raw::{read_gray_raw, RawGray, RawValues};
+pub use stack::{DimensionOrder, PlaneIndex, StackDims, StackSource};
 
 use crate::calibration::Calibration;
 use crate::IoError;
@@ -70,6 +95,15 @@ pub enum Scaling {
 pub struct ReadOptions {
     /// Page of a multi-page TIFF (0-based). Other formats have one page.
     pub page: usize,
+    /// Channel to read (0-based) instead of making grey of all of them; `None`: every sample
+    /// of a pixel combined as the module docs say. For pixels of several samples (RGB(A),
+    /// grey+alpha, the bands of a multi-channel page) it is the sample used on its own (8-bit
+    /// samples as they are, wider ones scaled); for a TIFF whose ImageJ or OME metadata declares
+    /// several channel planes ([`StackDims::channels`] > 1) it is the channel of those planes,
+    /// and `page` must be one of that channel's pages ([`StackDims::channel_pages`]; the error
+    /// names them otherwise). Channel 0 of a one-channel image is the image; any other channel
+    /// that the file does not have is an error.
+    pub channel: Option<usize>,
     /// How samples wider than 8 bits are mapped to 0..255; 8-bit data is never rescaled.
     pub scaling: Scaling,
     /// Largest image accepted, in pixels (width x height); `None`: the process-wide limit
@@ -175,29 +209,8 @@ pub enum ChannelUse {
     /// Only the first sample of each pixel used; the others (alpha or extra bands, e.g. the
     /// channels of a multi-channel microscopy TIFF page) ignored.
     FirstSample,
-}
-
-/// Where [`StackDims`] were read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StackSource {
-    /// ImageJ's `ImageDescription` (`channels=`, `slices=`, `frames=`).
-    ImageJ,
-    /// OME-TIFF XML (`SizeC`, `SizeZ`, `SizeT` of the first `Pixels` element).
-    Ome,
-}
-
-/// The channel / Z / time layout that a TIFF's metadata declares for its pages (each page is
-/// one 2-D plane; only the page asked for is read).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StackDims {
-    /// Channels (C), 1 when not declared.
-    pub channels: usize,
-    /// Z slices, 1 when not declared.
-    pub slices: usize,
-    /// Time points (T), 1 when not declared.
-    pub frames: usize,
-    /// Which metadata declared the layout.
-    pub source: StackSource,
+    /// Only this sample (0-based) of each pixel used, as [`ReadOptions::channel`] asked.
+    Picked(usize),
 }
 
 /// What the file held, for logging and run metadata.
@@ -224,6 +237,9 @@ pub struct SourceInfo {
     /// Channel / Z / time layout declared by ImageJ or OME metadata (TIFF only; `None` when
     /// the file declares none). With more than one page, only `page` was read.
     pub stack: Option<StackDims>,
+    /// The position of `page` in `stack` (channel, Z slice, time point), when the file holds
+    /// the planes the stack declares ([`StackDims::fits`]).
+    pub plane: Option<PlaneIndex>,
     /// Pixel size in µm and where it was read from (TIFF only, first page; `None` when the file
     /// declares none): see [`crate::calibration`].
     pub calibration: Option<Calibration>,
@@ -246,17 +262,13 @@ impl fmt::Display for SourceInfo {
             ChannelUse::Single => {}
             ChannelUse::MergedColour => f.write_str(", colour merged to grey")?,
             ChannelUse::FirstSample => write!(f, ", first of {} samples used", self.channels)?,
+            ChannelUse::Picked(c) => write!(f, ", sample {c} of {} used", self.channels)?,
         }
         if let Some(s) = &self.stack {
-            let src = match s.source {
-                StackSource::ImageJ => "ImageJ",
-                StackSource::Ome => "OME",
-            };
-            write!(
-                f,
-                ", {src} stack of {} channel(s) x {} slice(s) x {} frame(s)",
-                s.channels, s.slices, s.frames
-            )?;
+            write!(f, ", {s}")?;
+        }
+        if let Some(p) = &self.plane {
+            write!(f, " (page at {p})")?;
         }
         if let Some(c) = &self.calibration {
             write!(f, ", pixel size {c}")?;
@@ -321,10 +333,10 @@ fn decode_gray_keeping_wide(
     }
     let limit = opts.pixel_limit();
     let decoded = match format {
-        Format::Tiff => tiff_input::decode(bytes, opts.page, limit),
-        Format::Png => codecs::decode_png(bytes, limit),
-        Format::Jpeg => codecs::decode_jpeg(bytes, limit),
-        Format::Bmp => codecs::decode_bmp(bytes, limit),
+        Format::Tiff => tiff_input::decode(bytes, opts.page, opts.channel, limit),
+        Format::Png => codecs::decode_png(bytes, opts.channel, limit),
+        Format::Jpeg => codecs::decode_jpeg(bytes, opts.channel, limit),
+        Format::Bmp => codecs::decode_bmp(bytes, opts.channel, limit),
     }?;
     let (w, h) = (decoded.width, decoded.height);
     if w == 0 || h == 0 {
@@ -358,6 +370,7 @@ fn decode_gray_keeping_wide(
         scaled_from,
         channel_use: decoded.channel_use,
         stack: decoded.stack,
+        plane: decoded.plane,
         calibration: decoded.calibration,
     };
     let img = GrayU8::from_vec(w, h, data).map_err(|e| {
@@ -366,7 +379,9 @@ fn decode_gray_keeping_wide(
     Ok((img, info, wide))
 }
 
-/// Number of pages (image directories) in a TIFF; 1 for the other formats.
+/// Number of pages in a TIFF (its full-resolution image directories: reduced-resolution
+/// copies and masks in the main directory chain are not pages, see the module docs); 1 for the
+/// other formats.
 pub fn page_count(path: &Path) -> Result<usize, IoError> {
     let err = |reason: String| IoError::read(path, reason);
     let bytes = read_bytes(path)?;
@@ -391,7 +406,7 @@ fn check_scaling(s: &Scaling) -> Result<(), String> {
     }
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>, IoError> {
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, IoError> {
     if path.is_dir() {
         return Err(IoError::read(path, "is a directory, not an image file"));
     }

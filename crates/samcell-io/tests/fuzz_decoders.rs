@@ -1,8 +1,9 @@
 //! Property-based fuzzing of every image decoder: small valid PNG (grey, RGB, grey+alpha,
 //! 16-bit), JPEG (grey, colour), TIFF (u8, u16 extra bands, f32, ImageJ stack) and BMP files,
-//! built here, are mutated (bit flips, byte overwrites, truncation, insertions, header fields set
-//! to extreme values, splices between files) and decoded by `decode_gray_with_info` and the
-//! label reader. Every outcome must be `Ok` or `Err`: a panic fails the test.
+//! built here, and tifffile's JPEG-in-TIFF (YCbCr tiles), ZSTD tiles, OME stack and SubIFD
+//! pyramid fixtures (tests/fixtures-layouts), are mutated (bit flips, byte overwrites, truncation, insertions, header fields set
+//! to extreme values, splices between files) and decoded by `decode_gray_with_info` (with and
+//! without a channel), `decode_layout` and the label reader. Every outcome must be `Ok` or `Err`: a panic fails the test.
 //!
 //! CI runs 60,000 cases (a few seconds); `SAMCELL_FUZZ_CASES=200000 cargo test --release -p
 //! samcell-io --test fuzz_decoders` runs a longer campaign. Decodes run under a 4-megapixel limit
@@ -45,7 +46,16 @@ fn seeds() -> Vec<Vec<u8>> {
         tiff(5, 4, page_tags(3, 8, 1, 2), &craft::pixels(5, 4, 3)),
         craft::bmp(7, 5, 3),
         craft::bmp(6, 4, 4),
+        layout_fixture("rgb_u8_jpeg_tiled.tif"),
+        layout_fixture("grey_u16_tiled_zstd.tif"),
+        layout_fixture("ome_zct.ome.tif"),
+        layout_fixture("pyramid_subifds_u16.tif"),
     ]
+}
+
+fn layout_fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-layouts");
+    std::fs::read(p.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -104,19 +114,22 @@ proptest! {
     })]
 
     #[test]
-    fn mutated_images_never_panic(seed in 0usize..13, muts in prop::collection::vec(mutation(), 1..5),
-                                  page in 0usize..3, percentile in any::<bool>()) {
+    fn mutated_images_never_panic(seed in 0usize..17, muts in prop::collection::vec(mutation(), 1..5),
+                                  page in 0usize..3, percentile in any::<bool>(),
+                                  channel in prop::option::of(0usize..4)) {
         let seeds = seeds();
         let bytes = muts.iter().fold(seeds[seed % seeds.len()].clone(), |b, m| mutate::apply(b, m, &seeds));
         let opts = ReadOptions {
             page,
             scaling: if percentile { Scaling::Percentile(1.0, 99.0) } else { Scaling::MinMax },
             max_pixels: Some(4 << 20),
+            channel,
         };
         // Ok or Err, both fine; a panic fails the case
         if let Ok((img, info)) = decode_gray_with_info(&bytes, &opts) {
             prop_assert_eq!((img.width(), img.height()), (info.width, info.height));
         }
+        let _ = samcell_io::decode_layout(&bytes);
         let _ = labels::decode_labels_limited(&bytes, 4 << 20);
     }
 }

@@ -10,13 +10,17 @@
 //! - BMP (opencv 4.12 `BmpDecoder`): grey palettes as stored, colour pixels and colour palettes
 //!   through [`cv_rgb_to_gray`], alpha ignored.
 //! - EXIF orientation of PNG (`eXIf`) and JPEG (APP1) files is applied, as `cv2.imread` does.
+//! - A `channel` (`ReadOptions::channel`) takes that sample of each pixel instead: PNG and BMP
+//!   as decoded (palettes expanded to RGB(A)), JPEG from zune-jpeg's RGB output (colour files;
+//!   channels 0 to 2).
 //!
 //! Each decoder reads the image size from the header (PNG `IHDR`, JPEG `SOF`, BMP info header)
 //! and refuses an image over the pixel limit ([`crate::limits`]) before any pixel buffer exists.
 
 use super::gray::{
-    apply_exif_orientation, channel_use, cv_rgb_to_gray, interleaved_to_f64,
-    interleaved_u8_to_gray, jpeg_rgb_to_gray, Decoded, Pixels, PngRgbToGray,
+    apply_exif_orientation, channel_use, channel_use_picking, cv_rgb_to_gray, interleaved_to_f64,
+    interleaved_u8_to_gray, jpeg_rgb_to_gray, nth_sample, sample_to_pick, Decoded, Pixels,
+    PngRgbToGray,
 };
 use super::SampleType;
 use crate::limits;
@@ -87,7 +91,11 @@ fn png_header(bytes: &[u8]) -> PngHeader {
     }
 }
 
-pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
+pub(crate) fn decode_png(
+    bytes: &[u8],
+    channel: Option<usize>,
+    max_pixels: u64,
+) -> Result<Decoded, String> {
     let PngHeader {
         width,
         height,
@@ -111,6 +119,7 @@ pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
     let mut buf = vec![0u8; total];
     d.read_image(&mut buf).map_err(|e| image_err("PNG", e))?;
     let channels = color.channel_count() as usize;
+    let pick = sample_to_pick(channel, channels)?;
     let palette = ctype == 3;
     let sample = match (depth, palette) {
         (16, _) => SampleType::U16,
@@ -118,18 +127,28 @@ pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         (b, false) => SampleType::UBits(b),
     };
     let pixels = match color {
-        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-            let conv = PngRgbToGray::new(gamma);
-            Pixels::Gray8(interleaved_u8_to_gray(buf, channels, |r, g, b| {
-                conv.gray(r, g, b)
-            }))
-        }
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => match pick {
+            Some(c) => Pixels::Gray8(nth_sample(buf, channels, c)),
+            None => {
+                let conv = PngRgbToGray::new(gamma);
+                Pixels::Gray8(interleaved_u8_to_gray(buf, channels, |r, g, b| {
+                    conv.gray(r, g, b)
+                }))
+            }
+        },
         ColorType::L16 | ColorType::La16 | ColorType::Rgb16 | ColorType::Rgba16 => {
             let v: Vec<u16> = buf
                 .chunks_exact(2)
                 .map(|c| u16::from_ne_bytes([c[0], c[1]]))
                 .collect();
-            Pixels::Wide(interleaved_to_f64(&v, channels, f64::from))
+            match pick {
+                Some(c) => Pixels::Wide(interleaved_to_f64(
+                    &nth_sample(v, channels, c),
+                    1,
+                    f64::from,
+                )),
+                None => Pixels::Wide(interleaved_to_f64(&v, channels, f64::from)),
+            }
         }
         other => return Err(format!("unsupported PNG colour type {other:?}")),
     };
@@ -138,7 +157,7 @@ pub(crate) fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         ColorType::Rgb8 | ColorType::Rgba8 | ColorType::Rgb16 | ColorType::Rgba16
     );
     let mut out = oriented(w, h, channels as u8, sample, pixels, orientation);
-    out.channel_use = channel_use(channels, colour);
+    out.channel_use = channel_use_picking(channels, colour, pick);
     Ok(out)
 }
 
@@ -169,11 +188,16 @@ fn oriented(
         pixels,
         channel_use: channel_use(channels.into(), channels > 2),
         stack: None,
+        plane: None,
         calibration: None,
     }
 }
 
-pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
+pub(crate) fn decode_jpeg(
+    bytes: &[u8],
+    channel: Option<usize>,
+    max_pixels: u64,
+) -> Result<Decoded, String> {
     let zerr = |e: zune_jpeg::errors::DecodeErrors| format!("corrupt or truncated JPEG: {e}");
     // libjpeg accepts truncated data with a warning and fills grey; a truncated file is treated as
     // an error here: there must be an end-of-image marker after the last start-of-scan (entropy-
@@ -193,7 +217,10 @@ pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Stri
     let input = d
         .input_colorspace()
         .ok_or_else(|| "corrupt JPEG: no colour space".to_string())?;
+    // a channel of a colour file is one of its RGB colours
+    let pick = sample_to_pick(channel, if input == ColorSpace::Luma { 1 } else { 3 })?;
     let out = match input {
+        _ if pick.is_some() => ColorSpace::RGB,
         ColorSpace::YCbCr | ColorSpace::Luma => ColorSpace::Luma,
         _ => ColorSpace::RGB,
     };
@@ -211,10 +238,11 @@ pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Stri
         .map(|o| o.to_exif())
         .unwrap_or(1);
     let data = d.decode().map_err(zerr)?;
-    let gray = match (input, out) {
-        (_, ColorSpace::Luma) => data,
-        (ColorSpace::RGB, _) => interleaved_u8_to_gray(data, 3, jpeg_rgb_to_gray),
-        _ => interleaved_u8_to_gray(data, 3, cv_rgb_to_gray),
+    let gray = match (pick, input, out) {
+        (Some(c), _, _) => nth_sample(data, 3, c),
+        (None, _, ColorSpace::Luma) => data,
+        (None, ColorSpace::RGB, _) => interleaved_u8_to_gray(data, 3, jpeg_rgb_to_gray),
+        (None, _, _) => interleaved_u8_to_gray(data, 3, cv_rgb_to_gray),
     };
     if gray.len() != w * h {
         return Err(format!(
@@ -232,7 +260,7 @@ pub(crate) fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Stri
         Pixels::Gray8(gray),
         orientation,
     );
-    out.channel_use = channel_use(channels.into(), input != ColorSpace::Luma);
+    out.channel_use = channel_use_picking(channels.into(), input != ColorSpace::Luma, pick);
     Ok(out)
 }
 
@@ -258,7 +286,11 @@ fn bmp_size(bytes: &[u8]) -> Option<(u64, u64)> {
     }
 }
 
-pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, String> {
+pub(crate) fn decode_bmp(
+    bytes: &[u8],
+    channel: Option<usize>,
+    max_pixels: u64,
+) -> Result<Decoded, String> {
     if let Some((w, h)) = bmp_size(bytes) {
         limits::check(w, h, max_pixels)?;
     }
@@ -280,10 +312,12 @@ pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
     let mut buf = vec![0u8; total];
     d.read_image(&mut buf).map_err(|e| image_err("BMP", e))?;
     let channels = color.channel_count() as usize;
+    let pick = sample_to_pick(channel, channels)?;
     let pixels = match color {
-        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-            interleaved_u8_to_gray(buf, channels, cv_rgb_to_gray)
-        }
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => match pick {
+            Some(c) => nth_sample(buf, channels, c),
+            None => interleaved_u8_to_gray(buf, channels, cv_rgb_to_gray),
+        },
         other => return Err(format!("unsupported BMP colour type {other:?}")),
     };
     let sample = if bpp < 8 {
@@ -298,11 +332,13 @@ pub(crate) fn decode_bmp(bytes: &[u8], max_pixels: u64) -> Result<Decoded, Strin
         sample,
         pages: 1,
         pixels: Pixels::Gray8(pixels),
-        channel_use: channel_use(
+        channel_use: channel_use_picking(
             channels,
             matches!(color, ColorType::Rgb8 | ColorType::Rgba8),
+            pick,
         ),
         stack: None,
+        plane: None,
         calibration: None,
     })
 }

@@ -13,7 +13,7 @@
 //!   [`crate::read`]), also for callers with wide samples in memory (the Python bindings), with
 //!   [`check_percentiles`] for the percentiles they accept.
 
-use super::{ChannelUse, SampleType, Scaling, StackDims};
+use super::{ChannelUse, PlaneIndex, SampleType, Scaling, StackDims};
 
 /// Decoded pixels: already grey u8 (the cv2-compatible path) or one f64 channel to be scaled.
 pub(crate) enum Pixels {
@@ -31,11 +31,25 @@ pub(crate) struct Decoded {
     pub pixels: Pixels,
     pub channel_use: ChannelUse,
     pub stack: Option<StackDims>,
+    /// The page's `(c, z, t)` in `stack`, when the file holds the planes the stack declares.
+    pub plane: Option<PlaneIndex>,
     pub calibration: Option<crate::calibration::Calibration>,
 }
 
 /// How a decoder with `channels` samples per pixel, colour or not, makes grey.
 pub(crate) fn channel_use(channels: usize, colour: bool) -> ChannelUse {
+    channel_use_picking(channels, colour, None)
+}
+
+/// [`channel_use`], or [`ChannelUse::Picked`] when sample `picked` was taken.
+pub(crate) fn channel_use_picking(
+    channels: usize,
+    colour: bool,
+    picked: Option<usize>,
+) -> ChannelUse {
+    if let Some(c) = picked {
+        return ChannelUse::Picked(c);
+    }
     match (channels, colour) {
         (0 | 1, _) => ChannelUse::Single,
         (_, true) => ChannelUse::MergedColour,
@@ -46,10 +60,61 @@ pub(crate) fn channel_use(channels: usize, colour: bool) -> ChannelUse {
 /// The first sample of each pixel of `stride` interleaved samples (grey with alpha or extra
 /// bands); `stride` 1 returns the buffer as it is.
 pub(crate) fn first_sample<T: Copy>(data: Vec<T>, stride: usize) -> Vec<T> {
+    nth_sample(data, stride, 0)
+}
+
+/// Sample `n` (< `stride`) of each pixel of `stride` interleaved samples; `stride` 1 returns the
+/// buffer as it is.
+pub(crate) fn nth_sample<T: Copy>(data: Vec<T>, stride: usize, n: usize) -> Vec<T> {
     if stride <= 1 {
         return data;
     }
-    data.chunks_exact(stride).map(|p| p[0]).collect()
+    data.chunks_exact(stride).map(|p| p[n]).collect()
+}
+
+/// The sample to pick for `channel` (`ReadOptions::channel`) from pixels of `samples` samples:
+/// `None` when nothing is to be picked (no channel asked for, or channel 0 of one-sample
+/// pixels), an error naming the channels there are when `channel` is not one of them.
+pub(crate) fn sample_to_pick(
+    channel: Option<usize>,
+    samples: usize,
+) -> Result<Option<usize>, String> {
+    match channel {
+        None => Ok(None),
+        Some(0) if samples <= 1 => Ok(None),
+        Some(c) if samples <= 1 => Err(format!(
+            "channel {c} requested (0-based), but the image has 1 channel"
+        )),
+        Some(c) if c >= samples => Err(format!(
+            "channel {c} requested (0-based), but the image has {samples} channels \
+             (samples per pixel; channels 0 to {})",
+            samples - 1
+        )),
+        Some(c) => Ok(Some(c)),
+    }
+}
+
+/// libjpeg-turbo 3.1's YCbCr to RGB (`jdcolor.c` `ycc_rgb_convert`: JFIF coefficients at 16
+/// fraction bits, each table entry rounded, results clamped to 0..255), as libtiff's JPEG codec
+/// asks libjpeg for RGB when cv2 (`TIFFReadRGBA*`) or tifffile (imagecodecs) read a YCbCr JPEG TIFF.
+pub(crate) fn ycbcr_to_rgb(data: &mut [u8]) {
+    const ONE_HALF: i64 = 1 << 15;
+    let fix = |x: f64| (x * 65536.0 + 0.5) as i64;
+    let (cr_r, cb_b, cr_g, cb_g) = (fix(1.40200), fix(1.77200), fix(0.71414), fix(0.34414));
+    let clamp = |v: i64| v.clamp(0, 255) as u8;
+    for p in data.chunks_exact_mut(3) {
+        let (y, cb, cr) = (
+            i64::from(p[0]),
+            i64::from(p[1]) - 128,
+            i64::from(p[2]) - 128,
+        );
+        let r = y + ((cr_r * cr + ONE_HALF) >> 16);
+        let g = y + ((-cb_g * cb + ONE_HALF - cr_g * cr) >> 16);
+        let b = y + ((cb_b * cb + ONE_HALF) >> 16);
+        p[0] = clamp(r);
+        p[1] = clamp(g);
+        p[2] = clamp(b);
+    }
 }
 
 /// libpng's RGB-to-grey for 8-bit samples, with the file gamma handling of libpng 1.6.

@@ -1,27 +1,44 @@
-//! TIFF pages through the `tiff` crate (0.11): strips or tiles, uncompressed, LZW, Deflate,
-//! PackBits (and the crate's other codecs), with or without horizontal predictor, chunky or planar,
-//! 1/2/4/8/16/32/64-bit unsigned, signed and float samples, grey, grey+alpha, RGB, RGBA.
+//! TIFF pages through the `tiff` crate (0.11).
+//!
+//! **Layouts**: classic TIFF and BigTIFF, little- and big-endian, strips or tiles, chunky or
+//! planar samples, with or without the horizontal predictor (and the floating-point predictor
+//! of float pages). **Compressions** (the `Compression` tag): none (1), LZW (5), Deflate (8 and
+//! the old 32946), PackBits (32773), ZSTD (50000, tifffile's and many instruments' choice),
+//! JPEG (7; grey, or YCbCr with any chroma subsampling, strips or tiles) and CCITT Group 4
+//! (4, bilevel). Any other compression is refused before decoding with its number and name
+//! ("TIFF compression 34712 (JPEG 2000) is not supported"), old-style JPEG (6) included.
+//! **Samples**: 1/2/4/8/16/32/64-bit unsigned, signed and float, grey, grey+alpha, RGB, RGBA.
+//!
+//! **Pages** are the full-resolution images of the main directory chain. A pyramid's level 0
+//! is the page: reduced-resolution levels in SubIFDs (tifffile's `subifds=`, OME-TIFF,
+//! Bio-Formats) are never pages, and directories of the main chain flagged as a reduced-
+//! resolution copy or a transparency mask (`NewSubfileType` bit 0 or 2: old-style pyramids,
+//! thumbnails such as LSM's) are skipped, so page N is the N-th full-resolution image (all
+//! directories count if every one is flagged).
 //!
 //! 8-bit pages follow opencv 4.12's TIFF decoder with `IMREAD_GRAYSCALE`: grey as stored
 //! (`MinIsWhite` inverted, which the `tiff` crate already does), colour through
 //! [`cv_rgb_to_gray`] after premultiplying an *unassociated* alpha as libtiff's RGBA reader does
 //! (see [`premultiply`]), other extra samples ignored; 1/2/4-bit grey expanded to 0..255 like
-//! libtiff's `TIFFReadRGBAImage` (v * 255 / (2^bits - 1)). Wider pages become one f64 channel.
-//! Palette, CMYK, YCbCr and Lab pages are rejected with a clear error. Grey pages with more
-//! than one sample per pixel (alpha, or the extra bands of a multi-channel page) use the first
-//! sample. SGI volumetric pages (`ImageDepth` > 1, one page holding a whole Z stack) are refused
-//! as unsupported, naming the tag.
+//! libtiff's `TIFFReadRGBAImage` (v * 255 / (2^bits - 1)). JPEG YCbCr pages are converted to RGB
+//! as libjpeg does for libtiff ([`ycbcr_to_rgb`]) and then to grey like RGB pages. Wider pages
+//! become one f64 channel. Palette, CMYK, Lab and uncompressed YCbCr pages are rejected with a
+//! clear error. Grey pages with more than one sample per pixel (alpha, or the extra bands of a
+//! multi-channel page) use the first sample, or the one `channel` asks for. SGI volumetric
+//! pages (`ImageDepth` > 1, one page holding a whole Z stack) are refused as unsupported,
+//! naming the tag.
 //!
 //! The page's width and height are checked against the pixel limit ([`crate::limits`]) before
 //! it is decoded, and the `tiff` crate's buffer limits are set from the same number. ImageJ and
-//! OME metadata of the first page give [`StackDims`] for the log, and with the first page's
-//! resolution tags the pixel size ([`crate::calibration`]).
+//! OME metadata of the first page give [`StackDims`] ([`super::stack`]), and with the first
+//! page's resolution tags the pixel size ([`crate::calibration`]).
 
 use super::gray::{
-    channel_use, cv_rgb_to_gray, first_sample, interleaved_to_f64, interleaved_u8_to_gray, Decoded,
-    Pixels,
+    channel_use, channel_use_picking, cv_rgb_to_gray, first_sample, interleaved_to_f64,
+    interleaved_u8_to_gray, nth_sample, sample_to_pick, ycbcr_to_rgb, Decoded, Pixels,
 };
-use super::{SampleType, StackDims, StackSource};
+use super::stack::{parse_stack_dims, PlaneIndex, StackDims};
+use super::SampleType;
 use crate::calibration::{Calibration, TiffCalibrationTags};
 use crate::limits;
 use std::io::Cursor;
@@ -48,10 +65,31 @@ pub(crate) fn describe(e: &tiff::TiffError) -> String {
         {
             format!("zero-size image ({w}x{h})")
         }
+        tiff::TiffError::FormatError(tiff::TiffFormatError::UnknownPlanarConfiguration(p)) => {
+            format!("TIFF planar configuration {p} is not supported (supported: 1 chunky, 2 separate planes)")
+        }
+        tiff::TiffError::FormatError(tiff::TiffFormatError::UnknownPredictor(p)) => {
+            format!("TIFF predictor {p} is not supported (supported: 1 none, 2 horizontal, 3 floating point)")
+        }
         tiff::TiffError::FormatError(f) => format!("corrupt TIFF: {f}"),
         // the tiff crate words this one as "{bits} samples per pixel"; it is the sample size
         tiff::TiffError::UnsupportedError(tiff::TiffUnsupportedError::UnsupportedSampleDepth(bits)) => {
             format!("unsupported TIFF: {bits}-bit samples of this sample format (supported: 1/2/4/8/16/32/64-bit integers, 16/32/64-bit floats)")
+        }
+        tiff::TiffError::UnsupportedError(
+            tiff::TiffUnsupportedError::UnsupportedCompressionMethod(m),
+        ) => compression_error(m.to_u16()),
+        tiff::TiffError::UnsupportedError(
+            tiff::TiffUnsupportedError::InconsistentBitsPerSample(bits),
+        ) => format!("unsupported TIFF: samples of different sizes in one pixel ({bits:?} bits)"),
+        tiff::TiffError::UnsupportedError(tiff::TiffUnsupportedError::UnsupportedColorType(
+            ColorType::Gray(bits)
+            | ColorType::GrayA(bits)
+            | ColorType::RGB(bits)
+            | ColorType::RGBA(bits)
+            | ColorType::Multiband { bit_depth: bits, .. },
+        )) => {
+            format!("unsupported TIFF: {bits}-bit samples (supported: 1/2/4/8/16/32/64-bit integers, 16/32/64-bit floats)")
         }
         tiff::TiffError::UnsupportedError(u) => format!("unsupported TIFF: {u}"),
         tiff::TiffError::LimitsExceeded => {
@@ -61,25 +99,126 @@ pub(crate) fn describe(e: &tiff::TiffError) -> String {
     }
 }
 
-/// Counts pages; stops at the first directory that cannot be parsed and returns its error.
-fn count_pages(bytes: &[u8], max_pixels: u64) -> Result<(usize, Option<String>), String> {
-    let mut d = decoder(bytes, max_pixels)?;
-    let mut n = 1;
-    while d.more_images() {
-        if let Err(e) = d.next_image() {
-            return Ok((n, Some(format!("page {n} (0-based): {}", describe(&e)))));
-        }
-        n += 1;
-    }
-    Ok((n, None))
+/// The pages of a TIFF: the main-chain directories that hold full-resolution images.
+pub(crate) struct Pages {
+    /// Directory index (in the main chain) of each page.
+    pub ifds: Vec<usize>,
+    /// The error of the first directory that could not be parsed, which ends the chain.
+    pub broken: Option<String>,
 }
 
-/// Number of image directories (pages); an unreadable directory is an error.
-pub(crate) fn page_count(bytes: &[u8], max_pixels: u64) -> Result<usize, String> {
-    match count_pages(bytes, max_pixels)? {
-        (n, None) => Ok(n),
-        (_, Some(e)) => Err(e),
+/// `NewSubfileType` bits of a directory that is not a page: 1 reduced-resolution copy, 4
+/// transparency mask.
+const NOT_A_PAGE: u32 = 1 | 4;
+
+/// Walks the main directory chain; stops at the first directory that cannot be parsed and
+/// keeps its error.
+pub(crate) fn scan_pages(bytes: &[u8], max_pixels: u64) -> Result<Pages, String> {
+    let mut d = decoder(bytes, max_pixels)?;
+    let mut flagged = Vec::new();
+    let mut broken = None;
+    loop {
+        let kind = d
+            .find_tag_unsigned::<u32>(Tag::NewSubfileType)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        flagged.push(kind & NOT_A_PAGE != 0);
+        if !d.more_images() {
+            break;
+        }
+        if let Err(e) = d.next_image() {
+            broken = Some(format!(
+                "image directory {} (0-based): {}",
+                flagged.len(),
+                describe(&e)
+            ));
+            break;
+        }
     }
+    let mut ifds: Vec<usize> = (0..flagged.len()).filter(|&i| !flagged[i]).collect();
+    if ifds.is_empty() {
+        ifds = (0..flagged.len()).collect();
+    }
+    Ok(Pages { ifds, broken })
+}
+
+/// Number of pages (see [`scan_pages`]); an unreadable directory is an error.
+pub(crate) fn page_count(bytes: &[u8], max_pixels: u64) -> Result<usize, String> {
+    let pages = scan_pages(bytes, max_pixels)?;
+    match pages.broken {
+        None => Ok(pages.ifds.len()),
+        Some(e) => Err(e),
+    }
+}
+
+/// Samples per pixel of the current directory (1 when the tag is absent).
+pub(crate) fn samples_per_pixel<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> u16 {
+    d.find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+}
+
+/// The compressions this reader decodes (see the module docs).
+const SUPPORTED_COMPRESSIONS: &str =
+    "none, LZW, Deflate, PackBits, ZSTD, JPEG (7) and CCITT Group 4";
+
+/// The name of TIFF compression `code` (libtiff's and tifffile's names for the registered and
+/// common private ones).
+pub(crate) fn compression_name(code: u16) -> &'static str {
+    match code {
+        1 => "none",
+        2 => "CCITT modified Huffman RLE",
+        3 => "CCITT Group 3 fax",
+        4 => "CCITT Group 4 fax",
+        5 => "LZW",
+        6 => "old-style JPEG",
+        7 => "JPEG",
+        8 | 32946 => "Deflate",
+        9 => "JBIG (T.85)",
+        10 => "JBIG (T.43)",
+        32766 => "NeXT 2-bit RLE",
+        32771 => "CCITT RLE word-aligned",
+        32773 => "PackBits",
+        32809 => "ThunderScan RLE",
+        32895..=32898 => "IT8",
+        32908 => "Pixar film",
+        32909 => "Pixar log",
+        32947 => "Kodak DCS",
+        33003 | 33005 | 34712 => "JPEG 2000",
+        33007 => "Aperio JPEG",
+        34661 => "JBIG",
+        34676 => "SGI log luminance",
+        34677 => "SGI log24 luminance",
+        34692 => "LuraDocument",
+        34713 => "Nikon NEF",
+        34887 => "LERC",
+        34892 => "lossy JPEG (DNG)",
+        34925 => "LZMA",
+        34926 => "ZSTD (old code)",
+        34927 => "WebP (old code)",
+        34933 => "PNG",
+        34934 => "JPEG XR",
+        50000 => "ZSTD",
+        50001 => "WebP",
+        50002 | 52546 => "JPEG XL",
+        65000 => "Kodak DCR",
+        _ => "unknown",
+    }
+}
+
+/// Whether this reader decodes compression `code` (through the `tiff` crate's codecs).
+fn compression_supported(code: u16) -> bool {
+    matches!(code, 1 | 4 | 5 | 7 | 8 | 32946 | 32773 | 50000)
+}
+
+/// The refusal of an unsupported compression.
+fn compression_error(code: u16) -> String {
+    format!(
+        "TIFF compression {code} ({}) is not supported (supported: {SUPPORTED_COMPRESSIONS})",
+        compression_name(code)
+    )
 }
 
 /// `ImageDepth` of the current page when above 1: an SGI volumetric page.
@@ -101,7 +240,9 @@ pub(crate) fn volumetric_error(depth: u64) -> String {
 }
 
 /// Channel / Z / time layout from ImageJ's or OME's description of the current page.
-fn stack_dims<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<StackDims> {
+pub(crate) fn stack_dims<R: std::io::Read + std::io::Seek>(
+    d: &mut Decoder<R>,
+) -> Option<StackDims> {
     let desc = d.get_tag_ascii_string(Tag::ImageDescription).ok()?;
     parse_stack_dims(&desc)
 }
@@ -131,56 +272,84 @@ pub(crate) fn calibration<R: std::io::Read + std::io::Seek>(
     .calibration()
 }
 
-pub(crate) fn parse_stack_dims(desc: &str) -> Option<StackDims> {
-    if desc.starts_with("ImageJ=") {
-        let field = |name: &str| {
-            desc.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(1)
-        };
-        let dims = StackDims {
-            channels: field("channels"),
-            slices: field("slices"),
-            frames: field("frames"),
-            source: StackSource::ImageJ,
-        };
-        return (dims.channels * dims.slices * dims.frames > 1).then_some(dims);
+/// Which samples of the page to use for `channel` on a stack page: checks that `page` is one
+/// of the channel's pages when the stack has channel planes; returns the sample to pick when
+/// the channel is a sample of the pixels instead (checked once they are known).
+fn stack_channel(
+    channel: Option<usize>,
+    stack: Option<&StackDims>,
+    plane: Option<PlaneIndex>,
+    page: usize,
+    pages: usize,
+) -> Result<Option<usize>, String> {
+    let (Some(c), Some(s)) = (channel, stack.filter(|s| s.channels > 1)) else {
+        // no channel planes: the channel is a sample of the page
+        return Ok(channel);
+    };
+    if !s.fits(pages) {
+        return Err(format!(
+            "channel {c} requested, but the {} metadata declares {} planes ({} channel(s) x {} \
+             slice(s) x {} frame(s)) and the file has {pages} page(s): the pages of a channel \
+             cannot be found",
+            s.source,
+            s.planes(),
+            s.channels,
+            s.slices,
+            s.frames
+        ));
     }
-    if desc.contains("<OME") {
-        let pixels = &desc[desc.find("<Pixels ")?..];
-        let pixels = &pixels[..pixels.find('>').unwrap_or(pixels.len())];
-        let attr = |name: &str| {
-            let key = format!(" {name}=\"");
-            let start = pixels.find(&key)? + key.len();
-            pixels[start..].split('"').next()?.parse::<usize>().ok()
-        };
-        let dims = StackDims {
-            channels: attr("SizeC").unwrap_or(1),
-            slices: attr("SizeZ").unwrap_or(1),
-            frames: attr("SizeT").unwrap_or(1),
-            source: StackSource::Ome,
-        };
-        return (dims.channels * dims.slices * dims.frames > 1).then_some(dims);
+    if c >= s.channels {
+        return Err(format!(
+            "channel {c} requested (0-based), but the {} stack has {} channels",
+            s.source, s.channels
+        ));
     }
-    None
+    match plane {
+        Some(p) if p.c == c => Ok(None),
+        Some(p) => {
+            let theirs = s.channel_pages(c);
+            let shown: Vec<String> = theirs.iter().take(6).map(|p| p.to_string()).collect();
+            let more = if theirs.len() > 6 { ", ..." } else { "" };
+            Err(format!(
+                "page {page} is channel {} of the {} stack ({p}), not channel {c} (its pages: {}{more})",
+                p.c,
+                s.source,
+                shown.join(", ")
+            ))
+        }
+        None => Err(format!(
+            "channel {c} requested, but page {page} is past the {} planes the {} metadata declares",
+            s.planes(),
+            s.source
+        )),
+    }
 }
 
-pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decoded, String> {
+pub(crate) fn decode(
+    bytes: &[u8],
+    page: usize,
+    channel: Option<usize>,
+    max_pixels: u64,
+) -> Result<Decoded, String> {
     // a broken directory after the requested page does not stop reading it (cv2 reads page 0
     // without looking further); `pages` then counts the readable ones
-    let (pages, broken) = count_pages(bytes, max_pixels)?;
-    if page >= pages {
-        return Err(match broken {
+    let scan = scan_pages(bytes, max_pixels)?;
+    let pages = scan.ifds.len();
+    let Some(&ifd) = scan.ifds.get(page) else {
+        return Err(match scan.broken {
             Some(e) => e,
             None => format!("page {page} requested (0-based), but the TIFF has {pages} page(s)"),
         });
-    }
+    };
     let mut d = decoder(bytes, max_pixels)?;
     let stack = stack_dims(&mut d);
     let calibration = calibration(&mut d);
-    if page > 0 {
-        d.seek_to_image(page).map_err(|e| describe(&e))?;
+    let plane = stack
+        .filter(|s| s.fits(pages))
+        .and_then(|s| s.plane_of(page));
+    let pick = stack_channel(channel, stack.as_ref(), plane, page, pages)?;
+    if ifd > 0 {
+        d.seek_to_image(ifd).map_err(|e| describe(&e))?;
     }
     let (w, h) = d.dimensions().map_err(|e| describe(&e))?;
     limits::check(w.into(), h.into(), max_pixels)?;
@@ -191,17 +360,34 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
     if let Some(depth) = volumetric_depth(&mut d) {
         return Err(volumetric_error(depth));
     }
+    let compression: u16 = d
+        .find_tag_unsigned(Tag::Compression)
+        .ok()
+        .flatten()
+        .unwrap_or(1);
+    if !compression_supported(compression) {
+        return Err(compression_error(compression));
+    }
     let color = d.colortype().map_err(|e| describe(&e))?;
     let photometric: u16 = d
         .find_tag_unsigned(Tag::PhotometricInterpretation)
         .ok()
         .flatten()
         .unwrap_or(1);
+    let ycbcr = matches!(color, ColorType::YCbCr(_));
+    if ycbcr && compression != 7 {
+        return Err(format!(
+            "unsupported TIFF: YCbCr colour that is not JPEG-compressed (compression {compression}, {})",
+            compression_name(compression)
+        ));
+    }
     let (channels, is_rgb, bits) = match color {
         ColorType::Gray(b) => (1usize, false, b),
         ColorType::GrayA(b) => (2, false, b),
         ColorType::RGB(b) => (3, true, b),
         ColorType::RGBA(b) => (4, true, b),
+        // JPEG's YCbCr, decoded (and upsampled) by the JPEG codec, converted to RGB below
+        ColorType::YCbCr(8) => (3, true, 8),
         // grey or RGB with extra samples (e.g. alpha), as the tiff crate reports them
         ColorType::Multiband { bit_depth, num_samples } if photometric <= 1 && num_samples >= 1 => {
             (usize::from(num_samples), false, bit_depth)
@@ -211,10 +397,11 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
         }
         other => {
             return Err(format!(
-                "unsupported TIFF colour type {other:?} (photometric {photometric}); supported: grey, grey+alpha, RGB, RGBA"
+                "unsupported TIFF colour type {other:?} (photometric {photometric}); supported: grey, grey+alpha, RGB, RGBA, JPEG YCbCr"
             ))
         }
     };
+    let pick = sample_to_pick(pick, channels)?;
     let mut result = DecodingResult::U8(Vec::new());
     let layout = d
         .read_image_to_buffer(&mut result)
@@ -255,35 +442,39 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
             pixels: Pixels::Gray8(unpack_bits(&packed, w, h, bits)?),
             channel_use: channel_use(1, false),
             stack,
+            plane,
             calibration,
         });
     }
 
-    // grey with extra samples: the first sample of each pixel (planar: the first plane)
+    // the picked sample, or: colour merged, grey with extra samples the first sample of each
+    // pixel (planar: the first plane)
     macro_rules! wide {
         ($v:expr, $ty:expr, $f:expr) => {{
             let v = interleave($v, n, channels, planar)?;
-            let v = if is_rgb { v } else { first_sample(v, channels) };
-            (
-                Pixels::Wide(interleaved_to_f64(
-                    &v,
-                    if is_rgb { channels } else { 1 },
-                    $f,
-                )),
-                $ty,
-            )
+            let (v, stride) = match pick {
+                Some(c) => (nth_sample(v, channels, c), 1),
+                None if is_rgb => (v, channels),
+                None => (first_sample(v, channels), 1),
+            };
+            (Pixels::Wide(interleaved_to_f64(&v, stride, $f)), $ty)
         }};
     }
     let (pixels, sample) = match result {
         DecodingResult::U8(v) => {
             let mut v = interleave(v, n, channels, planar)?;
-            if is_rgb && channels >= 4 && unassociated_alpha {
-                premultiply(&mut v, channels);
+            if ycbcr {
+                ycbcr_to_rgb(&mut v);
             }
-            let gray = if is_rgb {
-                interleaved_u8_to_gray(v, channels, cv_rgb_to_gray)
-            } else {
-                first_sample(v, channels)
+            let gray = match pick {
+                Some(c) => nth_sample(v, channels, c),
+                None if is_rgb => {
+                    if channels >= 4 && unassociated_alpha {
+                        premultiply(&mut v, channels);
+                    }
+                    interleaved_u8_to_gray(v, channels, cv_rgb_to_gray)
+                }
+                None => first_sample(v, channels),
             };
             (Pixels::Gray8(gray), SampleType::U8)
         }
@@ -305,8 +496,9 @@ pub(crate) fn decode(bytes: &[u8], page: usize, max_pixels: u64) -> Result<Decod
         sample,
         pages,
         pixels,
-        channel_use: channel_use(channels, is_rgb),
+        channel_use: channel_use_picking(channels, is_rgb, pick),
         stack,
+        plane,
         calibration,
     })
 }
