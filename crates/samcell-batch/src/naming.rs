@@ -9,8 +9,14 @@
 //! - files in the same folder that still collide and differ by **extension** get it appended
 //!   (`x.png`, `x.tif` -> `x_png`, `x_tif`);
 //! - anything still colliding gets `_2`, `_3`... in input order;
-//! - a file with several **pages** gets `_p<N>` for page `N` (from 0), after the steps above
-//!   (`stack.tif` page 1 -> `stack_p1`); a page name that meets another name is numbered as above;
+//! - a **channel** read on its own (`samcell segment --channel C`) from a file with several
+//!   channels (samples per pixel, or the channel planes of an ImageJ / OME stack) gets `_c<C>`
+//!   after the steps above (`cells.png` channel 1 -> `cells_c1`); a file with one channel keeps
+//!   its name, so results with and without `--channel 0` of a grey image share it;
+//! - a file with several **pages** gets `_p<N>` for page `N` (from 0), after the steps above and
+//!   the channel (`stack.tif` page 1 -> `stack_p1`, channel 1 page 3 -> `stack_c1_p3`: `N` is
+//!   the page of the file, whatever the channel); a page name that meets another name is
+//!   numbered as above;
 //! - bytes of a file name that are not UTF-8 are written as `%XX` (a stem `bad` + byte 0xFF ->
 //!   `bad%FF`), so that such names stay distinct instead of all becoming the replacement
 //!   character.
@@ -38,6 +44,9 @@ pub struct PageOf {
     pub page: usize,
     /// Pages of the input (1 for a one-page file or one whose pages are unknown).
     pub pages: usize,
+    /// The channel read on its own, named `_c<C>`: `Some` only for a file with several
+    /// channels (see the module doc).
+    pub channel: Option<usize>,
 }
 
 /// One upload to name (see the module doc).
@@ -159,18 +168,22 @@ fn common_ancestor(paths: &[&Path]) -> PathBuf {
     base
 }
 
-/// Unique names of image pages: the input's name ([`output_names`]), with `_p<N>` when its file
-/// has several pages, made unique again ([`make_unique`]).
+/// Unique names of image pages: the input's name ([`output_names`]), with `_c<C>` for a channel
+/// read on its own and `_p<N>` when its file has several pages, made unique again
+/// ([`make_unique`]).
 pub fn page_names(inputs: &[Input], pages: &[PageOf]) -> Vec<String> {
     let base = output_names(inputs);
     let mut names: Vec<String> = pages
         .iter()
         .map(|p| {
-            if p.pages > 1 {
-                format!("{}_p{}", base[p.input], p.page)
-            } else {
-                base[p.input].clone()
+            let mut name = base[p.input].clone();
+            if let Some(c) = p.channel {
+                name.push_str(&format!("_c{c}"));
             }
+            if p.pages > 1 {
+                name.push_str(&format!("_p{}", p.page));
+            }
+            name
         })
         .collect();
     make_unique(&mut names);
@@ -194,6 +207,7 @@ pub fn upload_names(uploads: &[Upload]) -> Vec<String> {
             input,
             page: u.page,
             pages: u.pages,
+            channel: None,
         })
         .collect();
     page_names(&inputs, &pages)
@@ -304,8 +318,38 @@ mod tests {
     #[test]
     fn pages_are_named_only_for_multi_page_files() {
         let ins = [input("/d/a.png"), input("/d/s.tif"), input("/d/s_p0.png")];
-        let p = |input, page, pages| PageOf { input, page, pages };
+        let p = |input, page, pages| PageOf {
+            input,
+            page,
+            pages,
+            channel: None,
+        };
         let n = page_names(&ins, &[p(0, 0, 1), p(1, 0, 2), p(1, 1, 2), p(2, 0, 1)]);
         assert_eq!(n, ["a", "s_p0", "s_p1", "s_p0_2"]);
+    }
+
+    #[test]
+    fn channels_come_before_pages_and_only_when_asked_for() {
+        let ins = [
+            input("/d/rgb.png"),
+            input("/d/s.tif"),
+            input("/d/s_c1_p1.png"),
+        ];
+        let p = |input, page, pages, channel| PageOf {
+            input,
+            page,
+            pages,
+            channel,
+        };
+        let n = page_names(
+            &ins,
+            &[
+                p(0, 0, 1, Some(2)),
+                p(1, 1, 6, Some(1)),
+                p(1, 3, 6, Some(1)),
+                p(2, 0, 1, None),
+            ],
+        );
+        assert_eq!(n, ["rgb_c2", "s_c1_p1", "s_c1_p3", "s_c1_p1_2"]);
     }
 }

@@ -9,8 +9,8 @@
 //! ROIs for Fiji).
 //!
 //! Resume keeps only outputs made with the same model and result settings: a complete set whose
-//! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, scaling or
-//! overlay settings, or cannot be read, is redone ([`OutputSet::staleness`] says why).
+//! `<name>_run.json` names another model (SHA-256) or other thresholds, tiling, page, channel,
+//! scaling or overlay settings, or cannot be read, is redone ([`OutputSet::staleness`] says why).
 
 use crate::record::{ResultSettings, StoredImageMeta};
 use crate::BatchError;
@@ -206,6 +206,8 @@ fn settings_diff(old: &ResultSettings, new: &ResultSettings) -> String {
     cmp("crop", old.crop.to_string(), new.crop.to_string());
     cmp("overlap", old.overlap.to_string(), new.overlap.to_string());
     cmp("page", old.page.to_string(), new.page.to_string());
+    let channel = |c: Option<usize>| c.map_or("none".to_string(), |c| c.to_string());
+    cmp("channel", channel(old.channel), channel(new.channel));
     cmp("scaling", old.scaling.clone(), new.scaling.clone());
     cmp(
         "outlines",

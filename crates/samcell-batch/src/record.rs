@@ -35,6 +35,10 @@ pub struct ResultSettings {
     pub overlap: usize,
     /// TIFF page read (0-based); in `run.json`, the `--page` of the run.
     pub page: usize,
+    /// Channel read on its own (`--channel`, 0-based); `None` (null): the samples of each pixel
+    /// made grey as usual. Records written before the field read as `None`.
+    #[serde(default)]
+    pub channel: Option<usize>,
     /// How non-8-bit input is brought to u8: `"min-max"` or `"percentile LO..HI"`.
     pub scaling: String,
     /// Overlay with outlines.
@@ -124,12 +128,15 @@ pub struct SourceMeta {
     pub scaling: String,
     /// The input range mapped to 0..255 (non-8-bit input).
     pub scaled_from: Option<[f64; 2]>,
-    /// How the samples of a pixel became grey: `single`, `merged colour` or `first sample`
-    /// (the other samples, e.g. further channels of the page, ignored).
+    /// How the samples of a pixel became grey: `single`, `merged colour`, `first sample`
+    /// (the other samples, e.g. further channels of the page, ignored) or `sample N` (only
+    /// sample N, as `--channel N` asked).
     pub channel_use: String,
     /// Channel / Z / time layout the TIFF's ImageJ or OME metadata declares (its pages hold
     /// these planes; only `page` was read).
     pub stack: Option<StackMeta>,
+    /// The position of `page` in `stack`, when the file holds the planes it declares.
+    pub plane: Option<PlaneMeta>,
 }
 
 impl SourceMeta {
@@ -149,11 +156,11 @@ impl SourceMeta {
             },
             scaled_from: info.scaled_from.map(|(lo, hi)| [lo, hi]),
             channel_use: match info.channel_use {
-                ChannelUse::Single => "single",
-                ChannelUse::MergedColour => "merged colour",
-                ChannelUse::FirstSample => "first sample",
-            }
-            .to_string(),
+                ChannelUse::Single => "single".to_string(),
+                ChannelUse::MergedColour => "merged colour".to_string(),
+                ChannelUse::FirstSample => "first sample".to_string(),
+                ChannelUse::Picked(c) => format!("sample {c}"),
+            },
             stack: info.stack.map(|s| StackMeta {
                 channels: s.channels,
                 slices: s.slices,
@@ -163,9 +170,26 @@ impl SourceMeta {
                     StackSource::Ome => "OME",
                 }
                 .to_string(),
+                order: s.order.ome().to_string(),
+            }),
+            plane: info.plane.map(|p| PlaneMeta {
+                c: p.c,
+                z: p.z,
+                t: p.t,
             }),
         }
     }
+}
+
+/// A page's position in a stack (0-based).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PlaneMeta {
+    /// Channel.
+    pub c: usize,
+    /// Z slice.
+    pub z: usize,
+    /// Time point.
+    pub t: usize,
 }
 
 /// The channel / Z / time layout of a stack.
@@ -179,6 +203,9 @@ pub struct StackMeta {
     pub frames: usize,
     /// `ImageJ` or `OME`.
     pub source: String,
+    /// The axes' order over the pages, as OME's `DimensionOrder` (`XYCZT`: channels fastest;
+    /// always so for ImageJ).
+    pub order: String,
 }
 
 /// Outcome of one image.
@@ -380,6 +407,7 @@ mod tests {
             crop: 256,
             overlap: 32,
             page: 0,
+            channel: None,
             scaling: "min-max".into(),
             outlines: false,
         };

@@ -30,6 +30,8 @@ Examples:
       third page of a 16-bit stack, scaled between its 1st and 99th percentiles
   samcell segment stack.tif --all-pages
       every page of a stack, one result per page (stack_p0_masks.tif, stack_p1_masks.tif...)
+  samcell segment hyperstack.ome.tif --channel 1 --all-pages
+      every Z slice and time point of the second channel (hyperstack_c1_p1_masks.tif...)
 
 Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = background),
 <name>_overlay.png, <name>_cells.csv (per-cell measurements), <name>_run.json, and
@@ -37,7 +39,8 @@ Outputs per image <name> (the file stem): <name>_masks.tif (cell labels, 0 = bac
 --save-geojson, <name>_rois.zip (ImageJ ROIs for Fiji's ROI Manager) with --save-rois;
 run.json describes the whole run and summary.csv has one
 row per image (both keep the rows of images of earlier runs into the same folder). For a file
-with several pages, <name> ends in _p<N> (the page, from 0). An image whose outputs all exist and
+with several pages, <name> ends in _p<N> (the page, from 0); with --channel C, a file with several
+channels gets _c<C> before it (cells_c1, stack_c1_p3). An image whose outputs all exist and
 were made with the same model and settings is skipped (use --overwrite to redo it anyway);
 outputs made with another model or other settings are redone.
 
@@ -112,8 +115,21 @@ pub struct SegmentArgs {
     pub page: Option<usize>,
 
     /// Segment every page of multi-page TIFF inputs, one result per page (<name>_p<N>_...).
+    /// With --channel and a stack whose channels are pages: every page of that channel.
     #[arg(long, conflicts_with = "page")]
     pub all_pages: bool,
+
+    /// Channel to segment, counted from 0, instead of making grey of all channels.
+    ///
+    /// In a TIFF whose ImageJ or OME metadata declares several channels (a hyperstack, an
+    /// OME-TIFF with channels), the channel's pages: its first Z slice and time point, every
+    /// page of the channel with --all-pages, or the page --page names (which must be one of
+    /// the channel's). Otherwise the sample of each pixel: R, G or B (0, 1, 2) of a colour
+    /// image, a band of a multi-band TIFF page. Outputs of a file with several channels are
+    /// named <name>_c<C>_...; a file with one channel keeps its names (channel 0 is the image;
+    /// a channel it does not have fails).
+    #[arg(long, value_name = "N")]
+    pub channel: Option<usize>,
 
     /// Scale non-8-bit input between these percentiles instead of its min and max (e.g. 1,99).
     #[arg(long, value_name = "LO,HI", value_parser = percentile_pair)]

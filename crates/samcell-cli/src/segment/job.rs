@@ -101,6 +101,7 @@ fn segment_and_write(
         &image,
         &info,
         ctx.page_chosen,
+        read.channel,
     ));
     tracing::debug!("{}: {info}", input.display());
     let calibration = samcell_batch::record::output_calibration(ctx.pixel_size, info.calibration);

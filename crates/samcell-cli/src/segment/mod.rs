@@ -11,7 +11,8 @@
 //! ends the run. Exit 1 if any image failed (a failure to write one of its outputs included) or
 //! if `run.json` or `summary.csv` could not be written at the end.
 //!
-//! Each image's log line names the page when its file has several; warnings about an input
+//! Each image's log line names the page when its file has several (with its channel / Z / time
+//! position in an ImageJ or OME stack) and the `--channel`; warnings about an input
 //! (`checks`: constant image, flattened scaling, one page of several, extra samples ignored)
 //! are logged and recorded in the image's `warnings`.
 //!
@@ -77,6 +78,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
             crop: tiling.crop,
             overlap: tiling.overlap,
             page,
+            channel: args.channel,
             scaling: scaling_label.clone(),
             outlines: args.outlines,
         },
@@ -102,6 +104,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         read: ReadOptions {
             page,
             scaling,
+            channel: args.channel,
             ..ReadOptions::default()
         },
         page_chosen: args.page.is_some() || args.all_pages,
@@ -235,14 +238,20 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     }
 }
 
-/// `[k/n] input`, with the page when the file has several.
+/// `[k/n] input`, with the page when the file has several (and its channel / Z / time position
+/// when known), and the channel when one was asked for.
 fn job_tag(k: usize, n: usize, job: &Job) -> String {
-    let page = if job.pages > 1 {
-        format!(" page {} of {}", job.page, job.pages)
-    } else {
-        String::new()
-    };
-    format!("[{}/{n}] {}{page}", k + 1, job.input.display())
+    let mut tag = format!("[{}/{n}] {}", k + 1, job.input.display());
+    if job.pages > 1 {
+        tag.push_str(&format!(" page {} of {}", job.page, job.pages));
+        if let Some(p) = job.plane {
+            tag.push_str(&format!(" ({p})"));
+        }
+    }
+    if let Some(c) = job.channel.filter(|_| job.plane.is_none()) {
+        tag.push_str(&format!(" channel {c}"));
+    }
+    tag
 }
 
 /// The summary row of a skipped image, from its existing masks (and the pixel size they carry).
@@ -278,11 +287,16 @@ fn find_jobs(args: &SegmentArgs) -> Result<Vec<Job>> {
             }
         ))));
     }
-    Ok(plan::jobs(
+    let selection = plan::Selection {
+        page: args.page,
+        all_pages: args.all_pages,
+        channel: args.channel,
+    };
+    Ok(plan::jobs_for(
         &found.inputs,
-        args.page.unwrap_or(0),
-        args.all_pages,
+        &selection,
         plan::page_count,
+        plan::layout,
     ))
 }
 
@@ -294,6 +308,7 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
         crop: 0,
         overlap: 0,
         page,
+        channel: args.channel,
         scaling: args::scaling_label(&args.scaling()),
         outlines: args.outlines,
     }
