@@ -38,6 +38,19 @@ def assert_runs_alongside(call):
     assert len(inside) >= 10, (len(inside), len(notes), t1 - t0)
 
 
+def long_enough(make, call, side, max_side):
+    """`make(side)`, its side grown by 1.5x until one untimed `call` on it takes at least 0.2 s
+    (or `max_side` is reached), so that a fast machine does not finish the timed call before the
+    counter can show anything."""
+    while True:
+        x = make(side)
+        t0 = time.perf_counter()
+        call(x)
+        if time.perf_counter() - t0 >= 0.2 or side >= max_side:
+            return x
+        side = min(int(side * 1.5), max_side)
+
+
 @pytest.fixture(scope="module")
 def seg():
     return samcell_rs.Segmenter()
@@ -50,21 +63,31 @@ def test_counter_advances_during_segment(seg):
 
 def test_counter_advances_during_postprocess(seg):
     rng = np.random.default_rng(1)
-    dmap = rng.random((2048, 2048), dtype=np.float32)
-    assert_runs_alongside(lambda: seg.postprocess(dmap, 0.9, 0.5))
+
+    def post(dmap):
+        return seg.postprocess(dmap, 0.9, 0.5)
+
+    dmap = long_enough(lambda n: rng.random((n, n), dtype=np.float32), post, 2048, 6144)
+    assert_runs_alongside(lambda: post(dmap))
 
 
-def grid_labels():
-    labels = np.zeros((2048, 2048), np.uint32)
-    labels[::8, ::8] = np.arange(1, 256 * 256 + 1, dtype=np.uint32).reshape(256, 256)
+def grid_labels(side):
+    """One-pixel cells every 8 pixels of a side x side image (side a multiple of 8)."""
+    side -= side % 8
+    labels = np.zeros((side, side), np.uint32)
+    k = side // 8
+    labels[::8, ::8] = np.arange(1, k * k + 1, dtype=np.uint32).reshape(k, k)
     return labels
 
 
 def test_counter_advances_during_measure():
-    labels = grid_labels()
+    labels = long_enough(grid_labels, samcell_rs.measure, 2048, 6144)
     assert_runs_alongside(lambda: samcell_rs.measure(labels))
 
 
 def test_counter_advances_during_evaluate():
-    labels = grid_labels()
-    assert_runs_alongside(lambda: samcell_rs.evaluate(labels, labels))
+    def ev(labels):
+        return samcell_rs.evaluate(labels, labels)
+
+    labels = long_enough(grid_labels, ev, 2048, 6144)
+    assert_runs_alongside(lambda: ev(labels))
