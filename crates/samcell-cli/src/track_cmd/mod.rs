@@ -55,8 +55,9 @@ when segmenting, segmentation/<frame>_masks.tif.";
 #[command(after_long_help = EXAMPLES, after_help = "Examples and outputs: samcell track --help")]
 pub struct TrackArgs {
     /// The time series: a folder of frames (natural order of file names; a Cell Tracking
-    /// Challenge sequence folder such as 01/), or a multi-page TIFF (one frame per page). With
-    /// --labels: the grey frames for the overlays (optional).
+    /// Challenge sequence folder such as 01/), or a multi-page TIFF (one frame per page; of an
+    /// ImageJ/OME hyperstack with channels or Z slices, channel 0 and slice 0 of each time
+    /// point). With --labels: the grey frames for the overlays (optional).
     #[arg(value_name = "INPUT", required_unless_present = "labels")]
     pub input: Option<PathBuf>,
 
