@@ -255,3 +255,58 @@ fn scrambled_ground_truth_of_the_bacteria_timelapse_is_linked_back() {
     assert!(m.tra >= 0.995, "TRA {}", m.tra);
     assert!(m.lnk >= 0.97, "LNK {}", m.lnk);
 }
+
+/// A multi-page ImageJ TIFF whose description says `finterval=1800` (seconds, ImageJ's default
+/// time unit): without --frame-interval the times are in minutes, 0, 30, 60; the option wins.
+#[test]
+fn the_frame_interval_comes_from_imagej_metadata() {
+    use tiff::encoder::{colortype::Gray8, TiffEncoder};
+    use tiff::tags::Tag;
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = tmp.path().join("stack.tif");
+    let png = tmp.path().join("frame.png");
+    write_test_png(&png, 64, 5);
+    let img = image::open(&png).unwrap().to_luma8();
+    let mut enc = TiffEncoder::new(std::fs::File::create(&stack).unwrap()).unwrap();
+    for _ in 0..3 {
+        let mut page = enc.new_image::<Gray8>(64, 64).unwrap();
+        page.encoder()
+            .write_tag(
+                Tag::ImageDescription,
+                "ImageJ=1.54f\nimages=3\nframes=3\nfinterval=1800.0\n",
+            )
+            .unwrap();
+        page.write_data(img.as_raw()).unwrap();
+    }
+    drop(enc);
+    let model = write_lite_model(tmp.path());
+    let track = |out: &Path, extra: &[&str]| {
+        let (code, _, err) = run(samcell()
+            .arg("track")
+            .arg(&stack)
+            .arg("--model")
+            .arg(format!("lite:{}", model.display()))
+            .args(["--peak", LITE_PEAK, "--fill", LITE_FILL, "--threads", "2"])
+            .args(extra)
+            .arg("--output")
+            .arg(out));
+        assert_eq!(code, 0, "{err}");
+        let growth = std::fs::read_to_string(out.join("growth.csv")).unwrap();
+        let times: Vec<String> = growth
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().to_string())
+            .collect();
+        (growth.lines().next().unwrap().to_string(), times, err)
+    };
+    let (header, times, err) = track(&tmp.path().join("meta"), &[]);
+    assert!(header.contains("time_min"), "{header}");
+    assert_eq!(times, ["0", "30", "60"]);
+    assert!(
+        err.contains("frame interval 30 min from the file's metadata"),
+        "{err}"
+    );
+    let (header, times, _) = track(&tmp.path().join("given"), &["--frame-interval", "10s"]);
+    assert!(header.contains("time_s"), "{header}");
+    assert_eq!(times, ["0", "10", "20"]);
+}

@@ -34,6 +34,27 @@ impl FrameInterval {
         };
         Ok(Self { value, unit })
     }
+
+    /// An interval given in seconds (e.g. read from a file's metadata), in the largest of h, min
+    /// and s in which it is at least 1 (1800 s -> 30 min).
+    pub fn from_seconds(seconds: f64) -> Self {
+        if seconds >= 3600.0 {
+            Self {
+                value: seconds / 3600.0,
+                unit: "h",
+            }
+        } else if seconds >= 60.0 {
+            Self {
+                value: seconds / 60.0,
+                unit: "min",
+            }
+        } else {
+            Self {
+                value: seconds,
+                unit: "s",
+            }
+        }
+    }
 }
 
 /// How frame numbers map to time: with an interval, `t * interval` in its unit; without, the
@@ -56,6 +77,16 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_take_the_largest_fitting_unit() {
+        let i = FrameInterval::from_seconds(1800.0);
+        assert_eq!((i.value, i.unit), (30.0, "min"));
+        let i = FrameInterval::from_seconds(5400.0);
+        assert_eq!((i.value, i.unit), (1.5, "h"));
+        let i = FrameInterval::from_seconds(0.5);
+        assert_eq!((i.value, i.unit), (0.5, "s"));
+    }
 
     #[test]
     fn intervals_with_units() {

@@ -182,9 +182,13 @@ pub fn run(args: TrackArgs, term: &Terminal) -> Result<ExitCode> {
         tracking.tracks.len(),
         tracking.divisions.len()
     );
-    let timeline = Timeline(args.frame_interval);
-    if args.frame_interval.is_none() {
-        tracing::info!("no --frame-interval: time is in frames");
+    let interval = match args.frame_interval {
+        Some(i) => Some(i),
+        None => metadata_interval(grey.as_deref())?,
+    };
+    let timeline = Timeline(interval);
+    if interval.is_none() {
+        tracing::info!("no --frame-interval and none in the file's metadata: time is in frames");
     }
     let summary = samcell_track::output::write_results(
         &args.output,
@@ -256,4 +260,26 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
         out.push(path);
     }
     Ok(out)
+}
+
+/// The frame interval that a multi-page TIFF input's ImageJ or OME metadata declares, said in
+/// the log; `None` for a folder of frames or a file without one.
+fn metadata_interval(grey: Option<&[Frame]>) -> Result<Option<FrameInterval>> {
+    let Some(first) = grey.and_then(|f| f.first()) else {
+        return Ok(None);
+    };
+    if first.path.is_dir() || grey.is_some_and(|f| f.iter().any(|g| g.path != first.path)) {
+        return Ok(None);
+    }
+    let Some(seconds) = samcell_io::read_frame_interval(&first.path)? else {
+        return Ok(None);
+    };
+    let interval = FrameInterval::from_seconds(seconds);
+    tracing::info!(
+        "{}: frame interval {} {} from the file's metadata (--frame-interval overrides it)",
+        first.path.display(),
+        interval.value,
+        interval.unit
+    );
+    Ok(Some(interval))
 }

@@ -118,6 +118,19 @@ pub fn decode_layout(bytes: &[u8]) -> Result<FileLayout, String> {
     })
 }
 
+/// Seconds between time points that a TIFF's ImageJ (`finterval=`, `tunit=`) or OME
+/// (`TimeIncrement`, `TimeIncrementUnit`) metadata declares; `None` for other files and when
+/// none is declared. Reads the headers only.
+pub fn read_frame_interval(path: &Path) -> Result<Option<f64>, IoError> {
+    let bytes = read_bytes(path)?;
+    if detect(&bytes).map_err(|reason| IoError::read(path, reason))? != Format::Tiff {
+        return Ok(None);
+    }
+    let limit = crate::limits::max_pixels();
+    let mut d = tiff_input::decoder(&bytes, limit).map_err(|reason| IoError::read(path, reason))?;
+    Ok(tiff_input::frame_interval(&mut d))
+}
+
 fn image_samples(d: &impl image::ImageDecoder) -> usize {
     usize::from(d.color_type().channel_count())
 }

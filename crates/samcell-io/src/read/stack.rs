@@ -269,6 +269,40 @@ pub(crate) fn parse_stack_dims(desc: &str) -> Option<StackDims> {
     (dims.planes() > 1).then_some(dims)
 }
 
+/// Seconds between time points that an `ImageDescription` declares: ImageJ's `finterval=` in its
+/// `tunit=` (`sec` when absent, as ImageJ's calibration defaults; `ms`, `min`, `hour`... and
+/// their spellings), or OME's `TimeIncrement` of the first `Pixels` element in its
+/// `TimeIncrementUnit` (`s` when absent, as the OME schema defaults). `None` when absent, not a
+/// positive finite number, or in a unit that is not a time.
+pub(crate) fn parse_frame_interval(desc: &str) -> Option<f64> {
+    let (value, unit) = if desc.starts_with("ImageJ=") {
+        let field = |name: &str| {
+            desc.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .map(str::trim)
+        };
+        (field("finterval")?, field("tunit").unwrap_or("sec"))
+    } else if desc.contains("<OME") {
+        let pixels = element(desc, "Pixels")?;
+        (
+            attribute(pixels, "TimeIncrement")?,
+            attribute(pixels, "TimeIncrementUnit").unwrap_or("s"),
+        )
+    } else {
+        return None;
+    };
+    let seconds_per_unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" | "msec" | "millisecond" | "milliseconds" => 1e-3,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+        "min" | "mins" | "minute" | "minutes" => 60.0,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+        "d" | "day" | "days" => 86400.0,
+        _ => return None,
+    };
+    let v: f64 = value.parse().ok()?;
+    (v.is_finite() && v > 0.0).then_some(v * seconds_per_unit)
+}
+
 /// The start tag of the first `<name ...>` element (its attributes), without the `>`.
 fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}");
@@ -310,6 +344,25 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_intervals_from_imagej_and_ome_descriptions() {
+        let ij = "ImageJ=1.54f\nimages=4\nframes=4\nfinterval=1800.0\nunit=micron\n";
+        assert_eq!(parse_frame_interval(ij), Some(1800.0));
+        let ij_min = "ImageJ=1.54f\nimages=4\nframes=4\nfinterval=30\ntunit=min\n";
+        assert_eq!(parse_frame_interval(ij_min), Some(1800.0));
+        let ij_none = "ImageJ=1.54f\nimages=4\nframes=4\n";
+        assert_eq!(parse_frame_interval(ij_none), None);
+        let ij_bad = "ImageJ=1.54f\nfinterval=0\n";
+        assert_eq!(parse_frame_interval(ij_bad), None);
+        let ome = r#"<OME><Image><Pixels DimensionOrder="XYCZT" SizeT="4" TimeIncrement="0.5" TimeIncrementUnit="h"></Pixels></Image></OME>"#;
+        assert_eq!(parse_frame_interval(ome), Some(1800.0));
+        let ome_s = r#"<OME><Image><Pixels SizeT="4" TimeIncrement="90"></Pixels></Image></OME>"#;
+        assert_eq!(parse_frame_interval(ome_s), Some(90.0));
+        let ome_unit = r#"<OME><Image><Pixels TimeIncrement="3" TimeIncrementUnit="µm"></Pixels></Image></OME>"#;
+        assert_eq!(parse_frame_interval(ome_unit), None);
+        assert_eq!(parse_frame_interval("a microscope's own text"), None);
+    }
 
     fn dims(c: usize, z: usize, t: usize, order: DimensionOrder) -> StackDims {
         StackDims {

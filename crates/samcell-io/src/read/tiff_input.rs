@@ -247,6 +247,12 @@ pub(crate) fn stack_dims<R: std::io::Read + std::io::Seek>(
     parse_stack_dims(&desc)
 }
 
+/// Seconds between time points declared by the current page's description (ImageJ or OME).
+pub(crate) fn frame_interval<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Option<f64> {
+    let desc = d.get_tag_ascii_string(Tag::ImageDescription).ok()?;
+    super::stack::parse_frame_interval(&desc)
+}
+
 /// Pixel size from the current page's description and resolution tags; a tag that is absent
 /// or unreadable counts as absent.
 pub(crate) fn calibration<R: std::io::Read + std::io::Seek>(
