@@ -94,6 +94,7 @@ impl Checkpoint {
             }
             Format::TorchZip => {
                 check_zip(path)?;
+                check_tensor_extents(path)?;
                 // candle's pickle reader indexes into what the pickle declares and panics on some
                 // malformed files (e.g. a storage id tuple with fewer than 5 fields): a panic there
                 // is a malformed file, reported as such
@@ -216,6 +217,59 @@ fn list(items: &[String]) -> String {
     } else {
         shown.join(", ")
     }
+}
+
+/// Checks that every tensor the archive's pickle declares fits in its storage member: candle's
+/// loader allocates the declared shape before reading, so a damaged or hostile pickle claiming a
+/// huge tensor would otherwise abort the process for lack of memory instead of being refused.
+fn check_tensor_extents(path: &Path) -> Result<(), ModelError> {
+    let malformed = || {
+        err(
+            path,
+            "malformed PyTorch archive: its data.pkl does not describe tensors the way torch.save writes them",
+        )
+    };
+    let infos =
+        std::panic::catch_unwind(|| candle_core::pickle::read_pth_tensor_info(path, false, None))
+            .map_err(|_| malformed())?
+            .map_err(|e| err(path, format!("cannot decode the PyTorch archive: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| err_io(path, "cannot open", e))?;
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
+        .map_err(|e| err(path, format!("truncated or corrupt PyTorch archive: {e}")))?;
+    for info in infos {
+        let needed = info
+            .layout
+            .start_offset()
+            .checked_add(info.layout.shape().elem_count())
+            .and_then(|n| n.checked_mul(info.dtype.size_in_bytes()));
+        let held = z.by_name(&info.path).map(|m| m.size()).ok();
+        match (needed, held) {
+            (Some(n), Some(h)) if n as u64 <= h => {}
+            (_, None) => {
+                return Err(err(
+                    path,
+                    format!(
+                        "{}: its storage {} is missing from the archive",
+                        info.name, info.path
+                    ),
+                ))
+            }
+            _ => {
+                return Err(err(
+                    path,
+                    format!(
+                    "{}: shape {:?} of {:?} needs more bytes than its storage {} holds ({} bytes)",
+                    info.name,
+                    info.layout.shape().dims(),
+                    info.dtype,
+                    info.path,
+                    held.unwrap_or(0)
+                ),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens the zip and reads every member once to its end, which makes the zip reader verify each

@@ -213,6 +213,31 @@ fn short_storage_id_is_an_error_not_a_panic() {
     assert!(e.contains("short_id.pt") && e.contains("malformed"), "{e}");
 }
 
+/// Defect found by this harness: a pickle whose shape claims a tensor far larger than its
+/// storage (here 60000 x 60000 f32, 14.4 GB, over 24 bytes) made candle's loader allocate the
+/// declared size before reading, so the process aborted for lack of memory instead of refusing
+/// the file.
+#[test]
+fn a_shape_larger_than_its_storage_is_refused_before_allocating() {
+    let tensors: [(&str, &str, &[u32]); 2] = [
+        ("vision_encoder.neck.conv1.weight", "0", &[60000, 60000]),
+        ("mask_decoder.iou_token.weight", "1", &[1, 4]),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge_shape.pt");
+    std::fs::write(&path, torch_zip(&pickle(&tensors), &storages())).expect("write");
+    let e = Checkpoint::read(&path)
+        .err()
+        .expect("a tensor larger than its storage must be refused")
+        .to_string();
+    assert!(
+        e.contains("huge_shape.pt")
+            && e.contains("vision_encoder.neck.conv1.weight")
+            && e.contains("needs more bytes than its storage"),
+        "{e}"
+    );
+}
+
 proptest! {
     #![proptest_config(Config {
         cases: cases(),
