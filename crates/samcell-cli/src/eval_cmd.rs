@@ -46,16 +46,20 @@ pub struct EvalArgs {
     pub output: PathBuf,
 }
 
+/// Folders whose files do not pair up are a usage error (exit 2); other errors stay errors.
+fn usage_on_pairing<T>(r: Result<T, MeasureError>) -> Result<T> {
+    r.map_err(|e| match e {
+        MeasureError::Pairing(_) => anyhow!(UsageError(e.to_string())),
+        e => e.into(),
+    })
+}
+
 /// Runs `samcell eval`.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if args.tracking {
         return run_tracking(&args);
     }
-    let report = match samcell_measure::evaluate_dirs(&args.pred, &args.gt) {
-        Ok(r) => r,
-        Err(e @ MeasureError::Pairing(_)) => return Err(anyhow!(UsageError(e.to_string()))),
-        Err(e) => return Err(e.into()),
-    };
+    let report = usage_on_pairing(samcell_measure::evaluate_dirs(&args.pred, &args.gt))?;
     // the table ends with the warnings
     println!("{}", report.table());
     std::fs::create_dir_all(&args.output)
@@ -72,11 +76,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
 
 fn run_tracking(args: &EvalArgs) -> Result<ExitCode> {
     use samcell_measure::eval::tracking;
-    let report = match tracking::evaluate_tracking_dirs(&args.pred, &args.gt) {
-        Ok(r) => r,
-        Err(e @ MeasureError::Pairing(_)) => return Err(anyhow!(UsageError(e.to_string()))),
-        Err(e) => return Err(e.into()),
-    };
+    let report = usage_on_pairing(tracking::evaluate_tracking_dirs(&args.pred, &args.gt))?;
     println!("{}", report.table());
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
