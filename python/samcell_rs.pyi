@@ -1,12 +1,12 @@
-"""samcell's Rust core: SAMCell segmentation, per-cell measurements and CTC evaluation on NumPy
-arrays.
+"""samcell's Rust core: SAMCell segmentation, per-cell measurements, CTC evaluation and cell
+tracking on NumPy arrays.
 
 >>> import numpy as np, samcell_rs
 >>> result = samcell_rs.Segmenter().segment(image)
 >>> cells = samcell_rs.measure(result.labels, image)
 """
 
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -112,4 +112,56 @@ def evaluate(pred: npt.ArrayLike, gt: npt.ArrayLike) -> Dict[str, Any]:
     and the counts behind them, as ``samcell eval`` computes them; undefined scores are NaN.
 
     >>> samcell_rs.evaluate(result.labels, ground_truth)["op_csb"]
+    """
+
+class Tracked:
+    """The result of :func:`track`: what ``samcell track --labels`` writes, as arrays."""
+
+    masks: npt.NDArray[np.uint32]
+    """Tracked masks (T, H, W): each cell labelled with its track id, 0 background
+    (the content of ``maskTTT.tif``)."""
+    lineage: npt.NDArray[np.int64]
+    """(n, 4): one row ``L B E P`` per track (id, first frame, last frame, parent or 0), as
+    ``res_track.txt``."""
+    divisions: npt.NDArray[np.int64]
+    """(k, 4): one row ``frame, parent, daughter, daughter`` per division."""
+    tracks: Dict[str, npt.NDArray[Any]]
+    """The ``tracks.csv`` columns (one row per cell per frame): ``frame``, ``time_<unit>``,
+    ``track_id``, ``parent``, then the per-cell measurements of ``_cells.csv``."""
+    growth: Dict[str, npt.NDArray[Any]]
+    """The ``growth.csv`` columns (one row per frame): ``frame``, ``time_<unit>``, ``count``,
+    ``confluency``, ``mean_area_px2``, ``divisions``."""
+    time_unit: str
+    """``s``, ``min``, ``h`` or ``frames`` (without a frame interval)."""
+    doubling: Optional[Dict[str, Any]]
+    """The doubling-time fit of the count (``first``, ``last``, ``rate``, ``doubling``, ``r2``),
+    or ``None`` with too few frames with cells."""
+    @property
+    def n_tracks(self) -> int: ...
+    @property
+    def n_divisions(self) -> int: ...
+
+def track(
+    frames: Union[Sequence[npt.ArrayLike], npt.ArrayLike],
+    frame_interval: Union[None, str, float] = None,
+    images: Optional[Sequence[npt.ArrayLike]] = None,
+    min_iou: float = 0.1,
+    max_gap: int = 2,
+) -> Tracked:
+    """Links a time series of label images as ``samcell track --labels`` does (IoU with motion
+    prediction, optimal assignment, divisions, gap closing); the GIL is released meanwhile.
+
+    ``frames``: 2-D integer label arrays of one size, or a 3-D (T, H, W) array (any label
+    values, 0 background). ``frame_interval``: ``"30min"``, ``"90s"``, ``"1.5h"`` or a number
+    of seconds; without it time is in frames. ``images``: the grey frames, for the intensity
+    columns of ``tracks``. ``min_iou``/``max_gap``: ``--min-iou``/``--max-gap``. Frames of
+    different sizes, non-integer labels or bad settings raise ``ValueError`` with the program's
+    message.
+
+    >>> import pandas as pd
+    >>> seg = samcell_rs.Segmenter()
+    >>> t = samcell_rs.track([seg.segment(f).labels for f in frames], frame_interval="10min")
+    >>> t.masks.shape, t.lineage[:3]          # (T, H, W); rows L B E P
+    >>> tracks = pd.DataFrame(t.tracks)       # one row per cell per frame
+    >>> growth = pd.DataFrame(t.growth)       # count, confluency per frame
     """

@@ -5,8 +5,10 @@
 //! (`samcell_batch::models`, the rules of `samcell segment --model`), the thread settings
 //! (`samcell_batch::threads`), the scaling of wide samples to 8 bits
 //! (`samcell_io::read::gray::scale_to_u8`), the pipeline (`samcell_pipeline`), the `_cells.csv`
-//! table (`samcell_measure::csv::cells_table`) and the CTC/AP evaluation
-//! (`samcell_measure::evaluate_labels`).
+//! table (`samcell_measure::csv::cells_table`), the CTC/AP evaluation
+//! (`samcell_measure::evaluate_labels`) and the tracking (`samcell_track`: the linker, the
+//! relabelling by track id and the rows of `tracks.csv` and `growth.csv`, as `samcell track`
+//! writes them).
 //!
 //! Arrays: inputs are read once into the Rust types (a copy that also makes them safe to use
 //! while other Python threads run); outputs hand their Rust buffers to NumPy without a copy.
@@ -18,8 +20,8 @@
 // (the generated code allows it locally); this crate writes no unsafe block of its own.
 #![deny(unsafe_code)]
 
-use numpy::ndarray::Array2;
-use numpy::{PyArray2, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::ndarray::{Array2, Array3};
+use numpy::{PyArray2, PyArray3, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
@@ -32,6 +34,8 @@ use samcell_io::{RawGray, RawValues, SampleType, Scaling};
 use samcell_measure::csv::Column;
 use samcell_measure::{Intensity, MeasureConfig, MeasureError};
 use samcell_pipeline::{PipelineError, SegmentConfig, StageTimings, DEFAULT_FILL, DEFAULT_PEAK};
+use samcell_track::tables::GrowthRow;
+use samcell_track::{FrameInterval, Timeline, TrackConfig, TrackError, Tracker};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -199,7 +203,7 @@ impl Segmenter {
         );
         let (seg, scale_time) = py.detach(|| {
             let t = Instant::now();
-            let gray = to_u8(&raw, &scaling)?;
+            let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
             segmenter
                 .segment(&gray)
@@ -289,21 +293,7 @@ fn measure<'py>(
     })?;
     let out = PyDict::new(py);
     for (name, column) in table {
-        let array = match column {
-            Column::Int(v) => {
-                let v: Vec<i64> = v.into_iter().map(|x| x as i64).collect();
-                numpy::PyArray1::from_vec(py, v).into_any()
-            }
-            Column::Float(v) => numpy::PyArray1::from_vec(py, v).into_any(),
-            Column::OptionalInt(v) => {
-                let v: Vec<f64> = v
-                    .into_iter()
-                    .map(|x| x.map_or(f64::NAN, |x| x as f64))
-                    .collect();
-                numpy::PyArray1::from_vec(py, v).into_any()
-            }
-        };
-        out.set_item(name, array)?;
+        out.set_item(name, column_array(py, column))?;
     }
     Ok(out)
 }
@@ -348,8 +338,393 @@ fn evaluate<'py>(
     Ok(out)
 }
 
-/// samcell's Rust core: SAMCell segmentation, per-cell measurements and CTC evaluation on
-/// NumPy arrays.
+/// The result of :func:`track`.
+///
+/// ``masks``: uint32 (T, H, W), each cell labelled with its track id (the ``maskTTT.tif`` of
+/// ``samcell track``). ``lineage``: int64 (n, 4), one row ``L B E P`` per track (track id,
+/// first frame, last frame, parent; ``res_track.txt``). ``divisions``: int64 (k, 4), one row
+/// ``frame, parent, daughter, daughter`` per division. ``tracks``: the ``tracks.csv`` columns,
+/// ``growth``: the ``growth.csv`` columns (dicts of 1-D arrays, pandas-ready). ``time_unit``:
+/// ``s``, ``min``, ``h`` or ``frames``. ``doubling``: the doubling-time fit of the growth curve
+/// (``first``, ``last``, ``rate``, ``doubling``, ``r2``) or ``None``.
+#[pyclass(module = "samcell_rs", frozen)]
+struct Tracked {
+    #[pyo3(get)]
+    masks: Py<PyArray3<u32>>,
+    #[pyo3(get)]
+    lineage: Py<PyArray2<i64>>,
+    #[pyo3(get)]
+    divisions: Py<PyArray2<i64>>,
+    #[pyo3(get)]
+    tracks: Py<PyDict>,
+    #[pyo3(get)]
+    growth: Py<PyDict>,
+    #[pyo3(get)]
+    time_unit: &'static str,
+    #[pyo3(get)]
+    doubling: Option<Py<PyDict>>,
+}
+
+#[pymethods]
+impl Tracked {
+    /// Number of tracks.
+    #[getter]
+    fn n_tracks(&self, py: Python<'_>) -> usize {
+        self.lineage.bind(py).shape()[0]
+    }
+
+    /// Number of divisions.
+    #[getter]
+    fn n_divisions(&self, py: Python<'_>) -> usize {
+        self.divisions.bind(py).shape()[0]
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let shape = self.masks.bind(py).shape().to_vec();
+        format!(
+            "Tracked(frames={}, shape=({}, {}), n_tracks={}, n_divisions={})",
+            shape[0],
+            shape[1],
+            shape[2],
+            self.n_tracks(py),
+            self.n_divisions(py)
+        )
+    }
+}
+
+/// What the linker gives for a sequence, before it becomes Python objects.
+struct TrackOutput {
+    masks: Vec<u32>,
+    size: (usize, usize),
+    tracking: samcell_track::Tracking,
+    /// `tracks.csv`'s columns from `label` on, frame by frame, and the frame of each.
+    cells: Vec<(usize, Vec<(String, Column)>)>,
+    growth: Vec<GrowthRow>,
+}
+
+/// Links a time series of label images as ``samcell track --labels`` does, and returns the
+/// tracked masks and the tables of its result folder (see :class:`Tracked`).
+///
+/// ``frames``: a sequence of 2-D integer label arrays of one size, or a 3-D (T, H, W) array
+/// (any label values, 0 background). ``frame_interval``: the time between frames as
+/// ``--frame-interval`` takes it (``"30min"``, ``"90s"``, ``"1.5h"``) or a number of seconds;
+/// without it, time is in frames. ``images``: the grey frames (one 2-D array per frame, scaled
+/// to 8 bits as the program scales a wide file), for the intensity columns of ``tracks``.
+/// ``min_iou`` and ``max_gap``: the linker's ``--min-iou`` and ``--max-gap``. The GIL is
+/// released while the frames are linked and measured.
+///
+/// >>> t = samcell_rs.track([seg.segment(f).labels for f in frames], frame_interval="10min")
+/// >>> t.masks.shape, t.lineage[:3]      # (T, H, W); rows L B E P
+/// >>> tracks = pd.DataFrame(t.tracks)   # one row per cell per frame
+#[pyfunction]
+#[pyo3(signature = (frames, frame_interval=None, images=None, min_iou=TrackConfig::default().min_iou, max_gap=TrackConfig::default().max_gap))]
+fn track(
+    py: Python<'_>,
+    frames: &Bound<'_, PyAny>,
+    frame_interval: Option<&Bound<'_, PyAny>>,
+    images: Option<&Bound<'_, PyAny>>,
+    min_iou: f64,
+    max_gap: usize,
+) -> PyResult<Tracked> {
+    if !(min_iou > 0.0 && min_iou <= 1.0) {
+        return Err(PyValueError::new_err(format!(
+            "min_iou {min_iou} is outside (0, 1]"
+        )));
+    }
+    let timeline = Timeline(frame_interval.map(parse_interval).transpose()?);
+    let labels = sequence(frames, "frames")?
+        .iter()
+        .enumerate()
+        .map(|(t, f)| label_image(f, &format!("frames[{t}]")))
+        .collect::<PyResult<Vec<_>>>()?;
+    let grey = match images {
+        Some(images) => {
+            let items = sequence(images, "images")?;
+            if items.len() != labels.len() {
+                return Err(PyValueError::new_err(format!(
+                    "images has {} frames but frames has {} label images",
+                    items.len(),
+                    labels.len()
+                )));
+            }
+            let grey = items
+                .iter()
+                .enumerate()
+                .map(|(t, f)| {
+                    let what = format!("images[{t}]");
+                    to_u8(&raw_gray_named(f, &what)?, &Scaling::MinMax, &what)
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            Some(grey)
+        }
+        None => None,
+    };
+    let config = TrackConfig {
+        min_iou,
+        max_gap,
+        ..TrackConfig::default()
+    };
+    let out = py
+        .detach(|| link_and_measure(config, &labels, grey.as_deref(), &timeline))
+        .map_err(track_error)?;
+    tracked(py, out, &timeline)
+}
+
+/// The linker over all frames, then per frame the relabelled mask and its measurements, as
+/// `samcell_track::output::write_results` makes them.
+fn link_and_measure(
+    config: TrackConfig,
+    labels: &[Labels],
+    grey: Option<&[GrayU8]>,
+    timeline: &Timeline,
+) -> Result<TrackOutput, TrackError> {
+    let mut tracker = Tracker::new(config);
+    for frame in labels {
+        tracker.push(frame)?;
+    }
+    let tracking = tracker.finish();
+    let size = (labels[0].height(), labels[0].width());
+    let mut masks = Vec::with_capacity(labels.len() * size.0 * size.1);
+    let mut cells = Vec::with_capacity(labels.len());
+    let mut growth = Vec::with_capacity(labels.len());
+    for (t, frame) in labels.iter().enumerate() {
+        let relabelled = tracking.relabel(t, frame)?;
+        let m = samcell_measure::measure_labels(
+            &relabelled,
+            grey.map(|g| Intensity::U8(&g[t])),
+            &MeasureConfig::default(),
+        )?;
+        growth.push(GrowthRow::new(t, timeline, &m, &tracking));
+        cells.push((t, samcell_measure::csv::cells_table(&m, None)));
+        masks.extend_from_slice(relabelled.data());
+    }
+    Ok(TrackOutput {
+        masks,
+        size,
+        tracking,
+        cells,
+        growth,
+    })
+}
+
+/// The result object: masks and tables as NumPy arrays.
+fn tracked(py: Python<'_>, out: TrackOutput, timeline: &Timeline) -> PyResult<Tracked> {
+    let TrackOutput {
+        masks,
+        size,
+        tracking,
+        cells,
+        growth,
+    } = out;
+    let shape = (cells.len(), size.0, size.1);
+    let masks =
+        Array3::from_shape_vec(shape, masks).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let rows = |v: Vec<[i64; 4]>| {
+        let n = v.len();
+        to_numpy(py, n, 4, v.into_iter().flatten().collect())
+    };
+    let lineage = rows(
+        tracking
+            .tracks
+            .iter()
+            .map(|t| [t.id, t.start as u32, t.end as u32, t.parent].map(i64::from))
+            .collect(),
+    )?;
+    let divisions = rows(
+        tracking
+            .divisions
+            .iter()
+            .map(|d| [d.frame as u32, d.parent, d.daughters[0], d.daughters[1]].map(i64::from))
+            .collect(),
+    )?;
+    let time_column = format!("time_{}", timeline.unit());
+
+    // tracks.csv: frame, time, track id (the relabelled cell's label), parent, then the rest of
+    // the cells table, each column the frames' values one after the other
+    let mut frame_col = Vec::new();
+    let mut time_col = Vec::new();
+    let mut parent_col = Vec::new();
+    let mut columns: Vec<(String, Column)> = Vec::new();
+    for (t, table) in cells {
+        for (k, (name, column)) in table.into_iter().enumerate() {
+            if k == 0 {
+                let Column::Int(ids) = &column else {
+                    return Err(PyRuntimeError::new_err(
+                        "the label column is not whole numbers",
+                    ));
+                };
+                for &id in ids {
+                    frame_col.push(t as i64);
+                    time_col.push(timeline.time(t));
+                    let parent = u32::try_from(id)
+                        .ok()
+                        .and_then(|id| tracking.track(id))
+                        .map_or(0, |tr| tr.parent);
+                    parent_col.push(i64::from(parent));
+                }
+            }
+            match columns.get_mut(k) {
+                Some((_, all)) => append(all, column)?,
+                None => columns.push((name, column)),
+            }
+        }
+    }
+    let tracks = PyDict::new(py);
+    tracks.set_item("frame", numpy::PyArray1::from_vec(py, frame_col))?;
+    tracks.set_item(&time_column, numpy::PyArray1::from_vec(py, time_col))?;
+    for (k, (name, column)) in columns.into_iter().enumerate() {
+        let name = if k == 0 { "track_id".to_string() } else { name };
+        tracks.set_item(name, column_array(py, column))?;
+        if k == 0 {
+            tracks.set_item(
+                "parent",
+                numpy::PyArray1::from_vec(py, std::mem::take(&mut parent_col)),
+            )?;
+        }
+    }
+
+    let growth_dict = PyDict::new(py);
+    let ints = |f: &dyn Fn(&GrowthRow) -> usize| -> Vec<i64> {
+        growth.iter().map(|r| f(r) as i64).collect()
+    };
+    let floats = |f: &dyn Fn(&GrowthRow) -> f64| -> Vec<f64> { growth.iter().map(f).collect() };
+    growth_dict.set_item("frame", numpy::PyArray1::from_vec(py, ints(&|r| r.frame)))?;
+    growth_dict.set_item(
+        &time_column,
+        numpy::PyArray1::from_vec(py, floats(&|r| r.time)),
+    )?;
+    growth_dict.set_item("count", numpy::PyArray1::from_vec(py, ints(&|r| r.count)))?;
+    growth_dict.set_item(
+        "confluency",
+        numpy::PyArray1::from_vec(py, floats(&|r| r.confluency)),
+    )?;
+    growth_dict.set_item(
+        "mean_area_px2",
+        numpy::PyArray1::from_vec(py, floats(&|r| r.mean_area)),
+    )?;
+    growth_dict.set_item(
+        "divisions",
+        numpy::PyArray1::from_vec(py, ints(&|r| r.divisions)),
+    )?;
+
+    let doubling = match samcell_track::fit_doubling(&growth) {
+        Some(fit) => {
+            let d = PyDict::new(py);
+            d.set_item("first", fit.first)?;
+            d.set_item("last", fit.last)?;
+            d.set_item("rate", fit.rate)?;
+            d.set_item("doubling", fit.doubling)?;
+            d.set_item("r2", fit.r2)?;
+            Some(d.unbind())
+        }
+        None => None,
+    };
+    Ok(Tracked {
+        masks: PyArray3::from_owned_array(py, masks).unbind(),
+        lineage,
+        divisions,
+        tracks: tracks.unbind(),
+        growth: growth_dict.unbind(),
+        time_unit: timeline.unit(),
+        doubling,
+    })
+}
+
+/// `more`'s values after `all`'s (columns of one name from successive frames).
+fn append(all: &mut Column, more: Column) -> PyResult<()> {
+    match (all, more) {
+        (Column::Int(a), Column::Int(b)) => a.extend(b),
+        (Column::Float(a), Column::Float(b)) => a.extend(b),
+        (Column::OptionalInt(a), Column::OptionalInt(b)) => a.extend(b),
+        _ => {
+            return Err(PyRuntimeError::new_err(
+                "a column changed type between frames",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// A cells-table column as a 1-D array: whole numbers int64, absent ones NaN in float64.
+fn column_array(py: Python<'_>, column: Column) -> Bound<'_, PyAny> {
+    match column {
+        Column::Int(v) => {
+            let v: Vec<i64> = v.into_iter().map(|x| x as i64).collect();
+            numpy::PyArray1::from_vec(py, v).into_any()
+        }
+        Column::Float(v) => numpy::PyArray1::from_vec(py, v).into_any(),
+        Column::OptionalInt(v) => {
+            let v: Vec<f64> = v
+                .into_iter()
+                .map(|x| x.map_or(f64::NAN, |x| x as f64))
+                .collect();
+            numpy::PyArray1::from_vec(py, v).into_any()
+        }
+    }
+}
+
+/// The items of a sequence of 2-D arrays, or the planes of a 3-D array; an error for anything
+/// else or for no items.
+fn sequence<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let expected = "expected a sequence of 2-D arrays or a 3-D (T, H, W) array";
+    let items: Vec<Bound<'py, PyAny>> = if let Ok(array) = obj.cast::<PyUntypedArray>() {
+        let shape = array.shape().to_vec();
+        if shape.len() != 3 {
+            return Err(PyValueError::new_err(format!(
+                "{what}: {expected}, got shape {shape:?}"
+            )));
+        }
+        (0..shape[0])
+            .map(|t| obj.get_item(t))
+            .collect::<PyResult<_>>()?
+    } else if obj.is_instance_of::<PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>() {
+        return Err(PyValueError::new_err(format!("{what}: {expected}")));
+    } else {
+        obj.try_iter()
+            .map_err(|_| PyValueError::new_err(format!("{what}: {expected}")))?
+            .collect::<PyResult<_>>()?
+    };
+    if items.is_empty() {
+        return Err(PyValueError::new_err(format!("{what}: no frames")));
+    }
+    Ok(items)
+}
+
+/// `frame_interval` of `track`: a `--frame-interval` string or a number of seconds.
+fn parse_interval(obj: &Bound<'_, PyAny>) -> PyResult<FrameInterval> {
+    if let Ok(s) = obj.extract::<String>() {
+        return FrameInterval::parse(&s)
+            .map_err(|e| PyValueError::new_err(format!("frame_interval: {e}")));
+    }
+    match obj.extract::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Ok(FrameInterval::from_seconds(seconds))
+        }
+        Ok(seconds) => Err(PyValueError::new_err(format!(
+            "frame_interval: {seconds} s: the interval must be positive"
+        ))),
+        Err(_) => Err(PyValueError::new_err(
+            "frame_interval: expected a string such as \"30min\", \"90s\", \"1.5h\" or a number \
+             of seconds",
+        )),
+    }
+}
+
+fn track_error(e: TrackError) -> PyErr {
+    let message = samcell_batch::error_chain(&e);
+    match e {
+        TrackError::FrameSize { .. } | TrackError::UnknownLabel { .. } => {
+            PyValueError::new_err(message)
+        }
+        TrackError::Measure(MeasureError::Shape(_) | MeasureError::Invalid(_)) => {
+            PyValueError::new_err(message)
+        }
+        _ => PyRuntimeError::new_err(message),
+    }
+}
+
+/// samcell's Rust core: SAMCell segmentation, per-cell measurements, CTC evaluation and cell
+/// tracking on NumPy arrays.
 ///
 /// >>> import samcell_rs
 /// >>> result = samcell_rs.Segmenter().segment(image)
@@ -361,8 +736,10 @@ fn samcell_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_FILL", DEFAULT_FILL)?;
     m.add_class::<Segmenter>()?;
     m.add_class::<Segmentation>()?;
+    m.add_class::<Tracked>()?;
     m.add_function(wrap_pyfunction!(measure, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(track, m)?)?;
     Ok(())
 }
 
@@ -463,7 +840,12 @@ fn values<T: numpy::Element + Copy>(array: &Bound<'_, PyUntypedArray>) -> Option
 /// A grey image array as the reader's raw grey channel: its values kept, with the sample type
 /// its dtype names (what intensities are measured on, and what is scaled to 8 bits).
 fn raw_gray(obj: &Bound<'_, PyAny>) -> PyResult<RawGray> {
-    let (array, h, w) = array_2d(obj, "image")?;
+    raw_gray_named(obj, "image")
+}
+
+/// [`raw_gray`] of the argument named `what` in its errors.
+fn raw_gray_named(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<RawGray> {
+    let (array, h, w) = array_2d(obj, what)?;
     let f32s = |v: Vec<f32>| RawValues::F32(v);
     let (sample, values) = if let Some(v) = values::<u8>(&array) {
         (SampleType::U8, RawValues::U8(v))
@@ -493,7 +875,7 @@ fn raw_gray(obj: &Bound<'_, PyAny>) -> PyResult<RawGray> {
         (SampleType::F64, RawValues::F64(v))
     } else {
         return Err(PyValueError::new_err(format!(
-            "image: unsupported dtype {}; expected an unsigned or signed integer or a float \
+            "{what}: unsupported dtype {}; expected an unsigned or signed integer or a float \
              array",
             array.dtype()
         )));
@@ -507,23 +889,23 @@ fn wide<T>(v: Vec<T>, f: impl Fn(T) -> f64) -> RawValues {
 
 /// The 8-bit image the pipeline segments: 8-bit values as they are, wider ones scaled over the
 /// whole image as the readers scale them.
-fn to_u8(raw: &RawGray, scaling: &Scaling) -> PyResult<GrayU8> {
+fn to_u8(raw: &RawGray, scaling: &Scaling, what: &str) -> PyResult<GrayU8> {
     let data = match raw.values() {
         RawValues::U8(v) => v.clone(),
         RawValues::F32(v) => {
             let v: Vec<f64> = v.iter().copied().map(f64::from).collect();
-            scale(&v, scaling)?
+            scale(&v, scaling, what)?
         }
-        RawValues::F64(v) => scale(v, scaling)?,
+        RawValues::F64(v) => scale(v, scaling, what)?,
     };
     GrayU8::from_vec(raw.width(), raw.height(), data)
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-fn scale(v: &[f64], scaling: &Scaling) -> PyResult<Vec<u8>> {
+fn scale(v: &[f64], scaling: &Scaling, what: &str) -> PyResult<Vec<u8>> {
     scale_to_u8(v, scaling)
         .map(|(u, _, _)| u)
-        .map_err(|e| PyValueError::new_err(format!("image: {e}")))
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }
 
 /// A float array as a distance map (other float dtypes converted to float32).

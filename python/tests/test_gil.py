@@ -91,3 +91,11 @@ def test_counter_advances_during_evaluate():
 
     labels = long_enough(grid_labels, ev, 2048, 6144)
     assert_runs_alongside(lambda: ev(labels))
+
+
+def test_counter_advances_during_track():
+    def tr(labels):
+        return samcell_rs.track([labels, labels, labels])
+
+    labels = long_enough(grid_labels, tr, 512, 4096)
+    assert_runs_alongside(lambda: tr(labels))
