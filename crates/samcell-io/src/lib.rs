@@ -28,10 +28,10 @@ pub mod write;
 pub use calibration::{parse_pixel_size, Calibration, CalibrationSource, PixelSizeError};
 pub use limits::{max_pixels, parse_max_pixels, set_max_pixels, DEFAULT_MAX_PIXELS};
 pub use read::{
-    decode_gray_with_info, decode_layout, page_count, read_f32_tiff, read_frame_interval,
-    read_gray, read_gray_raw, read_gray_with_info, read_layout, ChannelUse, DimensionOrder,
-    FileLayout, Format, PlaneIndex, RawGray, RawValues, ReadOptions, SampleType, Scaling,
-    SourceInfo, StackDims, StackSource,
+    decode_gray_with_info, decode_layout, page_count, page_pixels, read_f32_tiff,
+    read_frame_interval, read_gray, read_gray_raw, read_gray_with_info, read_layout, ChannelUse,
+    DimensionOrder, FileLayout, Format, PlaneIndex, RawGray, RawValues, ReadOptions, SampleType,
+    Scaling, SourceInfo, StackDims, StackSource,
 };
 pub use write::{
     write_atomic, write_f32_tiff, write_f32_tiff_calibrated, write_labels_tiff,

@@ -69,7 +69,7 @@ pub mod stack;
 pub(crate) mod tiff_input;
 
 pub use float_map::read_f32_tiff;
-pub use layout::{decode_layout, read_frame_interval, read_layout, FileLayout};
+pub use layout::{decode_layout, page_pixels, read_frame_interval, read_layout, FileLayout};
 pub use raw::{read_gray_raw, RawGray, RawValues};
 pub use stack::{DimensionOrder, PlaneIndex, StackDims, StackSource};
 

@@ -131,6 +131,57 @@ pub fn read_frame_interval(path: &Path) -> Result<Option<f64>, IoError> {
     Ok(tiff_input::frame_interval(&mut d))
 }
 
+/// Pixels (width x height) of each page of `path`, in page order, from its headers only: the
+/// TIFF's page directories (the pages [`FileLayout::pages`] counts), or the one image of a PNG,
+/// JPEG or BMP. The file is read as far as the headers go (a JPEG whole), no pixels are decoded
+/// and no pixel limit applies; errors name the file. For planning by image size (e.g. sharing a
+/// batch out by pixels) before anything is decoded.
+pub fn page_pixels(path: &Path) -> Result<Vec<u64>, IoError> {
+    use image::ImageDecoder;
+    use std::io::{BufReader, Read, Seek, SeekFrom};
+    let open_err = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => IoError::read(path, "file not found"),
+        _ => IoError::read_io(path, "cannot read file", e),
+    };
+    if path.is_dir() {
+        return Err(IoError::read(path, "is a directory, not an image file"));
+    }
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(open_err)?);
+    let mut head = Vec::with_capacity(32);
+    (&mut file)
+        .take(32)
+        .read_to_end(&mut head)
+        .map_err(open_err)?;
+    if head.is_empty() {
+        return Err(IoError::read(path, "empty file (0 bytes)"));
+    }
+    let format = detect(&head).map_err(|reason| IoError::read(path, reason))?;
+    file.seek(SeekFrom::Start(0)).map_err(open_err)?;
+    let err = |reason: String| IoError::read(path, reason);
+    let one = |(w, h): (u32, u32)| vec![u64::from(w) * u64::from(h)];
+    Ok(match format {
+        Format::Tiff => {
+            let d = tiff::decoder::Decoder::new(file)
+                .map(|d| d.with_limits(crate::limits::tiff_limits(crate::limits::max_pixels())))
+                .map_err(|e| err(tiff_input::describe(&e)))?;
+            tiff_input::page_sizes(d)
+                .map_err(err)?
+                .into_iter()
+                .map(|(w, h)| u64::from(w) * u64::from(h))
+                .collect()
+        }
+        Format::Png => one(image::codecs::png::PngDecoder::new(file)
+            .map_err(|e| err(format!("corrupt or truncated PNG: {e}")))?
+            .dimensions()),
+        Format::Bmp => one(image::codecs::bmp::BmpDecoder::new(file)
+            .map_err(|e| err(format!("corrupt or truncated BMP: {e}")))?
+            .dimensions()),
+        Format::Jpeg => one(image::codecs::jpeg::JpegDecoder::new(file)
+            .map_err(|e| err(format!("corrupt or truncated JPEG: {e}")))?
+            .dimensions()),
+    })
+}
+
 fn image_samples(d: &impl image::ImageDecoder) -> usize {
     usize::from(d.color_type().channel_count())
 }
@@ -173,5 +224,30 @@ mod tests {
         };
         assert_eq!(rgb.channels(), 3);
         assert_eq!(rgb.channel_pages(2), [0, 1]);
+    }
+}
+
+#[cfg(test)]
+mod page_pixel_tests {
+    use super::*;
+    use tiff::encoder::{colortype::Gray8, TiffEncoder};
+
+    #[test]
+    fn page_pixels_come_from_headers_of_every_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let tif = dir.path().join("s.tif");
+        let mut enc = TiffEncoder::new(std::fs::File::create(&tif).unwrap()).unwrap();
+        enc.write_image::<Gray8>(4, 3, &[0; 12]).unwrap();
+        enc.write_image::<Gray8>(5, 5, &[0; 25]).unwrap();
+        drop(enc);
+        assert_eq!(page_pixels(&tif).unwrap(), [12, 25]);
+        let png = dir.path().join("a.png");
+        image::GrayImage::new(7, 2).save(&png).unwrap();
+        assert_eq!(page_pixels(&png).unwrap(), [14]);
+        let bad = dir.path().join("bad.png");
+        std::fs::write(&bad, b"\x89PNG\r\n\x1a\n").unwrap();
+        let e = page_pixels(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.png"), "{e}");
+        assert!(page_pixels(&dir.path().join("none.png")).is_err());
     }
 }

@@ -136,11 +136,47 @@ pub(crate) fn scan_pages(bytes: &[u8], max_pixels: u64) -> Result<Pages, String>
             break;
         }
     }
-    let mut ifds: Vec<usize> = (0..flagged.len()).filter(|&i| !flagged[i]).collect();
+    Ok(Pages {
+        ifds: page_directories(&flagged),
+        broken,
+    })
+}
+
+/// The directories that are pages, given which ones are flagged as not a page: the unflagged
+/// ones, or all of them when every one is flagged.
+fn page_directories(flagged: &[bool]) -> Vec<usize> {
+    let ifds: Vec<usize> = (0..flagged.len()).filter(|&i| !flagged[i]).collect();
     if ifds.is_empty() {
-        ifds = (0..flagged.len()).collect();
+        (0..flagged.len()).collect()
+    } else {
+        ifds
     }
-    Ok(Pages { ifds, broken })
+}
+
+/// Width and height of each page (the directories [`scan_pages`] counts, in page order), read
+/// from the directories alone; a directory that cannot be parsed is an error.
+pub(crate) fn page_sizes<R: std::io::Read + std::io::Seek>(
+    mut d: Decoder<R>,
+) -> Result<Vec<(u32, u32)>, String> {
+    let mut flagged = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let kind = d
+            .find_tag_unsigned::<u32>(Tag::NewSubfileType)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        flagged.push(kind & NOT_A_PAGE != 0);
+        sizes.push(d.dimensions().map_err(|e| describe(&e))?);
+        if !d.more_images() {
+            break;
+        }
+        d.next_image().map_err(|e| describe(&e))?;
+    }
+    Ok(page_directories(&flagged)
+        .into_iter()
+        .map(|i| sizes[i])
+        .collect())
 }
 
 /// Number of pages (see [`scan_pages`]); an unreadable directory is an error.
