@@ -13,6 +13,10 @@
 //! - [`threads`]: one thread count for rayon's pool and candle's kernels;
 //! - [`timings`]: the one timings type of an image and its written forms;
 //! - [`results`]: the folder-wide `run.json` and `summary.csv`, merged with earlier runs';
+//! - [`shard`]: sharded runs (`I/N`, Slurm arrays): which jobs a shard takes (balanced by
+//!   pixels) and the names of its own results files;
+//! - [`summarize`]: merging the shards' results files into `run.json` and `summary.csv`, with
+//!   what is missing or failed and the command that redoes it;
 //! - with feature `models`: `models` (the published model registry, the model cache, download
 //!   URLs, samcell-lite resolution, loading a model with its identity) and `download` (fetching
 //!   a model file atomically, with progress reported to the caller).
@@ -34,6 +38,8 @@ pub mod outputs;
 pub mod plan;
 pub mod record;
 pub mod results;
+pub mod shard;
+pub mod summarize;
 pub mod threads;
 pub mod timings;
 
@@ -44,6 +50,8 @@ pub use outputs::{Optional, OutputSet};
 pub use plan::Job;
 pub use record::{ImageRecord, ModelInfo, ResultSettings, RunMeta, RunSettings, Status};
 pub use results::Results;
+pub use shard::{Shard, ShardError, ShardRecord};
+pub use summarize::{summarize, SummarizeError, SummarizeReport};
 pub use timings::Timings;
 
 /// `e` and its sources, joined with `: ` (for log lines about errors that are not returned).

@@ -313,6 +313,10 @@ pub struct RunMeta {
     pub settings: RunSettings,
     /// The model.
     pub model: ModelInfo,
+    /// Which shard of a sharded batch this run was, and how the batch was asked for (only in a
+    /// shard's `run-shard-I-of-N.json`, see [`crate::shard`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardRecord>,
     /// Counts of this run's images.
     pub summary: Summary,
     /// This run's images.

@@ -7,6 +7,10 @@
 //! `run_started_unix` of the run that wrote it), so `images` and `summary` stay about this run;
 //! in `summary.csv` the kept rows come first, in their old order, then this run's rows.
 //!
+//! A sharded run ([`crate::shard`]) keeps its own pair of files the same way
+//! ([`Results::load_files`]); `samcell summarize` merges them into these two
+//! ([`crate::summarize`]).
+//!
 //! An earlier file that cannot be read or understood (not samcell's JSON, a `summary.csv` with
 //! other columns) is not merged: a warning says so and the file is replaced. A failure to write
 //! either file is an error for the caller to report (the run then exits non-zero).
@@ -26,6 +30,11 @@ const LEGACY_SUMMARY_HEADERS: [&str; 1] = ["image,width_px,height_px,cell_count,
      median_area_px2,confluency,mean_neighbors_adjacent,mean_neighbors_within_distance,\
      neighbor_distance_px"];
 
+/// The folder-wide run record.
+pub const RUN_JSON: &str = "run.json";
+/// The folder-wide summary table.
+pub const SUMMARY_CSV: &str = "summary.csv";
+
 /// The results files of an output folder and what earlier runs left in them.
 pub struct Results {
     run_json: PathBuf,
@@ -40,8 +49,20 @@ impl Results {
     /// Reads what earlier runs wrote in `dir`, keeping what is not about `names` (this run's
     /// images). Problems with the old files are logged as warnings.
     pub fn load(dir: &Path, names: &HashSet<String>) -> Self {
-        let run_json = dir.join("run.json");
-        let summary_csv = dir.join("summary.csv");
+        Self::load_files(dir, RUN_JSON, SUMMARY_CSV, names)
+    }
+
+    /// [`Results::load`] for results files of other names in `dir`: a shard's
+    /// `run-shard-I-of-N.json` and `summary-shard-I-of-N.csv` ([`crate::shard`]), merged with
+    /// what earlier runs of that shard wrote the same way.
+    pub fn load_files(
+        dir: &Path,
+        run_json: &str,
+        summary_csv: &str,
+        names: &HashSet<String>,
+    ) -> Self {
+        let run_json = dir.join(run_json);
+        let summary_csv = dir.join(summary_csv);
         let earlier_records = match old_records(&run_json) {
             Ok(r) => r
                 .into_iter()
@@ -150,7 +171,7 @@ fn old_records(path: &Path) -> Result<Vec<Value>, BatchError> {
 
 /// The rows of an existing `summary.csv` as (image name, row text with line end); none when
 /// there is no file.
-fn old_rows(path: &Path) -> Result<Vec<(String, String)>, BatchError> {
+pub(crate) fn old_rows(path: &Path) -> Result<Vec<(String, String)>, BatchError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
