@@ -17,6 +17,7 @@ mod prepare_cmd;
 mod progress;
 mod segment;
 mod serve_cmd;
+mod summarize_cmd;
 mod threads;
 mod track_cmd;
 mod train_cmd;
@@ -83,6 +84,9 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
     /// Track cells through a time series: segment (or read) each frame, link the cells.
     Track(Box<track_cmd::TrackArgs>),
+    /// Merge the records of a sharded run (segment --shard) into run.json and summary.csv,
+    /// and list what is missing or failed (exit 1 then).
+    Summarize(summarize_cmd::SummarizeArgs),
 }
 
 /// Environment variable with the pixel limit of every image reader (`samcell_io::limits`).
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => prepare_cmd::run(args, &term),
         Command::Train(args) => train_cmd::run(*args, &term),
         Command::Track(args) => track_cmd::run(*args, &term),
+        Command::Summarize(args) => summarize_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -44,6 +44,10 @@ channels gets _c<C> before it (cells_c1, stack_c1_p3). An image whose outputs al
 were made with the same model and settings is skipped (use --overwrite to redo it anyway);
 outputs made with another model or other settings are redone.
 
+Sharded runs: N processes (e.g. a Slurm job array) each run the same command with
+--shard I/N (or --shard slurm) into one --output folder; then `samcell summarize OUT` merges
+their records into run.json and summary.csv and names what is missing.
+
 Exit status: 0 all images done or skipped, 1 some image failed, 2 usage error.";
 
 /// `samcell segment`.
@@ -145,9 +149,40 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "SIZE", value_parser = pixel_size)]
     pub pixel_size: Option<Calibration>,
 
+    /// Segment only shard I of N of the inputs (I counted from 0, e.g. 2/8), or `slurm`: the
+    /// task of a Slurm job array (I = SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN,
+    /// N = SLURM_ARRAY_TASK_COUNT).
+    ///
+    /// Every shard plans the whole batch and takes its share, balanced by pixels (read from the
+    /// file headers), so N processes with the same inputs and --output cover every image once
+    /// without talking to each other. A shard writes run-shard-I-of-N.json and
+    /// summary-shard-I-of-N.csv instead of run.json and summary.csv; `samcell summarize OUT`
+    /// merges them. Images whose outputs are complete (from any shard or an earlier run) are
+    /// skipped as usual, so a shard can be re-submitted. With --dry-run: this shard's images.
+    #[arg(long, value_name = "I/N|slurm", value_parser = shard_spec)]
+    pub shard: Option<ShardSpec>,
+
     /// List the inputs and their output names, then stop (no model is loaded).
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `--shard`: a given shard, or the Slurm array task's (read when the run starts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardSpec {
+    /// `I/N`.
+    Fixed(samcell_batch::Shard),
+    /// `slurm`.
+    Slurm,
+}
+
+fn shard_spec(s: &str) -> Result<ShardSpec, String> {
+    if s.trim().eq_ignore_ascii_case("slurm") {
+        return Ok(ShardSpec::Slurm);
+    }
+    samcell_batch::Shard::parse(s)
+        .map(ShardSpec::Fixed)
+        .map_err(|e| e.to_string())
 }
 
 impl SegmentArgs {
@@ -235,6 +270,16 @@ mod tests {
         assert!(check_thresholds(0.5, 0.5).is_ok());
         let e = check_thresholds(0.3, 0.6).unwrap_err();
         assert!(e.contains("--fill 0.6") && e.contains("--peak 0.3"), "{e}");
+    }
+
+    #[test]
+    fn shard_values() {
+        let fixed = |i, n| ShardSpec::Fixed(samcell_batch::Shard::new(i, n).unwrap());
+        assert_eq!(shard_spec("1/3"), Ok(fixed(1, 3)));
+        assert_eq!(shard_spec("slurm"), Ok(ShardSpec::Slurm));
+        assert!(shard_spec("3/3").unwrap_err().contains("not below"));
+        assert!(shard_spec("0/0").unwrap_err().contains("at least 1"));
+        assert!(shard_spec("x").unwrap_err().contains("I/N"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! complete and made with the same model and settings, no `--overwrite`) or segmented, one
 //! failure not stopping the others. Outputs made with another model or other settings are redone
 //! (an info line says why). `run.json` and `summary.csv` are rewritten after every image, merged
-//! with what earlier runs into the folder wrote (`samcell_batch::results`), and a summary line
+//! with what earlier runs into the folder wrote (`samcell_batch::results`); with `--shard` the
+//! run keeps only its share of the jobs and its own `run-shard-I-of-N.json` and
+//! `summary-shard-I-of-N.csv` instead (`shard`, merged by `samcell summarize`), and a summary line
 //! ends the run. Exit 1 if any image failed (a failure to write one of its outputs included) or
 //! if `run.json` or `summary.csv` could not be written at the end.
 //!
@@ -30,6 +32,7 @@
 mod args;
 mod checks;
 mod job;
+mod shard;
 
 pub use args::{check_thresholds, pixel_size, SegmentArgs, DEFAULT_BATCH};
 
@@ -57,7 +60,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     }
     // a missing --model is reported before a missing input
     args.model.spec()?;
-    let jobs = find_jobs(&args)?;
+    let (jobs, shard) = shard::select(&args, find_jobs(&args)?)?;
 
     let loaded = args.model.load(term, args.batch_size)?;
     let (predictor, model_info) = (loaded.predictor, loaded.info);
@@ -134,12 +137,21 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         output_dir: args.output.display().to_string(),
         settings: settings.clone(),
         model: model_info.clone(),
+        shard: None,
         summary: Summary::default(),
         images: Vec::with_capacity(jobs.len()),
         earlier_images: Vec::new(),
     };
     let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    let results = Results::load(&args.output, &names);
+    // a shard keeps its own results files (merged by `samcell summarize`)
+    let results = match &shard {
+        Some(s) => {
+            let of = samcell_batch::Shard::new(s.index, s.count)?;
+            Results::load_files(&args.output, &of.run_json(), &of.summary_csv(), &names)
+        }
+        None => Results::load(&args.output, &names),
+    };
+    meta.shard = shard;
     let mut summaries: Vec<samcell_measure::ImageSummary> = Vec::with_capacity(jobs.len());
     let mut write_failed = false;
     let run_start = Instant::now();
@@ -314,11 +326,13 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
     }
 }
 
-/// `--dry-run`: prints `input -> output prefix` and the resume state, one line per image page.
+/// `--dry-run`: prints `input -> output prefix` and the resume state, one line per image page
+/// (with `--shard`, of this shard's pages).
 /// Without the model, resume is judged on the settings alone (a different model is only seen
 /// by a real run).
 fn dry_run(args: &SegmentArgs) -> Result<ExitCode> {
-    for job in find_jobs(args)? {
+    let (jobs, _) = shard::select(args, find_jobs(args)?)?;
+    for job in jobs {
         let outs = args.outputs(&job.name);
         let state = if args.overwrite || !outs.complete() {
             "segment".to_string()
