@@ -10,6 +10,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Without a display Qt aborts the process when napari's test support starts it; the offscreen
+# platform lets the session run (the napari widget tests, which need OpenGL, then skip).
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 
 def _shared_dir() -> Path:
     env = os.environ.get("SAMCELL_SHARED")
