@@ -26,7 +26,7 @@ VENV="${SAMCELL_CLUSTER_VENV:-$CARGO_TARGET_DIR/cluster-venv}"
 if { [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"; } &&
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$HERE/test/requirements.txt"; then
   export SNAKEMAKE="$VENV/bin/snakemake" PYTHON="$VENV/bin/python"
-  export PATH="$PATH:$VENV/bin"
+  export PATH="$VENV/bin:$PATH"
 else
   echo "cluster/test.sh: could not install cluster/test/requirements.txt into $VENV" >&2
 fi

@@ -113,7 +113,12 @@ def main() -> int:
             print("  " + e, file=sys.stderr)
         return 1
     shares = ", ".join(f"shard {i}: {per_shard.get(i, 0)}" for i in range(a.shards))
-    mode = "first run, all segmented" if first_run else f"re-run, {len(a.redone)} redone, rest skipped"
+    if first_run:
+        mode = "all segmented once"
+    elif a.rerun_shards is None:
+        mode = f"re-run, {len(a.redone)} redone, the others skipped"
+    else:
+        mode = f"shards {a.rerun_shards} re-run, {len(a.redone)} redone, the others skipped or left"
     print(f"check_run: {len(names)} images, each in one shard ({shares}); {mode}; run.json and summary.csv whole")
     return 0
 

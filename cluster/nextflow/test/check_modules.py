@@ -11,8 +11,10 @@ Needs `samcell` on PATH and PyYAML. For SAMCELL_SEGMENT and SAMCELL_SUMMARIZE (m
 2. the script block rendered as Nextflow renders it (the Groovy definitions before it evaluated,
    the GString interpolated, the indentation stripped) for 2 shards and run with bash in task
    folders whose inputs are staged as symbolic links: every declared output that is not optional
-   exists, versions.yml names samcell's version, and summarize over the shards' results exits 0;
-3. the stub block, rendered and run the same way, creates every declared output;
+   exists, the shards' masks are one per image, ext.args reaches samcell, versions.yml names
+   samcell's version, and summarize over the shards' results exits 0;
+3. the stub block, rendered and run the same way, creates every declared output, for the same
+   images per shard as the script block (so that the shards' files do not collide);
 4. the example workflow (main.nf) includes both modules.
 Nextflow itself is not run: the Groovy evaluated here is the small subset the modules use.
 """
@@ -353,6 +355,7 @@ def main():
         raise CheckError("nf-core parts:\n  " + "\n  ".join(problems))
     print(f"nf-core parts of {seg.name} and {summ.name} and their meta.yml: present")
 
+    masks = {}
     with tempfile.TemporaryDirectory(prefix="samcell-nf-") as tmp:
         work = Path(tmp)
         for section in ("script", "stub"):
@@ -360,14 +363,23 @@ def main():
             for i in range(SHARDS):
                 task = work / f"{section}-segment-{i}"
                 meta = {"id": f"batch_shard{i}", "shard": i, "shards": SHARDS}
-                ctx = task_ctx(seg.name, meta, {"args": ARGS} if section == "script" else {})
+                ctx = task_ctx(seg.name, meta, {"args": ARGS})
                 stage(task, "images", images)
                 found = run_task(seg, section, task, ctx)
                 check_versions(seg, task, version)
                 if section == "script" and not glob.glob(str(task / meta["id"] / "*.geojson")) \
                         and found["masks"]:
                     raise CheckError(f"ext.args {ARGS} did not reach samcell segment in {task}")
+                masks[section, i] = sorted(Path(f).name for f in found["masks"])
                 results += found["results"]
+            if section == "stub":
+                for i in range(SHARDS):
+                    if masks["stub", i] != masks["script", i]:
+                        raise CheckError(f"the stub of shard {i} made masks {masks['stub', i]}, "
+                                         f"the script {masks['script', i]}")
+            elif sorted(sum((masks["script", i] for i in range(SHARDS)), [])) != \
+                    sorted(f"{Path(f).stem}_masks.tif" for f in images):
+                raise CheckError(f"the shards' masks {masks} are not one per image")
             task = work / f"{section}-summarize"
             stage(task, "results", results)
             stage(task, "images", images)
@@ -377,7 +389,8 @@ def main():
                 print(f"script blocks: {SHARDS} segment shards (ext.args {ARGS}) and summarize "
                       f"ran with samcell {version}; every declared output exists; summarize exit 0")
             else:
-                print("stub blocks: every declared output exists")
+                print("stub blocks: every declared output exists, each shard's for the images "
+                      "its script block segmented")
     return 0
 
 

@@ -52,17 +52,25 @@ process SAMCELL_SEGMENT {
     """
 
     stub:
+    def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
-    def shard = meta.shards ? "${meta.shard}" : '0'
-    def shards = meta.shards ?: '1'
+    def shard = meta.shards ? "${meta.shard}/${meta.shards}" : '0/1'
+    def record = meta.shards ? "${meta.shard}-of-${meta.shards}" : '0-of-1'
+    // empty outputs for this shard's images, which samcell segment --dry-run lists (it reads
+    // the files' headers only), so that the shards' files do not collide in SAMCELL_SUMMARIZE
     """
-    mkdir -p ${prefix}
+    out="\$PWD/${prefix}"
+    mkdir -p "\$out"
+    inputs=()
     for image in images/*; do
-        name=\$(basename "\${image%.*}")
-        touch ${prefix}/\${name}_masks.tif ${prefix}/\${name}_overlay.png
-        touch ${prefix}/\${name}_cells.csv ${prefix}/\${name}_run.json
+        inputs+=("\$(readlink -f "\$image")")
     done
-    touch ${prefix}/run-shard-${shard}-of-${shards}.json ${prefix}/summary-shard-${shard}-of-${shards}.csv
+    (cd / && samcell segment "\${inputs[@]}" --output "\$out" --shard ${shard} ${args} --dry-run) |
+        while IFS=\$'\\t' read -r input masks action; do
+            name="\${masks%_masks.tif}"
+            touch "\${name}_masks.tif" "\${name}_overlay.png" "\${name}_cells.csv" "\${name}_run.json"
+        done
+    touch ${prefix}/run-shard-${record}.json ${prefix}/summary-shard-${record}.csv
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
