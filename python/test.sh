@@ -21,13 +21,15 @@ fi
 # napari and a Qt binding for the napari plugin's tests (napari-samcell-rs; about a minute to
 # install into a fresh environment, once); SAMCELL_PY_NAPARI=0 leaves them out (those tests then
 # skip). Pinned:
-#   napari 0.9.2      the viewer release the plugin (npe2 manifest, magicgui widget) is tested on
-#   PyQt5 5.15.11     napari's long-tested binding; its wheel bundles Qt, the X libraries are the
-#                     system's (.ci/run installs them with Xvfb)
-#   pytest-qt 4.5.0   qtbot, under napari's make_napari_viewer fixture
+#   napari 0.9.2          the viewer release the plugin (npe2 manifest, magicgui widget) is
+#                         tested on
+#   PyQt6 6.11.0 + Qt     napari's recommended binding (its PyQt5 support is deprecated); the
+#   6.11.2                wheels bundle Qt, the X libraries are the system's (.ci/run installs
+#                         them with Xvfb)
+#   pytest-qt 4.5.0       qtbot, under napari's make_napari_viewer fixture
 if [ "${SAMCELL_PY_NAPARI:-1}" != 0 ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    "napari[pyqt5]==0.9.2" "PyQt5==5.15.11" "pytest-qt==4.5.0"
+    "napari[pyqt6]==0.9.2" "PyQt6==6.11.0" "PyQt6-Qt6==6.11.2" "pytest-qt==4.5.0"
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CARGO_PROFILE_DEV_OPT_LEVEL=1
