@@ -23,7 +23,10 @@ except ImportError as e:  # pragma: no cover - the plugin is installed by python
 @pytest.fixture(autouse=True)
 def plugin():
     if L is None:
-        skip(f"the napari plugin is not installed ({IMPORT_ERROR}; pip install -e python/napari-samcell-rs)")
+        skip(
+            f"the napari plugin is not installed ({IMPORT_ERROR}; "
+            "pip install -e python/napari-samcell-rs)"
+        )
 
 
 def cells(h=96, w=112):
@@ -119,7 +122,8 @@ def test_layers_of_a_result_and_the_rethreshold():
 
 
 def test_model_choices_and_planes(tmp_path):
-    assert [L.model_spec(m) for m in ("lite", "generalist", "cyto")] == ["lite", "generalist", "cyto"]
+    names = ["lite", "generalist", "cyto"]
+    assert [L.model_spec(m) for m in names] == names
     assert L.model_spec("file", tmp_path / "m.pt") == str(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="checkpoint"):
         L.model_spec("file", None)

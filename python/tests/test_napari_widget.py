@@ -20,9 +20,15 @@ from conftest import run_samcell, skip
 def _missing():
     for module in ("napari", "pytestqt", "napari_samcell_rs"):
         if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (python/test.sh installs napari, pytest-qt and the plugin)"
+            return (
+                f"{module} is not installed "
+                "(python/test.sh installs napari, pytest-qt and the plugin)"
+            )
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "no display for napari's OpenGL canvas (run under xvfb-run; python/test.sh does so when it is installed)"
+        return (
+            "no display for napari's OpenGL canvas "
+            "(run under xvfb-run; python/test.sh does so when it is installed)"
+        )
     return None
 
 

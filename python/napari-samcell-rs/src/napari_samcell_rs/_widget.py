@@ -3,7 +3,15 @@ thread for the segmentation, and the sliders' rerun of the post-processing alone
 
 from typing import Any, Optional
 
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSlider, Label, PushButton, create_widget
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSlider,
+    Label,
+    PushButton,
+    create_widget,
+)
 
 import samcell_rs
 
@@ -25,7 +33,9 @@ class SegmentWidget(Container):
         self._fill = FloatSlider(label="fill", value=round(samcell_rs.DEFAULT_FILL, 2), **slider)
         self._run = PushButton(text="Segment")
         self._status = Label(value="")
-        self.extend([self._image, self._model, self._path, self._peak, self._fill, self._run, self._status])
+        self.extend(
+            [self._image, self._model, self._path, self._peak, self._fill, self._run, self._status]
+        )
         self._model.changed.connect(lambda choice: setattr(self._path, "visible", choice == "file"))
         self._run.clicked.connect(self.run)
         self._peak.changed.connect(self._rethreshold)
@@ -97,4 +107,6 @@ class SegmentWidget(Container):
         layer = self._viewer.layers[labels_name]
         layer.data = result.labels
         layer.metadata.update(peak=result.peak, fill=result.fill, n_cells=result.n_cells)
-        self._status.value = f"{result.n_cells} cells (peak {result.peak:.2f}, fill {result.fill:.2f})"
+        self._status.value = (
+            f"{result.n_cells} cells (peak {result.peak:.2f}, fill {result.fill:.2f})"
+        )
