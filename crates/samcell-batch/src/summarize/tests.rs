@@ -1,4 +1,5 @@
 use super::*;
+use crate::shard::Shard;
 use serde_json::json;
 
 /// The summary table's header line.
