@@ -362,6 +362,23 @@ fn shard_values_slurm_variables_and_dry_runs() {
     }
     assert!(!out.exists(), "nothing written");
 
+    // more shards than images: a shard without images still leaves its (empty) records
+    let one = tmp.path().join("one");
+    write_test_png(&one.join("a.png"), 32, 1);
+    let (code, _, err) = run(&mut segment(&one, &out, &["--shard", "1/2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("shard 1 of 2: 0 images (0.0 megapixels) of 1"),
+        "{err}"
+    );
+    assert_eq!(shard_record(&out, 1, 2)["images"], serde_json::json!([]));
+    let rows = std::fs::read_to_string(out.join("summary-shard-1-of-2.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 1, "{rows}");
+    let (code, stdout, _) = summarize(&out);
+    assert_eq!(code, 1, "shard 0 has not run: {stdout}");
+    assert!(stdout.contains("shards\t0/2\n"), "{stdout}");
+    std::fs::remove_dir_all(&out).unwrap();
+
     // summarize: a folder without shard records is a usage error
     std::fs::create_dir(&out).unwrap();
     let (code, _, err) = summarize(&out);

@@ -9,7 +9,8 @@
 //! (an info line says why). `run.json` and `summary.csv` are rewritten after every image, merged
 //! with what earlier runs into the folder wrote (`samcell_batch::results`); with `--shard` the
 //! run keeps only its share of the jobs and its own `run-shard-I-of-N.json` and
-//! `summary-shard-I-of-N.csv` instead (`shard`, merged by `samcell summarize`), and a summary line
+//! `summary-shard-I-of-N.csv` instead (`shard`, merged by `samcell summarize`; written also when
+//! the shard has no images), and a summary line
 //! ends the run. Exit 1 if any image failed (a failure to write one of its outputs included) or
 //! if `run.json` or `summary.csv` could not be written at the end.
 //!
@@ -218,7 +219,9 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         }
     }
     bars.finish();
-    if write_failed {
+    // n == 0: a shard without images of the batch still leaves its (empty) records, which
+    // `samcell summarize` and workflow engines look for
+    if write_failed || n == 0 {
         // the last write failed: one more try, whose failure ends the run with an error
         results.write(&mut meta, &summaries).map_err(|e| {
             anyhow!(
