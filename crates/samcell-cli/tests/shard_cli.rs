@@ -2,8 +2,10 @@
 //! processes into one folder, `samcell summarize` merging them, an interrupted shard found and
 //! completed, `--shard slurm` and bad `--shard` values.
 //!
-//! Self-contained: the model is the built-in samcell-lite (no `--model`), the images are
-//! synthetic PNGs and a TIFF of different sizes written by the tests.
+//! The model is the built-in samcell-lite (no `--model`); the images are synthetic PNGs and a
+//! TIFF of different sizes written by the tests, except in the last test, which takes two frames
+//! of the shared bacteria time-lapse (`SAMCELL_DATA/bacteria-timelapse`; skipped with a line
+//! saying so when it is absent, a failure under `SAMCELL_REQUIRE_DATA=1`).
 
 mod common;
 
@@ -384,4 +386,50 @@ fn shard_values_slurm_variables_and_dry_runs() {
     let (code, _, err) = summarize(&out);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no shard records"), "{err}");
+}
+
+/// Two frames of the shared bacteria time-lapse (ZSTD TIFFs, 1009x1305) in two concurrent
+/// shards: one frame each, the unsharded masks and rows.
+#[test]
+fn real_frames_in_two_shards_equal_an_unsharded_run() {
+    let Some(set) = samcell_testdata::require_data("bacteria-timelapse") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("frames");
+    std::fs::create_dir(&input).unwrap();
+    for f in ["t000.tif", "t001.tif"] {
+        std::fs::copy(set.join("01").join(f), input.join(f)).unwrap();
+    }
+    let (whole, sharded) = (tmp.path().join("whole"), tmp.path().join("sharded"));
+    let (code, _, err) = run(&mut segment(&input, &whole, &[]));
+    assert_eq!(code, 0, "{err}");
+    let logs = run_shards(&input, &sharded, 2);
+    assert!(
+        logs[0].contains("shard 0 of 2: 1 images (1.3 megapixels) of 2"),
+        "{}",
+        logs[0]
+    );
+    for (i, name) in ["t000", "t001"].iter().enumerate() {
+        assert_eq!(
+            names(&shard_record(&sharded, i, 2), "ok"),
+            [name.to_string()]
+        );
+        let file = format!("{name}_masks.tif");
+        assert_eq!(
+            std::fs::read(whole.join(&file)).unwrap(),
+            std::fs::read(sharded.join(&file)).unwrap(),
+            "{file}"
+        );
+    }
+    let (code, out, err) = summarize(&sharded);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(sharded.join("summary.csv")).unwrap(),
+        std::fs::read_to_string(whole.join("summary.csv")).unwrap()
+    );
+    assert_eq!(
+        records(&json(&sharded.join("run.json"))),
+        records(&json(&whole.join("run.json")))
+    );
 }
