@@ -14,6 +14,8 @@
 //!   measurements), `lineage.csv` (one row per track) and `growth.csv` (one row per frame).
 //! - [`growth`]: the doubling time fitted on the exponential phase, and `growth.png`.
 //! - [`output`]: a whole result folder, frame by frame.
+//! - [`series`]: a series of label files linked and written as `samcell track --labels` and
+//!   the web GUI do it, and the natural order of frame names.
 //! - [`interval`]: the time between frames (`30min`, `90s`, `1.5h`).
 //!
 //! The linker only sees label images: it does not depend on how they were made, nor on their
@@ -30,6 +32,7 @@ pub mod growth;
 pub mod interval;
 pub mod link;
 pub mod output;
+pub mod series;
 pub mod tables;
 pub mod tracking;
 
@@ -59,6 +62,14 @@ pub enum TrackError {
         frame: usize,
         /// The label.
         label: u32,
+    },
+    /// An error about one frame's file, naming it.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        source: Box<TrackError>,
     },
     /// Anything else that is not as expected (the message says what).
     #[error("{0}")]

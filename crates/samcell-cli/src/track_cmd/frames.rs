@@ -6,7 +6,7 @@
 
 use anyhow::{anyhow, Result};
 use samcell_batch::discover::has_image_extension;
-use std::cmp::Ordering;
+use samcell_track::series::natural_cmp;
 use std::path::{Path, PathBuf};
 
 /// One frame: a file, and its page for a multi-page TIFF.
@@ -24,41 +24,6 @@ impl std::fmt::Display for Frame {
             write!(f, "{} page {}", self.path.display(), self.page)
         } else {
             write!(f, "{}", self.path.display())
-        }
-    }
-}
-
-/// Natural order of names: runs of digits compare as numbers, the rest as text.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
-    loop {
-        match (x.peek().copied(), y.peek().copied()) {
-            (None, None) => return a.cmp(b),
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
-                let take = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                    let mut s = String::new();
-                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
-                        s.push(c);
-                        it.next();
-                    }
-                    s
-                };
-                let (m, n) = (take(&mut x), take(&mut y));
-                let (mt, nt) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
-                let o = mt.len().cmp(&nt.len()).then_with(|| mt.cmp(nt));
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            (Some(c), Some(d)) => {
-                if c != d {
-                    return c.cmp(&d);
-                }
-                x.next();
-                y.next();
-            }
         }
     }
 }
@@ -187,13 +152,5 @@ mod tests {
             format!("{e:#}").contains("3 channel(s) x 1 Z slice(s) with one time point"),
             "{e:#}"
         );
-    }
-
-    #[test]
-    fn numbers_in_names_sort_by_value() {
-        let mut v = vec!["t10.tif", "t2.tif", "t1.tif", "t002b.tif", "a.tif"];
-        v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["a.tif", "t1.tif", "t2.tif", "t002b.tif", "t10.tif"]);
-        assert_eq!(natural_cmp("t000.tif", "t001.tif"), Ordering::Less);
     }
 }

@@ -23,10 +23,11 @@ use crate::{threads, UsageError};
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use frames::Frame;
-use samcell_imaging::{GrayU8, Labels};
+use samcell_imaging::GrayU8;
 use samcell_io::ReadOptions;
 use samcell_pipeline::{SegmentConfig, Segmenter, DEFAULT_FILL, DEFAULT_PEAK};
-use samcell_track::{FrameInterval, Timeline, TrackConfig, TrackError, Tracker};
+use samcell_track::series::FrameFiles;
+use samcell_track::{FrameInterval, Timeline, TrackConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -159,29 +160,6 @@ pub fn run(args: TrackArgs, term: &Terminal) -> Result<ExitCode> {
         max_gap: args.max_gap,
         ..TrackConfig::default()
     };
-    let start = Instant::now();
-    let mut tracker = Tracker::new(config);
-    let mut read_time = 0.0;
-    for (t, path) in files.iter().enumerate() {
-        let r = Instant::now();
-        let labels = read_labels(path)?;
-        read_time += r.elapsed().as_secs_f64();
-        tracker.push(&labels).map_err(|e| match e {
-            TrackError::FrameSize { .. } => anyhow!("{}: {e}", path.display()),
-            other => anyhow!(other),
-        })?;
-        if t == 0 && labels.width() == 0 {
-            return Err(anyhow!("{}: an empty image", path.display()));
-        }
-    }
-    let tracking = tracker.finish();
-    let link_time = start.elapsed().as_secs_f64() - read_time;
-    tracing::info!(
-        "{} frames linked in {link_time:.2} s (reading {read_time:.2} s): {} tracks, {} divisions",
-        tracking.frames(),
-        tracking.tracks.len(),
-        tracking.divisions.len()
-    );
     let interval = match args.frame_interval {
         Some(i) => Some(i),
         None => metadata_interval(grey.as_deref())?,
@@ -190,33 +168,35 @@ pub fn run(args: TrackArgs, term: &Terminal) -> Result<ExitCode> {
     if interval.is_none() {
         tracing::info!("no --frame-interval and none in the file's metadata: time is in frames");
     }
-    let summary = samcell_track::output::write_results(
+    let frames: Vec<FrameFiles> = files
+        .iter()
+        .enumerate()
+        .map(|(t, labels)| FrameFiles {
+            labels: labels.clone(),
+            grey: grey.as_ref().map(|g| (g[t].path.clone(), g[t].page)),
+        })
+        .collect();
+    let start = Instant::now();
+    let (tracking, summary) = samcell_track::series::track_files(
         &args.output,
-        &tracking,
+        &frames,
+        &config,
         &timeline,
         args.outlines,
-        |t| {
-            let labels =
-                read_labels(&files[t]).map_err(|e| TrackError::Invalid(format!("{e:#}")))?;
-            let image = match &grey {
-                Some(g) => {
-                    Some(read_grey(&g[t]).map_err(|e| TrackError::Invalid(format!("{e:#}")))?)
-                }
-                None => None,
-            };
-            Ok((labels, image))
-        },
     )?;
+    tracing::info!(
+        "{} frames linked and written in {:.2} s: {} tracks, {} divisions",
+        tracking.frames(),
+        start.elapsed().as_secs_f64(),
+        tracking.tracks.len(),
+        tracking.divisions.len()
+    );
     tracing::info!(
         "{}",
         samcell_track::growth::describe(summary.fit.as_ref(), &timeline)
     );
     tracing::info!("outputs in {}", args.output.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_labels(path: &Path) -> Result<Labels> {
-    Ok(samcell_io::labels::read_labels(path)?)
 }
 
 fn read_grey(frame: &Frame) -> Result<GrayU8> {
