@@ -28,6 +28,9 @@ kept). Images without a record or without all their outputs are listed as missin
 as failed, with the shards to re-submit and a command that redoes only them. Running it again
 writes the same files.
 
+Stdout, one tab-separated line each: `missing INPUT NAME REASON` and `failed INPUT NAME ERROR`
+per image not done, then `shards I/N...` (the shards that hold them) and `rerun COMMAND`.
+
 Exit status: 0 every image is done; 1 images are missing or failed (run.json and summary.csv
 are still written for what is there), or the records cannot be merged (e.g. of different shard
 counts); 2 usage error (no shard records in OUT).";
