@@ -72,9 +72,10 @@ def widget(make_napari_viewer):
 def segment_and_wait(w, qtbot):
     worker = w.run()
     assert worker is not None, w.status
-    with qtbot.waitSignal(worker.finished, timeout=180_000):
-        pass
-    qtbot.waitUntil(lambda: w._run.enabled, timeout=10_000)
+    # the button is disabled while the worker runs and enabled again by its finished signal
+    # (connected before the start, so that a quick worker cannot finish unseen)
+    assert not w._run.enabled
+    qtbot.waitUntil(lambda: w._run.enabled, timeout=180_000)
 
 
 def test_widget_segments_then_rethresholds_in_place(widget, qtbot):
