@@ -27,6 +27,7 @@ const S = {
   layerKey: "",
   thr: { busy: false, pending: null },
   pollTimer: null,
+  series: null,        // the batch's time series (GET /api/batches/{batch}/series), or null
 };
 
 function batchFromHash() {
@@ -191,7 +192,8 @@ function setupDrop() {
 
 // ---------- polling ----------
 function busy() {
-  return S.uploadQueue.length > 0 || S.uploading || S.jobs.some((j) => j.state === "queued" || j.state === "processing");
+  return S.uploadQueue.length > 0 || S.uploading || S.jobs.some((j) => j.state === "queued" || j.state === "processing")
+    || !!(S.series && (S.series.state === "waiting" || S.series.state === "linking"));
 }
 function schedulePoll(ms) {
   clearTimeout(S.pollTimer);
@@ -202,6 +204,7 @@ async function poll() {
     const r = await api("/api/jobs?batch=" + encodeURIComponent(S.batch));
     S.jobs = r.jobs;
     S.summary = r.summary;
+    S.series = r.series;
     if (!S.selected || !S.jobs.find((j) => j.id === S.selected)) {
       const first = S.jobs.find((j) => j.state === "done");
       if (first) select(first.id, false);
@@ -375,6 +378,7 @@ function render() {
   renderList();
   renderTable();
   renderSelected();
+  if (typeof renderSeries === "function") renderSeries(); // series.js
 }
 
 const THR_HINT = "Masks update at once; the model does not run again.";
@@ -442,7 +446,7 @@ async function runThreshold() {
 }
 
 async function refreshSummary() {
-  try { const r = await api("/api/jobs?batch=" + encodeURIComponent(S.batch)); S.summary = r.summary; S.jobs = r.jobs; } catch (_) { /* next poll */ }
+  try { const r = await api("/api/jobs?batch=" + encodeURIComponent(S.batch)); S.summary = r.summary; S.jobs = r.jobs; S.series = r.series; } catch (_) { /* next poll */ }
 }
 
 async function applyAll() {
@@ -590,7 +594,7 @@ function setupViewer() {
 // ---------- start ----------
 function start() {
   S.batch = batchFromHash();
-  window.addEventListener("hashchange", () => { S.batch = batchFromHash(); S.jobs = []; S.selected = null; schedulePoll(0); });
+  window.addEventListener("hashchange", () => { S.batch = batchFromHash(); S.jobs = []; S.series = null; S.selected = null; schedulePoll(0); });
   setupDrop();
   setupViewer();
   $("peak").addEventListener("input", onSlider);

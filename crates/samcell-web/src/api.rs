@@ -15,6 +15,7 @@ use crate::assets;
 use crate::downloads::{batch_summary, batch_zip, finished_in, job_file, JOB_FILES};
 use crate::guard::{self, require_json, Guard};
 use crate::job::{valid_batch, valid_id, Job, JobState};
+use crate::series::routes as series;
 use crate::state::AppState;
 use crate::upload::{self, UploadParams};
 
@@ -60,6 +61,15 @@ pub fn router(state: AppState, port: u16) -> Router {
         .route("/api/batches/{batch}/summary.csv", get(batch_summary))
         .route("/api/batches/{batch}/results.zip", get(batch_zip))
         .route("/api/batches/{batch}/threshold", post(batch_threshold))
+        .route(
+            "/api/batches/{batch}/series",
+            get(series::get).put(series::put).delete(series::delete),
+        )
+        .route("/api/batches/{batch}/series/results.zip", get(series::zip))
+        .route(
+            "/api/batches/{batch}/series/files/{*file}",
+            get(series::file),
+        )
         .fallback(|| async {
             ApiError(
                 404,
@@ -248,8 +258,14 @@ async fn list(
         "processing": all.iter().filter(|j| j.state == JobState::Processing).count(),
     });
     let views: Vec<JobView> = mine.into_iter().map(|j| view(j, &all)).collect();
+    // a batch marked as a time series: its state and result, as GET .../series gives them
+    let series = q
+        .batch
+        .as_deref()
+        .and_then(|b| s.0.series.get(b))
+        .map(|r| series::view(&s, &r));
     Ok(Json(
-        json!({ "jobs": views, "summary": summary, "server": server }),
+        json!({ "jobs": views, "summary": summary, "server": server, "series": series }),
     ))
 }
 

@@ -2,7 +2,7 @@
 //! build step. Plain HTML, CSS and JavaScript in `crates/samcell-web/assets/`.
 
 /// (path under `/assets/`, content type, content)
-pub const ASSETS: [(&str, &str, &str); 3] = [
+pub const ASSETS: [(&str, &str, &str); 4] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -12,6 +12,11 @@ pub const ASSETS: [(&str, &str, &str); 3] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/app.js"),
+    ),
+    (
+        "series.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/series.js"),
     ),
     (
         "favicon.svg",

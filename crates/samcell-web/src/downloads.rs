@@ -82,7 +82,7 @@ pub(crate) const JOB_FILES: [JobFile; 13] = [
 ];
 
 /// `filename*` (RFC 5987) with an ASCII fallback.
-fn disposition(kind: &str, name: &str) -> HeaderValue {
+pub(crate) fn disposition(kind: &str, name: &str) -> HeaderValue {
     let ascii: String = name
         .chars()
         .map(|c| {
@@ -107,7 +107,7 @@ fn disposition(kind: &str, name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-fn bytes_response(ctype: &str, disp: Option<HeaderValue>, bytes: Vec<u8>) -> Response {
+pub(crate) fn bytes_response(ctype: &str, disp: Option<HeaderValue>, bytes: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
     h.insert(

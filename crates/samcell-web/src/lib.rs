@@ -11,6 +11,9 @@
 //!   behind [`guard`]'s rules: requests must name this server in `Host`, state-changing ones
 //!   from a browser must come from its own page (`Origin`), and a server reachable from other
 //!   computers needs its access token.
+//! - [`series`]: time series: a batch marked as the frames of one time-lapse is linked into
+//!   cell tracks by samcell-track when its frames are done (and again after a change), with
+//!   the result folder of `samcell track --labels`, persisted under the work directory.
 //! - [`serve`]: binds and runs until Ctrl+C.
 //!
 //! ```no_run
@@ -36,6 +39,7 @@ pub mod guard;
 pub mod job;
 pub mod outlines;
 pub mod outputs;
+pub mod series;
 mod state;
 mod upload;
 mod zipping;

@@ -10,7 +10,9 @@
 //!
 //! One worker thread takes job ids from a channel in upload order and runs the shared
 //! [`Segmenter`] (a blocking, CPU-bound call) on each; HTTP handlers never run the model. The
-//! worker holds only a weak reference, so it ends when the last `AppState` is dropped.
+//! worker holds only a weak reference, so it ends when the last `AppState` is dropped. A job of a
+//! time series that finishes, is re-thresholded or removed is sent to the series linker
+//! (`crate::series`), which runs on a thread of its own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -49,6 +51,8 @@ pub(crate) struct Shared {
     queue: Mutex<mpsc::Sender<String>>,
     /// Serialises re-thresholding per job.
     job_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The time series and the linker's queue (`crate::series`).
+    pub series: crate::series::Linker,
     /// What re-thresholding reads, for the jobs re-thresholded last (a slider drag hits the same
     /// job many times): (job id, its inputs).
     cache: Mutex<Vec<(String, Arc<Inputs>)>>,
@@ -126,6 +130,8 @@ impl AppState {
             }
             table.insert(j.id.clone(), j);
         }
+        let (series, series_rx) =
+            crate::series::Linker::open(crate::series::series_root(&cfg.work_dir))?;
         let shared = Arc::new(Shared {
             cfg,
             segmenter,
@@ -136,6 +142,7 @@ impl AppState {
             next_seq: AtomicU64::new(next_seq),
             queue: Mutex::new(tx.clone()),
             job_locks: Mutex::new(HashMap::new()),
+            series,
             cache: Mutex::new(Vec::new()),
         });
         if !requeue.is_empty() {
@@ -147,6 +154,7 @@ impl AppState {
         for id in requeue {
             let _ = tx.send(id);
         }
+        crate::series::start_linker(&shared, series_rx)?;
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("samcell-worker".into())
@@ -287,11 +295,15 @@ impl Shared {
             }
             Some(_) => {}
         }
-        jobs.remove(id);
+        let batch = jobs.remove(id).map(|j| j.batch);
         drop(jobs);
         lock(&self.cache).retain(|(k, _)| k != id);
-        std::fs::remove_dir_all(self.dir(id))
-            .map_err(|e| (500, format!("cannot delete the files of {id}: {e}")))
+        let removed = std::fs::remove_dir_all(self.dir(id))
+            .map_err(|e| (500, format!("cannot delete the files of {id}: {e}")));
+        if let Some(b) = batch {
+            self.series.touched(&b);
+        }
+        removed
     }
 
     /// What the threshold-dependent outputs of an image with the calibration `file` (its own)
@@ -352,6 +364,7 @@ impl Shared {
                 }
             }
         });
+        self.series.touched(&j.batch);
     }
 
     fn run(self: &Arc<Self>, j: &Job) -> Result<(), String> {

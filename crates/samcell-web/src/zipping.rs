@@ -32,7 +32,7 @@ fn zerr(e: impl std::fmt::Display) -> WebError {
 }
 
 fn options(name: &str) -> SimpleFileOptions {
-    let method = if [".csv", ".json", ".geojson"]
+    let method = if [".csv", ".json", ".geojson", ".txt"]
         .iter()
         .any(|e| name.ends_with(e))
     {
@@ -114,6 +114,47 @@ pub fn results_zip(
     )?;
     let settings = serde_json::to_vec_pretty(settings).map_err(zerr)?;
     add(&mut zip, "settings.json", &settings)?;
+    Ok(zip.finish().map_err(zerr)?.into_inner())
+}
+
+/// A ZIP of the files of folder `dir` and of its subfolders (one level deep, as a tracking
+/// result's `overlays/`), named by their paths under `dir` with `/`, in natural order of names;
+/// files first, then each subfolder.
+pub fn folder_zip(dir: &Path) -> Result<Vec<u8>, WebError> {
+    let list = |d: &Path| -> Result<(Vec<String>, Vec<String>), WebError> {
+        let (mut files, mut dirs) = (Vec::new(), Vec::new());
+        let entries =
+            std::fs::read_dir(d).map_err(|e| WebError::Io(format!("{}: {e}", d.display())))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(name),
+                Ok(t) if t.is_file() => files.push(name),
+                _ => {}
+            }
+        }
+        let order = |a: &String, b: &String| samcell_track::series::natural_cmp(a, b);
+        files.sort_by(order);
+        dirs.sort_by(order);
+        Ok((files, dirs))
+    };
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| WebError::Io(format!("{}: {e}", p.display())));
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let (files, dirs) = list(dir)?;
+    for f in files {
+        add(&mut zip, &f, &read(&dir.join(&f))?)?;
+    }
+    for d in dirs {
+        let (files, _) = list(&dir.join(&d))?;
+        for f in files {
+            add(
+                &mut zip,
+                &format!("{d}/{f}"),
+                &read(&dir.join(&d).join(&f))?,
+            )?;
+        }
+    }
     Ok(zip.finish().map_err(zerr)?.into_inner())
 }
 

@@ -125,5 +125,6 @@ impl Shared {
             }
         })
         .ok_or((404, format!("job {id} was removed")))
+        .inspect(|j| self.series.touched(&j.batch))
     }
 }
