@@ -168,6 +168,30 @@ fn pyramids_read_level_0() {
 }
 
 #[test]
+fn page_pixels_are_those_of_the_pages_read() {
+    // headers only, the same pages as page_count (pyramid levels and reduced pages left out)
+    for f in [
+        "pyramid_chain_u8.tif",
+        "pyramid_subifds_u16.tif",
+        "pyramid_ome_c2.ome.tif",
+        "imagej_frames.tif",
+        "grey_u16_bigtiff_tiled_lzw.tif",
+    ] {
+        let path = fixture(f);
+        let pixels = samcell_io::page_pixels(&path).unwrap();
+        assert_eq!(pixels.len(), samcell_io::page_count(&path).unwrap(), "{f}");
+        for (page, &n) in pixels.iter().enumerate() {
+            let opts = ReadOptions {
+                page,
+                ..ReadOptions::default()
+            };
+            let (_, info) = read_gray_with_info(&path, &opts).unwrap();
+            assert_eq!(n, (info.width * info.height) as u64, "{f} page {page}");
+        }
+    }
+}
+
+#[test]
 fn channel_picks_a_sample_of_the_pixels() {
     // RGB u8 (each channel as stored), RGB u16 planar (scaled), JPEG YCbCr (after RGB conversion)
     assert_eq!(
