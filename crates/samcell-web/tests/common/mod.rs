@@ -8,6 +8,7 @@
 
 pub mod cdp;
 pub mod synthetic;
+pub mod timelapse;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
