@@ -5,7 +5,8 @@
 //!
 //! The frames are small synthetic images of bright disks (two moving cells and one that divides)
 //! segmented by the synthetic brightness model (`common::synthetic`): the server's labels are
-//! one cell per disk, so the expected tracks are known. Exactness: the series ZIP must hold the
+//! one cell per disk, so the expected tracks are known. One more test runs the built-in
+//! samcell-lite model on the scene drawn as that model sees cells. Exactness: the series ZIP must hold the
 //! files, byte for byte, that `samcell_track::series::track_files` (what `samcell track --labels`
 //! runs) writes for the server's own `masks.tif` and `gray.png` of the frames in frame order,
 //! with no file more or less.
@@ -18,19 +19,29 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::synthetic::{server, server_in, WAIT};
-use common::timelapse::{disks_png, frame, name, UPLOAD};
+use common::timelapse::{disks_png, frame, lite_frame, name, UPLOAD};
 use common::*;
 use serde_json::{json, Value};
 
-/// Uploads the five frames into `batch`, in [`UPLOAD`] order, one request each; their job ids
+/// Uploads the five frames of [`frame`] into `batch`, in [`UPLOAD`] order, one request each; their job ids
 /// in time order.
 async fn upload_frames(c: &reqwest::Client, srv: &TestServer, batch: &str) -> Vec<String> {
+    upload_drawn(c, srv, batch, frame).await
+}
+
+/// [`upload_frames`] with frames drawn by `draw`.
+async fn upload_drawn(
+    c: &reqwest::Client,
+    srv: &TestServer,
+    batch: &str,
+    draw: fn(usize) -> Vec<u8>,
+) -> Vec<String> {
     let mut ids = vec![String::new(); 5];
     for t in UPLOAD {
         let (st, body) = upload(
             c,
             &srv.url(&format!("/api/jobs?batch={batch}")),
-            &[(name(t), frame(t))],
+            &[(name(t), draw(t))],
         )
         .await;
         assert_eq!(st, 202, "{body}");
@@ -431,5 +442,39 @@ async fn failed_frames_and_frames_that_cannot_be_linked_are_reported() {
     assert_eq!(st, 404);
     let (st, _, _) = get_bytes(&c, &srv.url("/api/batches/a%2Fb/series")).await;
     assert_eq!(st, 400);
+    srv.stop().await;
+}
+
+/// The built-in samcell-lite model (a real model, as `samcell serve` runs it without
+/// `--model`) on the same scene drawn as it sees cells: every frame has cells, and the series is
+/// linked and exported as the library does it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_series_segmented_by_the_builtin_model_is_exported_as_the_library_writes_it() {
+    use samcell_lite::{LiteModel, LitePredictor};
+    let model = LiteModel::builtin().expect("this build has the built-in samcell-lite model");
+    let seg = std::sync::Arc::new(samcell_pipeline::Segmenter::new(
+        std::sync::Arc::new(LitePredictor::new(model, 4)),
+        samcell_pipeline::SegmentConfig::default(),
+    ));
+    let srv = TestServer::start_with(seg, tempfile::tempdir().expect("tempdir"), |cfg| {
+        let defaults = samcell_web::ServeConfig::default();
+        (cfg.peak, cfg.fill) = (defaults.peak, defaults.fill);
+    })
+    .await;
+    let c = reqwest::Client::new();
+    let (st, _) = put_series(&c, &srv, "lite", json!({"order": "name"})).await;
+    assert_eq!(st, 200);
+    let ids = upload_drawn(&c, &srv, "lite", lite_frame).await;
+    let s = wait_series(&c, &srv, "lite", "done", None).await;
+    for g in s["result"]["growth"].as_array().expect("growth") {
+        assert!(
+            g["count"].as_u64() > Some(0),
+            "the model finds the cells: {g}"
+        );
+    }
+    assert!(s["result"]["tracks"].as_u64() >= Some(3), "{s}");
+    let zip = series_zip(&c, &srv, "lite").await;
+    let want = library_result(&c, &srv, &ids, None).await;
+    assert!(zip == want, "the export is the library's result");
     srv.stop().await;
 }
