@@ -11,7 +11,8 @@
 //! - `empty`: no frame yet;
 //! - `failed`: a frame failed (listed in `failed_frames` with its reason), or linking the
 //!   frames failed (`error`, e.g. a frame of another size): the series is not linked around a
-//!   failed frame; removing it or uploading it again links the rest;
+//!   failed frame; removing it or uploading it again links the rest (a `PUT` of the settings
+//!   tries a failed linking again);
 //! - `waiting`: frames are queued or being segmented;
 //! - `linking`: every frame is done and the result does not match them yet (new frames, a
 //!   re-threshold, a removed frame, other settings): the linker is at work;

@@ -88,7 +88,7 @@ impl Linker {
     }
 
     /// Marks `batch` as a series, or changes its settings (its result stays until the next
-    /// linking replaces it).
+    /// linking replaces it); a linking that failed is tried again.
     pub fn put(
         &self,
         batch: &str,
@@ -100,11 +100,9 @@ impl Linker {
             .get(batch)
             .cloned()
             .unwrap_or_else(|| Series::new(batch.to_string(), order, frame_interval.clone()));
-        if s.order != order {
-            // another frame order: the old result's frames are not this order's frames
-            s.linked = None;
-            s.failure = None;
-        }
+        // a failed linking is tried again (the result stays: it is still current when the frames
+        // come out in the same order)
+        s.failure = None;
         s.order = order;
         s.frame_interval = frame_interval;
         super::save(&self.dir(batch), &s)?;

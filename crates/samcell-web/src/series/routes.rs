@@ -1,7 +1,8 @@
 //! The series endpoints (README, "The web GUI"):
 //! - `PUT /api/batches/{batch}/series` with JSON `{"order": "upload"|"name", "frame_interval":
 //!   "30min"|null}` (both optional: upload order, time in frames) marks the batch as a time
-//!   series or changes its settings; the answer is the series' view.
+//!   series or changes its settings (and tries a failed linking again); the answer is the
+//!   series' view.
 //! - `GET /api/batches/{batch}/series`: the view ([`view`]): settings, state, frames in order,
 //!   failed frames, and once `done` the result's figures and file URLs.
 //! - `DELETE /api/batches/{batch}/series`: no longer a series (the images stay).
