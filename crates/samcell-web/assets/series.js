@@ -56,6 +56,15 @@ function renderSeries() {
   const panel = $("series-panel");
   panel.hidden = !on;
   if (!on) return;
+  // each image's frame number in the list, in the series' frame order (counted from 1)
+  for (const f of s.frames) {
+    const main = document.querySelector(`#job-list .job[data-job="${f.id}"] .job-main`);
+    if (!main) continue;
+    const tag = document.createElement("span");
+    tag.className = "job-frame"; tag.dataset.frame = String(f.frame);
+    tag.textContent = `frame ${f.frame + 1}`;
+    main.querySelector(".job-name").after(tag);
+  }
   const st = $("series-status");
   st.dataset.state = s.state;
   st.textContent = seriesStatusText(s);

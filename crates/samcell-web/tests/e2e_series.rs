@@ -116,6 +116,13 @@ async fn browser_marks_a_time_series_and_shows_tracks_and_growth() {
         "{status}"
     );
 
+    // the list names each image's frame: natural order of names, not upload order
+    let tags = page
+        .eval("Object.fromEntries(Array.from(document.querySelectorAll('#job-list .job')).map(e => [e.querySelector('.job-name').textContent, e.querySelector('.job-frame') ? e.querySelector('.job-frame').dataset.frame : null]))")
+        .await;
+    for t in 0..5 {
+        assert_eq!(tags[name(t)], t.to_string(), "{tags}");
+    }
     // frame 0, then the next button: cell A (moving right 2 px per frame) keeps its colour
     wait_frame(&page, 0).await;
     let caption = page
