@@ -8,7 +8,8 @@
 //! as well, supplies the grey frames for overlays and intensity columns.
 //!
 //! The frames are linked by samcell-track's linker (its module docs give the rules), then the
-//! result folder is written frame by frame (`samcell_track::output`): the Cell Tracking
+//! result folder is written frame by frame, both by `samcell_track::series::track_files` (which
+//! the web GUI's time-series mode runs too, so both give the same files): the Cell Tracking
 //! Challenge result (`maskTTT.tif`, `res_track.txt`), `tracks.csv`, `lineage.csv`,
 //! `growth.csv`, `growth.png`, `summary.txt` and, with grey frames, `overlays/frameTTT.png`.
 //! Time comes from `--frame-interval`; without it, time is in frames (the tables' time column
