@@ -13,6 +13,7 @@
 
 pub mod band;
 pub mod blend;
+pub mod domain;
 pub mod enhance;
 mod error;
 pub mod predictor;
@@ -20,6 +21,7 @@ pub mod segment;
 pub mod short_f32;
 pub mod tiling;
 
+pub use domain::{domain_warnings, DomainCheck, DomainWarning};
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{

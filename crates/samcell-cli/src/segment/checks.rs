@@ -15,9 +15,27 @@
 //! - **Extra samples ignored**: pixels with more than two samples that are not colour (e.g. a
 //!   multi-channel page), of which only the first was used (`--channel N` picks another). Grey
 //!   with alpha is not reported, nor colour merged to grey (cv2's reading of colour images).
+//! - **Out of domain** (built-in model only, after segmenting): [`domain_warnings`].
 
-use samcell_imaging::GrayU8;
+use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::{ChannelUse, SourceInfo, StackSource};
+use samcell_pipeline::DomainCheck;
+
+/// The built-in model's signs of an out-of-domain image (`samcell_pipeline::domain`: an
+/// empty or unsure distance map, an unfamiliar background level) as one warning with the
+/// remedy; none when the image looks like its training data.
+pub fn domain_warnings(image: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
+    let signs = samcell_pipeline::domain_warnings(image, map, peak, fill, &DomainCheck::default());
+    if signs.is_empty() {
+        return Vec::new();
+    }
+    let what: Vec<String> = signs.iter().map(ToString::to_string).collect();
+    vec![format!(
+        "the image looks unlike the built-in model's training data (phase-contrast cells): {}; \
+         if cells are missed or wrong, try --model generalist",
+        what.join("; ")
+    )]
+}
 
 /// Share of the pixels on one grey level from which a scaled image counts as flattened.
 pub const FLAT_FRACTION: f64 = 0.99;

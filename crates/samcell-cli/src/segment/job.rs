@@ -126,6 +126,15 @@ fn segment_and_write(
         .context("segmentation failed")?;
     let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
+    if ctx.model.path == samcell_lite::BUILTIN_NAME {
+        let result = &ctx.settings.result;
+        record.warnings.extend(super::checks::domain_warnings(
+            &image,
+            &seg.distance_map,
+            result.peak,
+            result.fill,
+        ));
+    }
 
     let write_start = Instant::now();
     if let Some(path) = &outputs.distmap {
