@@ -10,8 +10,8 @@
 # /models: mount a folder there to keep them between runs (-v "$HOME/.cache/samcell:/models").
 # The built-in samcell-lite model needs no download.
 
-# Build stage: the Rust toolchain the project is built and tested with. The workspace declares
-# rust-version 1.85, but the locked dependencies (Cargo.lock) need 1.89 or later.
+# Build stage: the Rust toolchain the project is built and tested with (the workspace's
+# rust-version, the oldest that builds Cargo.lock, is 1.89).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # The whole workspace's manifests (cargo reads every member's), the crates, and the samcell-lite
