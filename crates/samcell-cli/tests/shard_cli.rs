@@ -433,3 +433,89 @@ fn real_frames_in_two_shards_equal_an_unsharded_run() {
         records(&json(&whole.join("run.json")))
     );
 }
+
+/// A shard killed (SIGKILL) while it works, as a node failure or a time limit leaves it:
+/// `summarize` lists its unfinished images (exit 1), the finished ones keep their outputs and
+/// rows, no output is left half-written under its final name, and re-submitting the same shard
+/// completes the set without redoing what was done.
+#[test]
+fn a_killed_shard_is_listed_and_completed_by_resubmission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("images");
+    for i in 0..12u32 {
+        write_test_png(&input.join(format!("k{i:02}.png")), 128, 40 + i);
+    }
+    let out = tmp.path().join("out");
+    let (code, _, err) = run(&mut segment(&input, &out, &["--shard", "0/2"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, listing, err) = dry_run(&input, &out, &["--shard", "1/2"], &[]);
+    assert_eq!(code, 0, "{err}");
+    // one line per image: input, masks, action; the shard works in this order
+    let planned: Vec<String> = listing
+        .lines()
+        .map(|l| Path::new(l.split('\t').next().unwrap()))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(planned.len() >= 4, "{planned:?}");
+
+    let mut child = segment(&input, &out, &["--shard", "1/2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn samcell");
+    let first = out.join(format!("{}_masks.tif", planned[0]));
+    let start = std::time::Instant::now();
+    while !first.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "shard 1 ended before its first image"
+        );
+        assert!(start.elapsed().as_secs() < 120, "no first image");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished: Vec<&String> = planned
+        .iter()
+        .filter(|n| out.join(format!("{n}_masks.tif")).exists())
+        .collect();
+    assert!(
+        finished.len() < planned.len(),
+        "shard 1 finished all {} images before it was killed",
+        planned.len()
+    );
+    // every mask under its final name is whole
+    for n in &finished {
+        let (w, h, _) = common::read_labels(&out.join(format!("{n}_masks.tif")));
+        assert_eq!((w, h), (128, 128));
+    }
+
+    let (code, stdout, err) = summarize(&out);
+    assert_eq!(code, 1, "{stdout}\n{err}");
+    for n in &planned {
+        let listed = stdout.contains(&format!("\t{n}\t"));
+        let done = finished.contains(&n);
+        assert_eq!(listed, !done, "{n} (finished: {done}):\n{stdout}");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("rerun\t")), "{stdout}");
+
+    let (code, _, err) = run(&mut segment(&input, &out, &["--shard", "1/2"]));
+    assert_eq!(code, 0, "{err}");
+    let skipped = names(&shard_record(&out, 1, 2), "skipped").len();
+    assert!(
+        skipped + 1 >= finished.len(),
+        "{skipped} skipped of {finished:?}"
+    );
+    let (code, stdout, err) = summarize(&out);
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    // images done before the kill are "skipped" by the re-submission, as after any re-run
+    let merged = json(&out.join("run.json"));
+    let (ok, skipped) = (names(&merged, "ok").len(), names(&merged, "skipped").len());
+    assert_eq!(
+        (ok + skipped, names(&merged, "failed").len()),
+        (12, 0),
+        "{merged:#}"
+    );
+    let rows = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 1 + 12, "{rows}");
+}
