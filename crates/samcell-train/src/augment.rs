@@ -5,6 +5,13 @@
 //! rotation by U(-180°, 180°) about the image centre, isotropic rescaling by U(0.8, 1.2),
 //! brightness x U(0.95, 1.05) and inversion (p 0.5); then one random `crop` x `crop` window.
 //! Only that window is computed (inverse mapping of its pixels), never the whole warped image.
+//! Beyond the paper, off by default ([`AugmentConfig::wide`] turns them on): gamma, contrast,
+//! Gaussian blur and additive Gaussian noise, all on the image only.
+//!
+//! **Draws.** Always the same amount of numbers in this order: flip, angle, scale, brightness,
+//! invert, crop x, crop y (the paper's, unchanged), then gamma, contrast, blur yes/no, blur
+//! sigma, noise yes/no, noise sigma, noise seed. The later draws never shift the earlier ones,
+//! so with the added augmentations off a crop is bit-identical to one made before they existed.
 //!
 //! **Geometry.** The augmented canvas is the rescaled image, `round(W s) x round(H s)`, rotated
 //! about its centre without expanding (like `torchvision`'s `rotate(expand=False)`). The crop's
@@ -23,14 +30,27 @@
 //! inference tiling uses ([`samcell_pipeline::tiling`]), so the model is trained on the same kind
 //! of border content it sees at inference, and no artificial constant corners appear.
 //!
-//! **Image values.** Bilinear interpolation in f32 on the u8 image, times the brightness factor,
-//! rounded half away from zero, clamped to 0..255, then inverted (`255 - v`) if drawn. With every
-//! augmentation off the crop is bit-identical to a plain crop of the image.
+//! **Image values**, in f32, in this order (a step whose value is its identity is skipped, so it
+//! cannot change a single bit):
+//! 1. geometry: bilinear interpolation on the u8 image;
+//! 2. brightness: `v * b`;
+//! 3. gamma: `255 (max(v, 0) / 255)^g`, `g` log-uniform in the configured range (0 and 255 stay);
+//! 4. contrast: `m + c (v - m)`, `m` the mean of the crop after step 3 (summed in f64, row-major),
+//!    so the mean is kept;
+//! 5. blur (when drawn): separable Gaussian, kernel `exp(-d² / 2σ²)` for `|d| <= ceil(3σ)`
+//!    normalised to sum 1, rows then columns, `BORDER_REFLECT` at the crop's edges;
+//! 6. noise (when drawn): `+ σ z` per pixel, row-major, `z` standard normal from the stream
+//!    `(noise seed, Noise)` ([`crate::rng::Purpose::Noise`]), the seed drawn from the sample's
+//!    own stream;
+//! 7. rounded half away from zero, clamped to 0..255;
+//! 8. inverted (`255 - v`) if drawn.
+//!
+//! With every augmentation off the crop is bit-identical to a plain crop of the image.
 
 use samcell_imaging::{GrayU8, MapF32};
 
 use crate::config::AugmentConfig;
-use crate::rng::Stream;
+use crate::rng::{Purpose, Stream};
 
 /// The drawn augmentation of one sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,6 +69,16 @@ pub struct Augmentation {
     pub crop_x: usize,
     /// Row of the crop's top-left corner in the augmented canvas, px.
     pub crop_y: usize,
+    /// Gamma exponent (1: unchanged).
+    pub gamma: f64,
+    /// Contrast factor about the crop's mean (1: unchanged).
+    pub contrast: f64,
+    /// Gaussian blur sigma, px (0: no blur).
+    pub blur_sigma: f64,
+    /// Additive Gaussian noise sigma, grey levels (0: no noise).
+    pub noise_sigma: f64,
+    /// Seed of the noise stream.
+    pub noise_seed: u64,
 }
 
 impl Augmentation {
@@ -62,11 +92,16 @@ impl Augmentation {
             invert: false,
             crop_x,
             crop_y,
+            gamma: 1.0,
+            contrast: 1.0,
+            blur_sigma: 0.0,
+            noise_sigma: 0.0,
+            noise_seed: 0,
         }
     }
 
     /// Draws the augmentation of a `width x height` image (always the same amount of numbers,
-    /// in a fixed order: flip, angle, scale, brightness, invert, crop x, crop y).
+    /// in the fixed order of the module docs).
     pub fn draw(
         cfg: &AugmentConfig,
         rng: &mut Stream,
@@ -82,6 +117,20 @@ impl Augmentation {
         let (cw, ch) = canvas(width, height, scale);
         let crop_x = rng.below(cw.saturating_sub(crop) + 1);
         let crop_y = rng.below(ch.saturating_sub(crop) + 1);
+        // Log-uniform; the number is drawn even for a fixed exponent.
+        let u = rng.unit();
+        let (glo, ghi) = cfg.gamma;
+        let gamma = if glo == ghi {
+            glo
+        } else {
+            (glo.ln() + u * (ghi.ln() - glo.ln())).exp()
+        };
+        let contrast = rng.uniform(cfg.contrast.0, cfg.contrast.1);
+        let blur = rng.bernoulli(cfg.blur_p);
+        let blur_sigma = rng.uniform(cfg.blur_sigma.0, cfg.blur_sigma.1);
+        let noise = rng.bernoulli(cfg.noise_p);
+        let noise_sigma = rng.uniform(cfg.noise_sigma.0, cfg.noise_sigma.1);
+        let noise_seed = rng.next_u64();
         Self {
             flip,
             angle_deg,
@@ -90,6 +139,11 @@ impl Augmentation {
             invert,
             crop_x,
             crop_y,
+            gamma,
+            contrast,
+            blur_sigma: if blur { blur_sigma } else { 0.0 },
+            noise_sigma: if noise { noise_sigma } else { 0.0 },
+            noise_seed,
         }
     }
 }
@@ -166,16 +220,90 @@ pub fn apply(image: &GrayU8, target: &MapF32, aug: &Augmentation, crop: usize) -
     let img_f: Vec<f32> = image.data().iter().map(|&v| v as f32).collect();
     let pos = source_positions(aug, w, h, crop);
     let bright = aug.brightness as f32;
-    let mut px = Vec::with_capacity(crop * crop);
-    let mut tg = Vec::with_capacity(crop * crop);
-    for &(x, y) in &pos {
-        let v = (bilinear(&img_f, w, h, x, y) * bright)
-            .round()
-            .clamp(0.0, 255.0) as u8;
-        px.push(if aug.invert { 255 - v } else { v });
-        tg.push(bilinear(target.data(), w, h, x, y));
-    }
+    let mut vals: Vec<f32> = pos
+        .iter()
+        .map(|&(x, y)| bilinear(&img_f, w, h, x, y) * bright)
+        .collect();
+    photometric(&mut vals, aug, crop);
+    let px = vals
+        .iter()
+        .map(|v| {
+            let v = v.round().clamp(0.0, 255.0) as u8;
+            if aug.invert {
+                255 - v
+            } else {
+                v
+            }
+        })
+        .collect();
+    let tg = pos
+        .iter()
+        .map(|&(x, y)| bilinear(target.data(), w, h, x, y))
+        .collect();
     (image_of(crop, px), image_of(crop, tg))
+}
+
+/// Steps 3-6 of the image values (gamma, contrast, blur, noise) on a `side x side` crop.
+fn photometric(vals: &mut [f32], aug: &Augmentation, side: usize) {
+    if aug.gamma != 1.0 {
+        let g = aug.gamma as f32;
+        for v in vals.iter_mut() {
+            *v = 255.0 * (v.max(0.0) / 255.0).powf(g);
+        }
+    }
+    if aug.contrast != 1.0 && !vals.is_empty() {
+        let mean = (vals.iter().map(|&v| v as f64).sum::<f64>() / vals.len() as f64) as f32;
+        let c = aug.contrast as f32;
+        for v in vals.iter_mut() {
+            *v = mean + c * (*v - mean);
+        }
+    }
+    if aug.blur_sigma > 0.0 {
+        gaussian_blur(vals, side, aug.blur_sigma);
+    }
+    if aug.noise_sigma > 0.0 {
+        let mut rng = Stream::new(aug.noise_seed, Purpose::Noise, 0, 0);
+        for v in vals.iter_mut() {
+            *v += (aug.noise_sigma * rng.normal()) as f32;
+        }
+    }
+}
+
+/// The normalised Gaussian kernel of radius `ceil(3 sigma)` (`sigma > 0`).
+fn gaussian_kernel(sigma: f64) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let k: Vec<f64> = (-r..=r)
+        .map(|d| (-((d * d) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f64 = k.iter().sum();
+    k.iter().map(|v| (v / sum) as f32).collect()
+}
+
+/// Separable Gaussian blur of a `side x side` buffer in place (rows, then columns), with
+/// `BORDER_REFLECT` borders.
+pub(crate) fn gaussian_blur(vals: &mut [f32], side: usize, sigma: f64) {
+    let k = gaussian_kernel(sigma);
+    let r = (k.len() / 2) as i64;
+    let mut tmp = vec![0f32; vals.len()];
+    for y in 0..side {
+        let row = &vals[y * side..(y + 1) * side];
+        for x in 0..side {
+            tmp[y * side + x] = k
+                .iter()
+                .enumerate()
+                .map(|(i, w)| w * row[reflect(x as i64 + i as i64 - r, side)])
+                .sum();
+        }
+    }
+    for y in 0..side {
+        for x in 0..side {
+            vals[y * side + x] = k
+                .iter()
+                .enumerate()
+                .map(|(i, w)| w * tmp[reflect(y as i64 + i as i64 - r, side) * side + x])
+                .sum();
+        }
+    }
 }
 
 fn image_of<T: Copy>(side: usize, data: Vec<T>) -> samcell_imaging::Image<T> {

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 /// Augmentation ranges. Setting a probability to 0 or a range to its identity value turns
 /// that augmentation off (the paper's protocol is the default).
+///
+/// The photometric augmentations beyond the paper (gamma, contrast, blur, noise) are off by
+/// default and `#[serde(default)]`: a `config.json` written before they existed loads as the
+/// same configuration. [`AugmentConfig::wide`] turns them on for training across microscopes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentConfig {
@@ -21,7 +25,34 @@ pub struct AugmentConfig {
     pub brightness: (f64, f64),
     /// Probability of inverting the image (255 - v), image only (paper: "randomly invert", 0.5).
     pub invert_p: f64,
+    /// Gamma exponent drawn log-uniformly from (lo, hi), image only: `255 (v / 255)^gamma`
+    /// (off: (1, 1)).
+    #[serde(default = "unit_range")]
+    pub gamma: (f64, f64),
+    /// Contrast factor drawn from U(lo, hi), image only: `mean + c (v - mean)` about the crop's
+    /// mean (off: (1, 1)).
+    #[serde(default = "unit_range")]
+    pub contrast: (f64, f64),
+    /// Probability of a Gaussian blur of the image (off: 0).
+    #[serde(default)]
+    pub blur_p: f64,
+    /// Blur sigma drawn from U(lo, hi), px of the crop.
+    #[serde(default)]
+    pub blur_sigma: (f64, f64),
+    /// Probability of additive Gaussian noise on the image (off: 0).
+    #[serde(default)]
+    pub noise_p: f64,
+    /// Noise standard deviation drawn from U(lo, hi), grey levels.
+    #[serde(default)]
+    pub noise_sigma: (f64, f64),
 }
+
+fn unit_range() -> (f64, f64) {
+    (1.0, 1.0)
+}
+
+/// Largest blur sigma accepted (px; the kernel radius is ceil(3 sigma)).
+pub const MAX_BLUR_SIGMA: f64 = 20.0;
 
 impl Default for AugmentConfig {
     fn default() -> Self {
@@ -31,6 +62,7 @@ impl Default for AugmentConfig {
             scale: (0.8, 1.2),
             brightness: (0.95, 1.05),
             invert_p: 0.5,
+            ..Self::none()
         }
     }
 }
@@ -44,6 +76,74 @@ impl AugmentConfig {
             scale: (1.0, 1.0),
             brightness: (1.0, 1.0),
             invert_p: 0.0,
+            gamma: unit_range(),
+            contrast: unit_range(),
+            blur_p: 0.0,
+            blur_sigma: (0.0, 0.0),
+            noise_p: 0.0,
+            noise_sigma: (0.0, 0.0),
+        }
+    }
+
+    /// The `wide` preset, for a model meant to work beyond one microscope: the paper's
+    /// augmentations plus gamma 0.5..2, contrast 0.5..1.5, blur (p 0.3, sigma 0.5..2 px), noise
+    /// (p 0.3, sigma 1..8 grey levels) and scale 0.5..2 (other magnifications).
+    pub fn wide() -> Self {
+        Self {
+            scale: (0.5, 2.0),
+            gamma: (0.5, 2.0),
+            contrast: (0.5, 1.5),
+            blur_p: 0.3,
+            blur_sigma: (0.5, 2.0),
+            noise_p: 0.3,
+            noise_sigma: (1.0, 8.0),
+            ..Self::default()
+        }
+    }
+
+    /// Checks ranges; the message names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |r: (f64, f64), lo: f64, hi: f64| lo <= r.0 && r.0 <= r.1 && r.1 <= hi;
+        let prob = |p: f64| (0.0..=1.0).contains(&p);
+        let checks: [(bool, &str); 10] = [
+            (
+                prob(self.flip_p) && prob(self.invert_p),
+                "augment probabilities must be in [0, 1]",
+            ),
+            (
+                self.scale.0 > 0.0 && range(self.scale, 0.0, f64::INFINITY),
+                "augment.scale must be 0 < lo <= hi",
+            ),
+            (
+                range(self.brightness, 0.0, f64::INFINITY),
+                "augment.brightness must be 0 <= lo <= hi",
+            ),
+            (
+                range((0.0, self.rotate_max_deg), 0.0, 180.0),
+                "augment.rotate_max_deg must be in [0, 180]",
+            ),
+            (
+                self.gamma.0 > 0.0 && range(self.gamma, 0.0, 100.0),
+                "augment.gamma must be 0 < lo <= hi <= 100",
+            ),
+            (
+                range(self.contrast, 0.0, 100.0),
+                "augment.contrast must be 0 <= lo <= hi <= 100",
+            ),
+            (prob(self.blur_p), "augment.blur_p must be in [0, 1]"),
+            (
+                range(self.blur_sigma, 0.0, MAX_BLUR_SIGMA),
+                "augment.blur_sigma must be 0 <= lo <= hi <= 20",
+            ),
+            (prob(self.noise_p), "augment.noise_p must be in [0, 1]"),
+            (
+                range(self.noise_sigma, 0.0, 255.0),
+                "augment.noise_sigma must be 0 <= lo <= hi <= 255",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, msg)) => Err((*msg).to_string()),
+            None => Ok(()),
         }
     }
 }
@@ -112,8 +212,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks ranges; the message names the offending field.
     pub fn validate(&self) -> Result<(), String> {
-        let a = &self.augment;
-        let checks: [(bool, &str); 12] = [
+        let checks: [(bool, &str); 8] = [
             (self.lr > 0.0 && self.lr.is_finite(), "lr must be positive"),
             (self.weight_decay >= 0.0, "weight_decay must be >= 0"),
             (
@@ -131,26 +230,10 @@ impl TrainConfig {
                 (0.0..1.0).contains(&self.val_fraction),
                 "val_fraction must be in [0, 1)",
             ),
-            (
-                (0.0..=1.0).contains(&a.flip_p) && (0.0..=1.0).contains(&a.invert_p),
-                "augment probabilities must be in [0, 1]",
-            ),
-            (
-                a.scale.0 > 0.0 && a.scale.0 <= a.scale.1,
-                "augment.scale must be 0 < lo <= hi",
-            ),
-            (
-                a.brightness.0 >= 0.0 && a.brightness.0 <= a.brightness.1,
-                "augment.brightness must be 0 <= lo <= hi",
-            ),
-            (
-                a.rotate_max_deg >= 0.0 && a.rotate_max_deg <= 180.0,
-                "augment.rotate_max_deg must be in [0, 180]",
-            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err((*msg).to_string()),
-            None => Ok(()),
+            None => self.augment.validate(),
         }
     }
 }
@@ -178,5 +261,105 @@ mod tests {
             ..c
         };
         assert!(bad.validate().unwrap_err().contains("min_epochs"));
+    }
+
+    /// A config.json written before the photometric augmentations existed (exactly the fields
+    /// of that version) loads, and equals today's default, so `--resume` accepts its run.
+    #[test]
+    fn old_config_without_the_new_augmentations_loads_as_the_default() {
+        let old = r#"{"lr":0.0001,"weight_decay":0.1,"betas":[0.9,0.999],"eps":1e-8,
+            "warmup":250,"batch_size":8,"crop":256,"patience":7,"min_delta":0.0001,
+            "min_epochs":35,"max_epochs":100,"val_fraction":0.1,"val_crops_per_image":0,
+            "seed":0,"augment":{"flip_p":0.5,"rotate_max_deg":180.0,"scale":[0.8,1.2],
+            "brightness":[0.95,1.05],"invert_p":0.5}}"#;
+        let c: TrainConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(c, TrainConfig::default());
+        let none = r#"{"flip_p":0.0,"rotate_max_deg":0.0,"scale":[1.0,1.0],
+            "brightness":[1.0,1.0],"invert_p":0.0}"#;
+        assert_eq!(
+            serde_json::from_str::<AugmentConfig>(none).unwrap(),
+            AugmentConfig::none()
+        );
+        // Unknown fields are still refused.
+        assert!(serde_json::from_str::<AugmentConfig>(r#"{"flip_p":0.5,"gama":[1,2]}"#).is_err());
+    }
+
+    #[test]
+    fn wide_preset_is_valid_and_bad_ranges_name_their_field() {
+        let w = AugmentConfig::wide();
+        w.validate().unwrap();
+        assert_eq!(
+            (w.scale, w.gamma, w.contrast),
+            ((0.5, 2.0), (0.5, 2.0), (0.5, 1.5))
+        );
+        assert_eq!((w.blur_p, w.blur_sigma), (0.3, (0.5, 2.0)));
+        assert_eq!((w.noise_p, w.noise_sigma), (0.3, (1.0, 8.0)));
+        let back: AugmentConfig =
+            serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        assert_eq!(back, w);
+        let bad = |a: AugmentConfig| {
+            TrainConfig {
+                augment: a,
+                ..TrainConfig::default()
+            }
+            .validate()
+            .unwrap_err()
+        };
+        let d = AugmentConfig::default;
+        for (a, field) in [
+            (
+                AugmentConfig {
+                    gamma: (0.0, 2.0),
+                    ..d()
+                },
+                "gamma",
+            ),
+            (
+                AugmentConfig {
+                    gamma: (2.0, 1.0),
+                    ..d()
+                },
+                "gamma",
+            ),
+            (
+                AugmentConfig {
+                    contrast: (-0.1, 1.0),
+                    ..d()
+                },
+                "contrast",
+            ),
+            (AugmentConfig { blur_p: 1.5, ..d() }, "blur_p"),
+            (
+                AugmentConfig {
+                    blur_sigma: (1.0, 30.0),
+                    ..d()
+                },
+                "blur_sigma",
+            ),
+            (
+                AugmentConfig {
+                    noise_p: f64::NAN,
+                    ..d()
+                },
+                "noise_p",
+            ),
+            (
+                AugmentConfig {
+                    noise_sigma: (3.0, 2.0),
+                    ..d()
+                },
+                "noise_sigma",
+            ),
+            (
+                AugmentConfig {
+                    scale: (0.0, 2.0),
+                    ..d()
+                },
+                "scale",
+            ),
+        ] {
+            let msg = bad(a);
+            assert!(msg.contains(field), "{field}: {msg}");
+        }
     }
 }
