@@ -3,7 +3,9 @@
 //! vision encoder and mask decoder, prompt encoder frozen, MSE on sigmoid(mask token 1), AdamW
 //! lr 1e-4 / wd 0.1 / betas (0.9, 0.999), 250 warm-up steps then linear decay, batch 8, the
 //! paper's augmentations, one random 256 crop per image per epoch, early stopping (patience 7,
-//! min delta 1e-4, 35..100 epochs), best-loss checkpoint. Every default can be overridden.
+//! min delta 1e-4, 35..100 epochs), best-loss checkpoint. Every default can be overridden;
+//! `--augment wide` and the `--aug-*` flags add augmentations for other microscopes
+//! (`train_augment.rs`).
 //!
 //! Pre-processing is inference's own (`samcell_pipeline::enhance` per crop, then the model's
 //! input encoding), so a trained model sees in `samcell segment` exactly what it was trained on.
@@ -11,6 +13,9 @@
 //! Run folder (`--out`): `config.json`, `log.csv`, `loss.png`, `best.safetensors`,
 //! `last.safetensors`, `state/` (resume point). `--resume` continues it with the same settings;
 //! other settings are refused (exit 2).
+
+#[path = "train_augment.rs"]
+mod augment_args;
 
 use crate::progress::Terminal;
 use crate::UsageError;
@@ -51,7 +56,8 @@ pub enum DeviceArg {
     samcell train --data trainset/ --init samcell-generalist.pt --out runs/ft1\n  \
     samcell train --data trainset/ --from-scratch --arch-config vit-b --out runs/scratch --device cuda\n  \
     samcell train --data trainset/ --init sam-vit-base.safetensors --out runs/ft1 --resume\n  \
-    samcell train --arch lite --from-scratch --arch-config default --data train/ --val-data val/ --out runs/lite\n\n\
+    samcell train --arch lite --from-scratch --arch-config default --data train/ --val-data val/ --out runs/lite\n  \
+    samcell train --arch lite --from-scratch --arch-config default --data mixed/ --out runs/wide --augment wide --aug-noise 0.5,1,4\n\n\
 The run folder gets config.json, log.csv, loss.png, best.safetensors (lowest validation loss),\n\
 last.safetensors and state/ (resume point, written every --checkpoint-every steps and per epoch).\n\n\
 Exit status: 0 done, 1 training failed, 2 usage error (bad flags, run folder mismatch).")]
@@ -130,9 +136,9 @@ pub struct TrainArgs {
     /// Validation crops per image: 0 = the whole inference tiling [default: 0].
     #[arg(long, value_name = "N")]
     pub val_crops: Option<usize>,
-    /// Turn all augmentations off (random crop positions remain).
-    #[arg(long)]
-    pub no_augment: bool,
+    /// Augmentation preset and ranges.
+    #[command(flatten)]
+    pub aug: augment_args::AugmentArgs,
     /// Seed of every random choice [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -159,9 +165,7 @@ impl TrainArgs {
         c.val_fraction = self.val_fraction.unwrap_or(c.val_fraction);
         c.val_crops_per_image = self.val_crops.unwrap_or(c.val_crops_per_image);
         c.seed = self.seed.unwrap_or(c.seed);
-        if self.no_augment {
-            c.augment = samcell_train::AugmentConfig::none();
-        }
+        c.augment = self.aug.config();
         c
     }
 }

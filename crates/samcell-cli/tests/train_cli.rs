@@ -1,7 +1,8 @@
 //! `samcell train` end to end with the built binary and the reference harness's tiny SAM
 //! (`sam_tiny_scaled.safetensors`, `config_tiny.json`) on real Usiigaci phase-contrast images
 //! (SAMCELL_DATA/usiigaci-phc), prepared into the training-set format with `samcell_data`.
-//! Without them these tests skip with a line saying what is missing (see samcell-testdata).
+//! Without them these tests skip with a line saying what is missing (see samcell-testdata);
+//! the augmentation options are tested on a small synthetic set that needs nothing.
 
 use samcell_data::{
     discover, ImportFormat, ImportOptions, TargetMethod, TrainSetWriter, WriteOptions,
@@ -20,6 +21,11 @@ fn prepare(out: &Path, n: usize) -> PathBuf {
         "{} must hold images/ and masks/",
         src.display()
     );
+    write_set(images, masks, out, n)
+}
+
+/// A training set (`out/set`) of the first `n` image/mask pairs (by name) of two folders.
+fn write_set(images: PathBuf, masks: PathBuf, out: &Path, n: usize) -> PathBuf {
     let opts = ImportOptions {
         images: Some(images),
         masks: Some(masks),
@@ -29,7 +35,7 @@ fn prepare(out: &Path, n: usize) -> PathBuf {
     found.pairs.sort_by(|a, b| a.id.cmp(&b.id));
     assert!(
         found.pairs.len() >= n,
-        "only {} usiigaci pairs found",
+        "only {} pairs found",
         found.pairs.len()
     );
     let set = out.join("set");
@@ -40,7 +46,7 @@ fn prepare(out: &Path, n: usize) -> PathBuf {
     };
     let mut w = TrainSetWriter::create(&set, wopts).unwrap();
     for p in &found.pairs[..n] {
-        w.add(p).unwrap().expect("usiigaci pair accepted");
+        w.add(p).unwrap().expect("pair accepted");
     }
     w.finish().unwrap();
     set
@@ -426,4 +432,119 @@ fn lite_architecture_trains_and_its_weights_segment() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("--init-config"), "{err}");
+}
+
+/// A training set of `n` synthetic 120 x 100 images (bright discs on a darker textured
+/// background, labels as u16 PNG), for runs that need no real data.
+fn synthetic_set(out: &Path, n: usize) -> PathBuf {
+    let (images, masks) = (out.join("syn_images"), out.join("syn_masks"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    let (w, h) = (120u32, 100u32);
+    for k in 0..n as u32 {
+        let centres = [(30 + 5 * k, 30), (80, 40 + 4 * k), (50, 75)];
+        let cell = |x: u32, y: u32| {
+            centres.iter().position(|&(cx, cy)| {
+                let (dx, dy) = (x as i64 - cx as i64, y as i64 - cy as i64);
+                dx * dx + dy * dy <= 12 * 12
+            })
+        };
+        image::GrayImage::from_fn(w, h, |x, y| {
+            let bg = 60 + ((x * 7 + y * 3 + k * 11) % 23) as u8;
+            image::Luma([if cell(x, y).is_some() { 190 } else { bg }])
+        })
+        .save(images.join(format!("s{k}.png")))
+        .unwrap();
+        let labels: Vec<u16> = (0..w * h)
+            .map(|i| cell(i % w, i / w).map_or(0, |c| c as u16 + 1))
+            .collect();
+        image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(w, h, labels)
+            .unwrap()
+            .save(masks.join(format!("s{k}_mask.png")))
+            .unwrap();
+    }
+    write_set(images, masks, out, n)
+}
+
+/// `--augment wide` with an override trains a tiny samcell-lite for one epoch on synthetic data
+/// and records the ranges in config.json; bad augmentation values are usage errors naming
+/// their flag.
+#[test]
+fn wide_augmentation_trains_and_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = synthetic_set(tmp.path(), 3);
+    let out = tmp.path().join("wide");
+    let shape = r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#;
+    let base = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--arch",
+            "lite",
+            "--from-scratch",
+            "--arch-config",
+            shape,
+            "--data",
+            &set.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "1",
+            "--warmup",
+            "0",
+            "--val-crops",
+            "1",
+            "--seed",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut args = base(&out);
+    args.extend(["--augment", "wide", "--aug-noise", "1,2,3"].map(String::from));
+    run_ok(&args);
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    let a = &cfg["config"]["augment"];
+    let pair = |k: &str| (a[k][0].as_f64().unwrap(), a[k][1].as_f64().unwrap());
+    assert_eq!(pair("scale"), (0.5, 2.0), "{a}");
+    assert_eq!(pair("gamma"), (0.5, 2.0), "{a}");
+    assert_eq!(pair("contrast"), (0.5, 1.5), "{a}");
+    assert_eq!(
+        (a["blur_p"].as_f64(), pair("blur_sigma")),
+        (Some(0.3), (0.5, 2.0))
+    );
+    assert_eq!(
+        (a["noise_p"].as_f64(), pair("noise_sigma")),
+        (Some(1.0), (2.0, 3.0))
+    );
+    assert_eq!(
+        a["flip_p"].as_f64(),
+        Some(0.5),
+        "the paper's augmentations stay on"
+    );
+    assert_eq!(log_without_seconds(&out).len(), 2, "header and one epoch");
+    // Resuming with other augmentation ranges is refused.
+    let mut other = base(&out);
+    other.extend(["--augment", "wide", "--resume"].map(String::from));
+    let o = samcell().args(&other).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+
+    for (extra, flag) in [
+        (&["--aug-gamma", "2,0.5"][..], "--aug-gamma"),
+        (&["--aug-blur", "0.3,1"], "--aug-blur"),
+        (&["--aug-noise", "-1,1,2"], "--aug-noise"),
+        (&["--augment", "sharp"], "--augment"),
+    ] {
+        let mut args = base(&tmp.path().join("bad"));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = samcell().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(flag), "{extra:?}: {err}");
+    }
+    assert!(!tmp.path().join("bad").exists(), "nothing started");
 }
