@@ -479,9 +479,10 @@ mod prop {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-        /// Any seed and image size under the `wide` ranges: a full crop, deterministic, target
-        /// within the source target's range, grey values covering 0..255 only (u8) with no
-        /// NaN turned into a constant 0 crop.
+        /// Any seed and image size (smaller or larger than the crop) under the `wide` ranges:
+        /// the draw stays in its ranges, the crop has its size and is the same every time, and
+        /// the target stays within the source target's range (grey values are clamped to
+        /// 0..255 by the u8 conversion).
         #[test]
         fn wide_crops_are_deterministic_and_bounded(
             seed in any::<u64>(),
@@ -504,6 +505,11 @@ mod prop {
             prop_assert_eq!(ci.shape_hw(), (48, 48));
             prop_assert!(ct.data().iter().all(|v| v.is_finite() && (-1e-5..=1.0 + 1e-5).contains(v)));
             prop_assert!(aug.gamma.is_finite() && aug.gamma >= 0.5 && aug.gamma <= 2.0);
+            prop_assert!((0.5..2.0).contains(&aug.scale) && (0.5..1.5).contains(&aug.contrast));
+            prop_assert!(aug.blur_sigma == 0.0 || (0.5..2.0).contains(&aug.blur_sigma));
+            prop_assert!(aug.noise_sigma == 0.0 || (1.0..8.0).contains(&aug.noise_sigma));
+            let (cw, ch) = canvas(w, h, aug.scale);
+            prop_assert!(aug.crop_x + 48 <= cw.max(48) && aug.crop_y + 48 <= ch.max(48));
         }
     }
 }
