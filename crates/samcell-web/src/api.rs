@@ -279,16 +279,28 @@ struct UploadQuery {
     page: Option<usize>,
 }
 
+/// The thresholds `samcell segment` accepts (`samcell_pipeline::check_thresholds`): each in
+/// 0..=1, and fill not above peak (cells grow from the seeds into `map > fill`).
 fn check_thresholds(peak: f32, fill: f32) -> ApiResult<()> {
-    for (n, v) in [("peak", peak), ("fill", fill)] {
-        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-            return Err(ApiError(
-                400,
-                format!("{n} threshold {v} must be a number between 0 and 1"),
-            ));
-        }
-    }
-    Ok(())
+    use samcell_pipeline::ThresholdError;
+    samcell_pipeline::check_thresholds(peak, fill).map_err(|e| {
+        let text = match e {
+            ThresholdError::OutOfRange(v) => {
+                let n = if v.to_bits() == peak.to_bits() {
+                    "peak"
+                } else {
+                    "fill"
+                };
+                format!("{n} threshold {v} must be a number between 0 and 1")
+            }
+            ThresholdError::FillAbovePeak { peak, fill } => format!(
+                "fill threshold {fill} is above peak threshold {peak}: cells grow from the seeds \
+                 (map > peak) into the region where the map is > fill, so fill must not exceed \
+                 peak"
+            ),
+        };
+        ApiError(400, text)
+    })
 }
 
 async fn upload(State(s): State<AppState>, Query(q): Query<UploadQuery>, req: Request) -> Response {

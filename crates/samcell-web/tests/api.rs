@@ -260,6 +260,7 @@ async fn rethreshold_reruns_only_postprocessing() {
     // bad requests
     for bad in [
         json!({"peak": 1.5, "fill": 0.1}),
+        json!({"peak": 0.3, "fill": 0.4}),
         json!({"peak": 0.5}),
         json!("x"),
     ] {
