@@ -111,31 +111,44 @@ pub(crate) struct Pages {
 /// transparency mask.
 const NOT_A_PAGE: u32 = 1 | 4;
 
-/// Walks the main directory chain; stops at the first directory that cannot be parsed and
-/// keeps its error.
-pub(crate) fn scan_pages(bytes: &[u8], max_pixels: u64) -> Result<Pages, String> {
-    let mut d = decoder(bytes, max_pixels)?;
+/// Walks the main directory chain of `d`, calling `each` on every directory: whether each
+/// directory is flagged as not a page, `each`'s values, and the error of the first directory
+/// that cannot be parsed or that `each` refuses (the walk stops there).
+fn walk_directories<R: std::io::Read + std::io::Seek, T>(
+    mut d: Decoder<R>,
+    mut each: impl FnMut(&mut Decoder<R>) -> Result<T, String>,
+) -> (Vec<bool>, Vec<T>, Option<String>) {
     let mut flagged = Vec::new();
-    let mut broken = None;
+    let mut values = Vec::new();
+    let broken = |i: usize, e: String| Some(format!("image directory {i} (0-based): {e}"));
     loop {
         let kind = d
             .find_tag_unsigned::<u32>(Tag::NewSubfileType)
             .ok()
             .flatten()
             .unwrap_or(0);
+        match each(&mut d) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                let at = broken(flagged.len(), e);
+                return (flagged, values, at);
+            }
+        }
         flagged.push(kind & NOT_A_PAGE != 0);
         if !d.more_images() {
-            break;
+            return (flagged, values, None);
         }
         if let Err(e) = d.next_image() {
-            broken = Some(format!(
-                "image directory {} (0-based): {}",
-                flagged.len(),
-                describe(&e)
-            ));
-            break;
+            let at = broken(flagged.len(), describe(&e));
+            return (flagged, values, at);
         }
     }
+}
+
+/// Walks the main directory chain; stops at the first directory that cannot be parsed and
+/// keeps its error.
+pub(crate) fn scan_pages(bytes: &[u8], max_pixels: u64) -> Result<Pages, String> {
+    let (flagged, _, broken) = walk_directories(decoder(bytes, max_pixels)?, |_| Ok(()));
     Ok(Pages {
         ifds: page_directories(&flagged),
         broken,
@@ -156,22 +169,12 @@ fn page_directories(flagged: &[bool]) -> Vec<usize> {
 /// Width and height of each page (the directories [`scan_pages`] counts, in page order), read
 /// from the directories alone; a directory that cannot be parsed is an error.
 pub(crate) fn page_sizes<R: std::io::Read + std::io::Seek>(
-    mut d: Decoder<R>,
+    d: Decoder<R>,
 ) -> Result<Vec<(u32, u32)>, String> {
-    let mut flagged = Vec::new();
-    let mut sizes = Vec::new();
-    loop {
-        let kind = d
-            .find_tag_unsigned::<u32>(Tag::NewSubfileType)
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        flagged.push(kind & NOT_A_PAGE != 0);
-        sizes.push(d.dimensions().map_err(|e| describe(&e))?);
-        if !d.more_images() {
-            break;
-        }
-        d.next_image().map_err(|e| describe(&e))?;
+    let (flagged, sizes, broken) =
+        walk_directories(d, |d| d.dimensions().map_err(|e| describe(&e)));
+    if let Some(e) = broken {
+        return Err(e);
     }
     Ok(page_directories(&flagged)
         .into_iter()
