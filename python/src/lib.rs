@@ -426,11 +426,8 @@ fn track(
     min_iou: f64,
     max_gap: usize,
 ) -> PyResult<Tracked> {
-    if !(min_iou > 0.0 && min_iou <= 1.0) {
-        return Err(PyValueError::new_err(format!(
-            "min_iou {min_iou} is outside (0, 1]"
-        )));
-    }
+    TrackConfig::check_min_iou(min_iou)
+        .map_err(|e| PyValueError::new_err(format!("min_iou {e}")))?;
     let timeline = Timeline(frame_interval.map(parse_interval).transpose()?);
     let labels = sequence(frames, "frames")?
         .iter()

@@ -54,3 +54,15 @@ impl Default for TrackConfig {
         }
     }
 }
+
+impl TrackConfig {
+    /// [`TrackConfig::min_iou`] must lie in (0, 1]: an IoU of 0 would link cells that do not
+    /// overlap at all. The front ends name their own option in front of the message.
+    pub fn check_min_iou(min_iou: f64) -> Result<f64, crate::TrackError> {
+        if min_iou > 0.0 && min_iou <= 1.0 {
+            Ok(min_iou)
+        } else {
+            Err(crate::TrackError::MinIou(min_iou))
+        }
+    }
+}

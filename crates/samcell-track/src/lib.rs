@@ -71,6 +71,9 @@ pub enum TrackError {
         /// What is wrong with it.
         source: Box<TrackError>,
     },
+    /// A [`TrackConfig::min_iou`] outside (0, 1] ([`TrackConfig::check_min_iou`]).
+    #[error("{0} is outside (0, 1]")]
+    MinIou(f64),
     /// Anything else that is not as expected (the message says what).
     #[error("{0}")]
     Invalid(String),

@@ -122,12 +122,8 @@ enum Source {
 pub fn run(args: TrackArgs, term: &Terminal) -> Result<ExitCode> {
     threads::configure(args.threads.map(usize::from));
     crate::segment::check_thresholds(args.peak, args.fill).map_err(|e| anyhow!(UsageError(e)))?;
-    if !(0.0..=1.0).contains(&args.min_iou) || args.min_iou == 0.0 {
-        return Err(anyhow!(UsageError(format!(
-            "--min-iou {} is outside (0, 1]",
-            args.min_iou
-        ))));
-    }
+    TrackConfig::check_min_iou(args.min_iou)
+        .map_err(|e| anyhow!(UsageError(format!("--min-iou {e}"))))?;
     let grey: Option<Vec<Frame>> = args.input.as_deref().map(frames::frames).transpose()?;
     std::fs::create_dir_all(&args.output).map_err(|e| {
         anyhow!(
