@@ -115,12 +115,18 @@ pub fn domain_warnings(
     out
 }
 
-/// `(p50 - p1) / (p99 - p1)` of the grey levels; `None` for an empty or constant image.
-pub fn background_level(image: &GrayU8) -> Option<f64> {
+/// The number of pixels at each grey level.
+pub fn grey_histogram(image: &GrayU8) -> [u64; 256] {
     let mut hist = [0u64; 256];
     for &v in image.data() {
         hist[usize::from(v)] += 1;
     }
+    hist
+}
+
+/// `(p50 - p1) / (p99 - p1)` of the grey levels; `None` for an empty or constant image.
+pub fn background_level(image: &GrayU8) -> Option<f64> {
+    let hist = grey_histogram(image);
     let n = image.data().len() as u64;
     let p1 = percentile(&hist, n, 0.01)?;
     let p50 = percentile(&hist, n, 0.50)?;
@@ -225,10 +231,7 @@ mod tests {
             q in 0.0f64..=1.0,
         ) {
             let img = GrayU8::from_vec(values.len(), 1, values.clone()).unwrap();
-            let mut hist = [0u64; 256];
-            for &v in img.data() {
-                hist[usize::from(v)] += 1;
-            }
+            let hist = grey_histogram(&img);
             let got = percentile(&hist, values.len() as u64, q);
             prop_assert_eq!(got, Some(naive_percentile(&values, q)));
         }

@@ -49,10 +49,7 @@ pub fn input_warnings(
     channel: Option<usize>,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let mut hist = [0u64; 256];
-    for &v in image.data() {
-        hist[usize::from(v)] += 1;
-    }
+    let hist = samcell_pipeline::domain::grey_histogram(image);
     let n = image.data().len() as u64;
     let levels = hist.iter().filter(|&&c| c > 0).count();
     let (top_level, top) = hist
