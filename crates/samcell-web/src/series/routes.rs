@@ -232,23 +232,13 @@ pub(crate) async fn file(
         ));
     }
     done_series(&st, &batch)?;
-    let st2 = st.clone();
-    let (b, f) = (batch.clone(), file.clone());
-    let bytes = tokio::task::spawn_blocking(move || {
-        let _g = st2
-            .0
-            .series
-            .results
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        std::fs::read(st2.0.series.dir(&b).join(RESULT).join(&f))
-    })
-    .await
-    .map_err(|e| ApiError(500, e.to_string()))?
-    .map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ApiError(404, format!("series {batch} has no {file}")),
-        _ => ApiError(500, format!("cannot read {file}: {e}")),
-    })?;
+    let f = file.clone();
+    let bytes = read_result(&st, &batch, move |dir| std::fs::read(dir.join(f)))
+        .await?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ApiError(404, format!("series {batch} has no {file}")),
+            _ => ApiError(500, format!("cannot read {file}: {e}")),
+        })?;
     let inline = file.ends_with(".png");
     let saved = format!("{batch}_{}", file.replace('/', "_"));
     let disp = (!inline).then(|| disposition("attachment", &saved));
@@ -260,26 +250,37 @@ pub(crate) async fn zip(
     Path(batch): Path<String>,
 ) -> ApiResult<Response> {
     done_series(&st, &batch)?;
-    let st2 = st.clone();
-    let b = batch.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        let _g = st2
-            .0
-            .series
-            .results
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        crate::zipping::folder_zip(&st2.0.series.dir(&b).join(RESULT))
-    })
-    .await
-    .map_err(|e| ApiError(500, e.to_string()))?
-    .map_err(|e| ApiError(500, e.to_string()))?;
+    let bytes = read_result(&st, &batch, crate::zipping::folder_zip)
+        .await?
+        .map_err(|e| ApiError(500, e.to_string()))?;
     let name = format!("samcell-track-{batch}.zip");
     Ok(bytes_response(
         content_type("x.zip"),
         Some(disposition("attachment", &name)),
         bytes,
     ))
+}
+
+/// Runs `read` on the batch's result folder on a blocking thread, holding the results lock so
+/// that a relink cannot swap the folder while it is read.
+async fn read_result<T: Send + 'static, E: Send + 'static>(
+    st: &AppState,
+    batch: &str,
+    read: impl FnOnce(&std::path::Path) -> Result<T, E> + Send + 'static,
+) -> ApiResult<Result<T, E>> {
+    let st2 = st.clone();
+    let dir = st.0.series.dir(batch).join(RESULT);
+    tokio::task::spawn_blocking(move || {
+        let _g = st2
+            .0
+            .series
+            .results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        read(&dir)
+    })
+    .await
+    .map_err(|e| ApiError(500, e.to_string()))
 }
 
 #[cfg(test)]
