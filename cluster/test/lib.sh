@@ -48,3 +48,19 @@ work_dir() {
 remove_work() {
   if [ "${SAMCELL_KEEP_WORK:-0}" = 1 ]; then echo "kept $1"; else rm -rf "$1"; fi
 }
+
+# lose_shard OUT I N: deletes shard I of N's record, summary rows and every output of its images
+# from OUT, as a lost node leaves it, and prints the names of those images, one per line.
+lose_shard() {
+  local out="$1" i="$2" n="$3" name names
+  mapfile -t names < <(python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["images"]:
+    print(r["name"])' "$out/run-shard-$i-of-$n.json")
+  [ "${#names[@]}" -gt 0 ] || fail "shard $i of $n had no images"
+  rm -f "$out/run-shard-$i-of-$n.json" "$out/summary-shard-$i-of-$n.csv"
+  for name in "${names[@]}"; do
+    rm -f "$out/$name"_*
+    echo "$name"
+  done
+}

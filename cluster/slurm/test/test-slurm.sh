@@ -58,13 +58,8 @@ cmp -s out/run.json run-1.json || fail "run.json changed on summarizing again"
 cmp -s out/summary.csv summary-1.csv || fail "summary.csv changed on summarizing again"
 
 step "losing shard 1's outputs: summarize must exit 1 and name the re-run"
-mapfile -t lost < <(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["images"]:
-    print(r["name"])' "out/run-shard-1-of-$SHARDS.json")
-[ "${#lost[@]}" -gt 0 ] || fail "shard 1 of $SHARDS had no images"
-rm -f "out/run-shard-1-of-$SHARDS.json" "out/summary-shard-1-of-$SHARDS.csv"
-for name in "${lost[@]}"; do rm -f out/"$name"_*; done
+lose_shard out 1 "$SHARDS" >lost.txt
+mapfile -t lost <lost.txt
 status=0
 "$SAMCELL_BIN" summarize out >summarize-3.txt 2>&1 || status=$?
 [ "$status" = 1 ] || { cat summarize-3.txt >&2; fail "summarize with a lost shard exited $status, not 1"; }

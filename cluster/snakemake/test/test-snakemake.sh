@@ -71,13 +71,8 @@ grep -q "Nothing to be done" snakemake-2.txt || { tail -n 40 snakemake-2.txt >&2
 [ "$before" = "$(ls -l --time-style=+%s.%N out)" ] || fail "the second snakemake changed the output folder"
 
 step "losing shard 1's outputs: snakemake again redoes them"
-mapfile -t lost < <(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["images"]:
-    print(r["name"])' "out/run-shard-1-of-$SHARDS.json")
-[ "${#lost[@]}" -gt 0 ] || fail "shard 1 of $SHARDS had no images"
-rm -f "out/run-shard-1-of-$SHARDS.json" "out/summary-shard-1-of-$SHARDS.csv"
-for name in "${lost[@]}"; do rm -f out/"$name"_*; done
+lose_shard out 1 "$SHARDS" >lost.txt
+mapfile -t lost <lost.txt
 "${snake[@]}" >snakemake-3.txt 2>&1 || { tail -n 40 snakemake-3.txt >&2; fail "the third snakemake exited non-zero"; }
 ran="$(grep -c "^localrule segment_shard:\|^rule segment_shard:" snakemake-3.txt || true)"
 [ "$ran" = 1 ] || { tail -n 60 snakemake-3.txt >&2; fail "the third snakemake ran $ran shard jobs, not 1"; }

@@ -106,6 +106,16 @@ fn names(run_json: &Value, status: &str) -> Vec<String> {
         .collect()
 }
 
+/// Image `name`'s masks are the same bytes in folders `a` and `b`.
+fn assert_same_masks(a: &Path, b: &Path, name: &str) {
+    let file = format!("{name}_masks.tif");
+    assert_eq!(
+        std::fs::read(a.join(&file)).unwrap(),
+        std::fs::read(b.join(&file)).unwrap(),
+        "{file}"
+    );
+}
+
 fn shard_record(out: &Path, i: usize, n: usize) -> Value {
     json(&out.join(format!("run-shard-{i}-of-{n}.json")))
 }
@@ -156,12 +166,7 @@ fn three_concurrent_shards_equal_an_unsharded_run() {
     assert_eq!(first, ["img1".to_string(), "wide".to_string()].into());
 
     for name in &all {
-        let file = format!("{name}_masks.tif");
-        assert_eq!(
-            std::fs::read(whole.join(&file)).unwrap(),
-            std::fs::read(sharded.join(&file)).unwrap(),
-            "{file}"
-        );
+        assert_same_masks(&whole, &sharded, name);
     }
 
     let (code, out, err) = summarize(&sharded);
@@ -415,12 +420,7 @@ fn real_frames_in_two_shards_equal_an_unsharded_run() {
             names(&shard_record(&sharded, i, 2), "ok"),
             [name.to_string()]
         );
-        let file = format!("{name}_masks.tif");
-        assert_eq!(
-            std::fs::read(whole.join(&file)).unwrap(),
-            std::fs::read(sharded.join(&file)).unwrap(),
-            "{file}"
-        );
+        assert_same_masks(&whole, &sharded, name);
     }
     let (code, out, err) = summarize(&sharded);
     assert_eq!(code, 0, "{out}\n{err}");
