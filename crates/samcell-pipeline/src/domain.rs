@@ -115,6 +115,21 @@ pub fn domain_warnings(
     out
 }
 
+/// The signs as one sentence for the user: what the image looks like, the signs joined by `; `,
+/// then `remedy` (what this front end offers instead, e.g. `if cells are missed or wrong, try
+/// --model generalist`); `None` without signs.
+pub fn domain_message(signs: &[DomainWarning], remedy: &str) -> Option<String> {
+    if signs.is_empty() {
+        return None;
+    }
+    let what: Vec<String> = signs.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "the image looks unlike the built-in model's training data (phase-contrast cells): {}; \
+         {remedy}",
+        what.join("; ")
+    ))
+}
+
 /// The number of pixels at each grey level.
 pub fn grey_histogram(image: &GrayU8) -> [u64; 256] {
     let mut hist = [0u64; 256];
@@ -222,6 +237,27 @@ mod tests {
     fn a_constant_image_has_no_background_level() {
         assert_eq!(background_level(&image(5, 5, |_, _| 7)), None);
         assert_eq!(background_level(&GrayU8::filled(0, 0, 0)), None);
+    }
+
+    #[test]
+    fn the_message_joins_the_signs_and_ends_with_the_remedy() {
+        assert_eq!(domain_message(&[], "try X"), None);
+        let signs = [
+            DomainWarning::EmptyMap,
+            DomainWarning::UnfamiliarBackground { level: 0.05 },
+        ];
+        let m = domain_message(&signs, "try X").unwrap();
+        assert!(
+            m.starts_with("the image looks unlike the built-in model's training data"),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "(phase-contrast cells): {}; {}; try X",
+                signs[0], signs[1]
+            )),
+            "{m}"
+        );
     }
 
     proptest! {

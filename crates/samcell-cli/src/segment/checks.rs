@@ -23,19 +23,16 @@ use samcell_pipeline::DomainCheck;
 
 /// The built-in model's signs of an out-of-domain image (`samcell_pipeline::domain`: an
 /// empty or unsure distance map, an unfamiliar background level) as one warning with the
-/// remedy; none when the image looks like its training data.
+/// remedy ([`DOMAIN_REMEDY`]); none when the image looks like its training data.
 pub fn domain_warnings(image: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
     let signs = samcell_pipeline::domain_warnings(image, map, peak, fill, &DomainCheck::default());
-    if signs.is_empty() {
-        return Vec::new();
-    }
-    let what: Vec<String> = signs.iter().map(ToString::to_string).collect();
-    vec![format!(
-        "the image looks unlike the built-in model's training data (phase-contrast cells): {}; \
-         if cells are missed or wrong, try --model generalist",
-        what.join("; ")
-    )]
+    samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+        .into_iter()
+        .collect()
 }
+
+/// What the out-of-domain warning suggests on the command line.
+pub const DOMAIN_REMEDY: &str = "if cells are missed or wrong, try --model generalist";
 
 /// Share of the pixels on one grey level from which a scaled image counts as flattened.
 pub const FLAT_FRACTION: f64 = 0.99;
