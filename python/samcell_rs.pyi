@@ -6,7 +6,7 @@ tracking on NumPy arrays.
 >>> cells = samcell_rs.measure(result.labels, image)
 """
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,12 @@ class Segmentation:
     timings: Dict[str, float]
     """Seconds per stage: ``scale``, ``tiling``, ``enhance``, ``predict``, ``blend``,
     ``postprocess`` and ``total`` (``postprocess`` and ``total`` after :meth:`Segmenter.postprocess`)."""
+    warnings: List[str]
+    """Notes on the result, empty when there are none. With the built-in model: one sentence
+    when the image looks unlike its phase-contrast training data (an unfamiliar background
+    level, or a distance map with few or no pixels at the seed level), ending with
+    ``try Segmenter(model="generalist")``. After :meth:`Segmenter.postprocess` only the map's
+    signs (it has no image); with another model always empty."""
 
 class Segmenter:
     """A segmentation model, loaded once, with samcell's pipeline around it.
@@ -88,7 +94,9 @@ class Segmenter:
         peak: float = ...,
         fill: float = ...,
     ) -> Segmentation:
-        """Reruns only the post-processing on a float distance map (H, W).
+        """Reruns only the post-processing on a float distance map (H, W). With the built-in
+        model, ``warnings`` weighs the map alone at these thresholds (the background sign needs
+        the image: :meth:`segment`).
 
         >>> again = seg.postprocess(result.distance_map, peak=0.5, fill=0.1)
         """

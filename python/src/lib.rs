@@ -33,7 +33,9 @@ use samcell_io::read::gray::{check_percentiles, scale_to_u8};
 use samcell_io::{RawGray, RawValues, SampleType, Scaling};
 use samcell_measure::csv::Column;
 use samcell_measure::{Intensity, MeasureConfig, MeasureError};
-use samcell_pipeline::{PipelineError, SegmentConfig, StageTimings, DEFAULT_FILL, DEFAULT_PEAK};
+use samcell_pipeline::{
+    DomainCheck, PipelineError, SegmentConfig, StageTimings, DEFAULT_FILL, DEFAULT_PEAK,
+};
 use samcell_track::tables::GrowthRow;
 use samcell_track::{FrameInterval, Timeline, TrackConfig, TrackError, Tracker};
 use std::sync::Arc;
@@ -65,7 +67,11 @@ struct Segmenter {
 /// ``labels``: uint32 (H, W), cells 1..N in raster order of their first pixel, 0 background.
 /// ``distance_map``: float32 (H, W), the blended distance map. ``peak``, ``fill``: the thresholds
 /// used. ``n_cells``: N. ``timings``: seconds per stage (``scale``, ``tiling``, ``enhance``,
-/// ``predict``, ``blend``, ``postprocess``, ``total``).
+/// ``predict``, ``blend``, ``postprocess``, ``total``). ``warnings``: notes on the result, a
+/// list of str, empty when there are none: with the built-in model, a sentence when the image
+/// looks unlike its training data (an unfamiliar background level, or a distance map with
+/// few or no pixels at the seed level), suggesting ``Segmenter(model="generalist")``.
+/// :meth:`Segmenter.postprocess` has no image: its note weighs the map alone.
 #[pyclass(module = "samcell_rs", frozen)]
 struct Segmentation {
     #[pyo3(get)]
@@ -80,6 +86,8 @@ struct Segmentation {
     n_cells: usize,
     #[pyo3(get)]
     timings: Py<PyDict>,
+    #[pyo3(get)]
+    warnings: Vec<String>,
 }
 
 #[pymethods]
@@ -201,14 +209,13 @@ impl Segmenter {
                 ..*self.segmenter.config()
             },
         );
-        let (seg, scale_time) = py.detach(|| {
+        let (seg, scale_time, warnings) = py.detach(|| {
             let t = Instant::now();
             let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
-            segmenter
-                .segment(&gray)
-                .map(|seg| (seg, scale_time))
-                .map_err(pipeline_error)
+            let seg = segmenter.segment(&gray).map_err(pipeline_error)?;
+            let warnings = self.domain_warnings(&gray, &seg.distance_map, peak, fill);
+            Ok::<_, PyErr>((seg, scale_time, warnings))
         })?;
         let mut timings = vec![("scale", scale_time)];
         timings.extend(stage_timings(&seg.timings));
@@ -219,14 +226,17 @@ impl Segmenter {
             seg.labels,
             seg.distance_map,
             seg.n_cells,
-            peak,
-            fill,
+            (peak, fill),
             &timings,
+            warnings,
         )
     }
 
     /// Reruns only the post-processing on a distance map (float32 (H, W), e.g. a previous
     /// result's ``distance_map``): seeds where ``map > peak``, cells grown where ``map > fill``.
+    /// ``warnings``: with the built-in model, the signs of the map alone at these thresholds
+    /// (empty, or few pixels at the seed level); the background sign needs the image
+    /// (:meth:`segment`).
     ///
     /// >>> again = seg.postprocess(result.distance_map, peak=0.5, fill=0.1)
     #[pyo3(signature = (distance_map, peak=DEFAULT_PEAK, fill=DEFAULT_FILL))]
@@ -239,14 +249,17 @@ impl Segmenter {
     ) -> PyResult<Segmentation> {
         let (peak, fill) = thresholds(Some(peak), Some(fill))?;
         let map = float_map(distance_map)?;
-        let (map, labels, n_cells, seconds) = py.detach(|| {
+        let (map, labels, n_cells, seconds, warnings) = py.detach(|| {
             let t = Instant::now();
-            samcell_pipeline::labels_from_distance_map(&map, peak, fill)
-                .map(|(labels, n)| (map, labels, n, t.elapsed().as_secs_f64()))
-                .map_err(pipeline_error)
+            let (labels, n) = samcell_pipeline::labels_from_distance_map(&map, peak, fill)
+                .map_err(pipeline_error)?;
+            let seconds = t.elapsed().as_secs_f64();
+            // an empty image has no background level: the map's signs only
+            let warnings = self.domain_warnings(&GrayU8::filled(0, 0, 0), &map, peak, fill);
+            Ok::<_, PyErr>((map, labels, n, seconds, warnings))
         })?;
         let timings = [("postprocess", seconds), ("total", seconds)];
-        segmentation(py, labels, map, n_cells, peak, fill, &timings)
+        segmentation(py, labels, map, n_cells, (peak, fill), &timings, warnings)
     }
 
     fn __repr__(&self) -> String {
@@ -256,6 +269,25 @@ impl Segmenter {
         )
     }
 }
+
+impl Segmenter {
+    /// With the built-in model: the signs that `gray` looks unlike its training data, given its
+    /// map and the thresholds, as one sentence with the remedy (none when it looks like it);
+    /// no check with another model.
+    fn domain_warnings(&self, gray: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
+        if self.info.path != models::BUILTIN_NAME {
+            return Vec::new();
+        }
+        let signs =
+            samcell_pipeline::domain_warnings(gray, map, peak, fill, &DomainCheck::default());
+        samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// What the out-of-domain warning suggests from Python.
+const DOMAIN_REMEDY: &str = "if cells are missed or wrong, try Segmenter(model=\"generalist\")";
 
 /// Per-cell measurements of a label image: a dict of 1-D NumPy columns, the columns of
 /// ``samcell segment``'s ``<name>_cells.csv`` in its order (ready for ``pandas.DataFrame``).
@@ -754,9 +786,9 @@ fn segmentation(
     labels: Labels,
     map: MapF32,
     n_cells: usize,
-    peak: f32,
-    fill: f32,
+    (peak, fill): (f32, f32),
     timings: &[(&str, f64)],
+    warnings: Vec<String>,
 ) -> PyResult<Segmentation> {
     let dict = PyDict::new(py);
     for (k, v) in timings {
@@ -769,6 +801,7 @@ fn segmentation(
         fill,
         n_cells,
         timings: dict.unbind(),
+        warnings,
     })
 }
 

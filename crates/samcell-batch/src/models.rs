@@ -29,6 +29,10 @@ use samcell_model::{HeadOverrides, ModelError, SamModel, SamPredictor};
 use samcell_pipeline::DistanceMapPredictor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The [`ModelInfo::path`] of the model built into the program: the model the out-of-domain
+/// check (`samcell_pipeline::domain`) was measured for.
+pub use samcell_lite::BUILTIN_NAME;
 use std::time::Instant;
 
 /// Published SAMCell models (SAMCell v1 release assets).
