@@ -1,6 +1,8 @@
 //! `samcell serve`: the web GUI (`samcell_web::serve`) with a model loaded once at start-up, found
 //! and loaded exactly as `samcell segment` does (names downloaded into the cache, paths used as
-//! they are, `--model-config` for non-standard head counts).
+//! they are, `--model-config` for non-standard head counts). With the built-in model (no
+//! `--model`), each result notes whether the image looks unlike its training data
+//! (`samcell_web::ServeConfig::builtin_model`).
 
 use crate::model_source::ModelArgs;
 use crate::progress::Terminal;
@@ -79,6 +81,10 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     let loaded = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
     let (predictor, info) = (loaded.predictor, loaded.info);
     tracing::info!("model {} ({})", info.path, info.variant);
+    let config = samcell_web::ServeConfig {
+        builtin_model: info.path == samcell_lite::BUILTIN_NAME,
+        ..config
+    };
     let segmenter = Arc::new(Segmenter::new(
         predictor,
         SegmentConfig {

@@ -263,9 +263,10 @@ function jobItem(j, isLocal) {
     err.className = "job-error"; err.textContent = j.error;
     main.append(err);
   }
-  if (j.state === "done" && j.warning) {
+  for (const note of j.state === "done" ? [j.warning, j.domain_warning] : []) {
+    if (!note) continue;
     const w = document.createElement("span");
-    w.className = "job-warning"; w.textContent = j.warning;
+    w.className = "job-warning"; w.textContent = note;
     main.append(w);
   }
   if (!isLocal) main.addEventListener("click", () => select(j.id, true));

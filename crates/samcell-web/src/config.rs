@@ -57,6 +57,11 @@ pub struct ServeConfig {
     /// cookie). Required when `host` is not loopback ([`ServeConfig::validate`]);
     /// [`crate::serve`] makes a random one then ([`ServeConfig::ensure_token`]).
     pub token: Option<String>,
+    /// The model is samcell's built-in samcell-lite (`samcell serve` without `--model`): each
+    /// result is checked for signs of an image unlike its training data
+    /// ([`crate::Job::domain_warning`]). Off by default (the check's thresholds were measured
+    /// for that model only).
+    pub builtin_model: bool,
 }
 
 impl Default for ServeConfig {
@@ -73,6 +78,7 @@ impl Default for ServeConfig {
             neighbor_distance: DEFAULT_NEIGHBOR_DISTANCE,
             allowed_hosts: Vec::new(),
             token: None,
+            builtin_model: false,
         }
     }
 }

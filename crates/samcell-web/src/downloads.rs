@@ -136,7 +136,7 @@ fn settings_json(s: &AppState, jobs: &[Job]) -> serde_json::Value {
             "name": j.name, "id": j.id, "peak": crate::job::short_f64(j.peak), "fill": crate::job::short_f64(j.fill),
             "width": j.width, "height": j.height, "source": j.source, "page": j.page,
             "pixel_size_um": j.pixel_size_um, "pixel_size_source": j.pixel_size_source,
-            "warning": j.warning,
+            "warning": j.warning, "domain_warning": j.domain_warning,
         })).collect::<Vec<_>>(),
     })
 }

@@ -129,6 +129,13 @@ pub struct Job {
     /// TIFF had other pages that were not segmented.
     #[serde(default)]
     pub warning: Option<String>,
+    /// With the built-in model ([`crate::ServeConfig::builtin_model`]): the signs that the image
+    /// looks unlike the model's training data (`samcell_pipeline::domain`), in one sentence
+    /// with the remedy; `None` when it looks like it, with another model, and in records of
+    /// earlier versions. The unsure-map sign depends on the thresholds: re-thresholding
+    /// recomputes it.
+    #[serde(default)]
+    pub domain_warning: Option<String>,
     /// Times the model started on this image (recorded before it runs). A job found started but
     /// unfinished at start-up was cut short by a crash (out of memory, killed): it is queued
     /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
@@ -173,6 +180,7 @@ impl Job {
             pixel_size_um: None,
             pixel_size_source: None,
             warning: None,
+            domain_warning: None,
             attempts: 0,
             peak: 0.0,
             fill: 0.0,

@@ -22,8 +22,9 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use samcell_batch::Timings;
+use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::Calibration;
-use samcell_pipeline::Segmenter;
+use samcell_pipeline::{DomainCheck, Segmenter};
 
 use crate::config::ServeConfig;
 use crate::job::{self, files, now_ms, Job, JobState, Progress};
@@ -33,6 +34,10 @@ use crate::WebError;
 mod rethreshold;
 
 use rethreshold::Inputs;
+
+/// What the out-of-domain note suggests: a server runs one model, chosen at its start.
+const DOMAIN_REMEDY: &str = "if cells are missed or wrong, start the server with another model \
+     (e.g. samcell serve --model generalist) and upload the image again";
 
 /// Shared server state (cheap to clone).
 #[derive(Clone)]
@@ -318,6 +323,18 @@ impl Shared {
         }
     }
 
+    /// With the built-in model ([`ServeConfig::builtin_model`]): the signs that `gray` looks
+    /// unlike its training data, given its map and the thresholds, as one sentence with what
+    /// the user of this server can do ([`Job::domain_warning`]); `None` otherwise.
+    fn domain_warning(&self, gray: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Option<String> {
+        if !self.cfg.builtin_model {
+            return None;
+        }
+        let signs =
+            samcell_pipeline::domain_warnings(gray, map, peak, fill, &DomainCheck::default());
+        samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+    }
+
     pub fn job_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.job_locks)
             .entry(id.to_string())
@@ -336,6 +353,7 @@ impl Shared {
                 j.progress = Progress::default();
                 j.error = None;
                 j.warning = None;
+                j.domain_warning = None;
             }
         }) else {
             return; // removed while queued
@@ -423,12 +441,14 @@ impl Shared {
         let (map, stages) = seg
             .distance_map_timed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;
+        let domain_warning = self.domain_warning(&gray, &map, post.peak, post.fill);
         outputs::save_map_outputs(&dir, &map, post.pixel_size.as_ref())
             .map_err(|e| e.to_string())?;
         let r = outputs::write_threshold_outputs(&dir, &j.stem(), &gray, &raw, &map, post)
             .map_err(|e| e.to_string())?;
         self.update(&j.id, |j| {
             j.metrics = Some(r.metrics);
+            j.domain_warning = domain_warning;
             let mut t = Timings {
                 read: read_time,
                 stages,

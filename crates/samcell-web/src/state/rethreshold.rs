@@ -1,8 +1,10 @@
 //! Re-thresholding a finished job: its post-processing inputs (the grey image, the upload's own
 //! values and pixel size, the stored distance map; the jobs re-thresholded last are kept in a
 //! small cache, as a slider drag hits the same job many times) and the rewrite of its
-//! threshold-dependent outputs. The pixel size is chosen again by the rule of processing, so a
-//! server restarted with another `--pixel-size` rewrites the files and the record with it.
+//! threshold-dependent outputs and of its out-of-domain note (`Job::domain_warning`, whose
+//! unsure-map sign depends on the thresholds). The pixel size is chosen again by the rule of
+//! processing, so a server restarted with another `--pixel-size` rewrites the files and the
+//! record with it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -112,12 +114,14 @@ impl Shared {
             post,
         )
         .map_err(|e| (500, e.to_string()))?;
+        let domain_warning = self.domain_warning(&inputs.gray, &inputs.map, peak, fill);
         self.update(id, |j| {
             j.set_calibration(post.pixel_size.as_ref());
             j.peak = peak;
             j.fill = fill;
             j.revision += 1;
             j.metrics = Some(r.metrics);
+            j.domain_warning = domain_warning;
             if let Some(t) = &mut j.timings_ms {
                 t.stages.postprocess = Duration::from_millis(r.postprocess_ms);
                 t.write = Duration::from_millis(r.outputs_ms);

@@ -1,0 +1,157 @@
+//! HTTP API integration tests: a server running the built-in model (`ServeConfig::builtin_model`)
+//! notes on each result whether the image looks unlike the model's training data
+//! (`domain_warning` of the job, `samcell_pipeline::domain`), with what the user of the server can
+//! do; re-thresholding recomputes the note (its unsure-map sign depends on the thresholds); a
+//! server with another model adds no note.
+//!
+//! The rules run on the synthetic predictor (`common::synthetic`). The built-in model itself is
+//! tested on a generated fluorescence-like image (skipped in builds without it) and on a real
+//! phase-contrast image (also needs the Usiigaci set, `SAMCELL_DATA`).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::synthetic::{server, uploaded_done};
+use common::timelapse::disks_png;
+use common::{corner_png, job_id, upload, wait_final, TestServer, LONG, USIIGACI};
+use serde_json::{json, Value};
+
+/// The web's remedy names the server's model option, not a flag of `samcell segment`.
+const REMEDY: &str = "samcell serve --model generalist";
+
+async fn threshold(c: &reqwest::Client, srv: &TestServer, id: &str, peak: f32) -> Value {
+    let r = c
+        .post(srv.url(&format!("/api/jobs/{id}/threshold")))
+        .json(&json!({"peak": peak, "fill": 0.2}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_dark_background_is_noted_and_the_note_follows_the_thresholds() {
+    let (srv, _) = server(false, |c| c.builtin_model = true).await;
+    let c = reqwest::Client::new();
+    // bright disks on a dark background (grey 10), as fluorescence looks
+    let j = uploaded_done(&c, &srv, "dark").await;
+    let note = j["domain_warning"].as_str().expect("a note").to_string();
+    assert!(
+        note.contains("background level")
+            && note.ends_with(&format!("(e.g. {REMEDY}) and upload the image again")),
+        "{note}"
+    );
+    assert!(
+        !note.contains("unsure"),
+        "the disks reach the seed level: {note}"
+    );
+    assert!(j["warning"].is_null(), "the file's own note is apart: {j}");
+    // few pixels reach a seed level of 0.99: the model is called unsure too
+    let id = j["id"].as_str().expect("id");
+    let high = threshold(&c, &srv, id, 0.99).await;
+    let high_note = high["domain_warning"].as_str().expect("a note");
+    assert!(
+        high_note.contains("the model is unsure") && high_note.contains("background level"),
+        "{high_note}"
+    );
+    // back at the processing thresholds: the note of processing again, and it is persisted
+    let back = threshold(&c, &srv, id, 0.5).await;
+    assert_eq!(back["domain_warning"], json!(note));
+    let work = srv.stop().await;
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("jobs").join(id).join("job.json")).expect("job.json"),
+    )
+    .expect("JSON");
+    assert_eq!(record["domain_warning"], json!(note));
+}
+
+#[tokio::test]
+async fn another_model_gets_no_note() {
+    let (srv, _) = server(false, |_| {}).await;
+    let c = reqwest::Client::new();
+    let j = uploaded_done(&c, &srv, "other").await;
+    assert!(j["domain_warning"].is_null(), "{j}");
+    srv.stop().await;
+}
+
+/// A job record of a version without the note still loads, without a note.
+#[test]
+fn records_without_the_note_load() {
+    let mut j = serde_json::to_value(samcell_web::Job::queued(
+        "0123456789abcdef".into(),
+        "b".into(),
+        "a.png".into(),
+    ))
+    .expect("JSON");
+    j.as_object_mut().expect("object").remove("domain_warning");
+    let back: samcell_web::Job = serde_json::from_value(j).expect("an older record loads");
+    assert_eq!(back.domain_warning, None);
+}
+
+/// A server with the built-in model, as `samcell serve` runs without `--model`; `None` (after the
+/// skip line) in builds without it.
+async fn builtin_server() -> Option<TestServer> {
+    use samcell_lite::{LiteModel, LitePredictor};
+    if samcell_lite::builtin_weights().is_none() {
+        samcell_testdata::skip(
+            "this build has no built-in samcell-lite model (models/samcell-lite.safetensors)",
+        );
+        return None;
+    }
+    let model = LiteModel::builtin().expect("the built-in model loads");
+    let seg = Arc::new(samcell_pipeline::Segmenter::new(
+        Arc::new(LitePredictor::new(model, 4)),
+        samcell_pipeline::SegmentConfig::default(),
+    ));
+    let srv = TestServer::start_with(seg, tempfile::tempdir().expect("tempdir"), |cfg| {
+        let defaults = samcell_web::ServeConfig::default();
+        (cfg.peak, cfg.fill) = (defaults.peak, defaults.fill);
+        cfg.builtin_model = true;
+    })
+    .await;
+    Some(srv)
+}
+
+async fn segmented(c: &reqwest::Client, srv: &TestServer, name: &str, png: Vec<u8>) -> Value {
+    let (st, body) = upload(c, &srv.url("/api/jobs?batch=lite"), &[(name.into(), png)]).await;
+    assert_eq!(st, 202, "{body}");
+    let (_, j) = wait_final(c, &srv.url(""), &job_id(&body, 0), LONG).await;
+    assert_eq!(j["state"], "done", "{j}");
+    j
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_model_notes_a_fluorescence_like_image() {
+    let Some(srv) = builtin_server().await else {
+        return;
+    };
+    let c = reqwest::Client::new();
+    let nuclei = disks_png(
+        128,
+        &[(30.0, 30.0, 10.0), (90.0, 40.0, 12.0), (60.0, 95.0, 11.0)],
+    );
+    let j = segmented(&c, &srv, "nuclei.png", nuclei).await;
+    let note = j["domain_warning"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("background level") && note.contains(REMEDY),
+        "{j}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_model_does_not_note_phase_contrast() {
+    let Some(set) = samcell_testdata::require_data(USIIGACI) else {
+        return;
+    };
+    let Some(srv) = builtin_server().await else {
+        return;
+    };
+    let c = reqwest::Client::new();
+    let phc = corner_png(&set.join("train/images/set1.tif"), 256);
+    let j = segmented(&c, &srv, "set1.png", phc).await;
+    assert!(j["domain_warning"].is_null(), "{j}");
+    srv.stop().await;
+}
