@@ -8,12 +8,16 @@
 //! (default 3). ViT-B runs SAMCell's tiling (256 + 32: 36 crops) once, with
 //! `$SAMCELL_REF_WEIGHTS/sam_vitb_scaled.pt` when present, else seeded random ViT-B weights
 //! (Hugging Face SamModel initialisation, as `samcell train --from-scratch --arch-config vit-b`).
-//! Both use `--threads` (default: all cores) and the whole pipeline (enhancement, model,
+//! With `SAMCELL_LITE_BASELINE=FILE` a second samcell-lite weights file (e.g. the previously
+//! built-in model, `git show <commit>:models/samcell-lite.safetensors`) is timed the same way on
+//! the same image in the same run, and the ratio printed; a set `SAMCELL_BENCH_SKIP_VITB` leaves out
+//! the ViT-B run (minutes on a small CPU). Both use `--threads` (default: all cores) and the whole pipeline (enhancement, model,
 //! blending, watershed).
 
 use crate::{mosaic, Options};
 use anyhow::{Context, Result};
 use candle_core::Device;
+use samcell_imaging::GrayU8;
 use samcell_lite::{LiteConfig, LiteModel, LitePredictor};
 use samcell_model::{Mode, SamModel, SamPredictor};
 use samcell_pipeline::{SegmentConfig, Segmenter, TilePlan};
@@ -60,6 +64,38 @@ fn vitb_model(batch: usize) -> Result<(SamPredictor, String)> {
     Ok((SamPredictor::new(m, batch), "seeded random ViT-B".into()))
 }
 
+/// Times `model` on `image` with its own tiling (one warm-up, best of `repeat`), prints its
+/// row and returns the best whole-pipeline seconds.
+fn time_lite(model: LiteModel, source: &str, image: &GrayU8, repeat: usize) -> Result<f64> {
+    let config = model.config.clone();
+    // the predictor's own tiling, stored in the weights
+    let seg = Segmenter::new(
+        Arc::new(LitePredictor::new(model, 4)),
+        SegmentConfig::default(),
+    );
+    let crops = TilePlan::new(image.width(), image.height(), &config.tiling())?.len();
+    seg.segment(image)?; // warm-up
+    let mut best = f64::INFINITY;
+    let mut best_model = 0.0;
+    let mut cells = 0;
+    for _ in 0..repeat {
+        let t0 = Instant::now();
+        let s = seg.segment(image)?;
+        let dt = t0.elapsed().as_secs_f64();
+        if dt < best {
+            (best, best_model, cells) = (dt, s.timings.predict.as_secs_f64(), s.n_cells);
+        }
+    }
+    let gflop = 2.0 * config.macs(config.crop, config.crop) as f64 * crops as f64 / 1e9;
+    println!(
+        "samcell-lite ({}, weights {source}, {} conv path): {best:.3} s/image (best of {repeat}), model {best_model:.3} s, {crops} crops, {gflop:.1} GFLOP, {:.1} GFLOP/s in the model, {cells} cells",
+        config.describe(),
+        if samcell_lite::conv::kernel::simd_path() { "AVX2+FMA" } else { "portable" },
+        gflop / best_model
+    );
+    Ok(best)
+}
+
 /// Runs the section.
 pub fn lite(opts: &Options) -> Result<()> {
     let threads = opts.threads.unwrap_or_else(crate::sections::all_cores);
@@ -76,32 +112,17 @@ pub fn lite(opts: &Options) -> Result<()> {
     let image = mosaic::mosaic(&tiles, 1024, 1024);
     crate::sections::with_threads(threads, || -> Result<()> {
         let (model, source) = lite_model()?;
-        let config = model.config.clone();
-        // the predictor's own tiling, stored in the weights
-        let seg = Segmenter::new(
-            Arc::new(LitePredictor::new(model, 4)),
-            SegmentConfig::default(),
-        );
-        let crops = TilePlan::new(1024, 1024, &config.tiling())?.len();
-        seg.segment(&image)?; // warm-up
-        let mut best = f64::INFINITY;
-        let mut best_model = 0.0;
-        let mut cells = 0;
-        for _ in 0..repeat {
-            let t0 = Instant::now();
-            let s = seg.segment(&image)?;
-            let dt = t0.elapsed().as_secs_f64();
-            if dt < best {
-                (best, best_model, cells) = (dt, s.timings.predict.as_secs_f64(), s.n_cells);
-            }
+        let best = time_lite(model, source, &image, repeat)?;
+        if let Some(p) = std::env::var_os("SAMCELL_LITE_BASELINE") {
+            let p = std::path::PathBuf::from(p);
+            let base = LiteModel::load(&p).with_context(|| format!("load {}", p.display()))?;
+            let base_s = time_lite(base, "SAMCELL_LITE_BASELINE", &image, repeat)?;
+            println!("ratio (baseline / samcell-lite): {:.2}x", base_s / best);
         }
-        let gflop = 2.0 * config.macs(config.crop, config.crop) as f64 * crops as f64 / 1e9;
-        println!(
-            "samcell-lite ({}, weights {source}, {} conv path): {best:.3} s/image (best of {repeat}), model {best_model:.3} s, {crops} crops, {gflop:.1} GFLOP, {:.1} GFLOP/s in the model, {cells} cells",
-            config.describe(),
-            if samcell_lite::conv::kernel::simd_path() { "AVX2+FMA" } else { "portable" },
-            gflop / best_model
-        );
+        if std::env::var_os("SAMCELL_BENCH_SKIP_VITB").is_some() {
+            println!("ViT-B: skipped (SAMCELL_BENCH_SKIP_VITB is set)");
+            return Ok(());
+        }
         let (vitb, which) = vitb_model(opts.batch)?;
         let seg_b = Segmenter::new(Arc::new(vitb), SegmentConfig::default());
         let t0 = Instant::now();
