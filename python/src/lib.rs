@@ -33,9 +33,7 @@ use samcell_io::read::gray::{check_percentiles, scale_to_u8};
 use samcell_io::{RawGray, RawValues, SampleType, Scaling};
 use samcell_measure::csv::Column;
 use samcell_measure::{Intensity, MeasureConfig, MeasureError};
-use samcell_pipeline::{
-    DomainCheck, PipelineError, SegmentConfig, StageTimings, DEFAULT_FILL, DEFAULT_PEAK,
-};
+use samcell_pipeline::{PipelineError, SegmentConfig, StageTimings, DEFAULT_FILL, DEFAULT_PEAK};
 use samcell_track::tables::GrowthRow;
 use samcell_track::{FrameInterval, Timeline, TrackConfig, TrackError, Tracker};
 use std::sync::Arc;
@@ -214,7 +212,7 @@ impl Segmenter {
             let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
             let seg = segmenter.segment(&gray).map_err(pipeline_error)?;
-            let warnings = self.domain_warnings(&gray, &seg.distance_map, peak, fill);
+            let warnings = self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill);
             Ok::<_, PyErr>((seg, scale_time, warnings))
         })?;
         let mut timings = vec![("scale", scale_time)];
@@ -254,8 +252,8 @@ impl Segmenter {
             let (labels, n) = samcell_pipeline::labels_from_distance_map(&map, peak, fill)
                 .map_err(pipeline_error)?;
             let seconds = t.elapsed().as_secs_f64();
-            // an empty image has no background level: the map's signs only
-            let warnings = self.domain_warnings(&GrayU8::filled(0, 0, 0), &map, peak, fill);
+            // no image: the map's signs only
+            let warnings = self.domain_warnings(None, &map, peak, fill);
             Ok::<_, PyErr>((map, labels, n, seconds, warnings))
         })?;
         let timings = [("postprocess", seconds), ("total", seconds)];
@@ -274,13 +272,17 @@ impl Segmenter {
     /// With the built-in model: the signs that `gray` looks unlike its training data, given its
     /// map and the thresholds, as one sentence with the remedy (none when it looks like it);
     /// no check with another model.
-    fn domain_warnings(&self, gray: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
+    fn domain_warnings(
+        &self,
+        gray: Option<&GrayU8>,
+        map: &MapF32,
+        peak: f32,
+        fill: f32,
+    ) -> Vec<String> {
         if self.info.path != models::BUILTIN_NAME {
             return Vec::new();
         }
-        let signs =
-            samcell_pipeline::domain_warnings(gray, map, peak, fill, &DomainCheck::default());
-        samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+        samcell_pipeline::domain_note(gray, map, peak, fill, DOMAIN_REMEDY)
             .into_iter()
             .collect()
     }

@@ -91,6 +91,17 @@ pub fn domain_warnings(
     fill: f32,
     check: &DomainCheck,
 ) -> Vec<DomainWarning> {
+    signs(Some(image), map, peak, fill, check)
+}
+
+/// [`domain_warnings`], with the background sign only when the image is given.
+fn signs(
+    image: Option<&GrayU8>,
+    map: &MapF32,
+    peak: f32,
+    fill: f32,
+    check: &DomainCheck,
+) -> Vec<DomainWarning> {
     let mut out = Vec::new();
     let (mut fg, mut seeds) = (0u64, 0u64);
     for &v in map.data() {
@@ -107,7 +118,7 @@ pub fn domain_warnings(
             }
         }
     }
-    if let Some(level) = background_level(image) {
+    if let Some(level) = image.and_then(background_level) {
         if !(check.background.0..=check.background.1).contains(&level) {
             out.push(DomainWarning::UnfamiliarBackground { level });
         }
@@ -128,6 +139,23 @@ pub fn domain_message(signs: &[DomainWarning], remedy: &str) -> Option<String> {
          {remedy}",
         what.join("; ")
     ))
+}
+
+/// The note every front end gives on a result of the built-in model: the signs of
+/// [`domain_warnings`] at the default thresholds ([`DomainCheck::default`]) as
+/// [`domain_message`] with the front end's `remedy`. Without the image (`None`: a map
+/// re-thresholded on its own) only the map's signs are weighed.
+pub fn domain_note(
+    image: Option<&GrayU8>,
+    map: &MapF32,
+    peak: f32,
+    fill: f32,
+    remedy: &str,
+) -> Option<String> {
+    domain_message(
+        &signs(image, map, peak, fill, &DomainCheck::default()),
+        remedy,
+    )
 }
 
 /// The number of pixels at each grey level.
@@ -258,6 +286,21 @@ mod tests {
             )),
             "{m}"
         );
+    }
+
+    #[test]
+    fn the_note_without_the_image_weighs_the_map_alone() {
+        // a dark image (background sign) and a map with no pixel above fill (empty-map sign)
+        let dark: Vec<u8> = (0..64).map(|i| if i < 48 { 10 } else { 200 }).collect();
+        let image = GrayU8::from_vec(8, 8, dark).unwrap();
+        let map = MapF32::filled(8, 8, 0.0);
+        let with = domain_note(Some(&image), &map, 0.47, 0.09, "R").unwrap();
+        let without = domain_note(None, &map, 0.47, 0.09, "R").unwrap();
+        assert!(with.contains("background level"), "{with}");
+        assert!(!without.contains("background level"), "{without}");
+        assert!(without.contains("empty"), "{without}");
+        let unsure = MapF32::filled(8, 8, 0.5);
+        assert_eq!(domain_note(None, &unsure, 0.47, 0.09, "R"), None);
     }
 
     proptest! {

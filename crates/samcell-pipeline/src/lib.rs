@@ -21,7 +21,7 @@ pub mod segment;
 pub mod short_f32;
 pub mod tiling;
 
-pub use domain::{domain_message, domain_warnings, DomainCheck, DomainWarning};
+pub use domain::{domain_message, domain_note, domain_warnings, DomainCheck, DomainWarning};
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use samcell_batch::Timings;
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::Calibration;
-use samcell_pipeline::{DomainCheck, Segmenter};
+use samcell_pipeline::Segmenter;
 
 use crate::config::ServeConfig;
 use crate::job::{self, files, now_ms, Job, JobState, Progress};
@@ -330,9 +330,7 @@ impl Shared {
         if !self.cfg.builtin_model {
             return None;
         }
-        let signs =
-            samcell_pipeline::domain_warnings(gray, map, peak, fill, &DomainCheck::default());
-        samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+        samcell_pipeline::domain_note(Some(gray), map, peak, fill, DOMAIN_REMEDY)
     }
 
     pub fn job_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -19,14 +19,12 @@
 
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::{ChannelUse, SourceInfo, StackSource};
-use samcell_pipeline::DomainCheck;
 
 /// The built-in model's signs of an out-of-domain image (`samcell_pipeline::domain`: an
 /// empty or unsure distance map, an unfamiliar background level) as one warning with the
 /// remedy ([`DOMAIN_REMEDY`]); none when the image looks like its training data.
 pub fn domain_warnings(image: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
-    let signs = samcell_pipeline::domain_warnings(image, map, peak, fill, &DomainCheck::default());
-    samcell_pipeline::domain_message(&signs, DOMAIN_REMEDY)
+    samcell_pipeline::domain_note(Some(image), map, peak, fill, DOMAIN_REMEDY)
         .into_iter()
         .collect()
 }
