@@ -863,9 +863,12 @@ fn array_2d<'py>(
 fn values<T: numpy::Element + Copy>(array: &Bound<'_, PyUntypedArray>) -> Option<Vec<T>> {
     let typed = array.cast::<PyArray2<T>>().ok()?;
     let ro = numpy::PyArrayMethods::try_readonly(typed).ok()?;
-    Some(match ro.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => ro.as_array().iter().copied().collect(),
+    let view = ro.as_array();
+    // row-major order: a Fortran-ordered array is contiguous too, but its buffer holds the
+    // columns one after the other, so only a C-ordered one is copied as it lies
+    Some(match view.as_slice() {
+        Some(s) => s.to_vec(),
+        None => view.iter().copied().collect(),
     })
 }
 
