@@ -41,8 +41,10 @@ class Segmentation:
 class Segmenter:
     """A segmentation model, loaded once, with samcell's pipeline around it.
 
-    ``model``: ``None`` (the built-in samcell-lite model, as ``samcell segment`` without
-    ``--model``), ``"lite"``, ``"lite:PATH"``, a published SAMCell name (``"generalist"``,
+    ``model``: ``None`` (the built-in samcell-lite models, as ``samcell segment`` without
+    ``--model``: the phase-contrast cell model, and the nuclei model for images that look unlike
+    phase-contrast cells), ``"lite"`` (the same), ``"lite-cells"`` or ``"lite-nuclei"`` (either
+    alone), ``"lite:PATH"``, a published SAMCell name (``"generalist"``,
     ``"cyto"``: looked up in ``$SAMCELL_MODEL_DIR`` or the user cache and downloaded once) or the
     path of a checkpoint. ``device``: ``"cpu"`` or ``"cuda"``. ``precision``: ``None``/``"f32"``
     or ``"bf16"`` (SAM only). ``threads``: threads for the whole process, ``None`` for every core.
@@ -62,9 +64,10 @@ class Segmenter:
         threads: Optional[int] = None,
     ) -> None: ...
     @property
-    def model_info(self) -> Dict[str, Optional[str]]:
+    def model_info(self) -> Dict[str, Any]:
         """``path``, ``name``, ``url``, ``sha256``, ``config``, ``variant``, ``format``,
-        ``predictor`` (as ``run.json`` records the model)."""
+        ``predictor`` and, for the default lite model, ``fallback`` (the nuclei model's own
+        dict), as ``run.json`` records the model."""
     @property
     def tiling(self) -> Tuple[int, int]:
         """Crop size and overlap in pixels (the model's own)."""

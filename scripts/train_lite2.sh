@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Trains the samcell-lite 2 candidate (one network for all three public data sets) from scratch and
-# measures it on the held-out test splits, exactly as recorded in MODEL_CARD.md ("samcell-lite 2:
-# first training on three data sets"; not the built-in model, see scripts/train_lite.sh for that).
+# Trains the built-in nuclei model, samcell-lite-nuclei (one network for all three public data
+# sets), from scratch and measures it on the held-out test splits, exactly as recorded in
+# MODEL_CARD.md ("samcell-lite-nuclei"; scripts/train_lite.sh makes the built-in cell model).
 # Run from the repository root:
 #
 #   SAMCELL_DATA=/path/to/data scripts/train_lite2.sh [WORK_DIR]

@@ -1,24 +1,50 @@
-//! Embeds `models/samcell-lite.safetensors` (repository root) when it exists, after checking its
-//! SHA-256 against `models/samcell-lite.sha256`; a mismatch or a missing `.sha256` fails the build.
+//! Embeds the built-in models of `models/` (repository root) when they exist, after checking
+//! each file's SHA-256 against its `.sha256` file; a mismatch or a missing `.sha256` fails the
+//! build:
+//!
+//! - `samcell-lite.safetensors` (the phase-contrast cell model): cfg `samcell_lite_embedded`,
+//!   env `SAMCELL_LITE_WEIGHTS` / `SAMCELL_LITE_SHA256`;
+//! - `samcell-lite-nuclei.safetensors` (nuclei, bacteria and other microscopes): cfg
+//!   `samcell_lite_nuclei_embedded`, env `SAMCELL_LITE_NUCLEI_WEIGHTS` /
+//!   `SAMCELL_LITE_NUCLEI_SHA256`.
 
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(samcell_lite_embedded)");
+    println!("cargo::rustc-check-cfg=cfg(samcell_lite_nuclei_embedded)");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let models = manifest.join("..").join("..").join("models");
-    let weights = models.join("samcell-lite.safetensors");
-    let sums = models.join("samcell-lite.sha256");
-    // The folder (adding or replacing a file in it changes its mtime) and the files that exist
-    // (a path that does not exist would make cargo rerun this script on every build).
+    // The folder (adding or replacing a file in it changes its mtime); each existing file is
+    // watched by `embed` (a path that does not exist would make cargo rerun this script on every
+    // build).
     println!("cargo::rerun-if-changed={}", models.display());
+    println!("cargo::rerun-if-changed=build.rs");
+    embed(
+        &models,
+        "samcell-lite",
+        "samcell_lite_embedded",
+        "SAMCELL_LITE",
+    );
+    embed(
+        &models,
+        "samcell-lite-nuclei",
+        "samcell_lite_nuclei_embedded",
+        "SAMCELL_LITE_NUCLEI",
+    );
+}
+
+/// Checks `<stem>.safetensors` against `<stem>.sha256` and, when present, sets `cfg` and the
+/// env vars `<env>_WEIGHTS` (its path) and `<env>_SHA256`.
+fn embed(models: &Path, stem: &str, cfg: &str, env: &str) {
+    let weights = models.join(format!("{stem}.safetensors"));
+    let sums = models.join(format!("{stem}.sha256"));
     for f in [&weights, &sums] {
         if f.is_file() {
             println!("cargo::rerun-if-changed={}", f.display());
         }
     }
-    println!("cargo::rerun-if-changed=build.rs");
     if !weights.is_file() {
         return;
     }
@@ -47,10 +73,7 @@ fn main() {
             sums.display()
         );
     }
-    println!("cargo::rustc-cfg=samcell_lite_embedded");
-    println!(
-        "cargo::rustc-env=SAMCELL_LITE_WEIGHTS={}",
-        weights.display()
-    );
-    println!("cargo::rustc-env=SAMCELL_LITE_SHA256={actual}");
+    println!("cargo::rustc-cfg={cfg}");
+    println!("cargo::rustc-env={env}_WEIGHTS={}", weights.display());
+    println!("cargo::rustc-env={env}_SHA256={actual}");
 }

@@ -41,8 +41,10 @@ use std::time::Instant;
 
 /// A segmentation model, loaded once, with samcell's pipeline around it.
 ///
-/// ``model``: ``None`` (the built-in samcell-lite model, as ``samcell segment`` without
-/// ``--model``), ``"lite"``, ``"lite:PATH"``, a published SAMCell name (``"generalist"``,
+/// ``model``: ``None`` (the built-in samcell-lite models, as ``samcell segment`` without
+/// ``--model``: the phase-contrast cell model, and the nuclei model for images that look unlike
+/// phase-contrast cells), ``"lite"`` (the same), ``"lite-cells"`` or ``"lite-nuclei"`` (either
+/// alone), ``"lite:PATH"``, a published SAMCell name (``"generalist"``,
 /// ``"cyto"``: looked up in ``$SAMCELL_MODEL_DIR`` or the user cache and downloaded once) or the
 /// path of a checkpoint. ``device``: ``"cpu"`` or ``"cuda"``. ``precision``: ``None``/``"f32"``
 /// or ``"bf16"`` (SAM only). ``threads``: threads for the whole process (rayon's pool and the
@@ -68,8 +70,10 @@ struct Segmenter {
 /// ``predict``, ``blend``, ``postprocess``, ``total``). ``warnings``: notes on the result, a
 /// list of str, empty when there are none: with the built-in model, a sentence when the image
 /// looks unlike its training data (an unfamiliar background level, or a distance map with
-/// few or no pixels at the seed level), suggesting ``Segmenter(model="generalist")``.
-/// :meth:`Segmenter.postprocess` has no image: its note weighs the map alone.
+/// few or no pixels at the seed level), suggesting ``Segmenter(model="generalist")``; with the
+/// default ``lite`` model such an image is segmented by the built-in nuclei model instead, and
+/// the sentence says so. :meth:`Segmenter.postprocess` has no image: its note weighs the map
+/// alone, as the cell model's map.
 #[pyclass(module = "samcell_rs", frozen)]
 struct Segmentation {
     #[pyo3(get)]
@@ -145,14 +149,15 @@ impl Segmenter {
         })?;
         let config = SegmentConfig::default();
         Ok(Self {
-            segmenter: samcell_pipeline::Segmenter::new(loaded.predictor, config),
+            segmenter: loaded.segmenter(config),
             info: loaded.info,
             threads,
         })
     }
 
     /// The model's identity: ``path``, ``name``, ``url``, ``sha256``, ``variant``, ``format``,
-    /// ``predictor`` (as ``run.json`` records it).
+    /// ``predictor`` and, for the default lite model, ``fallback`` (the nuclei model's own dict),
+    /// as ``run.json`` records it.
     #[getter]
     fn model_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value =
@@ -199,7 +204,7 @@ impl Segmenter {
         };
         let (peak, fill) = thresholds(peak, fill)?;
         let raw = raw_gray(image)?;
-        let segmenter = samcell_pipeline::Segmenter::new(
+        let mut segmenter = samcell_pipeline::Segmenter::new(
             Arc::clone(self.segmenter.predictor()),
             SegmentConfig {
                 peak,
@@ -207,12 +212,19 @@ impl Segmenter {
                 ..*self.segmenter.config()
             },
         );
+        if let Some(f) = self.segmenter.fallback() {
+            segmenter = segmenter.with_fallback(Arc::clone(f));
+        }
         let (seg, scale_time, warnings) = py.detach(|| {
             let t = Instant::now();
             let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
             let seg = segmenter.segment(&gray).map_err(pipeline_error)?;
-            let warnings = self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill);
+            let warnings = if seg.routed.is_empty() {
+                self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill)
+            } else {
+                self.route_warnings(&seg.routed)
+            };
             Ok::<_, PyErr>((seg, scale_time, warnings))
         })?;
         let mut timings = vec![("scale", scale_time)];
@@ -283,6 +295,21 @@ impl Segmenter {
             return Vec::new();
         }
         samcell_pipeline::domain_note(gray, map, peak, fill, DOMAIN_REMEDY)
+            .into_iter()
+            .collect()
+    }
+}
+
+impl Segmenter {
+    /// The note on an image the default lite model sent to its fallback (the built-in nuclei
+    /// model) because of `signs`.
+    fn route_warnings(&self, signs: &[samcell_pipeline::DomainWarning]) -> Vec<String> {
+        let fallback = self
+            .info
+            .fallback
+            .as_ref()
+            .map_or("the fallback model", |f| f.path.as_str());
+        samcell_pipeline::route_message(signs, fallback, DOMAIN_REMEDY)
             .into_iter()
             .collect()
     }

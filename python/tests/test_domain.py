@@ -1,7 +1,8 @@
 """The built-in model's out-of-domain warning (``Segmentation.warnings``): an image unlike its
-phase-contrast training data gets one sentence with the remedy for Python; a phase-contrast image
-like the training set (Usiigaci, shared data) gets none, nor does a model other than the
-built-in one. ``postprocess`` weighs the map alone."""
+phase-contrast training data gets one sentence with the remedy for Python, and the default lite
+model segments it with the built-in nuclei model instead (``lite-cells`` and ``lite-nuclei`` are
+either model alone); a phase-contrast image like the training set (Usiigaci, shared data) gets
+none, nor does a model other than the built-in one. ``postprocess`` weighs the map alone."""
 
 import numpy as np
 import pytest
@@ -32,6 +33,20 @@ def test_a_fluorescence_like_image_is_flagged_with_the_remedy(seg):
     w = r.warnings[0]
     assert w.startswith("the image looks unlike the built-in model's training data"), w
     assert "background level" in w and w.endswith(REMEDY), w
+    # the default lite model segmented it with its fallback, the built-in nuclei model
+    assert "it was segmented with samcell-lite-nuclei (built-in) instead" in w, w
+    assert seg.model_info["fallback"]["path"] == "samcell-lite-nuclei (built-in)"
+    assert r.n_cells >= 3, r.n_cells
+
+
+def test_lite_cells_is_the_cell_model_alone():
+    cells = samcell_rs.Segmenter("lite-cells")
+    assert "fallback" not in cells.model_info
+    (w,) = cells.segment(nuclei()).warnings
+    assert "background level" in w and "segmented with" not in w, w
+    nuclei_model = samcell_rs.Segmenter("lite-nuclei")
+    assert nuclei_model.model_info["path"] == "samcell-lite-nuclei (built-in)"
+    assert nuclei_model.segment(nuclei()).warnings == []
 
 
 def test_postprocess_weighs_the_map_alone(seg):

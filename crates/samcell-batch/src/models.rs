@@ -2,10 +2,14 @@
 //! download URLs, samcell-lite resolution, and [`LoadedModel`] with its [`ModelInfo`].
 //!
 //! samcell-lite (the small U-Net of `samcell-lite`; its predictor asks for its own tiling, stored
-//! in its weights file): the spec `lite` is the model built into the program (error "this build
-//! has no lite model" when the build has none), or the file named by env `SAMCELL_LITE_WEIGHTS`
-//! when that is set (to try a newly trained model without rebuilding; also what the CLI tests
-//! use); `lite:PATH` is the lite weights file PATH; the PATH of a samcell-lite safetensors file
+//! in its weights file): the spec `lite` is the models built into the program (error "this build
+//! has no lite model" when the build has none): the phase-contrast cell model, with the nuclei
+//! model as its fallback for images that look unlike the cell model's training data
+//! (`samcell_pipeline::Segmenter::with_fallback`; [`LoadedModel::segmenter`] wires it) when the
+//! build has both; `lite-cells` and `lite-nuclei` are either built-in model alone. When env
+//! `SAMCELL_LITE_WEIGHTS` is set, `lite` is that file alone instead (to try a newly trained
+//! model without rebuilding; also what the CLI tests use); `lite:PATH` is the lite weights file
+//! PATH; the PATH of a samcell-lite safetensors file
 //! (metadata `format = samcell-lite`) is recognised as such. Without a spec, the lite model is
 //! used when one is available (built in, or `SAMCELL_LITE_WEIGHTS`); otherwise a missing spec is
 //! an error ([`LoadError::NoModel`]).
@@ -26,7 +30,7 @@ use crate::record::{self, ModelInfo};
 use crate::BatchError;
 use samcell_lite::{LiteError, LiteModel, LitePredictor};
 use samcell_model::{HeadOverrides, ModelError, SamModel, SamPredictor};
-use samcell_pipeline::DistanceMapPredictor;
+use samcell_pipeline::{DistanceMapPredictor, Segmenter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -53,6 +57,12 @@ pub const DEFAULT_BATCH_SIZE: usize = 4;
 
 /// The spec selecting samcell-lite (`lite`, or `lite:PATH` for a weights file).
 pub const LITE_NAME: &str = "lite";
+
+/// The spec selecting the built-in phase-contrast cell model alone (no fallback).
+pub const LITE_CELLS_NAME: &str = "lite-cells";
+
+/// The spec selecting the built-in nuclei model alone.
+pub const LITE_NUCLEI_NAME: &str = "lite-nuclei";
 
 /// Env var naming a samcell-lite weights file that replaces the built-in one.
 pub const LITE_WEIGHTS_ENV: &str = "SAMCELL_LITE_WEIGHTS";
@@ -86,6 +96,12 @@ pub enum LoadError {
         MODEL_NAMES.join(", ")
     )]
     NoBuiltinLite,
+    /// `lite-nuclei` asked for in a build without the built-in nuclei model.
+    #[error(
+        "this build has no lite nuclei model (models/samcell-lite-nuclei.safetensors was not \
+         present at build time); use --model lite:PATH with a samcell-lite weights file"
+    )]
+    NoBuiltinNuclei,
     /// A lite model that cannot be loaded.
     #[error("cannot load the {what}samcell-lite model")]
     Lite {
@@ -167,6 +183,7 @@ impl LoadError {
                 | LoadError::ConfigForLite
                 | LoadError::LiteNotFound { .. }
                 | LoadError::NoBuiltinLite
+                | LoadError::NoBuiltinNuclei
                 | LoadError::NoCacheDir
                 | LoadError::NotFound { .. }
                 | LoadError::Device(ModelError::NoCuda)
@@ -195,8 +212,22 @@ pub struct ModelRequest<'a> {
 pub struct LoadedModel {
     /// The predictor.
     pub predictor: Arc<dyn DistanceMapPredictor>,
+    /// The predictor for images out of the first one's domain (`lite`: the nuclei model);
+    /// described by `info.fallback`.
+    pub fallback: Option<Arc<dyn DistanceMapPredictor>>,
     /// Its identity for the run records.
     pub info: ModelInfo,
+}
+
+impl LoadedModel {
+    /// The segmenter of this model with `config`, its fallback wired in.
+    pub fn segmenter(&self, config: samcell_pipeline::SegmentConfig) -> Segmenter {
+        let seg = Segmenter::new(self.predictor.clone(), config);
+        match &self.fallback {
+            Some(f) => seg.with_fallback(f.clone()),
+            None => seg,
+        }
+    }
 }
 
 /// A resolved model file.
@@ -226,6 +257,12 @@ pub fn load(
     progress: &mut dyn DownloadProgress,
 ) -> Result<LoadedModel, LoadError> {
     let spec = spec_or_default(req.spec)?;
+    if spec == LITE_CELLS_NAME || spec == LITE_NUCLEI_NAME {
+        if req.model_config.is_some() {
+            return Err(LoadError::ConfigForLite);
+        }
+        return load_builtin(spec == LITE_NUCLEI_NAME, req.batch_size);
+    }
     let lite_path = if spec == LITE_NAME {
         Some(None)
     } else if let Some(p) = spec.strip_prefix("lite:") {
@@ -242,7 +279,13 @@ pub fn load(
         let loaded = load_lite(path.as_deref(), req.batch_size)?;
         if req.spec.is_none() {
             let which = if loaded.info.path == samcell_lite::BUILTIN_NAME {
-                loaded.info.path.clone()
+                match &loaded.info.fallback {
+                    Some(f) => format!(
+                        "{}, with {} for images unlike phase-contrast cells",
+                        loaded.info.path, f.path
+                    ),
+                    None => loaded.info.path.clone(),
+                }
             } else {
                 format!("samcell-lite ({LITE_WEIGHTS_ENV}={})", loaded.info.path)
             };
@@ -260,7 +303,37 @@ pub fn lite_available() -> bool {
     samcell_lite::builtin_weights().is_some() || env_nonempty(LITE_WEIGHTS_ENV).is_some()
 }
 
-/// Loads samcell-lite: the file `path`, else `SAMCELL_LITE_WEIGHTS`, else the built-in model.
+/// One built-in model alone: the nuclei model (`nuclei`) or the cell model.
+pub fn load_builtin(nuclei: bool, batch_size: usize) -> Result<LoadedModel, LoadError> {
+    let (model, shown, name) = if nuclei {
+        let m = match LiteModel::builtin_nuclei() {
+            Err(LiteError::NoBuiltinNuclei) => return Err(LoadError::NoBuiltinNuclei),
+            r => r.map_err(|source| LoadError::Lite {
+                what: "built-in ",
+                source,
+            })?,
+        };
+        (m, samcell_lite::NUCLEI_NAME, LITE_NUCLEI_NAME)
+    } else {
+        let m = match LiteModel::builtin() {
+            Err(LiteError::NoBuiltin) => return Err(LoadError::NoBuiltinLite),
+            r => r.map_err(|source| LoadError::Lite {
+                what: "built-in ",
+                source,
+            })?,
+        };
+        (m, samcell_lite::BUILTIN_NAME, LITE_CELLS_NAME)
+    };
+    Ok(lite_loaded(
+        model,
+        shown.to_string(),
+        Some(name.to_string()),
+        batch_size,
+    ))
+}
+
+/// Loads samcell-lite: the file `path`, else `SAMCELL_LITE_WEIGHTS`, else the built-in cell
+/// model with the built-in nuclei model as its fallback (when the build has it).
 pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, LoadError> {
     let env_path = env_nonempty(LITE_WEIGHTS_ENV).map(PathBuf::from);
     let (model, shown, name) = match path.or(env_path.as_deref()) {
@@ -294,6 +367,23 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, 
             )
         }
     };
+    let builtin = shown == samcell_lite::BUILTIN_NAME;
+    let mut loaded = lite_loaded(model, shown, name, batch_size);
+    if builtin && samcell_lite::builtin_nuclei_weights().is_some() {
+        let nuclei = load_builtin(true, batch_size)?;
+        loaded.fallback = Some(nuclei.predictor);
+        loaded.info.fallback = Some(Box::new(nuclei.info));
+    }
+    Ok(loaded)
+}
+
+/// A lite model's predictor and description.
+fn lite_loaded(
+    model: LiteModel,
+    shown: String,
+    name: Option<String>,
+    batch_size: usize,
+) -> LoadedModel {
     let variant = format!("samcell-lite {}", model.config.describe());
     let sha256 = model.sha256.clone();
     let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(LitePredictor::new(model, batch_size));
@@ -306,8 +396,13 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, 
         variant,
         format: "samcell-lite safetensors".into(),
         predictor: predictor.describe(),
+        fallback: None,
     };
-    Ok(LoadedModel { predictor, info })
+    LoadedModel {
+        predictor,
+        fallback: None,
+        info,
+    }
 }
 
 fn env_nonempty(key: &str) -> Option<String> {
@@ -438,8 +533,13 @@ pub fn load_model(
         variant,
         format,
         predictor: predictor.describe(),
+        fallback: None,
     };
-    Ok(LoadedModel { predictor, info })
+    Ok(LoadedModel {
+        predictor,
+        fallback: None,
+        info,
+    })
 }
 
 fn display_abs(p: &Path) -> String {

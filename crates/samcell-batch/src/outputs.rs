@@ -145,15 +145,23 @@ impl OutputSet {
         }
     }
 
-    /// For a complete set: why its results may not match the current settings and model, if
-    /// they may not (then the image is redone).
-    pub fn staleness(&self, settings: &ResultSettings, model_sha256: &str) -> Option<String> {
+    /// For a complete set: why its results may not match the current settings and `model`, if
+    /// they may not (then the image is redone). The model is its weights (SHA-256) and those of
+    /// its fallback, if any (the default lite model's nuclei model): results of the cell model
+    /// alone are not those of the pair.
+    pub fn staleness(
+        &self,
+        settings: &ResultSettings,
+        model: &crate::record::ModelInfo,
+    ) -> Option<String> {
         let stored = match self.stored() {
             Ok(s) => s,
             Err(e) => return Some(e),
         };
         let mut diffs = Vec::new();
-        if stored.model.sha256 != model_sha256 {
+        let stored_fallback = stored.model.fallback.as_ref().map(|f| f.sha256.as_str());
+        let fallback = model.fallback.as_ref().map(|f| f.sha256.as_str());
+        if stored.model.sha256 != model.sha256 || stored_fallback != fallback {
             diffs.push("a different model".to_string());
         }
         if &stored.settings != settings {

@@ -88,6 +88,10 @@ pub struct ModelInfo {
     pub format: String,
     /// The predictor's own description (architecture, back-end, precision).
     pub predictor: String,
+    /// The model that segments the images this one looks out of its domain on (the default
+    /// `lite`: the built-in nuclei model); absent for a single model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<ModelInfo>>,
 }
 
 /// How an image record names a calibration's source: `ome`, `imagej`, `tiff-resolution` or
@@ -353,6 +357,9 @@ pub struct StoredImageMeta {
 pub struct StoredModel {
     /// SHA-256 of the checkpoint file, hex.
     pub sha256: String,
+    /// The fallback model's identity (absent for a single model and in earlier records).
+    #[serde(default)]
+    pub fallback: Option<Box<StoredModel>>,
 }
 
 /// Seconds since the Unix epoch, now.

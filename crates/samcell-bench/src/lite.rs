@@ -11,7 +11,10 @@
 //! With `SAMCELL_LITE_BASELINE=FILE` a second samcell-lite weights file (e.g. the previously
 //! built-in model, `git show <commit>:models/samcell-lite.safetensors`) is timed the same way on
 //! the same image in the same run, and the ratio printed; a set `SAMCELL_BENCH_SKIP_VITB` leaves out
-//! the ViT-B run (minutes on a small CPU). Both use `--threads` (default: all cores) and the whole pipeline (enhancement, model,
+//! the ViT-B run (minutes on a small CPU). With both built-in models (and no
+//! `SAMCELL_LITE_WEIGHTS`), the default `lite` is also timed on an image it sends to its fallback
+//! (a generated 1024x1024 fluorescence-like image: dark background, bright blurred nuclei): the
+//! cell model's pass, the check, then the nuclei model's pass, the worst case of the default. Both use `--threads` (default: all cores) and the whole pipeline (enhancement, model,
 //! blending, watershed).
 
 use crate::{mosaic, Options};
@@ -96,6 +99,50 @@ fn time_lite(model: LiteModel, source: &str, image: &GrayU8, repeat: usize) -> R
     Ok(best)
 }
 
+/// A 1024x1024 fluorescence-like image: grey 8 with bright blurred nuclei every 64 pixels.
+fn fluorescence_like() -> GrayU8 {
+    let n = 1024usize;
+    let data = (0..n * n)
+        .map(|i| {
+            let (x, y) = ((i % n) as f64, (i / n) as f64);
+            let (dx, dy) = ((x % 64.0) - 32.0, (y % 64.0) - 32.0);
+            let v = 8.0 + 220.0 * (-(dx * dx + dy * dy) / (2.0 * 81.0)).exp();
+            v.min(250.0) as u8 + ((i * 7) % 5) as u8
+        })
+        .collect();
+    GrayU8::from_vec(n, n, data).expect("1024x1024")
+}
+
+/// The default `lite` (cell model, nuclei model as fallback) on an image it routes: one
+/// warm-up, best of `repeat`; prints its row.
+fn time_routed(repeat: usize) -> Result<()> {
+    let cells = LiteModel::builtin()?;
+    let nuclei = LiteModel::builtin_nuclei()?;
+    let seg = Segmenter::new(
+        Arc::new(LitePredictor::new(cells, 4)),
+        SegmentConfig::default(),
+    )
+    .with_fallback(Arc::new(LitePredictor::new(nuclei, 4)));
+    let image = fluorescence_like();
+    let first = seg.segment(&image)?; // warm-up
+    anyhow::ensure!(
+        !first.routed.is_empty(),
+        "the fluorescence-like image was not routed"
+    );
+    let mut best = f64::INFINITY;
+    for _ in 0..repeat {
+        let t0 = Instant::now();
+        seg.segment(&image)?;
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    println!(
+        "samcell-lite default (built-in cell model, then the built-in nuclei model), a routed \
+         fluorescence-like image: {best:.3} s/image (best of {repeat}), {} cells",
+        first.n_cells
+    );
+    Ok(())
+}
+
 /// Runs the section.
 pub fn lite(opts: &Options) -> Result<()> {
     let threads = opts.threads.unwrap_or_else(crate::sections::all_cores);
@@ -113,6 +160,11 @@ pub fn lite(opts: &Options) -> Result<()> {
     crate::sections::with_threads(threads, || -> Result<()> {
         let (model, source) = lite_model()?;
         let best = time_lite(model, source, &image, repeat)?;
+        if source == "built-in" && samcell_lite::builtin_nuclei_weights().is_some() {
+            let nuclei = LiteModel::builtin_nuclei()?;
+            time_lite(nuclei, "built-in nuclei", &image, repeat)?;
+            time_routed(repeat)?;
+        }
         if let Some(p) = std::env::var_os("SAMCELL_LITE_BASELINE") {
             let p = std::path::PathBuf::from(p);
             let base = LiteModel::load(&p).with_context(|| format!("load {}", p.display()))?;

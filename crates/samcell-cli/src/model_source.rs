@@ -19,10 +19,12 @@ use std::path::PathBuf;
 /// The model options of `segment`, `tune` and `serve` (flattened into each).
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model: lite (the small built-in samcell-lite model), lite:PATH (a samcell-lite weights
-    /// file), a published SAMCell name (generalist, cyto) or the path of a checkpoint
-    /// (.pt/.pth/.bin/.safetensors, Hugging Face SamModel layout, or a samcell-lite file).
-    /// Default: lite when this build has it (or SAMCELL_LITE_WEIGHTS names a file).
+    /// Model: lite (the small built-in samcell-lite models: the phase-contrast cell model, and
+    /// the nuclei model for images that look unlike phase-contrast cells), lite-cells or
+    /// lite-nuclei (either one alone), lite:PATH (a samcell-lite weights file), a published
+    /// SAMCell name (generalist, cyto) or the path of a checkpoint (.pt/.pth/.bin/.safetensors,
+    /// Hugging Face SamModel layout, or a samcell-lite file). Default: lite when this build has
+    /// it (or SAMCELL_LITE_WEIGHTS names a file).
     ///
     /// Names resolve to <cache>/samcell-<name>.pt, downloaded from the SAMCell release on first
     /// use (override the base URL with SAMCELL_MODEL_BASE_URL).

@@ -9,7 +9,7 @@ use crate::progress::Terminal;
 use crate::{threads, UsageError};
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use samcell_pipeline::{SegmentConfig, Segmenter};
+use samcell_pipeline::SegmentConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -79,20 +79,18 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     samcell_io::set_max_pixels(config.max_pixels).map_err(|e| anyhow!(UsageError(e)))?;
     threads::configure(args.threads.map(usize::from));
     let loaded = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
-    let (predictor, info) = (loaded.predictor, loaded.info);
+    let info = &loaded.info;
     tracing::info!("model {} ({})", info.path, info.variant);
     let config = samcell_web::ServeConfig {
         builtin_model: info.path == samcell_lite::BUILTIN_NAME,
+        fallback_model: info.fallback.as_ref().map(|f| f.path.clone()),
         ..config
     };
-    let segmenter = Arc::new(Segmenter::new(
-        predictor,
-        SegmentConfig {
-            peak: config.peak,
-            fill: config.fill,
-            ..SegmentConfig::default()
-        },
-    ));
+    let segmenter = Arc::new(loaded.segmenter(SegmentConfig {
+        peak: config.peak,
+        fill: config.fill,
+        ..SegmentConfig::default()
+    }));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -225,7 +225,7 @@ pub fn run(args: TuneArgs, term: &Terminal) -> Result<ExitCode> {
         let pairs = pair(image_files(dir)?, &gts, "image")?;
         // Run with the model's own tiling (samcell-lite's differs from SAM's 256 + 32).
         let loaded = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
-        let seg = samcell_pipeline::Segmenter::new(loaded.predictor, Default::default());
+        let seg = loaded.segmenter(Default::default());
         let bar = term.file_bar(pairs.len(), "images");
         let mut maps = Vec::with_capacity(pairs.len());
         let mut labels: Vec<Labels> = Vec::with_capacity(pairs.len());

@@ -1,6 +1,8 @@
 //! `samcell segment` with the built-in model warns when an image looks unlike its training data
 //! (`samcell_pipeline::domain`): fluorescence-like images get the warning in the log and in
-//! `run.json`, with the remedy; phase-contrast images like the training set do not.
+//! `run.json`, with the remedy; phase-contrast images like the training set do not. With the
+//! default `lite`, such an image is segmented by the built-in nuclei model instead, and the
+//! warning says so; `lite-cells` and `lite-nuclei` are either model alone.
 //!
 //! Skipped, with a line saying so, in builds without a built-in model; the real-image test also
 //! needs the DSB 2018 and Usiigaci images (a failure under `SAMCELL_REQUIRE_DATA=1`).
@@ -22,14 +24,36 @@ fn builtin_present() -> bool {
     true
 }
 
+const ROUTED: &str = "it was segmented with samcell-lite-nuclei (built-in) instead";
+
+fn nuclei_present() -> bool {
+    if samcell_lite::builtin_nuclei_weights().is_none() {
+        samcell_testdata::skip(
+            "this build has no built-in nuclei model (models/samcell-lite-nuclei.safetensors)",
+        );
+        return false;
+    }
+    true
+}
+
 /// Segments `inputs` with the default (built-in) model; the warnings of each image by name.
 fn warnings(inputs: &Path, out: &Path) -> (String, Vec<(String, Vec<String>)>) {
+    warnings_with(inputs, out, &[])
+}
+
+/// [`warnings`] with more arguments (e.g. `--model lite-cells`).
+fn warnings_with(
+    inputs: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (String, Vec<(String, Vec<String>)>) {
     let mut c = samcell();
     c.env_remove("SAMCELL_LITE_WEIGHTS");
     c.arg("segment")
         .arg(inputs)
         .args(["--threads", "2", "--output"])
-        .arg(out);
+        .arg(out)
+        .args(extra);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "stderr:\n{err}");
     let meta = json(&out.join("run.json"));
@@ -81,6 +105,79 @@ fn a_fluorescence_like_image_is_called_out_of_domain_with_the_remedy() {
         "{w:?}"
     );
     assert!(err.contains(REMEDY), "the log says it too:\n{err}");
+    let routed = w.iter().any(|s| s.contains(ROUTED));
+    assert_eq!(
+        routed,
+        samcell_lite::builtin_nuclei_weights().is_some(),
+        "with the nuclei model built in, the image went to it: {w:?}"
+    );
+}
+
+/// `lite-cells` is the cell model alone (the warning, no second model); `lite-nuclei` the
+/// nuclei model alone (no check: its thresholds were measured for the cell model). The default
+/// `lite` records its fallback in run.json.
+#[test]
+fn lite_cells_and_lite_nuclei_are_either_model_alone() {
+    if !builtin_present() || !nuclei_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    write_fluorescence_png(&input.join("nuclei.png"));
+
+    let out = tmp.path().join("cells");
+    let (_, images) = warnings_with(&input, &out, &["--model", "lite-cells"]);
+    let w = &images[0].1;
+    assert!(w.iter().any(|s| s.contains(REMEDY)), "{w:?}");
+    assert!(!w.iter().any(|s| s.contains(ROUTED)), "{w:?}");
+    let model = &json(&out.join("run.json"))["model"];
+    assert_eq!(model["path"], samcell_lite::BUILTIN_NAME);
+    assert_eq!(model["name"], "lite-cells");
+    assert!(model.get("fallback").is_none(), "{model}");
+
+    let out = tmp.path().join("nuclei");
+    let (_, images) = warnings_with(&input, &out, &["--model", "lite-nuclei"]);
+    assert!(images[0].1.is_empty(), "{:?}", images[0].1);
+    let meta = json(&out.join("run.json"));
+    assert_eq!(meta["model"]["path"], samcell_lite::NUCLEI_NAME);
+    assert_eq!(
+        meta["model"]["sha256"],
+        samcell_lite::NUCLEI_SHA256.unwrap()
+    );
+
+    let out = tmp.path().join("auto");
+    let (_, images) = warnings(&input, &out);
+    assert!(images[0].1.iter().any(|s| s.contains(ROUTED)));
+    let meta = json(&out.join("run.json"));
+    assert_eq!(meta["model"]["path"], samcell_lite::BUILTIN_NAME);
+    assert_eq!(meta["model"]["fallback"]["path"], samcell_lite::NUCLEI_NAME);
+    // the nuclei model finds the blurred nuclei the cell model is unsure of
+    assert!(
+        meta["images"][0]["n_cells"].as_u64().unwrap() >= 3,
+        "{meta}"
+    );
+}
+
+/// Results of the cell model alone are not those of the default pair: a run of the default
+/// into a folder that `--model lite-cells` filled redoes the image (same weights, but no
+/// fallback then), where a second run of the default skips it.
+#[test]
+fn results_of_the_cell_model_alone_are_redone_by_the_default() {
+    if !builtin_present() || !nuclei_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    write_fluorescence_png(&input.join("nuclei.png"));
+    let out = tmp.path().join("out");
+    warnings_with(&input, &out, &["--model", "lite-cells"]);
+    let (err, images) = warnings(&input, &out);
+    assert!(err.contains("made with a different model"), "{err}");
+    assert!(images[0].1.iter().any(|s| s.contains(ROUTED)), "{images:?}");
+    let (err, _) = warnings(&input, &out);
+    assert!(err.contains("skipped, outputs exist"), "{err}");
 }
 
 /// Two DSB 2018 fluorescence images and two Usiigaci phase-contrast images in one run: the
@@ -103,5 +200,9 @@ fn real_fluorescence_is_flagged_and_real_phase_contrast_is_not() {
     for (name, w) in &images {
         let flagged = w.iter().any(|s| s.contains(REMEDY));
         assert_eq!(flagged, name.starts_with("dsb"), "{name}: {w:?}");
+        if samcell_lite::builtin_nuclei_weights().is_some() {
+            let routed = w.iter().any(|s| s.contains(ROUTED));
+            assert_eq!(routed, name.starts_with("dsb"), "{name}: {w:?}");
+        }
     }
 }

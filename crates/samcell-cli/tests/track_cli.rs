@@ -310,3 +310,61 @@ fn the_frame_interval_comes_from_imagej_metadata() {
     assert!(header.contains("time_s"), "{header}");
     assert_eq!(times, ["0", "10", "20"]);
 }
+
+/// With the default `lite`, one model segments the whole time-lapse: a phase-contrast frame
+/// (a corner of a Usiigaci image, which the cell model keeps) between two fluorescence-like
+/// frames (which go to the nuclei model) is segmented again with the nuclei model, and the log
+/// says so. Skipped, with a line saying so, in builds without both built-in models and without
+/// the Usiigaci images.
+#[test]
+fn the_default_model_segments_a_time_lapse_with_one_model() {
+    if samcell_lite::builtin_weights().is_none() || samcell_lite::builtin_nuclei_weights().is_none()
+    {
+        samcell_testdata::skip(
+            "this build lacks a built-in samcell-lite model (models/samcell-lite.safetensors, \
+             models/samcell-lite-nuclei.safetensors)",
+        );
+        return;
+    }
+    if !common::have(&[], &[common::USIIGACI]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (frames, out) = (tmp.path().join("frames"), tmp.path().join("out"));
+    std::fs::create_dir_all(&frames).unwrap();
+    let src = common::data().join("usiigaci-phc/train/images/set1.tif");
+    let grey = samcell_io::read_gray(&src, &samcell_io::ReadOptions::default()).unwrap();
+    let side = 256usize;
+    let corner = image::GrayImage::from_fn(side as u32, side as u32, |x, y| {
+        image::Luma([grey.data()[y as usize * grey.width() + x as usize]])
+    });
+    corner.save(frames.join("t1.png")).unwrap();
+    let centres = [(60.0, 60.0), (150.0, 80.0), (90.0, 170.0), (200.0, 200.0)];
+    let nuclei = image::GrayImage::from_fn(side as u32, side as u32, |x, y| {
+        let v = centres.iter().fold(8.0f64, |acc, &(cx, cy)| {
+            let d2 = (f64::from(x) - cx).powi(2) + (f64::from(y) - cy).powi(2);
+            acc + 220.0 * (-d2 / (2.0 * 9.0f64.powi(2))).exp()
+        });
+        image::Luma([v.min(250.0) as u8 + ((x * 7 + y * 13) % 5) as u8])
+    });
+    nuclei.save(frames.join("t0.png")).unwrap();
+    nuclei.save(frames.join("t2.png")).unwrap();
+    let mut c = samcell();
+    c.env_remove("SAMCELL_LITE_WEIGHTS");
+    let (code, _, err) = run(c
+        .arg("track")
+        .arg(&frames)
+        .args(["--threads", "2", "--output"])
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "2 of 3 frames look unlike phase-contrast cells: segmenting the other 1 again with \
+             samcell-lite-nuclei (built-in), so that one model segments the whole time-lapse"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("t1.png: "), "{err}");
+    let v = validate_result_dir(&out).unwrap();
+    assert!(v.valid, "{:?}", v.problems);
+}

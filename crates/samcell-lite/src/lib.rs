@@ -54,7 +54,10 @@ use candle_core::{Device, Tensor};
 use samcell_imaging::GrayU8;
 
 pub use config::LiteConfig;
-pub use embedded::{builtin_weights, BUILTIN_NAME, BUILTIN_SHA256};
+pub use embedded::{
+    builtin_nuclei_weights, builtin_weights, BUILTIN_NAME, BUILTIN_SHA256, NUCLEI_NAME,
+    NUCLEI_SHA256,
+};
 pub use net::{init_params, param_count, param_specs, LiteNet};
 pub use predictor::LitePredictor;
 pub use weights::{
@@ -80,9 +83,12 @@ pub enum LiteError {
         /// The system's error.
         source: std::io::Error,
     },
-    /// The built-in model was asked for in a build that embedded none.
+    /// The built-in cell model was asked for in a build that embedded none.
     #[error("this build has no lite model (models/samcell-lite.safetensors was not present at build time)")]
     NoBuiltin,
+    /// The built-in nuclei model was asked for in a build that embedded none.
+    #[error("this build has no lite nuclei model (models/samcell-lite-nuclei.safetensors was not present at build time)")]
+    NoBuiltinNuclei,
     /// A tensor operation failed (candle's error, returned as is).
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

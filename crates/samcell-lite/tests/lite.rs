@@ -3,8 +3,9 @@
 use candle_core::{Device, Tensor};
 use samcell_imaging::GrayU8;
 use samcell_lite::{
-    builtin_weights, encode, init_params, param_count, param_specs, sha256_hex,
-    to_safetensors_bytes, LiteConfig, LiteError, LiteModel, LitePredictor, BUILTIN_SHA256,
+    builtin_nuclei_weights, builtin_weights, encode, init_params, param_count, param_specs,
+    sha256_hex, to_safetensors_bytes, LiteConfig, LiteError, LiteModel, LitePredictor,
+    BUILTIN_SHA256, NUCLEI_SHA256,
 };
 use samcell_pipeline::{DistanceMapPredictor, SegmentConfig, Segmenter};
 use std::sync::Arc;
@@ -256,6 +257,36 @@ fn builtin_model_matches_its_recorded_hash() {
             );
             assert!(matches!(LiteModel::builtin(), Err(LiteError::NoBuiltin)));
             assert!(LiteError::NoBuiltin.to_string().contains("no lite model"));
+        }
+    }
+}
+
+#[test]
+fn builtin_nuclei_model_matches_its_recorded_hash() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let file = root.join("samcell-lite-nuclei.safetensors");
+    match builtin_nuclei_weights() {
+        Some(bytes) => {
+            let recorded = std::fs::read_to_string(root.join("samcell-lite-nuclei.sha256"))
+                .expect("the .sha256 file");
+            let recorded = recorded.split_whitespace().next().expect("a hash");
+            assert_eq!(sha256_hex(bytes), recorded);
+            assert_eq!(NUCLEI_SHA256, Some(recorded));
+            let m = LiteModel::builtin_nuclei().expect("the built-in nuclei model loads");
+            assert_eq!(m.sha256, recorded);
+            // trained on SAMCell's 256 + 32 tiles (MODEL_CARD.md)
+            assert_eq!((m.config.crop, m.config.overlap), (256, 32));
+        }
+        None => {
+            assert!(
+                !file.exists(),
+                "{} exists but was not embedded",
+                file.display()
+            );
+            assert!(matches!(
+                LiteModel::builtin_nuclei(),
+                Err(LiteError::NoBuiltinNuclei)
+            ));
         }
     }
 }

@@ -141,6 +141,17 @@ pub fn domain_message(signs: &[DomainWarning], remedy: &str) -> Option<String> {
     ))
 }
 
+/// The note on an image that a segmenter with a fallback model
+/// ([`crate::Segmenter::with_fallback`]) sent to the fallback because of `signs`: the signs as
+/// in [`domain_message`], then that `fallback` (its name) segmented it instead, then `remedy`;
+/// `None` without signs (the first model's result).
+pub fn route_message(signs: &[DomainWarning], fallback: &str, remedy: &str) -> Option<String> {
+    domain_message(
+        signs,
+        &format!("it was segmented with {fallback} instead; {remedy}"),
+    )
+}
+
 /// The note every front end gives on a result of the built-in model: the signs of
 /// [`domain_warnings`] at the default thresholds ([`DomainCheck::default`]) as
 /// [`domain_message`] with the front end's `remedy`. Without the image (`None`: a map

@@ -21,12 +21,14 @@ pub mod segment;
 pub mod short_f32;
 pub mod tiling;
 
-pub use domain::{domain_message, domain_note, domain_warnings, DomainCheck, DomainWarning};
+pub use domain::{
+    domain_message, domain_note, domain_warnings, route_message, DomainCheck, DomainWarning,
+};
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{
     check_threshold, check_thresholds, labels_from_distance_map, relabel_sequential,
-    relabel_sequential_in_place, ProgressFn, SegmentConfig, Segmentation, Segmenter, StageTimings,
-    ThresholdError, DEFAULT_FILL, DEFAULT_PEAK,
+    relabel_sequential_in_place, ProgressFn, RoutedMap, SegmentConfig, Segmentation, Segmenter,
+    StageTimings, ThresholdError, DEFAULT_FILL, DEFAULT_PEAK,
 };
 pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

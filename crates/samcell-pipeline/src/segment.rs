@@ -28,6 +28,16 @@
 //! most 12 bytes per pixel in the watershed, the labels (4N) renumbered in place. Peak: about
 //! 17 bytes per pixel besides the model, 1.7 GB for 10,000 x 10,000. The labels are those of
 //! the whole-image implementation (tests compare them exactly).
+//!
+//! ## A fallback model
+//! [`Segmenter::with_fallback`] gives a second predictor for images outside the first one's
+//! domain: after the first map, the out-of-domain signs ([`crate::domain_warnings`] at
+//! [`DomainCheck::default`], with the configured `peak` and `fill`) are weighed, and when there
+//! is any, the image is segmented again, whole, with the fallback predictor (with its own
+//! tiling), whose map is the result; [`Segmentation::routed`] holds the signs that decided it.
+//! The built-in `lite` model pairs the phase-contrast cell model with the nuclei model this way
+//! (MODEL_CARD.md, "How lite picks its model"). An image of the first model's domain costs
+//! nothing more; a routed one costs both passes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +45,7 @@ use std::time::{Duration, Instant};
 use samcell_imaging::{GrayU8, Labels, MapF32};
 
 use crate::band::BandBlender;
+use crate::domain::{domain_warnings, DomainCheck, DomainWarning};
 use crate::enhance;
 use crate::predictor::DistanceMapPredictor;
 use crate::tiling::{TilePlan, TilingConfig};
@@ -137,8 +148,22 @@ pub struct Segmentation {
     pub labels: Labels,
     /// Number of cells.
     pub n_cells: usize,
-    /// Time per stage.
+    /// Time per stage (of both passes when routed).
     pub timings: StageTimings,
+    /// The out-of-domain signs that sent the image to the fallback predictor; empty when the
+    /// first predictor's map is the result ([`Segmenter::with_fallback`]).
+    pub routed: Vec<DomainWarning>,
+}
+
+/// Result of [`Segmenter::distance_map_routed`].
+#[derive(Clone, Debug)]
+pub struct RoutedMap {
+    /// The blended distance map.
+    pub map: MapF32,
+    /// Time per stage (of both passes when routed).
+    pub timings: StageTimings,
+    /// The signs that sent the image to the fallback predictor; empty: the first one's map.
+    pub routed: Vec<DomainWarning>,
 }
 
 /// Called after each batch with (crops done, crops in total).
@@ -148,6 +173,7 @@ pub type ProgressFn = dyn Fn(usize, usize) + Send + Sync;
 #[derive(Clone)]
 pub struct Segmenter {
     predictor: Arc<dyn DistanceMapPredictor>,
+    fallback: Option<Arc<dyn DistanceMapPredictor>>,
     config: SegmentConfig,
     progress: Option<Arc<ProgressFn>>,
 }
@@ -156,6 +182,7 @@ impl std::fmt::Debug for Segmenter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segmenter")
             .field("predictor", &self.predictor.describe())
+            .field("fallback", &self.fallback.as_ref().map(|p| p.describe()))
             .field("config", &self.config)
             .field("progress", &self.progress.is_some())
             .finish()
@@ -167,9 +194,22 @@ impl Segmenter {
     pub fn new(predictor: Arc<dyn DistanceMapPredictor>, config: SegmentConfig) -> Self {
         Self {
             predictor,
+            fallback: None,
             config,
             progress: None,
         }
+    }
+
+    /// Sets the predictor for images that look unlike the first one's training data (see the
+    /// module doc, "A fallback model").
+    pub fn with_fallback(mut self, fallback: Arc<dyn DistanceMapPredictor>) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// The fallback predictor, if any.
+    pub fn fallback(&self) -> Option<&Arc<dyn DistanceMapPredictor>> {
+        self.fallback.as_ref()
     }
 
     /// Sets the progress hook, called with (crops done, total) after each predictor batch.
@@ -197,7 +237,11 @@ impl Segmenter {
 
     /// Distance map and labels of one u8 grey image.
     pub fn segment(&self, image: &GrayU8) -> Result<Segmentation, PipelineError> {
-        let (distance_map, mut timings) = self.distance_map_timed(image)?;
+        let RoutedMap {
+            map: distance_map,
+            mut timings,
+            routed,
+        } = self.distance_map_routed(image)?;
         let t = Instant::now();
         let (labels, n_cells) =
             labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
@@ -208,6 +252,7 @@ impl Segmenter {
             n_cells,
             ?timings,
             predictor = %self.predictor.describe(),
+            routed = !routed.is_empty(),
             "segmented"
         );
         Ok(Segmentation {
@@ -215,6 +260,7 @@ impl Segmenter {
             labels,
             n_cells,
             timings,
+            routed,
         })
     }
 
@@ -228,13 +274,54 @@ impl Segmenter {
         &self,
         image: &GrayU8,
     ) -> Result<(MapF32, StageTimings), PipelineError> {
+        self.distance_map_routed(image).map(|r| (r.map, r.timings))
+    }
+
+    /// The distance map, with the time of each stage and whether the fallback predictor made it
+    /// (module doc, "A fallback model").
+    pub fn distance_map_routed(&self, image: &GrayU8) -> Result<RoutedMap, PipelineError> {
         let mut timings = StageTimings::default();
+        let map = self.map_with(&self.predictor, self.tiling(), image, &mut timings)?;
+        let Some(fallback) = &self.fallback else {
+            return Ok(RoutedMap {
+                map,
+                timings,
+                routed: Vec::new(),
+            });
+        };
+        let (peak, fill) = (self.config.peak, self.config.fill);
+        let signs = domain_warnings(image, &map, peak, fill, &DomainCheck::default());
+        if signs.is_empty() {
+            return Ok(RoutedMap {
+                map,
+                timings,
+                routed: signs,
+            });
+        }
+        drop(map);
+        let tiling = self.config.tiling.unwrap_or_else(|| fallback.tiling());
+        let map = self.map_with(fallback, tiling, image, &mut timings)?;
+        Ok(RoutedMap {
+            map,
+            timings,
+            routed: signs,
+        })
+    }
+
+    /// One pass of `predictor` over `image` cut with `tiling`; times added to `timings`.
+    fn map_with(
+        &self,
+        predictor: &Arc<dyn DistanceMapPredictor>,
+        tiling: TilingConfig,
+        image: &GrayU8,
+        timings: &mut StageTimings,
+    ) -> Result<MapF32, PipelineError> {
         let t = Instant::now();
-        let plan = TilePlan::new(image.width(), image.height(), &self.tiling())?;
+        let plan = TilePlan::new(image.width(), image.height(), &tiling)?;
         timings.tiling += t.elapsed();
         let mut blender = BandBlender::new(&plan)?;
         let total = plan.len();
-        let batch = self.predictor.max_batch().max(1);
+        let batch = predictor.max_batch().max(1);
         let mut done = 0;
         while done < total {
             let count = batch.min(total - done);
@@ -247,15 +334,14 @@ impl Segmenter {
             let enhanced = enhance::enhance_all(&crops, done)?;
             timings.enhance += t.elapsed();
             let t = Instant::now();
-            let maps =
-                self.predictor
-                    .predict(&enhanced)
-                    .map_err(|source| PipelineError::Predict {
-                        first: done,
-                        count,
-                        total,
-                        error: source,
-                    })?;
+            let maps = predictor
+                .predict(&enhanced)
+                .map_err(|source| PipelineError::Predict {
+                    first: done,
+                    count,
+                    total,
+                    error: source,
+                })?;
             timings.predict += t.elapsed();
             if maps.len() != count {
                 return Err(PipelineError::PredictCount {
@@ -278,7 +364,7 @@ impl Segmenter {
         let t = Instant::now();
         let map = blender.finish()?;
         timings.blend += t.elapsed();
-        Ok((map, timings))
+        Ok(map)
     }
 }
 

@@ -62,6 +62,9 @@ pub struct ServeConfig {
     /// ([`crate::Job::domain_warning`]). Off by default (the check's thresholds were measured
     /// for that model only).
     pub builtin_model: bool,
+    /// The name of the built-in model's fallback (`samcell serve` without `--model`: the
+    /// built-in nuclei model), shown on the results it made ([`crate::Job::routed`]).
+    pub fallback_model: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -79,6 +82,7 @@ impl Default for ServeConfig {
             allowed_hosts: Vec::new(),
             token: None,
             builtin_model: false,
+            fallback_model: None,
         }
     }
 }

@@ -136,6 +136,11 @@ pub struct Job {
     /// recomputes it.
     #[serde(default)]
     pub domain_warning: Option<String>,
+    /// The image was segmented by the built-in model's fallback (the nuclei model) because it
+    /// looked unlike the cell model's training data; `domain_warning` then says so and stays as
+    /// it is when re-thresholding (the check belongs to the cell model's map).
+    #[serde(default)]
+    pub routed: bool,
     /// Times the model started on this image (recorded before it runs). A job found started but
     /// unfinished at start-up was cut short by a crash (out of memory, killed): it is queued
     /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
@@ -181,6 +186,7 @@ impl Job {
             pixel_size_source: None,
             warning: None,
             domain_warning: None,
+            routed: false,
             attempts: 0,
             peak: 0.0,
             fill: 0.0,

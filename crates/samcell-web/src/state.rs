@@ -352,6 +352,7 @@ impl Shared {
                 j.error = None;
                 j.warning = None;
                 j.domain_warning = None;
+                j.routed = false;
             }
         }) else {
             return; // removed while queued
@@ -436,10 +437,23 @@ impl Shared {
                     }
                 }
             }));
-        let (map, stages) = seg
-            .distance_map_timed(&gray)
+        let samcell_pipeline::RoutedMap {
+            map,
+            timings: stages,
+            routed,
+        } = seg
+            .distance_map_routed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;
-        let domain_warning = self.domain_warning(&gray, &map, post.peak, post.fill);
+        let domain_warning = if routed.is_empty() {
+            self.domain_warning(&gray, &map, post.peak, post.fill)
+        } else {
+            let fallback = self
+                .cfg
+                .fallback_model
+                .as_deref()
+                .unwrap_or("the fallback model");
+            samcell_pipeline::route_message(&routed, fallback, DOMAIN_REMEDY)
+        };
         outputs::save_map_outputs(&dir, &map, post.pixel_size.as_ref())
             .map_err(|e| e.to_string())?;
         let r = outputs::write_threshold_outputs(&dir, &j.stem(), &gray, &raw, &map, post)
@@ -447,6 +461,7 @@ impl Shared {
         self.update(&j.id, |j| {
             j.metrics = Some(r.metrics);
             j.domain_warning = domain_warning;
+            j.routed = !routed.is_empty();
             let mut t = Timings {
                 read: read_time,
                 stages,

@@ -6,7 +6,9 @@
 //!
 //! The rules run on the synthetic predictor (`common::synthetic`). The built-in model itself is
 //! tested on a generated fluorescence-like image (skipped in builds without it) and on a real
-//! phase-contrast image (also needs the Usiigaci set, `SAMCELL_DATA`).
+//! phase-contrast image (also needs the Usiigaci set, `SAMCELL_DATA`). With the built-in nuclei
+//! model as the fallback (`samcell serve` without `--model`), the fluorescence-like image is
+//! segmented by it, the note says so (`routed`), and re-thresholding keeps that note.
 
 mod common;
 
@@ -90,9 +92,10 @@ fn records_without_the_note_load() {
     assert_eq!(back.domain_warning, None);
 }
 
-/// A server with the built-in model, as `samcell serve` runs without `--model`; `None` (after the
-/// skip line) in builds without it.
-async fn builtin_server() -> Option<TestServer> {
+/// A server with the built-in cell model (`with_fallback`: and the nuclei model as its fallback,
+/// as `samcell serve` runs without `--model`); `None` (after the skip line) in builds without
+/// them.
+async fn builtin_server(with_fallback: bool) -> Option<TestServer> {
     use samcell_lite::{LiteModel, LitePredictor};
     if samcell_lite::builtin_weights().is_none() {
         samcell_testdata::skip(
@@ -101,15 +104,32 @@ async fn builtin_server() -> Option<TestServer> {
         return None;
     }
     let model = LiteModel::builtin().expect("the built-in model loads");
-    let seg = Arc::new(samcell_pipeline::Segmenter::new(
+    let mut seg = samcell_pipeline::Segmenter::new(
         Arc::new(LitePredictor::new(model, 4)),
         samcell_pipeline::SegmentConfig::default(),
-    ));
-    let srv = TestServer::start_with(seg, tempfile::tempdir().expect("tempdir"), |cfg| {
-        let defaults = samcell_web::ServeConfig::default();
-        (cfg.peak, cfg.fill) = (defaults.peak, defaults.fill);
-        cfg.builtin_model = true;
-    })
+    );
+    let mut fallback = None;
+    if with_fallback {
+        if samcell_lite::builtin_nuclei_weights().is_none() {
+            samcell_testdata::skip(
+                "this build has no built-in nuclei model (models/samcell-lite-nuclei.safetensors)",
+            );
+            return None;
+        }
+        let nuclei = LiteModel::builtin_nuclei().expect("the built-in nuclei model loads");
+        seg = seg.with_fallback(Arc::new(LitePredictor::new(nuclei, 4)));
+        fallback = Some(samcell_lite::NUCLEI_NAME.to_string());
+    }
+    let srv = TestServer::start_with(
+        Arc::new(seg),
+        tempfile::tempdir().expect("tempdir"),
+        |cfg| {
+            let defaults = samcell_web::ServeConfig::default();
+            (cfg.peak, cfg.fill) = (defaults.peak, defaults.fill);
+            cfg.builtin_model = true;
+            cfg.fallback_model = fallback;
+        },
+    )
     .await;
     Some(srv)
 }
@@ -124,7 +144,7 @@ async fn segmented(c: &reqwest::Client, srv: &TestServer, name: &str, png: Vec<u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_builtin_model_notes_a_fluorescence_like_image() {
-    let Some(srv) = builtin_server().await else {
+    let Some(srv) = builtin_server(false).await else {
         return;
     };
     let c = reqwest::Client::new();
@@ -146,12 +166,39 @@ async fn the_builtin_model_does_not_note_phase_contrast() {
     let Some(set) = samcell_testdata::require_data(USIIGACI) else {
         return;
     };
-    let Some(srv) = builtin_server().await else {
+    let Some(srv) = builtin_server(false).await else {
         return;
     };
     let c = reqwest::Client::new();
     let phc = corner_png(&set.join("train/images/set1.tif"), 256);
     let j = segmented(&c, &srv, "set1.png", phc).await;
     assert!(j["domain_warning"].is_null(), "{j}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fluorescence_like_image_goes_to_the_nuclei_model_and_the_note_says_so() {
+    let Some(srv) = builtin_server(true).await else {
+        return;
+    };
+    let c = reqwest::Client::new();
+    let nuclei = disks_png(
+        128,
+        &[(30.0, 30.0, 10.0), (90.0, 40.0, 12.0), (60.0, 95.0, 11.0)],
+    );
+    let j = segmented(&c, &srv, "nuclei.png", nuclei).await;
+    let note = j["domain_warning"].as_str().unwrap_or_default().to_string();
+    assert!(
+        note.contains("background level")
+            && note.contains("it was segmented with samcell-lite-nuclei (built-in) instead")
+            && note.contains(REMEDY),
+        "{j}"
+    );
+    assert_eq!(j["routed"], true, "{j}");
+    // the note belongs to the cell model's map: re-thresholding the nuclei map keeps it
+    let id = j["id"].as_str().expect("id");
+    let again = threshold(&c, &srv, id, 0.99).await;
+    assert_eq!(again["domain_warning"], json!(note));
+    assert_eq!(again["routed"], true);
     srv.stop().await;
 }

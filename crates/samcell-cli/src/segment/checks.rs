@@ -15,7 +15,9 @@
 //! - **Extra samples ignored**: pixels with more than two samples that are not colour (e.g. a
 //!   multi-channel page), of which only the first was used (`--channel N` picks another). Grey
 //!   with alpha is not reported, nor colour merged to grey (cv2's reading of colour images).
-//! - **Out of domain** (built-in model only, after segmenting): [`domain_warnings`].
+//! - **Out of domain** (built-in model only, after segmenting): [`domain_warnings`]; with the
+//!   default `lite`, such an image is segmented by the built-in nuclei model instead and the
+//!   warning says so ([`route_warnings`]).
 
 use samcell_imaging::{GrayU8, MapF32};
 use samcell_io::{ChannelUse, SourceInfo, StackSource};
@@ -25,6 +27,21 @@ use samcell_io::{ChannelUse, SourceInfo, StackSource};
 /// remedy ([`DOMAIN_REMEDY`]); none when the image looks like its training data.
 pub fn domain_warnings(image: &GrayU8, map: &MapF32, peak: f32, fill: f32) -> Vec<String> {
     samcell_pipeline::domain_note(Some(image), map, peak, fill, DOMAIN_REMEDY)
+        .into_iter()
+        .collect()
+}
+
+/// The warning on an image the default `lite` model sent to its fallback (the built-in
+/// nuclei model) because of `signs`: the signs, the model that segmented it, the remedy.
+pub fn route_warnings(
+    signs: &[samcell_pipeline::DomainWarning],
+    model: &samcell_batch::record::ModelInfo,
+) -> Vec<String> {
+    let fallback = model
+        .fallback
+        .as_ref()
+        .map_or("the fallback model", |f| f.path.as_str());
+    samcell_pipeline::route_message(signs, fallback, DOMAIN_REMEDY)
         .into_iter()
         .collect()
 }

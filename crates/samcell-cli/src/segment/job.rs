@@ -126,7 +126,11 @@ fn segment_and_write(
         .context("segmentation failed")?;
     let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
-    if ctx.model.path == samcell_lite::BUILTIN_NAME {
+    if !seg.routed.is_empty() {
+        record
+            .warnings
+            .extend(super::checks::route_warnings(&seg.routed, ctx.model));
+    } else if ctx.model.path == samcell_lite::BUILTIN_NAME {
         let result = &ctx.settings.result;
         record.warnings.extend(super::checks::domain_warnings(
             &image,

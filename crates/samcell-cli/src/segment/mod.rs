@@ -47,7 +47,7 @@ use samcell_batch::record::{
 };
 use samcell_batch::{discover, OutputSet, Results};
 use samcell_io::ReadOptions;
-use samcell_pipeline::{SegmentConfig, Segmenter};
+use samcell_pipeline::SegmentConfig;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -64,9 +64,10 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let (jobs, shard) = shard::select(&args, find_jobs(&args)?)?;
 
     let loaded = args.model.load(term, args.batch_size)?;
-    let (predictor, model_info) = (loaded.predictor, loaded.info);
-    // the predictor's own tiling (SAM: samcell's 256 + 32; samcell-lite: the one in its weights)
-    let tiling = predictor.tiling();
+    // the predictor's own tiling (SAM: samcell's 256 + 32; samcell-lite: the one in its weights;
+    // an image routed to the default lite model's fallback is cut with the fallback's, which
+    // run.json's model.fallback.variant names)
+    let tiling = loaded.predictor.tiling();
     let config = SegmentConfig {
         peak: args.peak,
         fill: args.fill,
@@ -102,7 +103,8 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         )
     })?;
     let bars = term.run_bars(jobs.len());
-    let segmenter = Segmenter::new(predictor, config).with_progress(bars.crop_hook());
+    let segmenter = loaded.segmenter(config).with_progress(bars.crop_hook());
+    let model_info = loaded.info;
     let ctx = JobContext {
         segmenter: &segmenter,
         read: ReadOptions {
@@ -167,7 +169,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         };
         let complete = !args.overwrite && outs.complete();
         let stale = complete
-            .then(|| outs.staleness(&job_result, &model_info.sha256))
+            .then(|| outs.staleness(&job_result, &model_info))
             .flatten();
         let record = if complete && stale.is_none() {
             let mut r = ImageRecord::new(&job.input, job.page, &job.name, Status::Skipped);

@@ -26,7 +26,7 @@ use clap::Args;
 use frames::Frame;
 use samcell_imaging::GrayU8;
 use samcell_io::ReadOptions;
-use samcell_pipeline::{SegmentConfig, Segmenter, DEFAULT_FILL, DEFAULT_PEAK};
+use samcell_pipeline::{SegmentConfig, DEFAULT_FILL, DEFAULT_PEAK};
 use samcell_track::series::FrameFiles;
 use samcell_track::{FrameInterval, Timeline, TrackConfig};
 use std::path::{Path, PathBuf};
@@ -206,6 +206,12 @@ fn read_grey(frame: &Frame) -> Result<GrayU8> {
 
 /// Segments every frame with the model of `--model` (loaded as `samcell segment` loads it)
 /// and writes the masks into `OUT/segmentation/`; returns their paths in frame order.
+///
+/// One model segments the whole time-lapse: with the default `lite`, whose fallback takes the
+/// frames that look unlike phase-contrast cells, the frames that went the other way than most
+/// (a tie: the cell model) are segmented again with the model most frames went to, and the log
+/// says so; a sequence that switched models between frames would see its cells change shape
+/// and number with the model, not with time.
 fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Vec<PathBuf>> {
     args.model.spec()?;
     let loaded = args.model.load(term, args.batch_size)?;
@@ -214,11 +220,12 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
         fill: args.fill,
         ..SegmentConfig::default()
     };
-    let segmenter = Segmenter::new(loaded.predictor, config);
+    let segmenter = loaded.segmenter(config);
     let dir = args.output.join("segmentation");
     std::fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
     let digits = frames.len().saturating_sub(1).to_string().len().max(3);
     let mut out = Vec::with_capacity(frames.len());
+    let mut routed = Vec::with_capacity(frames.len());
     for (t, frame) in frames.iter().enumerate() {
         let s = Instant::now();
         let image = read_grey(frame)?;
@@ -227,14 +234,53 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
             .with_context(|| format!("frame {frame}: segmentation failed"))?;
         let path = dir.join(format!("frame{t:0digits$}_masks.tif"));
         samcell_io::write_labels_tiff(&path, &seg.labels)?;
+        let via = match (&seg.routed[..], &loaded.info.fallback) {
+            ([], _) | (_, None) => String::new(),
+            (signs, Some(f)) => {
+                let why: Vec<String> = signs.iter().map(ToString::to_string).collect();
+                format!(" (segmented with {}: {})", f.path, why.join("; "))
+            }
+        };
         tracing::info!(
-            "[{}/{}] {frame}: {} cells, {:.2} s",
+            "[{}/{}] {frame}: {} cells, {:.2} s{via}",
             t + 1,
             frames.len(),
             seg.n_cells,
             s.elapsed().as_secs_f64()
         );
         out.push(path);
+        routed.push(!seg.routed.is_empty());
+    }
+    let (Some(fallback), Some(fallback_info)) = (&loaded.fallback, &loaded.info.fallback) else {
+        return Ok(out);
+    };
+    let n = routed.iter().filter(|&&r| r).count();
+    if n == 0 || n == frames.len() {
+        return Ok(out);
+    }
+    let to_fallback = 2 * n > frames.len();
+    let (predictor, name) = if to_fallback {
+        (fallback.clone(), fallback_info.path.as_str())
+    } else {
+        (loaded.predictor.clone(), loaded.info.path.as_str())
+    };
+    let one = samcell_pipeline::Segmenter::new(predictor, config);
+    tracing::warn!(
+        "{n} of {} frames look unlike phase-contrast cells: segmenting the other {} again with \
+         {name}, so that one model segments the whole time-lapse",
+        frames.len(),
+        if to_fallback { frames.len() - n } else { n }
+    );
+    for (t, frame) in frames.iter().enumerate() {
+        if routed[t] == to_fallback {
+            continue;
+        }
+        let image = read_grey(frame)?;
+        let seg = one
+            .segment(&image)
+            .with_context(|| format!("frame {frame}: segmentation failed"))?;
+        samcell_io::write_labels_tiff(&out[t], &seg.labels)?;
+        tracing::info!("{frame}: {} cells with {name}", seg.n_cells);
     }
     Ok(out)
 }

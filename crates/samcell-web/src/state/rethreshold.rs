@@ -114,7 +114,11 @@ impl Shared {
             post,
         )
         .map_err(|e| (500, e.to_string()))?;
-        let domain_warning = self.domain_warning(&inputs.gray, &inputs.map, peak, fill);
+        let domain_warning = if j.routed {
+            j.domain_warning.clone()
+        } else {
+            self.domain_warning(&inputs.gray, &inputs.map, peak, fill)
+        };
         self.update(id, |j| {
             j.set_calibration(post.pixel_size.as_ref());
             j.peak = peak;
