@@ -9,7 +9,8 @@ caption.
 IMAGE: the input as segmented (8-bit or 16-bit grey, or colour: shown as grey); GT_LABELS,
 PRED_LABELS: label images (PNG or TIFF, 0 = background), e.g. a `samcell segment` output's
 `<name>_masks.tif`; X, Y, SIZE: the square crop (clipped to the image); each panel is drawn at
-256 x 256 (nearest neighbour). Needs numpy, Pillow and tifffile.
+256 x 256 (nearest neighbour). Needs numpy, Pillow and tifffile (with imagecodecs for
+ZSTD-compressed TIFFs such as the E. coli frames).
 """
 
 import argparse
