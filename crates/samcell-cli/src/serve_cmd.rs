@@ -81,6 +81,13 @@ pub fn run(args: ServeArgs, term: &Terminal) -> Result<ExitCode> {
     let loaded = args.model.load(term, crate::segment::DEFAULT_BATCH)?;
     let info = &loaded.info;
     tracing::info!("model {} ({})", info.path, info.variant);
+    if let Some(f) = &info.fallback {
+        tracing::info!(
+            "images unlike phase-contrast cells go to {} ({})",
+            f.path,
+            f.variant
+        );
+    }
     let config = samcell_web::ServeConfig {
         builtin_model: info.path == samcell_lite::BUILTIN_NAME,
         fallback_model: info.fallback.as_ref().map(|f| f.path.clone()),
