@@ -122,7 +122,7 @@ def test_layers_of_a_result_and_the_rethreshold():
 
 
 def test_model_choices_and_planes(tmp_path):
-    names = ["lite", "generalist", "cyto"]
+    names = ["lite", "lite-cells", "lite-nuclei", "generalist", "cyto"]
     assert [L.model_spec(m) for m in names] == names
     assert L.model_spec("file", tmp_path / "m.pt") == str(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="checkpoint"):

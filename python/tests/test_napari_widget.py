@@ -88,6 +88,10 @@ def test_widget_segments_then_rethresholds_in_place(widget, qtbot):
     np.testing.assert_array_equal(dmap.data, ref.distance_map)
     assert tuple(labels.scale) == (0.6, 0.5) and tuple(dmap.scale) == (0.6, 0.5)
     assert ref.n_cells > 0 and w.status.startswith(f"{ref.n_cells} cells")
+    # dark discs on a light background: the default model's note (segmented by the nuclei
+    # model) is shown, not dropped
+    assert ref.warnings and all(note in w.status for note in ref.warnings), w.status
+    assert labels.metadata["warnings"] == ref.warnings
 
     # a slider reruns the post-processing only, into the same layer
     w._fill.value = 0.3

@@ -91,7 +91,10 @@ class SegmentWidget(Container):
             else:
                 getattr(self._viewer, f"add_{kind}")(data, **meta)
         self._last = (seg, result.distance_map, L.labels_name(name))
-        self._status.value = f"{result.n_cells} cells in {result.timings['total']:.1f} s"
+        # the result's notes (e.g. the built-in model's out-of-domain warning) are shown, not
+        # dropped: the status line and the labels layer's metadata carry them
+        notes = "".join(f"\n{w}" for w in result.warnings)
+        self._status.value = f"{result.n_cells} cells in {result.timings['total']:.1f} s{notes}"
 
     def _rethreshold(self, _value=None):
         if self._last is None:

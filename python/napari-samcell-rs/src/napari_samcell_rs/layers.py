@@ -8,9 +8,11 @@ import numpy as np
 
 import samcell_rs
 
-#: The model choices of the widget: samcell's built-in model, the published SAMCell models (looked
-#: up in $SAMCELL_MODEL_DIR or the user cache and downloaded once), a checkpoint file.
-MODELS = ("lite", "generalist", "cyto", "file")
+#: The model choices of the widget: samcell's built-in models (``lite``: the phase-contrast cell
+#: model, with the nuclei model for images unlike phase-contrast cells; ``lite-cells`` and
+#: ``lite-nuclei`` either alone), the published SAMCell models (looked up in $SAMCELL_MODEL_DIR or
+#: the user cache and downloaded once), a checkpoint file.
+MODELS = ("lite", "lite-cells", "lite-nuclei", "generalist", "cyto", "file")
 
 LayerData = Tuple[Any, Dict[str, Any], str]
 
@@ -85,7 +87,12 @@ def segmentation_layers(
             result.labels,
             {
                 "name": labels_name(name),
-                "metadata": {"peak": result.peak, "fill": result.fill, "n_cells": result.n_cells},
+                "metadata": {
+                    "peak": result.peak,
+                    "fill": result.fill,
+                    "n_cells": result.n_cells,
+                    "warnings": list(result.warnings),
+                },
                 **place,
             },
             "labels",
