@@ -258,6 +258,10 @@ pub struct ImageRecord {
     pub error: Option<String>,
     /// Why the result may not be what was wanted (e.g. a constant image, one page of several).
     pub warnings: Vec<String>,
+    /// The model that segmented the image when it was not the run's model itself: the fallback
+    /// (`model.fallback`) the default lite model sent it to; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segmented_with: Option<String>,
 }
 
 impl ImageRecord {
@@ -279,6 +283,7 @@ impl ImageRecord {
             outputs: Vec::new(),
             error: None,
             warnings: Vec::new(),
+            segmented_with: None,
         }
     }
 

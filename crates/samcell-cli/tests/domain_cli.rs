@@ -135,6 +135,8 @@ fn lite_cells_and_lite_nuclei_are_either_model_alone() {
     assert_eq!(model["path"], samcell_lite::BUILTIN_NAME);
     assert_eq!(model["name"], "lite-cells");
     assert!(model.get("fallback").is_none(), "{model}");
+    let image = &json(&out.join("run.json"))["images"][0];
+    assert!(image.get("segmented_with").is_none(), "{image}");
 
     let out = tmp.path().join("nuclei");
     let (_, images) = warnings_with(&input, &out, &["--model", "lite-nuclei"]);
@@ -152,6 +154,10 @@ fn lite_cells_and_lite_nuclei_are_either_model_alone() {
     let meta = json(&out.join("run.json"));
     assert_eq!(meta["model"]["path"], samcell_lite::BUILTIN_NAME);
     assert_eq!(meta["model"]["fallback"]["path"], samcell_lite::NUCLEI_NAME);
+    assert_eq!(
+        meta["images"][0]["segmented_with"],
+        samcell_lite::NUCLEI_NAME
+    );
     // the nuclei model finds the blurred nuclei the cell model is unsure of
     assert!(
         meta["images"][0]["n_cells"].as_u64().unwrap() >= 3,

@@ -127,6 +127,7 @@ fn segment_and_write(
     let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
     if !seg.routed.is_empty() {
+        record.segmented_with = ctx.model.fallback.as_ref().map(|f| f.path.clone());
         record
             .warnings
             .extend(super::checks::route_warnings(&seg.routed, ctx.model));
