@@ -303,29 +303,31 @@ pub fn lite_available() -> bool {
     samcell_lite::builtin_weights().is_some() || env_nonempty(LITE_WEIGHTS_ENV).is_some()
 }
 
+/// A built-in model, with the load errors named: the nuclei model (`nuclei`) or the cell model.
+fn builtin_model(nuclei: bool) -> Result<LiteModel, LoadError> {
+    let (loaded, missing) = if nuclei {
+        (LiteModel::builtin_nuclei(), LoadError::NoBuiltinNuclei)
+    } else {
+        (LiteModel::builtin(), LoadError::NoBuiltinLite)
+    };
+    loaded.map_err(|source| match source {
+        LiteError::NoBuiltin | LiteError::NoBuiltinNuclei => missing,
+        source => LoadError::Lite {
+            what: "built-in ",
+            source,
+        },
+    })
+}
+
 /// One built-in model alone: the nuclei model (`nuclei`) or the cell model.
 pub fn load_builtin(nuclei: bool, batch_size: usize) -> Result<LoadedModel, LoadError> {
-    let (model, shown, name) = if nuclei {
-        let m = match LiteModel::builtin_nuclei() {
-            Err(LiteError::NoBuiltinNuclei) => return Err(LoadError::NoBuiltinNuclei),
-            r => r.map_err(|source| LoadError::Lite {
-                what: "built-in ",
-                source,
-            })?,
-        };
-        (m, samcell_lite::NUCLEI_NAME, LITE_NUCLEI_NAME)
+    let (shown, name) = if nuclei {
+        (samcell_lite::NUCLEI_NAME, LITE_NUCLEI_NAME)
     } else {
-        let m = match LiteModel::builtin() {
-            Err(LiteError::NoBuiltin) => return Err(LoadError::NoBuiltinLite),
-            r => r.map_err(|source| LoadError::Lite {
-                what: "built-in ",
-                source,
-            })?,
-        };
-        (m, samcell_lite::BUILTIN_NAME, LITE_CELLS_NAME)
+        (samcell_lite::BUILTIN_NAME, LITE_CELLS_NAME)
     };
     Ok(lite_loaded(
-        model,
+        builtin_model(nuclei)?,
         shown.to_string(),
         Some(name.to_string()),
         batch_size,
@@ -336,45 +338,33 @@ pub fn load_builtin(nuclei: bool, batch_size: usize) -> Result<LoadedModel, Load
 /// model with the built-in nuclei model as its fallback (when the build has it).
 pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, LoadError> {
     let env_path = env_nonempty(LITE_WEIGHTS_ENV).map(PathBuf::from);
-    let (model, shown, name) = match path.or(env_path.as_deref()) {
-        Some(p) => {
-            if !p.is_file() {
-                let from = if path.is_some() {
-                    "--model lite:PATH"
-                } else {
-                    LITE_WEIGHTS_ENV
-                };
-                return Err(LoadError::LiteNotFound {
-                    path: p.to_path_buf(),
-                    from,
-                });
-            }
-            let m = LiteModel::load(p).map_err(|source| LoadError::Lite { what: "", source })?;
-            (m, display_abs(p), None)
+    let Some(p) = path.or(env_path.as_deref()) else {
+        let mut loaded = lite_loaded(
+            builtin_model(false)?,
+            samcell_lite::BUILTIN_NAME.to_string(),
+            Some(LITE_NAME.to_string()),
+            batch_size,
+        );
+        if samcell_lite::builtin_nuclei_weights().is_some() {
+            let nuclei = load_builtin(true, batch_size)?;
+            loaded.fallback = Some(nuclei.predictor);
+            loaded.info.fallback = Some(Box::new(nuclei.info));
         }
-        None => {
-            let m = match LiteModel::builtin() {
-                Err(LiteError::NoBuiltin) => return Err(LoadError::NoBuiltinLite),
-                r => r.map_err(|source| LoadError::Lite {
-                    what: "built-in ",
-                    source,
-                })?,
-            };
-            (
-                m,
-                samcell_lite::BUILTIN_NAME.to_string(),
-                Some(LITE_NAME.to_string()),
-            )
-        }
+        return Ok(loaded);
     };
-    let builtin = shown == samcell_lite::BUILTIN_NAME;
-    let mut loaded = lite_loaded(model, shown, name, batch_size);
-    if builtin && samcell_lite::builtin_nuclei_weights().is_some() {
-        let nuclei = load_builtin(true, batch_size)?;
-        loaded.fallback = Some(nuclei.predictor);
-        loaded.info.fallback = Some(Box::new(nuclei.info));
+    if !p.is_file() {
+        let from = if path.is_some() {
+            "--model lite:PATH"
+        } else {
+            LITE_WEIGHTS_ENV
+        };
+        return Err(LoadError::LiteNotFound {
+            path: p.to_path_buf(),
+            from,
+        });
     }
-    Ok(loaded)
+    let m = LiteModel::load(p).map_err(|source| LoadError::Lite { what: "", source })?;
+    Ok(lite_loaded(m, display_abs(p), None, batch_size))
 }
 
 /// A lite model's predictor and description.
