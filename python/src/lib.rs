@@ -220,10 +220,13 @@ impl Segmenter {
             let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
             let seg = segmenter.segment(&gray).map_err(pipeline_error)?;
-            let warnings = if seg.routed.is_empty() {
-                self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill)
-            } else {
+            let warnings = if !seg.routed.is_empty() {
                 self.route_warnings(&seg.routed)
+            } else if segmenter.fallback().is_some() {
+                // the segmenter has weighed the same signs at these thresholds: none
+                Vec::new()
+            } else {
+                self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill)
             };
             Ok::<_, PyErr>((seg, scale_time, warnings))
         })?;

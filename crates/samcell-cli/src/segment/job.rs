@@ -131,7 +131,8 @@ fn segment_and_write(
         record
             .warnings
             .extend(super::checks::route_warnings(&seg.routed, ctx.model));
-    } else if ctx.model.path == samcell_lite::BUILTIN_NAME {
+    } else if ctx.model.path == samcell_lite::BUILTIN_NAME && ctx.model.fallback.is_none() {
+        // with a fallback the segmenter has weighed the same signs at the same thresholds: none
         let result = &ctx.settings.result;
         record.warnings.extend(super::checks::domain_warnings(
             &image,
