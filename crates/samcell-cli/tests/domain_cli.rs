@@ -26,16 +26,6 @@ fn builtin_present() -> bool {
 
 const ROUTED: &str = "it was segmented with samcell-lite-nuclei (built-in) instead";
 
-fn nuclei_present() -> bool {
-    if samcell_lite::builtin_nuclei_weights().is_none() {
-        samcell_testdata::skip(
-            "this build has no built-in nuclei model (models/samcell-lite-nuclei.safetensors)",
-        );
-        return false;
-    }
-    true
-}
-
 /// Segments `inputs` with the default (built-in) model; the warnings of each image by name.
 fn warnings(inputs: &Path, out: &Path) -> (String, Vec<(String, Vec<String>)>) {
     warnings_with(inputs, out, &[])
@@ -88,15 +78,21 @@ fn write_fluorescence_png(path: &Path) {
     img.save(path).unwrap();
 }
 
+/// A folder `in/` under `dir` holding one fluorescence-like image, `nuclei.png`.
+fn fluorescence_input(dir: &Path) -> std::path::PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    write_fluorescence_png(&input.join("nuclei.png"));
+    input
+}
+
 #[test]
 fn a_fluorescence_like_image_is_called_out_of_domain_with_the_remedy() {
     if !builtin_present() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    write_fluorescence_png(&input.join("nuclei.png"));
+    let input = fluorescence_input(tmp.path());
     let (err, images) = warnings(&input, &tmp.path().join("out"));
     let w = &images[0].1;
     assert!(
@@ -118,24 +114,23 @@ fn a_fluorescence_like_image_is_called_out_of_domain_with_the_remedy() {
 /// `lite` records its fallback in run.json.
 #[test]
 fn lite_cells_and_lite_nuclei_are_either_model_alone() {
-    if !builtin_present() || !nuclei_present() {
+    if !builtin_pair_present() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    write_fluorescence_png(&input.join("nuclei.png"));
+    let input = fluorescence_input(tmp.path());
 
     let out = tmp.path().join("cells");
     let (_, images) = warnings_with(&input, &out, &["--model", "lite-cells"]);
     let w = &images[0].1;
     assert!(w.iter().any(|s| s.contains(REMEDY)), "{w:?}");
     assert!(!w.iter().any(|s| s.contains(ROUTED)), "{w:?}");
-    let model = &json(&out.join("run.json"))["model"];
+    let meta = json(&out.join("run.json"));
+    let model = &meta["model"];
     assert_eq!(model["path"], samcell_lite::BUILTIN_NAME);
     assert_eq!(model["name"], "lite-cells");
     assert!(model.get("fallback").is_none(), "{model}");
-    let image = &json(&out.join("run.json"))["images"][0];
+    let image = &meta["images"][0];
     assert!(image.get("segmented_with").is_none(), "{image}");
 
     let out = tmp.path().join("nuclei");
@@ -170,13 +165,11 @@ fn lite_cells_and_lite_nuclei_are_either_model_alone() {
 /// fallback then), where a second run of the default skips it.
 #[test]
 fn results_of_the_cell_model_alone_are_redone_by_the_default() {
-    if !builtin_present() || !nuclei_present() {
+    if !builtin_pair_present() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    write_fluorescence_png(&input.join("nuclei.png"));
+    let input = fluorescence_input(tmp.path());
     let out = tmp.path().join("out");
     warnings_with(&input, &out, &["--model", "lite-cells"]);
     let (err, images) = warnings(&input, &out);

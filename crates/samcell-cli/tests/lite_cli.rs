@@ -190,6 +190,45 @@ fn lite_without_a_model_and_bad_lite_arguments() {
     assert!(err.contains("--model-config"), "stderr:\n{err}");
 }
 
+/// `images/`, `gt/` (both created) and `out/` under `dir`: a test split and its results.
+fn split_dirs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (images, gt) = (dir.join("images"), dir.join("gt"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&gt).unwrap();
+    (images, gt, dir.join("out"))
+}
+
+/// `samcell segment IMAGES` with the default model (no `--model`, no `SAMCELL_LITE_WEIGHTS`)
+/// into `out`, 2 threads, plus `extra`; must succeed; returns its stderr.
+fn segment_default(images: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut c = samcell();
+    c.env_remove("SAMCELL_LITE_WEIGHTS");
+    c.arg("segment")
+        .arg(images)
+        .args(["--threads", "2"])
+        .args(extra)
+        .arg("--output")
+        .arg(out);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 0, "stderr:\n{err}");
+    err
+}
+
+/// `samcell eval` of `pred` against `gt`, written into `dir`; its pooled figures.
+fn eval_pooled(pred: &Path, gt: &Path, dir: &Path) -> serde_json::Value {
+    let mut c = samcell();
+    c.arg("eval")
+        .arg("--pred")
+        .arg(pred)
+        .arg("--gt")
+        .arg(gt)
+        .arg("--output")
+        .arg(dir);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 0, "stderr:\n{err}");
+    json(&dir.join("eval.json"))["pooled"].clone()
+}
+
 /// The built-in model on its held-out validation split (Usiigaci set5, set10, ..., set45; see
 /// MODEL_CARD.md): `samcell segment` with no `--model`, then `samcell eval`, must give the card's
 /// figures. Card: OP_CSB 0.7519; asserted: >= 0.745 (room for the portable kernel path,
@@ -209,13 +248,7 @@ fn builtin_model_reaches_its_card_figures_on_the_held_out_split() {
     }
     let src = data().join("usiigaci-phc/train");
     let tmp = tempfile::tempdir().unwrap();
-    let (images, gt, out) = (
-        tmp.path().join("images"),
-        tmp.path().join("gt"),
-        tmp.path().join("out"),
-    );
-    std::fs::create_dir_all(&images).unwrap();
-    std::fs::create_dir_all(&gt).unwrap();
+    let (images, gt, out) = split_dirs(tmp.path());
     for n in (5..=45).step_by(5) {
         std::fs::copy(
             src.join(format!("images/set{n}.tif")),
@@ -228,26 +261,9 @@ fn builtin_model_reaches_its_card_figures_on_the_held_out_split() {
         )
         .unwrap();
     }
-    let mut c = samcell();
-    c.env_remove("SAMCELL_LITE_WEIGHTS");
-    c.arg("segment")
-        .arg(&images)
-        .args(["--threads", "2", "--output"])
-        .arg(&out);
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
+    let err = segment_default(&images, &out, &[]);
     assert!(err.contains(samcell_lite::BUILTIN_NAME), "stderr:\n{err}");
-    let mut c = samcell();
-    c.arg("eval")
-        .arg("--pred")
-        .arg(&out)
-        .arg("--gt")
-        .arg(&gt)
-        .arg("--output")
-        .arg(tmp.path());
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
-    let pooled = &json(&tmp.path().join("eval.json"))["pooled"];
+    let pooled = &eval_pooled(&out, &gt, tmp.path());
     let op_csb = pooled["op_csb"].as_f64().unwrap();
     eprintln!(
         "held-out split: OP_CSB {op_csb:.4}, SEG {}, DET {}",
@@ -269,12 +285,7 @@ fn builtin_model_reaches_its_card_figures_on_the_held_out_split() {
 #[test]
 fn default_model_reaches_its_card_figure_on_the_dsb_test_split() {
     use sha2::{Digest, Sha256};
-    if samcell_lite::builtin_weights().is_none() || samcell_lite::builtin_nuclei_weights().is_none()
-    {
-        samcell_testdata::skip(
-            "this build lacks a built-in samcell-lite model (models/samcell-lite.safetensors, \
-             models/samcell-lite-nuclei.safetensors)",
-        );
+    if !builtin_pair_present() {
         return;
     }
     if !have(&[], &[DSB]) {
@@ -282,13 +293,7 @@ fn default_model_reaches_its_card_figure_on_the_dsb_test_split() {
     }
     let src = data().join("dsb2018-train");
     let tmp = tempfile::tempdir().unwrap();
-    let (images, gt, out) = (
-        tmp.path().join("images"),
-        tmp.path().join("gt"),
-        tmp.path().join("out"),
-    );
-    std::fs::create_dir_all(&images).unwrap();
-    std::fs::create_dir_all(&gt).unwrap();
+    let (images, gt, out) = split_dirs(tmp.path());
     let mut n = 0;
     for entry in std::fs::read_dir(src.join("images")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -303,39 +308,15 @@ fn default_model_reaches_its_card_figure_on_the_dsb_test_split() {
         n += 1;
     }
     assert_eq!(n, 107, "the DSB 2018 test split of MODEL_CARD.md");
-    let mut c = samcell();
-    c.env_remove("SAMCELL_LITE_WEIGHTS");
-    c.arg("segment")
-        .arg(&images)
-        .args(["--threads", "2", "-q", "--output"])
-        .arg(&out);
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
+    segment_default(&images, &out, &["-q"]);
     let meta = json(&out.join("run.json"));
     let routed = meta["images"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|im| {
-            im["warnings"].as_array().is_some_and(|w| {
-                w.iter().any(|s| {
-                    s.as_str()
-                        .is_some_and(|s| s.contains("segmented with samcell-lite-nuclei"))
-                })
-            })
-        })
+        .filter(|im| im["segmented_with"] == samcell_lite::NUCLEI_NAME)
         .count();
-    let mut c = samcell();
-    c.arg("eval")
-        .arg("--pred")
-        .arg(&out)
-        .arg("--gt")
-        .arg(&gt)
-        .arg("--output")
-        .arg(tmp.path());
-    let (code, _, err) = run(&mut c);
-    assert_eq!(code, 0, "stderr:\n{err}");
-    let pooled = &json(&tmp.path().join("eval.json"))["pooled"];
+    let pooled = &eval_pooled(&out, &gt, tmp.path());
     let op_csb = pooled["op_csb"].as_f64().unwrap();
     eprintln!(
         "DSB 2018 test split: OP_CSB {op_csb:.4}, SEG {}, DET {}; {routed} of {n} images sent to \

@@ -318,12 +318,7 @@ fn the_frame_interval_comes_from_imagej_metadata() {
 /// the Usiigaci images.
 #[test]
 fn the_default_model_segments_a_time_lapse_with_one_model() {
-    if samcell_lite::builtin_weights().is_none() || samcell_lite::builtin_nuclei_weights().is_none()
-    {
-        samcell_testdata::skip(
-            "this build lacks a built-in samcell-lite model (models/samcell-lite.safetensors, \
-             models/samcell-lite-nuclei.safetensors)",
-        );
+    if !common::builtin_pair_present() {
         return;
     }
     if !common::have(&[], &[common::USIIGACI]) {

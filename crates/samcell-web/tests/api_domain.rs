@@ -142,16 +142,21 @@ async fn segmented(c: &reqwest::Client, srv: &TestServer, name: &str, png: Vec<u
     j
 }
 
+/// Three bright disks on a dark background, as fluorescence nuclei look.
+fn fluorescence_png() -> Vec<u8> {
+    disks_png(
+        128,
+        &[(30.0, 30.0, 10.0), (90.0, 40.0, 12.0), (60.0, 95.0, 11.0)],
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_builtin_model_notes_a_fluorescence_like_image() {
     let Some(srv) = builtin_server(false).await else {
         return;
     };
     let c = reqwest::Client::new();
-    let nuclei = disks_png(
-        128,
-        &[(30.0, 30.0, 10.0), (90.0, 40.0, 12.0), (60.0, 95.0, 11.0)],
-    );
+    let nuclei = fluorescence_png();
     let j = segmented(&c, &srv, "nuclei.png", nuclei).await;
     let note = j["domain_warning"].as_str().unwrap_or_default();
     assert!(
@@ -182,10 +187,7 @@ async fn a_fluorescence_like_image_goes_to_the_nuclei_model_and_the_note_says_so
         return;
     };
     let c = reqwest::Client::new();
-    let nuclei = disks_png(
-        128,
-        &[(30.0, 30.0, 10.0), (90.0, 40.0, 12.0), (60.0, 95.0, 11.0)],
-    );
+    let nuclei = fluorescence_png();
     let j = segmented(&c, &srv, "nuclei.png", nuclei).await;
     let note = j["domain_warning"].as_str().unwrap_or_default().to_string();
     assert!(

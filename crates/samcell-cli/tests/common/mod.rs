@@ -25,6 +25,20 @@ pub const DSB_IMAGES: [&str; 3] = [
     "0280fa8f60f6bcae0f97d93c28f60be194f9309ff610dc5845e60455b0f87c21.png",
 ];
 
+/// Whether this build has both built-in samcell-lite models (the cell model and the nuclei
+/// model the default turns to); when not, one line says so and the caller returns.
+pub fn builtin_pair_present() -> bool {
+    if samcell_lite::builtin_weights().is_none() || samcell_lite::builtin_nuclei_weights().is_none()
+    {
+        samcell_testdata::skip(
+            "this build lacks a built-in samcell-lite model (models/samcell-lite.safetensors, \
+             models/samcell-lite-nuclei.safetensors)",
+        );
+        return false;
+    }
+    true
+}
+
 /// The DSB2018 image set (`SAMCELL_DATA/dsb2018-train`).
 pub const DSB: &str = "dsb2018-train";
 /// The Usiigaci phase-contrast set (`SAMCELL_DATA/usiigaci-phc`).
