@@ -51,18 +51,17 @@ def outline(labels: np.ndarray) -> np.ndarray:
 
 
 def panel(image, gt, pred, x, y, size, caption) -> Image.Image:
-    img, g, p = read(image), read(gt), read(pred)
+    grey, g, p = grey8(read(image)), read(gt), read(pred)
     if g.ndim == 3:
         g = g[..., 0]
     h, w = g.shape
-    if grey8(img).shape != (h, w) or p.shape[:2] != (h, w):
+    if grey.shape != (h, w) or p.shape[:2] != (h, w):
         sys.exit(f"{image}: image, ground truth and prediction differ in size")
     x0, y0 = min(x, max(w - size, 0)), min(y, max(h - size, 0))
     sl = (slice(y0, y0 + size), slice(x0, x0 + size))
-    grey = grey8(img)[sl]
+    grey = grey[sl]
     rgb = np.repeat(grey[..., None], 3, axis=2)
-    crop_size = grey.shape
-    scale = PANEL / max(crop_size)
+    scale = PANEL / max(grey.shape)
     big = lambda a: np.asarray(
         Image.fromarray(a).resize(
             (round(a.shape[1] * scale), round(a.shape[0] * scale)), Image.NEAREST
@@ -71,7 +70,7 @@ def panel(image, gt, pred, x, y, size, caption) -> Image.Image:
     rgb = big(rgb).copy()
     for labels, colour in ((g[sl], (0, 230, 0)), (p[sl], (255, 0, 255))):
         # outlines at the display scale, so that they stay one pixel wide
-        lab = big(labels.astype(np.int32)) if labels.dtype != np.int32 else big(labels)
+        lab = big(labels.astype(np.int32))
         rgb[outline(lab)] = colour
     out = Image.new("RGB", (PANEL, PANEL + CAPTION), "white")
     out.paste(Image.fromarray(rgb), (0, 0))
