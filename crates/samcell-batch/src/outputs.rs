@@ -211,6 +211,7 @@ fn settings_diff(old: &ResultSettings, new: &ResultSettings) -> String {
     };
     cmp("peak", old.peak.to_string(), new.peak.to_string());
     cmp("fill", old.fill.to_string(), new.fill.to_string());
+    cmp("scale", old.scale.to_string(), new.scale.to_string());
     cmp("crop", old.crop.to_string(), new.crop.to_string());
     cmp("overlap", old.overlap.to_string(), new.overlap.to_string());
     cmp("page", old.page.to_string(), new.page.to_string());

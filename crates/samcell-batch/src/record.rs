@@ -29,6 +29,10 @@ pub struct ResultSettings {
     /// Cell extent threshold (`map > fill`).
     #[serde(serialize_with = "shortest_f32")]
     pub fill: f32,
+    /// Image resize factor before the model (`--scale`; `SegmentConfig::scale`). Records
+    /// written before the field read as 1.
+    #[serde(default = "unit_scale", serialize_with = "shortest_f32")]
+    pub scale: f32,
     /// Crop size of the tiling.
     pub crop: usize,
     /// Overlap of neighbouring crops.
@@ -43,6 +47,10 @@ pub struct ResultSettings {
     pub scaling: String,
     /// Overlay with outlines.
     pub outlines: bool,
+}
+
+fn unit_scale() -> f32 {
+    1.0
 }
 
 /// All settings of a run.
@@ -420,6 +428,7 @@ mod tests {
         let s = ResultSettings {
             peak: 0.47,
             fill: 0.09,
+            scale: 1.0,
             crop: 256,
             overlap: 32,
             page: 0,
@@ -434,6 +443,11 @@ mod tests {
         assert_eq!(v["fill"].to_string(), "0.09");
         let back: ResultSettings = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s, "reads back as the same f32 values");
+        // records written before `scale` existed read as scale 1: their results are not redone
+        let mut old = serde_json::to_value(&s).unwrap();
+        old.as_object_mut().unwrap().remove("scale");
+        let back: ResultSettings = serde_json::from_value(old).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

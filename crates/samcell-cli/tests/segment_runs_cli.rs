@@ -267,6 +267,57 @@ fn results_merge_across_runs_and_stale_outputs_are_redone() {
     );
 }
 
+/// `--scale`: the model sees the resized image (four times the area here), the outputs keep
+/// the input's size, run.json records the factor, and results made at another scale are redone.
+#[test]
+fn scale_is_recorded_keeps_the_size_and_redoes_other_scales() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = lite(tmp.path());
+    let out = tmp.path().join("out");
+    let (a, _) = two_pngs(tmp.path());
+
+    let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--scale", "2"]));
+    assert_eq!(
+        code, 0,
+        "stderr:
+{err}"
+    );
+    let meta = json(&out.join("a_run.json"));
+    assert_eq!(meta["settings"]["scale"], 2.0);
+    // a 128 x 128 image in crops of 64 + 16: 4 x 4 crops (2 x 2 at scale 1)
+    assert_eq!(meta["image"]["n_crops"], 16, "{meta}");
+    let masks = image::open(out.join("a_masks.tif")).unwrap();
+    assert_eq!((masks.width(), masks.height()), (64, 64));
+
+    let (code, _, err) = run(segment(&model, &out).arg(&a));
+    assert_eq!(
+        code, 0,
+        "stderr:
+{err}"
+    );
+    assert!(
+        err.contains("scale 2 -> 1") && err.contains("1 ok, 0 skipped"),
+        "stderr:
+{err}"
+    );
+    assert_eq!(json(&out.join("a_run.json"))["settings"]["scale"], 1.0);
+    assert_eq!(json(&out.join("a_run.json"))["image"]["n_crops"], 4);
+
+    for bad in ["0", "5", "x"] {
+        let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--scale", bad]));
+        assert_eq!(
+            code, 2,
+            "--scale {bad}: stderr:
+{err}"
+        );
+        assert!(
+            err.contains("--scale"),
+            "stderr:
+{err}"
+        );
+    }
+}
+
 /// An output that cannot be written fails its image; `run.json` that cannot be written is an
 /// error with a non-zero exit, never a stale "all ok".
 #[test]

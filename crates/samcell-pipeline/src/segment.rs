@@ -38,10 +38,21 @@
 //! The built-in `lite` model pairs the phase-contrast cell model with the nuclei model this way
 //! (MODEL_CARD.md, "How lite picks its model"). An image of the first model's domain costs
 //! nothing more; a routed one costs both passes.
+//!
+//! ## Object size: `scale`
+//! [`SegmentConfig::scale`] (default 1, which leaves every step above unchanged) resizes the
+//! image before anything else: `pillow_bilinear_u8` to `round(W * scale) x round(H * scale)`
+//! (at least 1 x 1), the passes above run on that image (the out-of-domain signs are weighed on
+//! it too), and the blended map is brought back to `W x H` with `opencv_linear_f32` before the
+//! post-processing, so labels, measurements and the map always have the input's size. It is
+//! Cellpose's diameter rescaling for samcell: objects a few pixels across, smaller than any the
+//! model learned, are segmented at 2x (MODEL_CARD.md, "Small objects"). Cost grows with
+//! `scale^2`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use samcell_imaging::resize::{opencv_linear_f32, pillow_bilinear_u8};
 use samcell_imaging::{GrayU8, Labels, MapF32};
 
 use crate::band::BandBlender;
@@ -105,6 +116,37 @@ pub struct SegmentConfig {
     pub peak: f32,
     /// Cell extent threshold (strict `>`).
     pub fill: f32,
+    /// Image resize factor before the model, in [`MIN_SCALE`]..=[`MAX_SCALE`] (module doc,
+    /// "Object size"); 1: none. Configurations written before the field read as 1.
+    #[serde(default = "unit_scale")]
+    pub scale: f32,
+}
+
+/// The smallest [`SegmentConfig::scale`].
+pub const MIN_SCALE: f32 = 0.25;
+/// The largest [`SegmentConfig::scale`] (16x the pixels).
+pub const MAX_SCALE: f32 = 4.0;
+
+fn unit_scale() -> f32 {
+    1.0
+}
+
+/// A [`SegmentConfig::scale`] must be a number in [`MIN_SCALE`]..=[`MAX_SCALE`].
+pub fn check_scale(scale: f32) -> Result<f32, PipelineError> {
+    if scale.is_finite() && (MIN_SCALE..=MAX_SCALE).contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(PipelineError::Config(format!(
+            "scale {scale} is outside {MIN_SCALE}..{MAX_SCALE}"
+        )))
+    }
+}
+
+/// The size an image of `width x height` is resized to at `scale` (each side rounded, at
+/// least 1).
+pub fn scaled_size(width: usize, height: usize, scale: f32) -> (usize, usize) {
+    let side = |n: usize| ((n as f64 * f64::from(scale)).round() as usize).max(1);
+    (side(width), side(height))
 }
 
 impl Default for SegmentConfig {
@@ -113,6 +155,7 @@ impl Default for SegmentConfig {
             tiling: None,
             peak: DEFAULT_PEAK,
             fill: DEFAULT_FILL,
+            scale: unit_scale(),
         }
     }
 }
@@ -280,6 +323,33 @@ impl Segmenter {
     /// The distance map, with the time of each stage and whether the fallback predictor made it
     /// (module doc, "A fallback model").
     pub fn distance_map_routed(&self, image: &GrayU8) -> Result<RoutedMap, PipelineError> {
+        let scale = check_scale(self.config.scale)?;
+        if scale == 1.0 {
+            return self.routed_at_size(image);
+        }
+        let (w, h) = (image.width(), image.height());
+        if w == 0 || h == 0 {
+            return Err(PipelineError::EmptyImage {
+                width: w,
+                height: h,
+            });
+        }
+        let t = Instant::now();
+        let (sw, sh) = scaled_size(w, h, scale);
+        let scaled = pillow_bilinear_u8(image, sw, sh).map_err(PipelineError::imaging)?;
+        let resize_in = t.elapsed();
+        let mut routed = self.routed_at_size(&scaled)?;
+        drop(scaled);
+        let t = Instant::now();
+        routed.map = opencv_linear_f32(&routed.map, w, h).map_err(PipelineError::imaging)?;
+        // resizing in counts as cutting the crops, resizing back as blending
+        routed.timings.tiling += resize_in;
+        routed.timings.blend += t.elapsed();
+        Ok(routed)
+    }
+
+    /// [`Self::distance_map_routed`] of an image already at the model's scale.
+    fn routed_at_size(&self, image: &GrayU8) -> Result<RoutedMap, PipelineError> {
         let mut timings = StageTimings::default();
         let map = self.map_with(&self.predictor, self.tiling(), image, &mut timings)?;
         let Some(fallback) = &self.fallback else {

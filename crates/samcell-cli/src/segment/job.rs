@@ -115,7 +115,10 @@ fn segment_and_write(
         );
     }
     record.set_calibration(calibration.as_ref());
-    record.n_crops = TilePlan::new(image.width(), image.height(), &ctx.segmenter.tiling())
+    // the crops of the image at the model's scale (`--scale`)
+    let (sw, sh) =
+        samcell_pipeline::scaled_size(image.width(), image.height(), ctx.segmenter.config().scale);
+    record.n_crops = TilePlan::new(sw, sh, &ctx.segmenter.tiling())
         .map(|p| p.len())
         .ok();
     ctx.bars.set_crops(record.n_crops.unwrap_or(0));

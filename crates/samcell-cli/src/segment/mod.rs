@@ -71,6 +71,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
     let config = SegmentConfig {
         peak: args.peak,
         fill: args.fill,
+        scale: args.scale,
         ..SegmentConfig::default()
     };
     let scaling = args.scaling();
@@ -80,6 +81,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         result: ResultSettings {
             peak: args.peak,
             fill: args.fill,
+            scale: args.scale,
             crop: tiling.crop,
             overlap: tiling.overlap,
             page,
@@ -322,6 +324,7 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
     ResultSettings {
         peak: args.peak,
         fill: args.fill,
+        scale: args.scale,
         crop: 0,
         overlap: 0,
         page,
