@@ -30,7 +30,7 @@ use crate::record::{self, ModelInfo};
 use crate::BatchError;
 use samcell_lite::{LiteError, LiteModel, LitePredictor};
 use samcell_model::{HeadOverrides, ModelError, SamModel, SamPredictor};
-use samcell_pipeline::{DistanceMapPredictor, Segmenter};
+use samcell_pipeline::{DistanceMapPredictor, Segmenter, SmallObjects};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -331,6 +331,7 @@ pub fn load_builtin(nuclei: bool, batch_size: usize) -> Result<LoadedModel, Load
         shown.to_string(),
         Some(name.to_string()),
         batch_size,
+        nuclei.then_some(samcell_lite::NUCLEI_SMALL_OBJECTS),
     ))
 }
 
@@ -344,6 +345,7 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, 
             samcell_lite::BUILTIN_NAME.to_string(),
             Some(LITE_NAME.to_string()),
             batch_size,
+            None,
         );
         if samcell_lite::builtin_nuclei_weights().is_some() {
             let nuclei = load_builtin(true, batch_size)?;
@@ -364,19 +366,22 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, 
         });
     }
     let m = LiteModel::load(p).map_err(|source| LoadError::Lite { what: "", source })?;
-    Ok(lite_loaded(m, display_abs(p), None, batch_size))
+    Ok(lite_loaded(m, display_abs(p), None, batch_size, None))
 }
 
 /// A lite model's predictor and description.
+/// A samcell-lite model as loaded; `small_objects`: its small-object advice.
 fn lite_loaded(
     model: LiteModel,
     shown: String,
     name: Option<String>,
     batch_size: usize,
+    small_objects: Option<SmallObjects>,
 ) -> LoadedModel {
     let variant = format!("samcell-lite {}", model.config.describe());
     let sha256 = model.sha256.clone();
-    let predictor: Arc<dyn DistanceMapPredictor> = Arc::new(LitePredictor::new(model, batch_size));
+    let predictor: Arc<dyn DistanceMapPredictor> =
+        Arc::new(LitePredictor::new(model, batch_size).with_small_objects(small_objects));
     let info = ModelInfo {
         path: shown,
         name,

@@ -270,6 +270,10 @@ pub struct ImageRecord {
     /// (`model.fallback`) the default lite model sent it to; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segmented_with: Option<String>,
+    /// The image's object diameter estimate in pixels, when the small-object advice of the
+    /// model that segmented it weighed it (`samcell_pipeline::size`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_diameter_px: Option<f32>,
 }
 
 impl ImageRecord {
@@ -292,6 +296,7 @@ impl ImageRecord {
             error: None,
             warnings: Vec::new(),
             segmented_with: None,
+            object_diameter_px: None,
         }
     }
 

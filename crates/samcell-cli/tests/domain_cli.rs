@@ -205,3 +205,42 @@ fn real_fluorescence_is_flagged_and_real_phase_contrast_is_not() {
         }
     }
 }
+
+/// Nuclei a few pixels across: the built-in nuclei model (alone or behind the default) says
+/// they measure under the size it segments well and suggests `--scale 2`; with `--scale`
+/// given, nothing is suggested.
+#[test]
+fn small_nuclei_get_the_scale_advice() {
+    if !builtin_pair_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // bright blurred dots about 6 px across, 14 px apart, on a dark background
+    let img = image::GrayImage::from_fn(256, 256, |x, y| {
+        let (dx, dy) = (f64::from(x % 14) - 7.0, f64::from(y % 14) - 7.0);
+        let v = 10.0 + 220.0 * (-(dx * dx + dy * dy) / (2.0 * 2.5f64.powi(2))).exp();
+        image::Luma([v as u8])
+    });
+    img.save(input.join("dots.png")).unwrap();
+    let advice = "try --scale 2";
+    for extra in [&["--model", "lite-nuclei"][..], &[]] {
+        let out = tmp.path().join(format!("out{}", extra.len()));
+        let (err, images) = warnings_with(&input, &out, extra);
+        let w = &images[0].1;
+        assert!(
+            w.iter()
+                .any(|s| s.contains("px across") && s.contains(advice)),
+            "{extra:?}: {w:?}"
+        );
+        assert!(err.contains(advice), "the log says it too:\n{err}");
+        let px = json(&out.join("run.json"))["images"][0]["object_diameter_px"]
+            .as_f64()
+            .expect("estimate recorded");
+        assert!(px < 14.0, "{px}");
+    }
+    let out = tmp.path().join("given");
+    let (_, images) = warnings_with(&input, &out, &["--model", "lite-nuclei", "--scale", "1"]);
+    assert!(images[0].1.is_empty(), "{:?}", images[0].1);
+}

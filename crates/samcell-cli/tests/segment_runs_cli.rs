@@ -277,11 +277,7 @@ fn scale_is_recorded_keeps_the_size_and_redoes_other_scales() {
     let (a, _) = two_pngs(tmp.path());
 
     let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--scale", "2"]));
-    assert_eq!(
-        code, 0,
-        "stderr:
-{err}"
-    );
+    assert_eq!(code, 0, "stderr:\n{err}");
     let meta = json(&out.join("a_run.json"));
     assert_eq!(meta["settings"]["scale"], 2.0);
     // a 128 x 128 image in crops of 64 + 16: 4 x 4 crops (2 x 2 at scale 1)
@@ -290,31 +286,23 @@ fn scale_is_recorded_keeps_the_size_and_redoes_other_scales() {
     assert_eq!((masks.width(), masks.height()), (64, 64));
 
     let (code, _, err) = run(segment(&model, &out).arg(&a));
-    assert_eq!(
-        code, 0,
-        "stderr:
-{err}"
-    );
+    assert_eq!(code, 0, "stderr:\n{err}");
     assert!(
         err.contains("scale 2 -> 1") && err.contains("1 ok, 0 skipped"),
-        "stderr:
-{err}"
+        "stderr:\n{err}"
     );
-    assert_eq!(json(&out.join("a_run.json"))["settings"]["scale"], 1.0);
-    assert_eq!(json(&out.join("a_run.json"))["image"]["n_crops"], 4);
+    let meta = json(&out.join("a_run.json"));
+    assert_eq!(meta["settings"]["scale"], 1.0);
+    assert_eq!(meta["image"]["n_crops"], 4);
+    // --scale 1 is the default: nothing to redo
+    let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--scale", "1"]));
+    assert_eq!(code, 0, "stderr:\n{err}");
+    assert!(err.contains("0 ok, 1 skipped"), "stderr:\n{err}");
 
     for bad in ["0", "5", "x"] {
         let (code, _, err) = run(segment(&model, &out).arg(&a).args(["--scale", bad]));
-        assert_eq!(
-            code, 2,
-            "--scale {bad}: stderr:
-{err}"
-        );
-        assert!(
-            err.contains("--scale"),
-            "stderr:
-{err}"
-        );
+        assert_eq!(code, 2, "--scale {bad}: stderr:\n{err}");
+        assert!(err.contains("--scale"), "stderr:\n{err}");
     }
 }
 

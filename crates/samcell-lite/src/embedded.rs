@@ -40,6 +40,16 @@ pub const BUILTIN_NAME: &str = "samcell-lite (built-in)";
 /// Name shown for the built-in nuclei model in logs and run metadata.
 pub const NUCLEI_NAME: &str = "samcell-lite-nuclei (built-in)";
 
+/// The built-in nuclei model's small-object advice: for an image whose object diameter estimate
+/// (`samcell_pipeline::size`, which reads in steps of 2^(1/4): ... 11.3, 13.5, 16 ...) is under
+/// 14 px, `--scale 2` is suggested. Chosen on the DSB 2018 images of the training split
+/// (`scripts/measure_size_rule.py`: it picks 44 of the 72 images whose median nucleus is under
+/// 12 px across and 2 of the 463 others; MODEL_CARD.md, "Small objects").
+pub const NUCLEI_SMALL_OBJECTS: samcell_pipeline::SmallObjects = samcell_pipeline::SmallObjects {
+    below_px: 14.0,
+    factor: 2.0,
+};
+
 /// The embedded cell model's weights file, if this build has one.
 pub fn builtin_weights() -> Option<&'static [u8]> {
     BUILTIN

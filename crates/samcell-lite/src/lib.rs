@@ -56,7 +56,7 @@ use samcell_imaging::GrayU8;
 pub use config::LiteConfig;
 pub use embedded::{
     builtin_nuclei_weights, builtin_weights, BUILTIN_NAME, BUILTIN_SHA256, NUCLEI_NAME,
-    NUCLEI_SHA256,
+    NUCLEI_SHA256, NUCLEI_SMALL_OBJECTS,
 };
 pub use net::{init_params, param_count, param_specs, LiteNet};
 pub use predictor::LitePredictor;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use samcell_imaging::{GrayU8, MapF32};
-use samcell_pipeline::{DistanceMapPredictor, PredictError, TilingConfig};
+use samcell_pipeline::{DistanceMapPredictor, PredictError, SmallObjects, TilingConfig};
 
 use crate::LiteModel;
 
@@ -19,15 +19,26 @@ pub struct LitePredictor {
     pub model: LiteModel,
     /// Crops per forward pass.
     pub batch: usize,
+    /// The small-object rule it states to the pipeline (the built-in nuclei model's:
+    /// [`crate::NUCLEI_SMALL_OBJECTS`]); `None` for a model without a measured one.
+    pub small_objects: Option<SmallObjects>,
 }
 
 impl LitePredictor {
-    /// A predictor over `model` running `batch` crops per forward pass (at least 1).
+    /// A predictor over `model` running `batch` crops per forward pass (at least 1), without a
+    /// small-object rule.
     pub fn new(model: LiteModel, batch: usize) -> Self {
         Self {
             model,
             batch: batch.max(1),
+            small_objects: None,
         }
+    }
+
+    /// Sets the small-object rule.
+    pub fn with_small_objects(mut self, rule: Option<SmallObjects>) -> Self {
+        self.small_objects = rule;
+        self
     }
 }
 
@@ -46,6 +57,10 @@ impl DistanceMapPredictor for LitePredictor {
     /// The tiling stored in the weights file (the crops the model was trained on).
     fn tiling(&self) -> TilingConfig {
         self.model.config.tiling()
+    }
+
+    fn small_objects(&self) -> Option<SmallObjects> {
+        self.small_objects
     }
 
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError> {

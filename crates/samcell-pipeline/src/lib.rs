@@ -19,6 +19,7 @@ mod error;
 pub mod predictor;
 pub mod segment;
 pub mod short_f32;
+pub mod size;
 pub mod tiling;
 
 pub use domain::{
@@ -31,4 +32,5 @@ pub use segment::{
     relabel_sequential_in_place, scaled_size, ProgressFn, RoutedMap, SegmentConfig, Segmentation,
     Segmenter, StageTimings, ThresholdError, DEFAULT_FILL, DEFAULT_PEAK, MAX_SCALE, MIN_SCALE,
 };
+pub use size::SmallObjects;
 pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

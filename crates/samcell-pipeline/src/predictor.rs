@@ -30,6 +30,13 @@ pub trait DistanceMapPredictor: Send + Sync {
     /// Predicts the distance maps of a batch of crops.
     fn predict(&self, crops: &[GrayU8]) -> Result<Vec<MapF32>, PredictError>;
 
+    /// The predictor's small-object rule: for images whose objects look smaller than it
+    /// segments well, a larger scale is suggested (`crate::segment`, "Object size"); `None`
+    /// (the default): no advice.
+    fn small_objects(&self) -> Option<crate::size::SmallObjects> {
+        None
+    }
+
     /// Largest batch worth sending in one call.
     fn max_batch(&self) -> usize {
         1

@@ -40,14 +40,18 @@
 //! nothing more; a routed one costs both passes.
 //!
 //! ## Object size: `scale`
-//! [`SegmentConfig::scale`] (default 1, which leaves every step above unchanged) resizes the
-//! image before anything else: `pillow_bilinear_u8` to `round(W * scale) x round(H * scale)`
-//! (at least 1 x 1), the passes above run on that image (the out-of-domain signs are weighed on
-//! it too), and the blended map is brought back to `W x H` with `opencv_linear_f32` before the
-//! post-processing, so labels, measurements and the map always have the input's size. It is
-//! Cellpose's diameter rescaling for samcell: objects a few pixels across, smaller than any the
-//! model learned, are segmented at 2x (MODEL_CARD.md, "Small objects"). Cost grows with
-//! `scale^2`.
+//! [`SegmentConfig::scale`] resizes the image before a predictor sees it:
+//! `pillow_bilinear_u8` to `round(W * scale) x round(H * scale)` (at least 1 x 1), the tiling
+//! and prediction above run on that image, and the blended map is brought back to `W x H` with
+//! `opencv_linear_f32`; the out-of-domain signs and the post-processing then work on the input
+//! and that map, so labels, measurements and the map always have the input's size. It is
+//! Cellpose's diameter rescaling for samcell; cost grows with `scale^2`. Unset (`None`), the
+//! scale is 1: nothing is resized and every step above is unchanged. Then, when the predictor
+//! that made the map states a small-object rule ([`DistanceMapPredictor::small_objects`],
+//! [`crate::size::SmallObjects`]), the image's object diameter is estimated from its pixels
+//! ([`crate::size`]) and, under the rule's size, [`Segmentation::small_objects`] suggests the
+//! rule's scale: advice for the user, never applied on its own (MODEL_CARD.md, "Small objects",
+//! says why).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,19 +121,15 @@ pub struct SegmentConfig {
     /// Cell extent threshold (strict `>`).
     pub fill: f32,
     /// Image resize factor before the model, in [`MIN_SCALE`]..=[`MAX_SCALE`] (module doc,
-    /// "Object size"); 1: none. Configurations written before the field read as 1.
-    #[serde(default = "unit_scale")]
-    pub scale: f32,
+    /// "Object size"); `None` (the default): 1, with the predictor's small-object advice.
+    #[serde(default)]
+    pub scale: Option<f32>,
 }
 
 /// The smallest [`SegmentConfig::scale`].
 pub const MIN_SCALE: f32 = 0.25;
 /// The largest [`SegmentConfig::scale`] (16x the pixels).
 pub const MAX_SCALE: f32 = 4.0;
-
-fn unit_scale() -> f32 {
-    1.0
-}
 
 /// A [`SegmentConfig::scale`] must be a number in [`MIN_SCALE`]..=[`MAX_SCALE`].
 pub fn check_scale(scale: f32) -> Result<f32, PipelineError> {
@@ -155,7 +155,7 @@ impl Default for SegmentConfig {
             tiling: None,
             peak: DEFAULT_PEAK,
             fill: DEFAULT_FILL,
-            scale: unit_scale(),
+            scale: None,
         }
     }
 }
@@ -196,6 +196,13 @@ pub struct Segmentation {
     /// The out-of-domain signs that sent the image to the fallback predictor; empty when the
     /// first predictor's map is the result ([`Segmenter::with_fallback`]).
     pub routed: Vec<DomainWarning>,
+    /// The scale the map's model saw the image at (module doc, "Object size").
+    pub scale: f32,
+    /// The image's object diameter estimate in pixels, when a small-object rule needed it.
+    pub object_px: Option<f32>,
+    /// The rule of the map's predictor when the image's objects measure under its size: the
+    /// image is likely better segmented at the rule's scale (module doc, "Object size").
+    pub small_objects: Option<crate::size::SmallObjects>,
 }
 
 /// Result of [`Segmenter::distance_map_routed`].
@@ -207,6 +214,13 @@ pub struct RoutedMap {
     pub timings: StageTimings,
     /// The signs that sent the image to the fallback predictor; empty: the first one's map.
     pub routed: Vec<DomainWarning>,
+    /// The scale the map's model saw the image at (module doc, "Object size").
+    pub scale: f32,
+    /// The image's object diameter estimate in pixels ([`crate::size`]), when a small-object
+    /// rule needed it.
+    pub object_px: Option<f32>,
+    /// As [`Segmentation::small_objects`].
+    pub small_objects: Option<crate::size::SmallObjects>,
 }
 
 /// Called after each batch with (crops done, crops in total).
@@ -284,11 +298,14 @@ impl Segmenter {
             map: distance_map,
             mut timings,
             routed,
+            scale,
+            object_px,
+            small_objects,
         } = self.distance_map_routed(image)?;
         let t = Instant::now();
         let (labels, n_cells) =
             labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
-        timings.postprocess = t.elapsed();
+        timings.postprocess += t.elapsed();
         tracing::debug!(
             width = image.width(),
             height = image.height(),
@@ -296,6 +313,7 @@ impl Segmenter {
             ?timings,
             predictor = %self.predictor.describe(),
             routed = !routed.is_empty(),
+            scale,
             "segmented"
         );
         Ok(Segmentation {
@@ -304,6 +322,9 @@ impl Segmenter {
             n_cells,
             timings,
             routed,
+            scale,
+            object_px,
+            small_objects,
         })
     }
 
@@ -323,59 +344,76 @@ impl Segmenter {
     /// The distance map, with the time of each stage and whether the fallback predictor made it
     /// (module doc, "A fallback model").
     pub fn distance_map_routed(&self, image: &GrayU8) -> Result<RoutedMap, PipelineError> {
-        let scale = check_scale(self.config.scale)?;
-        if scale == 1.0 {
-            return self.routed_at_size(image);
-        }
-        let (w, h) = (image.width(), image.height());
-        if w == 0 || h == 0 {
-            return Err(PipelineError::EmptyImage {
-                width: w,
-                height: h,
-            });
-        }
-        let t = Instant::now();
-        let (sw, sh) = scaled_size(w, h, scale);
-        let scaled = pillow_bilinear_u8(image, sw, sh).map_err(PipelineError::imaging)?;
-        let resize_in = t.elapsed();
-        let mut routed = self.routed_at_size(&scaled)?;
-        drop(scaled);
-        let t = Instant::now();
-        routed.map = opencv_linear_f32(&routed.map, w, h).map_err(PipelineError::imaging)?;
-        // resizing in counts as cutting the crops, resizing back as blending
-        routed.timings.tiling += resize_in;
-        routed.timings.blend += t.elapsed();
-        Ok(routed)
-    }
-
-    /// [`Self::distance_map_routed`] of an image already at the model's scale.
-    fn routed_at_size(&self, image: &GrayU8) -> Result<RoutedMap, PipelineError> {
-        let mut timings = StageTimings::default();
-        let map = self.map_with(&self.predictor, self.tiling(), image, &mut timings)?;
-        let Some(fallback) = &self.fallback else {
-            return Ok(RoutedMap {
-                map,
-                timings,
-                routed: Vec::new(),
-            });
+        let scale = match self.config.scale {
+            Some(s) => check_scale(s)?,
+            None => 1.0,
         };
-        let (peak, fill) = (self.config.peak, self.config.fill);
-        let signs = domain_warnings(image, &map, peak, fill, &DomainCheck::default());
-        if signs.is_empty() {
-            return Ok(RoutedMap {
-                map,
-                timings,
-                routed: signs,
+        if image.width() == 0 || image.height() == 0 {
+            return Err(PipelineError::EmptyImage {
+                width: image.width(),
+                height: image.height(),
             });
         }
-        drop(map);
-        let tiling = self.config.tiling.unwrap_or_else(|| fallback.tiling());
-        let map = self.map_with(fallback, tiling, image, &mut timings)?;
+        let mut timings = StageTimings::default();
+        let map = self.pass(&self.predictor, self.tiling(), image, scale, &mut timings)?;
+        let (predictor, map, routed) = match &self.fallback {
+            None => (&self.predictor, map, Vec::new()),
+            Some(fallback) => {
+                let (peak, fill) = (self.config.peak, self.config.fill);
+                let signs = domain_warnings(image, &map, peak, fill, &DomainCheck::default());
+                if signs.is_empty() {
+                    (&self.predictor, map, signs)
+                } else {
+                    drop(map);
+                    let tiling = self.config.tiling.unwrap_or_else(|| fallback.tiling());
+                    let map = self.pass(fallback, tiling, image, scale, &mut timings)?;
+                    (fallback, map, signs)
+                }
+            }
+        };
+        // the small-object advice of the predictor that made the map, at an unset scale
+        let rule = predictor
+            .small_objects()
+            .filter(|_| self.config.scale.is_none());
+        let t = Instant::now();
+        let object_px = rule.and_then(|_| crate::size::estimate_object_diameter(image));
+        timings.postprocess += t.elapsed();
+        let small_objects = rule.filter(|r| object_px.is_some_and(|d| d < r.below_px));
         Ok(RoutedMap {
             map,
             timings,
-            routed: signs,
+            routed,
+            scale,
+            object_px,
+            small_objects,
         })
+    }
+
+    /// One pass of `predictor` over `image` seen at `scale`, the map brought back to the
+    /// image's size.
+    fn pass(
+        &self,
+        predictor: &Arc<dyn DistanceMapPredictor>,
+        tiling: TilingConfig,
+        image: &GrayU8,
+        scale: f32,
+        timings: &mut StageTimings,
+    ) -> Result<MapF32, PipelineError> {
+        if scale == 1.0 {
+            return self.map_with(predictor, tiling, image, timings);
+        }
+        let (w, h) = (image.width(), image.height());
+        let t = Instant::now();
+        let (sw, sh) = scaled_size(w, h, scale);
+        let scaled = pillow_bilinear_u8(image, sw, sh).map_err(PipelineError::imaging)?;
+        // resizing in counts as cutting the crops, resizing back as blending
+        timings.tiling += t.elapsed();
+        let map = self.map_with(predictor, tiling, &scaled, timings)?;
+        drop(scaled);
+        let t = Instant::now();
+        let map = opencv_linear_f32(&map, w, h).map_err(PipelineError::imaging)?;
+        timings.blend += t.elapsed();
+        Ok(map)
     }
 
     /// One pass of `predictor` over `image` cut with `tiling`; times added to `timings`.

@@ -441,6 +441,7 @@ impl Shared {
             map,
             timings: stages,
             routed,
+            ..
         } = seg
             .distance_map_routed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;

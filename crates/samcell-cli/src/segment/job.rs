@@ -116,8 +116,11 @@ fn segment_and_write(
     }
     record.set_calibration(calibration.as_ref());
     // the crops of the image at the model's scale (`--scale`)
-    let (sw, sh) =
-        samcell_pipeline::scaled_size(image.width(), image.height(), ctx.segmenter.config().scale);
+    let (sw, sh) = samcell_pipeline::scaled_size(
+        image.width(),
+        image.height(),
+        ctx.segmenter.config().scale.unwrap_or(1.0),
+    );
     record.n_crops = TilePlan::new(sw, sh, &ctx.segmenter.tiling())
         .map(|p| p.len())
         .ok();
@@ -129,6 +132,7 @@ fn segment_and_write(
         .context("segmentation failed")?;
     let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
+    record.object_diameter_px = seg.object_px.map(|d| (d * 10.0).round() / 10.0);
     if !seg.routed.is_empty() {
         record.segmented_with = ctx.model.fallback.as_ref().map(|f| f.path.clone());
         record
@@ -143,6 +147,13 @@ fn segment_and_write(
             result.peak,
             result.fill,
         ));
+    }
+    if let (Some(rule), Some(px)) = (seg.small_objects, seg.object_px) {
+        record
+            .warnings
+            .push(samcell_pipeline::size::small_objects_message(
+                px, &rule, "--scale ",
+            ));
     }
 
     let write_start = Instant::now();

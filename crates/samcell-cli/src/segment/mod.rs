@@ -81,7 +81,7 @@ pub fn run(args: SegmentArgs, term: &Terminal) -> Result<ExitCode> {
         result: ResultSettings {
             peak: args.peak,
             fill: args.fill,
-            scale: args.scale,
+            scale: args.scale.unwrap_or(1.0),
             crop: tiling.crop,
             overlap: tiling.overlap,
             page,
@@ -324,7 +324,7 @@ fn dry_run_settings(args: &SegmentArgs, page: usize) -> ResultSettings {
     ResultSettings {
         peak: args.peak,
         fill: args.fill,
-        scale: args.scale,
+        scale: args.scale.unwrap_or(1.0),
         crop: 0,
         overlap: 0,
         page,
