@@ -80,12 +80,16 @@ class Segmenter:
         percentile: Optional[Tuple[float, float]] = None,
         peak: Optional[float] = None,
         fill: Optional[float] = None,
+        scale: Optional[float] = None,
     ) -> Segmentation:
         """Segments one 2-D grey image; the GIL is released meanwhile.
 
         uint8 is used as it is; wider integers and floats are scaled to 8 bits over the whole
         image as ``samcell segment`` scales such a file: min-max, or between the two
         ``percentile`` values ``(low, high)``. ``peak``/``fill`` default to 0.47/0.09.
+        ``scale`` (0.25-4, default 1) resizes the image for the model (``--scale``: 2 for
+        objects smaller than it learned); the results keep the image's shape. The built-in
+        nuclei model's warnings suggest ``scale=2`` for objects under 14 px across.
         A 3-D, empty or non-numeric array, NaN values or bad thresholds raise ``ValueError``.
 
         >>> result = seg.segment(image, percentile=(1, 99))

@@ -181,11 +181,14 @@ impl Segmenter {
     /// Segments one 2-D grey image (uint8 as it is; wider integers and floats scaled to 8 bits
     /// over the whole image as ``samcell segment`` scales a 16-bit or float file: min-max, or
     /// between two ``percentile`` values ``(low, high)``). ``peak`` and ``fill`` are the
-    /// post-processing thresholds (defaults 0.47 and 0.09). The GIL is released meanwhile.
+    /// post-processing thresholds (defaults 0.47 and 0.09). ``scale`` resizes the image before
+    /// the model (``samcell segment --scale``: 2 for objects smaller than the model learned;
+    /// default: 1, or the built-in nuclei model's 2 for small objects); the labels and the map
+    /// keep the image's shape. The GIL is released meanwhile.
     ///
     /// >>> result = seg.segment(image, percentile=(1, 99))
     /// >>> result.n_cells, result.timings["predict"]
-    #[pyo3(signature = (image, percentile=None, peak=None, fill=None))]
+    #[pyo3(signature = (image, percentile=None, peak=None, fill=None, scale=None))]
     fn segment(
         &self,
         py: Python<'_>,
@@ -193,6 +196,7 @@ impl Segmenter {
         percentile: Option<(f64, f64)>,
         peak: Option<f32>,
         fill: Option<f32>,
+        scale: Option<f32>,
     ) -> PyResult<Segmentation> {
         let scaling = match percentile {
             Some((lo, hi)) => {
@@ -203,12 +207,16 @@ impl Segmenter {
             None => Scaling::MinMax,
         };
         let (peak, fill) = thresholds(peak, fill)?;
+        if let Some(s) = scale {
+            samcell_pipeline::check_scale(s).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
         let raw = raw_gray(image)?;
         let mut segmenter = samcell_pipeline::Segmenter::new(
             Arc::clone(self.segmenter.predictor()),
             SegmentConfig {
                 peak,
                 fill,
+                scale,
                 ..*self.segmenter.config()
             },
         );
@@ -220,7 +228,7 @@ impl Segmenter {
             let gray = to_u8(&raw, &scaling, "image")?;
             let scale_time = t.elapsed().as_secs_f64();
             let seg = segmenter.segment(&gray).map_err(pipeline_error)?;
-            let warnings = if !seg.routed.is_empty() {
+            let mut warnings = if !seg.routed.is_empty() {
                 self.route_warnings(&seg.routed)
             } else if segmenter.fallback().is_some() {
                 // the segmenter has weighed the same signs at these thresholds: none
@@ -228,6 +236,11 @@ impl Segmenter {
             } else {
                 self.domain_warnings(Some(&gray), &seg.distance_map, peak, fill)
             };
+            if let (Some(rule), Some(px)) = (seg.small_objects, seg.object_px) {
+                warnings.push(samcell_pipeline::size::small_objects_message(
+                    px, &rule, "scale=",
+                ));
+            }
             Ok::<_, PyErr>((seg, scale_time, warnings))
         })?;
         let mut timings = vec![("scale", scale_time)];

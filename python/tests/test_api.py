@@ -35,6 +35,15 @@ def test_segment_returns_labels_and_map(seg):
     assert r.labels.flags["C_CONTIGUOUS"] and r.labels.flags["WRITEABLE"]
 
 
+def test_scale_resizes_for_the_model_and_keeps_the_shape(seg):
+    img = blobs()
+    r = seg.segment(img, scale=2.0)
+    assert r.labels.shape == (48, 64) and r.distance_map.shape == (48, 64)
+    assert r.n_cells == int(r.labels.max()) >= 1
+    # the model saw another image: the map differs from the one at scale 1
+    assert not np.array_equal(r.distance_map, seg.segment(img, scale=1.0).distance_map)
+
+
 def test_wide_types_are_scaled_like_files(seg):
     # min-max scaling maps these back to the uint8 values exactly, so the labels are the same
     img = blobs()
@@ -110,6 +119,8 @@ def test_bad_settings_are_value_errors(seg):
         seg.segment(blobs(), peak=1.5)
     with pytest.raises(ValueError, match="need 0 <= LO < HI <= 100"):
         seg.segment(blobs(), percentile=(99, 1))
+    with pytest.raises(ValueError, match="scale 8 is outside 0.25..4"):
+        seg.segment(blobs(), scale=8)
     with pytest.raises(ValueError, match="--fill"):
         seg.postprocess(np.zeros((4, 4), np.float32), 0.1, 0.2)
     with pytest.raises(ValueError, match="float"):

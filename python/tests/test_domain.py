@@ -49,6 +49,17 @@ def test_lite_cells_is_the_cell_model_alone():
     assert nuclei_model.segment(nuclei()).warnings == []
 
 
+def test_small_nuclei_get_the_scale_advice():
+    """Dots about 6 px across: the nuclei model suggests scale=2; given a scale, it does not."""
+    yy, xx = np.mgrid[0:192, 0:192].astype(np.float64)
+    dy, dx = yy % 14 - 7, xx % 14 - 7
+    dots = (10 + 220 * np.exp(-(dx**2 + dy**2) / (2 * 2.5**2))).astype(np.uint8)
+    nuclei_model = samcell_rs.Segmenter("lite-nuclei")
+    (w,) = nuclei_model.segment(dots).warnings
+    assert "px across" in w and w.endswith("try scale=2"), w
+    assert nuclei_model.segment(dots, scale=1.0).warnings == []
+
+
 def test_postprocess_weighs_the_map_alone(seg):
     r = seg.segment(nuclei())
     again = seg.postprocess(r.distance_map, r.peak, r.fill)
