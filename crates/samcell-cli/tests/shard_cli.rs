@@ -492,11 +492,25 @@ fn a_killed_shard_is_listed_and_completed_by_resubmission() {
 
     let (code, stdout, err) = summarize(&out);
     assert_eq!(code, 1, "{stdout}\n{err}");
+    // Every image without its masks is listed; those with their masks are not, except that the
+    // kill may fall between an image's masks (written last of its files) and the shard's record
+    // of it: that one image is then listed as having no record (its row is in no shard's
+    // summary yet), and the re-submission skips it as complete.
+    let mut cut_off = Vec::new();
     for n in &planned {
         let listed = stdout.contains(&format!("\t{n}\t"));
         let done = finished.contains(&n);
-        assert_eq!(listed, !done, "{n} (finished: {done}):\n{stdout}");
+        if done && listed {
+            assert!(
+                stdout.contains(&format!("\t{n}\tno record")),
+                "{n} (finished):\n{stdout}"
+            );
+            cut_off.push(n);
+        } else {
+            assert_eq!(listed, !done, "{n} (finished: {done}):\n{stdout}");
+        }
     }
+    assert!(cut_off.len() <= 1, "{cut_off:?}:\n{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("rerun\t")), "{stdout}");
 
     let (code, _, err) = run(&mut segment(&input, &out, &["--shard", "1/2"]));
