@@ -216,11 +216,9 @@ pub struct RoutedMap {
     pub routed: Vec<DomainWarning>,
     /// The scale the map's model saw the image at (module doc, "Object size").
     pub scale: f32,
-    /// The image's object diameter estimate in pixels ([`crate::size`]), when a small-object
-    /// rule needed it.
-    pub object_px: Option<f32>,
-    /// As [`Segmentation::small_objects`].
-    pub small_objects: Option<crate::size::SmallObjects>,
+    /// The small-object rule of the predictor that made the map, when the scale was left
+    /// unset; [`Segmenter::segment`] weighs it (a map alone needs no size estimate).
+    pub advice: Option<crate::size::SmallObjects>,
 }
 
 /// Called after each batch with (crops done, crops in total).
@@ -299,10 +297,11 @@ impl Segmenter {
             mut timings,
             routed,
             scale,
-            object_px,
-            small_objects,
+            advice,
         } = self.distance_map_routed(image)?;
         let t = Instant::now();
+        let object_px = advice.and_then(|_| crate::size::estimate_object_diameter(image));
+        let small_objects = advice.filter(|r| object_px.is_some_and(|d| d < r.below_px));
         let (labels, n_cells) =
             labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
         timings.postprocess += t.elapsed();
@@ -372,20 +371,15 @@ impl Segmenter {
             }
         };
         // the small-object advice of the predictor that made the map, at an unset scale
-        let rule = predictor
+        let advice = predictor
             .small_objects()
             .filter(|_| self.config.scale.is_none());
-        let t = Instant::now();
-        let object_px = rule.and_then(|_| crate::size::estimate_object_diameter(image));
-        timings.postprocess += t.elapsed();
-        let small_objects = rule.filter(|r| object_px.is_some_and(|d| d < r.below_px));
         Ok(RoutedMap {
             map,
             timings,
             routed,
             scale,
-            object_px,
-            small_objects,
+            advice,
         })
     }
 
