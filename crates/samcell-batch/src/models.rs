@@ -369,8 +369,7 @@ pub fn load_lite(path: Option<&Path>, batch_size: usize) -> Result<LoadedModel, 
     Ok(lite_loaded(m, display_abs(p), None, batch_size, None))
 }
 
-/// A lite model's predictor and description.
-/// A samcell-lite model as loaded; `small_objects`: its small-object advice.
+/// A lite model's predictor and description; `small_objects`: its small-object advice.
 fn lite_loaded(
     model: LiteModel,
     shown: String,

@@ -232,20 +232,18 @@ pub fn check_thresholds(peak: f32, fill: f32) -> Result<(), String> {
     samcell_pipeline::check_thresholds(peak, fill).map_err(|e| e.to_string())
 }
 
-fn scale_factor(s: &str) -> Result<f32, String> {
-    let v: f32 = s
-        .trim()
+fn number(s: &str) -> Result<f32, String> {
+    s.trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    samcell_pipeline::check_scale(v).map_err(|e| e.to_string())
+        .map_err(|_| format!("{s:?} is not a number"))
+}
+
+fn scale_factor(s: &str) -> Result<f32, String> {
+    samcell_pipeline::check_scale(number(s)?).map_err(|e| e.to_string())
 }
 
 fn unit_interval(s: &str) -> Result<f32, String> {
-    let v: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    samcell_pipeline::check_threshold(v).map_err(|e| e.to_string())
+    samcell_pipeline::check_threshold(number(s)?).map_err(|e| e.to_string())
 }
 
 /// `--pixel-size` of `segment` and `serve`: `0.65um`, `650nm`, `0.5x0.6um` (a number alone is µm).
