@@ -7,7 +7,15 @@
 //!                            the reader of `samcell segment`) returned for the source image
 //! <out>/labels/<id>.tif      instance labels as read (u16 TIFF, u32 when a label > 65535)
 //! <out>/targets/<id>.tif     f32 distance-map target (`samcell_io::write_f32_tiff`)
+//! <out>/colour/<id>.tif      only for a colour source whose channels differ somewhere: its
+//!                            first three channels as an RGB u8 TIFF, each read as
+//!                            `samcell_io::ReadOptions::channel` reads one (8-bit samples as
+//!                            stored); what the channel-to-grey augmentation of `samcell train`
+//!                            mixes. `images/<id>.tif` stays the grey `samcell segment` reads.
 //! ```
+//!
+//! Sets written before `colour/` existed are the same format (version 1): the manifest's
+//! `colour` entries are optional.
 //!
 //! The set is built in `<out>.partial` and renamed to `<out>` only when complete, so a failed or
 //! interrupted run never leaves a half-written set at `<out>` (a stale `.partial` is replaced by
@@ -39,6 +47,9 @@ pub struct Checksums {
     pub labels: String,
     /// Of `targets/<id>.tif`.
     pub target: String,
+    /// Of `colour/<id>.tif`, when the sample has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
 }
 
 /// One sample in the manifest.
@@ -53,6 +64,10 @@ pub struct SampleEntry {
     pub labels: String,
     /// The f32 distance-map target, relative to the set's folder (`targets/<id>.tif`).
     pub target: String,
+    /// The source's colour channels, relative to the set's folder (`colour/<id>.tif`); only for
+    /// colour sources whose channels differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
     /// Width of all three images, in pixels.
     pub width: usize,
     /// Height of all three images, in pixels.
@@ -143,6 +158,56 @@ fn write_gray_tiff(path: &Path, img: &GrayU8) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Writes three planes of one size as an RGB u8 TIFF.
+fn write_rgb_tiff(path: &Path, planes: &[GrayU8; 3]) -> Result<(), DataError> {
+    use tiff::encoder::{colortype::RGB8, compression::DeflateLevel, Compression, TiffEncoder};
+    let (w, h) = (planes[0].width(), planes[0].height());
+    let data: Vec<u8> = (0..w * h)
+        .flat_map(|i| planes.iter().map(move |p| p.data()[i]))
+        .collect();
+    let mut buf = std::io::Cursor::new(Vec::new());
+    TiffEncoder::new(&mut buf)
+        .and_then(|e| {
+            e.with_compression(Compression::Deflate(DeflateLevel::Balanced))
+                .write_image::<RGB8>(w as u32, h as u32, &data)
+        })
+        .map_err(|e| DataError::write(path, format!("cannot encode TIFF: {e}")))?;
+    samcell_io::write_atomic(path, buf.get_ref())?;
+    Ok(())
+}
+
+/// The first three channels of a colour source (as `ReadOptions::channel` reads each), or
+/// `None` for a source that is not colour or whose three channels are equal everywhere (grey
+/// stored as RGB: nothing for a channel-to-grey augmentation to mix).
+fn read_colour(
+    path: &Path,
+    info: &samcell_io::SourceInfo,
+) -> Result<Option<[GrayU8; 3]>, samcell_io::IoError> {
+    if info.channel_use != samcell_io::ChannelUse::MergedColour || info.channels < 3 {
+        return Ok(None);
+    }
+    let plane = |c: usize| {
+        let opts = samcell_io::ReadOptions {
+            channel: Some(c),
+            ..Default::default()
+        };
+        samcell_io::read_gray(path, &opts)
+    };
+    let planes = [plane(0)?, plane(1)?, plane(2)?];
+    if planes[0] == planes[1] && planes[1] == planes[2] {
+        return Ok(None);
+    }
+    Ok(Some(planes))
+}
+
+/// A pair read and checked, ready to write.
+struct Prepared {
+    image: GrayU8,
+    colour: Option<[GrayU8; 3]>,
+    labels: Labels,
+    cells: usize,
+}
+
 impl TrainSetWriter {
     /// Starts a set at `out`. Errors if `out` exists and `overwrite` is off.
     pub fn create(out: &Path, opts: WriteOptions) -> Result<Self, DataError> {
@@ -191,8 +256,8 @@ impl TrainSetWriter {
     /// as skipped; `Err`: writing failed (the set cannot be completed).
     pub fn add(&mut self, pair: &PairSource) -> Result<Result<&SampleEntry, Skipped>, DataError> {
         match self.prepare(pair) {
-            Ok((image, labels, cells)) => {
-                let e = self.write_sample(pair, &image, &labels, cells)?;
+            Ok(p) => {
+                let e = self.write_sample(pair, &p)?;
                 self.ids.insert(pair.id.clone());
                 self.samples.push(e);
                 Ok(Ok(self.samples.last().expect("just pushed")))
@@ -205,15 +270,18 @@ impl TrainSetWriter {
         }
     }
 
-    fn prepare(&self, pair: &PairSource) -> Result<(GrayU8, Labels, usize), String> {
+    fn prepare(&self, pair: &PairSource) -> Result<Prepared, String> {
         if self.ids.contains(&pair.id) {
             return Err(format!(
                 "duplicate id {} (another input has the same name)",
                 pair.id
             ));
         }
-        let image = samcell_io::read_gray(&pair.image, &samcell_io::ReadOptions::default())
-            .map_err(|e| format!("unreadable image: {}", crate::error_text(&e)))?;
+        let (image, info) =
+            samcell_io::read_gray_with_info(&pair.image, &samcell_io::ReadOptions::default())
+                .map_err(|e| format!("unreadable image: {}", crate::error_text(&e)))?;
+        let colour = read_colour(&pair.image, &info)
+            .map_err(|e| format!("unreadable colour channel: {}", crate::error_text(&e)))?;
         let labels = pair
             .load_labels()
             .map_err(|e| format!("unreadable labels: {}", crate::error_text(&e)))?;
@@ -234,16 +302,16 @@ impl TrainSetWriter {
                 pair.labels_description()
             ));
         }
-        Ok((image, labels, cells))
+        Ok(Prepared {
+            image,
+            colour,
+            labels,
+            cells,
+        })
     }
 
-    fn write_sample(
-        &self,
-        pair: &PairSource,
-        image: &GrayU8,
-        labels: &Labels,
-        cells: usize,
-    ) -> Result<SampleEntry, DataError> {
+    fn write_sample(&self, pair: &PairSource, p: &Prepared) -> Result<SampleEntry, DataError> {
+        let (image, labels, cells) = (&p.image, &p.labels, p.cells);
         let target = distance_target(labels, self.opts.target);
         let rel = |sub: &str| format!("{sub}/{}.tif", pair.id);
         let (ri, rl, rt) = (rel("images"), rel("labels"), rel("targets"));
@@ -255,11 +323,25 @@ impl TrainSetWriter {
         write_gray_tiff(&pi, image)?;
         samcell_io::write_labels_tiff(&pl, labels)?;
         samcell_io::write_f32_tiff(&pt, &target)?;
+        let colour = match &p.colour {
+            Some(planes) => {
+                let rc = rel("colour");
+                let pc = self.partial.join(&rc);
+                if let Some(dir) = pc.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DataError::write_io(dir, "cannot create folder", e))?;
+                }
+                write_rgb_tiff(&pc, planes)?;
+                Some((rc, sha256_file(&pc)?))
+            }
+            None => None,
+        };
         Ok(SampleEntry {
             id: pair.id.clone(),
             image: ri,
             labels: rl,
             target: rt,
+            colour: colour.as_ref().map(|c| c.0.clone()),
             width: image.width(),
             height: image.height(),
             cells,
@@ -269,6 +351,7 @@ impl TrainSetWriter {
                 image: sha256_file(&pi)?,
                 labels: sha256_file(&pl)?,
                 target: sha256_file(&pt)?,
+                colour: colour.map(|c| c.1),
             },
         })
     }
@@ -376,7 +459,16 @@ impl TrainSet {
             ));
         }
         for s in &manifest.samples {
-            for rel in [&s.image, &s.labels, &s.target] {
+            if s.colour.is_some() != s.sha256.colour.is_some() {
+                return Err(bad(format!(
+                    "sample {}: colour file and its checksum must come together",
+                    s.id
+                )));
+            }
+            for rel in [&s.image, &s.labels, &s.target]
+                .into_iter()
+                .chain(s.colour.as_ref())
+            {
                 let p = Path::new(rel);
                 if p.is_absolute()
                     || p.components()
@@ -431,11 +523,15 @@ impl TrainSet {
     /// Checks every file's sha256 against the manifest.
     pub fn verify_checksums(&self) -> Result<(), DataError> {
         for s in self.samples() {
+            let colour = s.colour.as_ref().zip(s.sha256.colour.as_ref());
             for (rel, want) in [
                 (&s.image, &s.sha256.image),
                 (&s.labels, &s.sha256.labels),
                 (&s.target, &s.sha256.target),
-            ] {
+            ]
+            .into_iter()
+            .chain(colour)
+            {
                 let got = sha256_file(&self.dir.join(rel))?;
                 if &got != want {
                     return Err(DataError::TrainSet {
@@ -489,5 +585,47 @@ impl TrainSet {
             labels,
             target,
         })
+    }
+
+    /// The colour channels of sample `i` (red, green, blue planes of the manifest's size), or
+    /// `None` when the sample has no `colour/` file.
+    pub fn load_colour(&self, i: usize) -> Result<Option<[GrayU8; 3]>, DataError> {
+        let Some(s) = self.manifest.samples.get(i) else {
+            return Err(DataError::TrainSet {
+                path: self.dir.clone(),
+                reason: format!("no sample {i} (the set has {})", self.len()),
+            });
+        };
+        let Some(rel) = &s.colour else {
+            return Ok(None);
+        };
+        let path = self.dir.join(rel);
+        let plane = |c: usize| -> Result<GrayU8, DataError> {
+            let opts = samcell_io::ReadOptions {
+                channel: Some(c),
+                ..Default::default()
+            };
+            let p = samcell_io::read_gray(&path, &opts)?;
+            if p.shape_hw() != (s.height, s.width) {
+                return Err(DataError::TrainSet {
+                    path: self.dir.clone(),
+                    reason: format!(
+                        "sample {}: {rel} is {}x{}, the manifest says {}x{}",
+                        s.id,
+                        p.width(),
+                        p.height(),
+                        s.width,
+                        s.height
+                    ),
+                });
+            }
+            Ok(p)
+        };
+        Ok(Some([plane(0)?, plane(1)?, plane(2)?]))
+    }
+
+    /// Number of samples with colour channels (`colour/` files).
+    pub fn colour_samples(&self) -> usize {
+        self.samples().iter().filter(|s| s.colour.is_some()).count()
     }
 }

@@ -217,3 +217,96 @@ fn every_format_writes_a_loadable_set() {
         assert_eq!((s.image.width(), s.image.height()), (20, 10));
     }
 }
+
+/// A colour source keeps its three channels in `colour/<id>.tif` beside the grey image that
+/// `samcell segment` reads; grey stored as RGB and grey sources get no colour file.
+#[test]
+fn colour_sources_keep_their_channels() {
+    let t = tempfile::tempdir().unwrap();
+    let (im, ma) = (t.path().join("images"), t.path().join("masks"));
+    std::fs::create_dir_all(&im).unwrap();
+    std::fs::create_dir_all(&ma).unwrap();
+    let (w, h) = (24u32, 12u32);
+    let pixel = |x: u32, y: u32| image::Rgba([(x * 10) as u8, (y * 20) as u8, (x + y) as u8, 200]);
+    image::RgbaImage::from_fn(w, h, pixel)
+        .save(im.join("colour.png"))
+        .unwrap();
+    image::RgbImage::from_fn(w, h, |x, _| image::Rgb([x as u8; 3]))
+        .save(im.join("greyrgb.png"))
+        .unwrap();
+    gray_png(&im.join("grey.png"), w, h);
+    for stem in ["colour", "greyrgb", "grey"] {
+        labels_png16(&ma.join(format!("{stem}.png")), w, h, &squares(w, h, 2, 1));
+    }
+    let opts = ImportOptions {
+        images: Some(im.clone()),
+        masks: Some(ma),
+        ..Default::default()
+    };
+    let found = discover(ImportFormat::Folders, &opts).unwrap();
+    let out = t.path().join("set");
+    let mut wr = TrainSetWriter::create(&out, wopts(TargetMethod::default(), false)).unwrap();
+    for p in &found.pairs {
+        wr.add(p).unwrap().unwrap();
+    }
+    let m = wr.finish().unwrap();
+    let entry = |id: &str| m.samples.iter().find(|s| s.id == id).unwrap().clone();
+    assert_eq!(entry("colour").colour.as_deref(), Some("colour/colour.tif"));
+    assert_eq!(
+        entry("greyrgb").colour,
+        None,
+        "equal channels: nothing to mix"
+    );
+    assert_eq!(entry("grey").colour, None);
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let grey_entry = on_disk["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "grey")
+        .unwrap();
+    assert!(
+        grey_entry.get("colour").is_none() && grey_entry["sha256"].get("colour").is_none(),
+        "grey samples are written as before colour existed: {grey_entry}"
+    );
+
+    let set = TrainSet::open(&out).unwrap();
+    set.verify_checksums().unwrap();
+    assert_eq!(set.colour_samples(), 1);
+    let i = set.samples().iter().position(|s| s.id == "colour").unwrap();
+    let planes = set.load_colour(i).unwrap().expect("colour planes");
+    for (c, plane) in planes.iter().enumerate() {
+        assert_eq!((plane.width(), plane.height()), (w as usize, h as usize));
+        for y in 0..h {
+            for x in 0..w {
+                assert_eq!(
+                    plane.data()[(y * w + x) as usize],
+                    pixel(x, y).0[c],
+                    "channel {c}"
+                );
+            }
+        }
+    }
+    let grey = samcell_io::read_gray(&im.join("colour.png"), &Default::default()).unwrap();
+    assert_eq!(
+        set.load(i).unwrap().image.data(),
+        grey.data(),
+        "the grey image is still the one samcell segment reads"
+    );
+    let g = set.samples().iter().position(|s| s.id == "grey").unwrap();
+    assert!(set.load_colour(g).unwrap().is_none());
+
+    // The colour file is checked like the others.
+    std::fs::write(out.join("colour/colour.tif"), b"x").unwrap();
+    assert!(set
+        .verify_checksums()
+        .unwrap_err()
+        .to_string()
+        .contains("colour/colour.tif"));
+    std::fs::remove_file(out.join("colour/colour.tif")).unwrap();
+    assert!(TrainSet::open(&out)
+        .unwrap_err()
+        .to_string()
+        .contains("colour/colour.tif is missing"));
+}
