@@ -1,6 +1,6 @@
 //! The augmentation options of `samcell train`: a preset (`--augment paper|wide|none`) and one
 //! flag per range that overrides the preset's value (`--aug-scale`, `--aug-gamma`,
-//! `--aug-contrast`, `--aug-blur`, `--aug-noise`). The ranges and their meaning are
+//! `--aug-contrast`, `--aug-blur`, `--aug-noise`), and `--aug-channel-grey`, in no preset. The ranges and their meaning are
 //! `samcell_train::AugmentConfig`'s; every value is checked while the command line is parsed,
 //! so a bad one is a usage error (exit 2) naming its flag.
 
@@ -54,6 +54,12 @@ pub struct AugmentArgs {
     /// [default: 0,0,0 = off; wide: 0.3,1,8].
     #[arg(long, value_name = "P,SIGMA_LO,SIGMA_HI", value_parser = noise, allow_hyphen_values = true)]
     pub aug_noise: Option<Chance>,
+    /// Probability of making a colour sample's grey image from its channels with random
+    /// weights (one channel alone, or a random mix) instead of the luma grey samcell segment
+    /// uses; for samples that `samcell prepare` kept colour for [default: 0 = off, in every
+    /// preset].
+    #[arg(long, value_name = "P", value_parser = channel_grey)]
+    pub aug_channel_grey: Option<f64>,
 }
 
 impl AugmentArgs {
@@ -78,6 +84,9 @@ impl AugmentArgs {
         }
         if let Some(Chance(p, Range(lo, hi))) = self.aug_noise {
             (a.noise_p, a.noise_sigma) = (p, (lo, hi));
+        }
+        if let Some(p) = self.aug_channel_grey {
+            a.channel_grey_p = p;
         }
         a
     }
@@ -135,6 +144,11 @@ fn noise(s: &str) -> Result<Chance, String> {
     chance(s, |a, p, r| (a.noise_p, a.noise_sigma) = (p, r))
 }
 
+fn channel_grey(s: &str) -> Result<f64, String> {
+    let v = numbers(s, 1, "P")?;
+    checked(v[0], |a, p| a.channel_grey_p = *p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +204,16 @@ mod tests {
             ((0.8, 1.2), 0.5, (1.0, 1.0), (1.0, 1.0))
         );
         assert_eq!(a.flip_p, AugmentConfig::default().flip_p);
+        assert_eq!(a.channel_grey_p, 0.0, "in no preset");
+        assert_eq!(AugmentConfig::wide().channel_grey_p, 0.0);
+        let a = parse(&["--augment", "wide", "--aug-channel-grey", "0.5"]).unwrap();
+        assert_eq!(
+            a,
+            AugmentConfig {
+                channel_grey_p: 0.5,
+                ..AugmentConfig::wide()
+            }
+        );
     }
 
     #[test]
@@ -203,6 +227,12 @@ mod tests {
             (&["--aug-noise", "0.3,x,2"], "--aug-noise", "numbers"),
             (&["--aug-noise", "0.3,4,2"], "--aug-noise", "noise_sigma"),
             (&["--aug-scale", "0,2"], "--aug-scale", "scale"),
+            (
+                &["--aug-channel-grey", "1.5"],
+                "--aug-channel-grey",
+                "channel_grey_p",
+            ),
+            (&["--aug-channel-grey", "x"], "--aug-channel-grey", "P"),
             (
                 &["--augment", "wide", "--no-augment"],
                 "--no-augment",

@@ -57,7 +57,7 @@ pub enum DeviceArg {
     samcell train --data trainset/ --from-scratch --arch-config vit-b --out runs/scratch --device cuda\n  \
     samcell train --data trainset/ --init sam-vit-base.safetensors --out runs/ft1 --resume\n  \
     samcell train --arch lite --from-scratch --arch-config default --data train/ --val-data val/ --out runs/lite\n  \
-    samcell train --arch lite --from-scratch --arch-config default --data mixed/ --out runs/wide --augment wide --aug-noise 0.5,1,4\n\n\
+    samcell train --arch lite --from-scratch --arch-config default --data mixed/ --out runs/wide --augment wide --aug-noise 0.5,1,4 --aug-channel-grey 0.3\n\n\
 The run folder gets config.json, log.csv, loss.png, best.safetensors (lowest validation loss),\n\
 last.safetensors and state/ (resume point, written every --checkpoint-every steps and per epoch).\n\n\
 Exit status: 0 done, 1 training failed, 2 usage error (bad flags, run folder mismatch).")]

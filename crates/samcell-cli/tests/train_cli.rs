@@ -437,6 +437,13 @@ fn lite_architecture_trains_and_its_weights_segment() {
 /// A training set of `n` synthetic 120 x 100 images (bright discs on a darker textured
 /// background, labels as u16 PNG), for runs that need no real data.
 fn synthetic_set(out: &Path, n: usize) -> PathBuf {
+    let (images, masks) = synthetic_pairs(out, n, false);
+    write_set(images, masks, out, n)
+}
+
+/// `n` synthetic image/mask pairs (grey, or with the cells in the blue channel only) in
+/// `out/syn_images` and `out/syn_masks`.
+fn synthetic_pairs(out: &Path, n: usize, colour: bool) -> (PathBuf, PathBuf) {
     let (images, masks) = (out.join("syn_images"), out.join("syn_masks"));
     std::fs::create_dir_all(&images).unwrap();
     std::fs::create_dir_all(&masks).unwrap();
@@ -449,12 +456,24 @@ fn synthetic_set(out: &Path, n: usize) -> PathBuf {
                 dx * dx + dy * dy <= 12 * 12
             })
         };
-        image::GrayImage::from_fn(w, h, |x, y| {
+        let grey = |x: u32, y: u32| {
             let bg = 60 + ((x * 7 + y * 3 + k * 11) % 23) as u8;
-            image::Luma([if cell(x, y).is_some() { 190 } else { bg }])
-        })
-        .save(images.join(format!("s{k}.png")))
-        .unwrap();
+            if cell(x, y).is_some() {
+                190
+            } else {
+                bg
+            }
+        };
+        let path = images.join(format!("s{k}.png"));
+        if colour {
+            image::RgbImage::from_fn(w, h, |x, y| image::Rgb([20, 30, grey(x, y)]))
+                .save(path)
+                .unwrap();
+        } else {
+            image::GrayImage::from_fn(w, h, |x, y| image::Luma([grey(x, y)]))
+                .save(path)
+                .unwrap();
+        }
         let labels: Vec<u16> = (0..w * h)
             .map(|i| cell(i % w, i / w).map_or(0, |c| c as u16 + 1))
             .collect();
@@ -463,7 +482,7 @@ fn synthetic_set(out: &Path, n: usize) -> PathBuf {
             .save(masks.join(format!("s{k}_mask.png")))
             .unwrap();
     }
-    write_set(images, masks, out, n)
+    (images, masks)
 }
 
 /// `--augment wide` with an override trains a tiny samcell-lite for one epoch on synthetic data
@@ -547,4 +566,79 @@ fn wide_augmentation_trains_and_is_recorded() {
         assert!(err.contains(flag), "{extra:?}: {err}");
     }
     assert!(!tmp.path().join("bad").exists(), "nothing started");
+}
+
+/// `samcell prepare` keeps the channels of colour images; `--aug-channel-grey` is recorded and
+/// says how many training samples it acts on, and warns when none of them has colour.
+#[test]
+fn channel_to_grey_augmentation_uses_the_kept_colour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (images, masks) = synthetic_pairs(tmp.path(), 3, true);
+    let set = tmp.path().join("colour_set");
+    run_ok(
+        &[
+            "prepare",
+            "--format",
+            "folders",
+            "--images",
+            &images.display().to_string(),
+            "--masks",
+            &masks.display().to_string(),
+            "--out",
+            &set.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    for k in 0..3 {
+        assert!(set.join(format!("colour/s{k}.tif")).is_file());
+    }
+    let grey_dir = tempfile::tempdir().unwrap();
+    let grey_set = synthetic_set(grey_dir.path(), 3);
+    assert!(!grey_set.join("colour").exists());
+    let train = |set: &Path, out: &Path| -> String {
+        run_ok(
+            &[
+                "train",
+                "--arch",
+                "lite",
+                "--from-scratch",
+                "--arch-config",
+                r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#,
+                "--data",
+                &set.display().to_string(),
+                "--out",
+                &out.display().to_string(),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "1",
+                "--warmup",
+                "0",
+                "--val-crops",
+                "1",
+                "--seed",
+                "2",
+                "--aug-channel-grey",
+                "1",
+            ]
+            .map(String::from),
+        )
+    };
+    let out = tmp.path().join("run");
+    let err = train(&set, &out);
+    assert!(
+        err.contains("channel-to-grey augmentation (p 1) on the 2 of 2 training samples"),
+        "{err}"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        cfg["config"]["augment"]["channel_grey_p"].as_f64(),
+        Some(1.0)
+    );
+    let err = train(&grey_set, &tmp.path().join("grey_run"));
+    assert!(
+        err.contains("channel-to-grey augmentation (p 1) changes nothing: none of the 2 training samples kept colour channels"),
+        "{err}"
+    );
 }

@@ -6,12 +6,24 @@
 //! brightness x U(0.95, 1.05) and inversion (p 0.5); then one random `crop` x `crop` window.
 //! Only that window is computed (inverse mapping of its pixels), never the whole warped image.
 //! Beyond the paper, off by default ([`AugmentConfig::wide`] turns them on): gamma, contrast,
-//! Gaussian blur and additive Gaussian noise, all on the image only.
+//! Gaussian blur and additive Gaussian noise, all on the image only. Also off by default and in
+//! no preset: channel-to-grey ([`AugmentConfig::channel_grey_p`]).
 //!
 //! **Draws.** Always the same amount of numbers in this order: flip, angle, scale, brightness,
 //! invert, crop x, crop y (the paper's, unchanged), then gamma, contrast, blur yes/no, blur
-//! sigma, noise yes/no, noise sigma, noise seed. The later draws never shift the earlier ones,
-//! so with the added augmentations off a crop is bit-identical to one made before they existed.
+//! sigma, noise yes/no, noise sigma, noise seed, then channel-to-grey yes/no, one channel or a
+//! mix, which channel, three mixing numbers. The later draws never shift the earlier ones, so
+//! with the added augmentations off a crop is bit-identical to one made before they existed.
+//!
+//! **Channel-to-grey** (when drawn, and only for a sample that kept its colour channels, see
+//! `samcell_data`'s `colour/` files): before anything else the grey image is replaced by
+//! `round(w_r R + w_g G + w_b B)` (f64, half away from zero, clamped to 0..255) of the
+//! sample's channels. Half of the draws take one channel alone (`w` one-hot: a channel exported
+//! on its own), the other half weights uniform on the simplex (`w_i = -ln(1 - u_i)` normalised:
+//! the unweighted mean of ImageJ's RGB-to-8-bit, luma-like mixes and everything between). The
+//! target is unaffected. At inference a colour file is always made grey with the luma weights
+//! (`samcell_io::read_gray`); this teaches the model the nuclei that other conversions give,
+//! e.g. a blue DAPI channel stored alone.
 //!
 //! **Geometry.** The augmented canvas is the rescaled image, `round(W s) x round(H s)`, rotated
 //! about its centre without expanding (like `torchvision`'s `rotate(expand=False)`). The crop's
@@ -79,6 +91,8 @@ pub struct Augmentation {
     pub noise_sigma: f64,
     /// Seed of the noise stream.
     pub noise_seed: u64,
+    /// Channel-to-grey weights (red, green, blue; sum 1), when drawn.
+    pub grey_weights: Option<[f64; 3]>,
 }
 
 impl Augmentation {
@@ -97,6 +111,7 @@ impl Augmentation {
             blur_sigma: 0.0,
             noise_sigma: 0.0,
             noise_seed: 0,
+            grey_weights: None,
         }
     }
 
@@ -131,6 +146,7 @@ impl Augmentation {
         let noise = rng.bernoulli(cfg.noise_p);
         let noise_sigma = rng.uniform(cfg.noise_sigma.0, cfg.noise_sigma.1);
         let noise_seed = rng.next_u64();
+        let grey_weights = draw_grey_weights(cfg.channel_grey_p, rng);
         Self {
             flip,
             angle_deg,
@@ -144,8 +160,50 @@ impl Augmentation {
             blur_sigma: if blur { blur_sigma } else { 0.0 },
             noise_sigma: if noise { noise_sigma } else { 0.0 },
             noise_seed,
+            grey_weights,
         }
     }
+}
+
+/// The channel-to-grey draws (always six numbers): yes/no, one channel or a mix, which
+/// channel, three mixing numbers.
+fn draw_grey_weights(p: f64, rng: &mut Stream) -> Option<[f64; 3]> {
+    let on = rng.bernoulli(p);
+    let single = rng.bernoulli(0.5);
+    let channel = rng.below(3);
+    let e = [rng.unit(), rng.unit(), rng.unit()].map(|u| -(1.0 - u).ln());
+    if !on {
+        return None;
+    }
+    if single {
+        let mut w = [0.0; 3];
+        w[channel] = 1.0;
+        return Some(w);
+    }
+    let sum: f64 = e.iter().sum();
+    Some(if sum > 0.0 {
+        e.map(|v| v / sum)
+    } else {
+        [1.0 / 3.0; 3]
+    })
+}
+
+/// The grey image `round(w_r R + w_g G + w_b B)` of three planes of one size (f64, rounded half
+/// away from zero, clamped to 0..255).
+pub fn channels_to_grey(planes: &[GrayU8; 3], w: [f64; 3]) -> GrayU8 {
+    let [r, g, b] = planes;
+    debug_assert!(r.shape_hw() == g.shape_hw() && g.shape_hw() == b.shape_hw());
+    let data = r
+        .data()
+        .iter()
+        .zip(g.data())
+        .zip(b.data())
+        .map(|((&r, &g), &b)| {
+            let v = w[0] * f64::from(r) + w[1] * f64::from(g) + w[2] * f64::from(b);
+            v.round().clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    GrayU8::from_vec(r.width(), r.height(), data).expect("planes of one size")
 }
 
 /// Size of the rescaled canvas.
@@ -330,3 +388,7 @@ pub fn reflect_window<T: Copy>(
 #[cfg(test)]
 #[path = "augment_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "augment_grey_tests.rs"]
+mod grey_tests;

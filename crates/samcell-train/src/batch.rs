@@ -6,7 +6,8 @@
 //! crop per epoch.
 //!
 //! **Per crop**: load the sample, draw its augmentation from `(seed, Augment, epoch, sample
-//! index)`, warp + crop ([`crate::augment`]), then `samcell_pipeline::enhance::enhance` (CLAHE
+//! index)`, make the grey image anew from the sample's colour channels when channel-to-grey was
+//! drawn and the sample has them, warp + crop ([`crate::augment`]), then `samcell_pipeline::enhance::enhance` (CLAHE
 //! clip 1.0 on 8x8 tiles, then min-max to 0..255): exactly the per-crop pre-processing of
 //! `samcell segment`, so there is no train/inference skew; the model's own input encoding
 //! (SAM: Pillow-bilinear resize to 1024 + ImageNet normalisation) is
@@ -15,7 +16,7 @@
 use rayon::prelude::*;
 use samcell_imaging::{GrayU8, MapF32};
 
-use crate::augment::{apply, Augmentation};
+use crate::augment::{apply, channels_to_grey, Augmentation};
 use crate::config::TrainConfig;
 use crate::data::SampleSource;
 use crate::rng::{Purpose, Stream};
@@ -67,6 +68,23 @@ pub fn training_crop(
         image.height(),
         cfg.crop,
     );
+    let image = match aug.grey_weights {
+        Some(w) => match src.load_colour(index)? {
+            Some(planes) if planes[0].shape_hw() == image.shape_hw() => {
+                channels_to_grey(&planes, w)
+            }
+            Some(planes) => {
+                return Err(TrainError::Data(format!(
+                    "sample {}: colour channels {:?} and image {:?} differ in size",
+                    src.id(index),
+                    planes[0].shape_hw(),
+                    image.shape_hw()
+                )))
+            }
+            None => image,
+        },
+        None => image,
+    };
     let (crop, tcrop) = apply(&image, &target, &aug, cfg.crop);
     Ok((samcell_pipeline::enhance::enhance(&crop)?, tcrop))
 }
@@ -97,6 +115,77 @@ pub fn validation_batch(items: Vec<(GrayU8, MapF32)>) -> Result<Batch, TrainErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::augment::channels_to_grey;
+    use crate::data::InMemory;
+    use crate::AugmentConfig;
+    use samcell_imaging::Image;
+
+    /// One sample whose colour channels differ from its grey image.
+    struct Coloured(InMemory, [GrayU8; 3]);
+
+    impl SampleSource for Coloured {
+        fn len(&self) -> usize {
+            1
+        }
+        fn id(&self, i: usize) -> &str {
+            self.0.id(i)
+        }
+        fn load(&self, i: usize) -> Result<(GrayU8, MapF32), TrainError> {
+            self.0.load(i)
+        }
+        fn load_colour(&self, _i: usize) -> Result<Option<[GrayU8; 3]>, TrainError> {
+            Ok(Some(self.1.clone()))
+        }
+        fn has_colour(&self, _i: usize) -> bool {
+            true
+        }
+        fn describe(&self) -> String {
+            "coloured".into()
+        }
+    }
+
+    /// With channel-to-grey drawn, the crop is the crop of the drawn mix of the sample's
+    /// channels; a sample without colour gives the crop it gives with the augmentation off.
+    #[test]
+    fn channel_to_grey_crops_the_mixed_channels() {
+        let (w, h) = (90, 70);
+        let plane = |f: &dyn Fn(usize, usize) -> u8| {
+            Image::from_vec(w, h, (0..w * h).map(|i| f(i % w, i / w)).collect()).unwrap()
+        };
+        let grey = plane(&|x, y| ((x + y) % 200) as u8);
+        let target = grey.map(|v| v as f32 / 255.0);
+        let colour = [
+            plane(&|x, _| (x * 2) as u8),
+            plane(&|_, y| (y * 3) as u8),
+            plane(&|x, y| (x * y % 251) as u8),
+        ];
+        let mem = || InMemory {
+            samples: vec![("a".into(), grey.clone(), target.clone())],
+        };
+        let cfg = |p: f64| TrainConfig {
+            crop: 64,
+            augment: AugmentConfig {
+                channel_grey_p: p,
+                ..AugmentConfig::wide()
+            },
+            ..TrainConfig::default()
+        };
+        let src = Coloured(mem(), colour.clone());
+        for epoch in 0..4 {
+            let mut rng = Stream::new(cfg(1.0).seed, Purpose::Augment, epoch as u64, 0);
+            let aug = Augmentation::draw(&cfg(1.0).augment, &mut rng, w, h, 64);
+            let mixed = channels_to_grey(&colour, aug.grey_weights.unwrap());
+            let (want, want_t) = apply(&mixed, &target, &aug, 64);
+            let got = training_crop(&src, 0, &cfg(1.0), epoch).unwrap();
+            assert_eq!(got.0, samcell_pipeline::enhance::enhance(&want).unwrap());
+            assert_eq!(got.1, want_t);
+            assert_eq!(
+                training_crop(&mem(), 0, &cfg(1.0), epoch).unwrap(),
+                training_crop(&mem(), 0, &cfg(0.0), epoch).unwrap(),
+                "no colour: unchanged"
+            );
+        }
+    }
 
     #[test]
     fn every_sample_once_per_epoch_in_a_seeded_order() {

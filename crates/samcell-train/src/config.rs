@@ -45,6 +45,12 @@ pub struct AugmentConfig {
     /// Noise standard deviation drawn from U(lo, hi), grey levels.
     #[serde(default)]
     pub noise_sigma: (f64, f64),
+    /// Probability of making the grey image anew from the sample's colour channels with drawn
+    /// weights (channel-to-grey), for samples that kept their colour (`samcell prepare` of a
+    /// colour source); other samples are unaffected (off: 0; in no preset, so that recorded
+    /// commands keep their numbers).
+    #[serde(default)]
+    pub channel_grey_p: f64,
 }
 
 fn unit_range() -> (f64, f64) {
@@ -82,6 +88,7 @@ impl AugmentConfig {
             blur_sigma: (0.0, 0.0),
             noise_p: 0.0,
             noise_sigma: (0.0, 0.0),
+            channel_grey_p: 0.0,
         }
     }
 
@@ -105,7 +112,7 @@ impl AugmentConfig {
     pub fn validate(&self) -> Result<(), String> {
         let range = |r: (f64, f64), lo: f64, hi: f64| lo <= r.0 && r.0 <= r.1 && r.1 <= hi;
         let prob = |p: f64| (0.0..=1.0).contains(&p);
-        let checks: [(bool, &str); 10] = [
+        let checks: [(bool, &str); 11] = [
             (
                 prob(self.flip_p) && prob(self.invert_p),
                 "augment probabilities must be in [0, 1]",
@@ -136,6 +143,10 @@ impl AugmentConfig {
                 "augment.blur_sigma must be 0 <= lo <= hi <= 20",
             ),
             (prob(self.noise_p), "augment.noise_p must be in [0, 1]"),
+            (
+                prob(self.channel_grey_p),
+                "augment.channel_grey_p must be in [0, 1]",
+            ),
             (
                 range(self.noise_sigma, 0.0, 255.0),
                 "augment.noise_sigma must be 0 <= lo <= hi <= 255",

@@ -35,6 +35,14 @@ pub trait SampleSource: Sync {
     fn id(&self, i: usize) -> &str;
     /// Image and target of sample `i` (same size).
     fn load(&self, i: usize) -> Result<(GrayU8, MapF32), TrainError>;
+    /// The colour channels of sample `i` (red, green, blue; the image's size), if it kept them.
+    fn load_colour(&self, _i: usize) -> Result<Option<[GrayU8; 3]>, TrainError> {
+        Ok(None)
+    }
+    /// Whether sample `i` kept its colour channels ([`SampleSource::load_colour`] gives them).
+    fn has_colour(&self, _i: usize) -> bool {
+        false
+    }
     /// Where the samples come from (for logs).
     fn describe(&self) -> String;
 }
@@ -109,6 +117,18 @@ impl SampleSource for TrainSetSource {
             )));
         }
         Ok((s.image, s.target))
+    }
+    fn load_colour(&self, i: usize) -> Result<Option<[GrayU8; 3]>, TrainError> {
+        self.set.load_colour(i).map_err(|e| {
+            TrainError::Data(format!(
+                "{}: sample {}: {e}",
+                self.dir.display(),
+                self.ids[i]
+            ))
+        })
+    }
+    fn has_colour(&self, i: usize) -> bool {
+        self.set.samples()[i].colour.is_some()
     }
     fn describe(&self) -> String {
         format!("{} ({} samples)", self.dir.display(), self.ids.len())

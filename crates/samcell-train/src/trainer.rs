@@ -223,6 +223,28 @@ fn save_model(model: &dyn TrainableModel, path: &std::path::Path) -> Result<(), 
     std::fs::rename(&tmp, path).map_err(|e| TrainError::system(path, e))
 }
 
+/// Says how many training samples the channel-to-grey augmentation can act on, with a warning
+/// when it is on and none can (a set prepared from grey sources, or before colour was kept).
+fn report_channel_grey(data: &TrainData, cfg: &TrainConfig) {
+    let p = cfg.augment.channel_grey_p;
+    if p <= 0.0 {
+        return;
+    }
+    let n = data.train_indices.len();
+    let colour = data
+        .train_indices
+        .iter()
+        .filter(|&&i| data.train.has_colour(i))
+        .count();
+    if colour == 0 {
+        tracing::warn!(
+            "channel-to-grey augmentation (p {p}) changes nothing: none of the {n} training samples kept colour channels (samcell prepare keeps them for colour sources whose channels differ)"
+        );
+    } else {
+        tracing::info!("channel-to-grey augmentation (p {p}) on the {colour} of {n} training samples that kept colour channels");
+    }
+}
+
 /// Trains `model` in `run` (a folder made by [`RunFolder::create`] or [`RunFolder::resume`];
 /// an existing resume point there is continued).
 pub fn train(
@@ -238,6 +260,7 @@ pub fn train(
     if data.train_indices.is_empty() {
         return Err(TrainError::Data("no training samples".into()));
     }
+    report_channel_grey(data, cfg);
     let n_batches = batches_per_epoch(data.train_indices.len(), cfg.batch_size);
     let schedule = LrSchedule {
         base_lr: cfg.lr,
