@@ -363,3 +363,58 @@ fn the_default_model_segments_a_time_lapse_with_one_model() {
     let v = validate_result_dir(&out).unwrap();
     assert!(v.valid, "{:?}", v.problems);
 }
+
+/// Nuclei a few pixels across: `samcell track` with the built-in nuclei model says once for the
+/// time-lapse that they measure under the size it segments well and suggests `--scale 2`;
+/// with `--scale 2` nothing is suggested and the masks keep the frames' size. Skipped in
+/// builds without the built-in models.
+#[test]
+fn small_nuclei_get_the_scale_advice_once_and_scale_applies() {
+    if !common::builtin_pair_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    // bright blurred dots about 6 px across, 14 px apart, on a dark background
+    let img = image::GrayImage::from_fn(200, 160, |x, y| {
+        let (dx, dy) = (f64::from(x % 14) - 7.0, f64::from(y % 14) - 7.0);
+        let v = 10.0 + 220.0 * (-(dx * dx + dy * dy) / (2.0 * 2.5f64.powi(2))).exp();
+        image::Luma([v as u8])
+    });
+    for t in 0..3 {
+        img.save(frames.join(format!("t{t}.png"))).unwrap();
+    }
+    let track = |out: &Path, extra: &[&str]| {
+        let (code, _, err) = run(samcell()
+            .arg("track")
+            .arg(&frames)
+            .args(["--model", "lite-nuclei", "--threads", "2"])
+            .args(extra)
+            .arg("--output")
+            .arg(out));
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    let err = track(&tmp.path().join("plain"), &[]);
+    let advice = "try --scale 2";
+    assert_eq!(err.matches(advice).count(), 1, "said once:\n{err}");
+    assert!(
+        err.contains("3 of 3 frames: the objects measure about"),
+        "{err}"
+    );
+    let out = tmp.path().join("scaled");
+    let err = track(&out, &["--scale", "2"]);
+    assert!(!err.contains(advice), "{err}");
+    let labels = samcell_data::read_labels(&out.join("segmentation/frame000_masks.tif")).unwrap();
+    assert_eq!(labels.shape_hw(), (160, 200), "the frames' size");
+    let v = validate_result_dir(&out).unwrap();
+    assert!(v.valid, "{:?}", v.problems);
+    let (code, _, err) = run(samcell()
+        .arg("track")
+        .arg(&frames)
+        .args(["--scale", "9", "--output"])
+        .arg(tmp.path().join("bad")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--scale"), "{err}");
+}

@@ -238,7 +238,8 @@ fn number(s: &str) -> Result<f32, String> {
         .map_err(|_| format!("{s:?} is not a number"))
 }
 
-fn scale_factor(s: &str) -> Result<f32, String> {
+/// `--scale`'s value: a number in the pipeline's scale range.
+pub fn scale_factor(s: &str) -> Result<f32, String> {
     samcell_pipeline::check_scale(number(s)?).map_err(|e| e.to_string())
 }
 

@@ -35,7 +35,7 @@ mod checks;
 mod job;
 mod shard;
 
-pub use args::{check_thresholds, pixel_size, SegmentArgs, DEFAULT_BATCH};
+pub use args::{check_thresholds, pixel_size, scale_factor, SegmentArgs, DEFAULT_BATCH};
 
 use crate::progress::Terminal;
 use crate::{threads, UsageError};

@@ -97,6 +97,12 @@ pub struct TrackArgs {
     #[arg(long, value_name = "0..1", default_value_t = DEFAULT_FILL)]
     pub fill: f32,
 
+    /// Resize each frame by FACTOR before the model (as in samcell segment): 2 for objects
+    /// smaller than the model learned; the masks keep the frames' size [default: 1, with the
+    /// built-in nuclei model's small-object advice].
+    #[arg(long, value_name = "0.25..4", value_parser = crate::segment::scale_factor)]
+    pub scale: Option<f32>,
+
     /// Crops per forward pass of the model.
     #[arg(short, long, value_name = "N", default_value_t = crate::segment::DEFAULT_BATCH)]
     pub batch_size: usize,
@@ -218,6 +224,7 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
     let config = SegmentConfig {
         peak: args.peak,
         fill: args.fill,
+        scale: args.scale,
         ..SegmentConfig::default()
     };
     let segmenter = loaded.segmenter(config);
@@ -226,6 +233,7 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
     let digits = frames.len().saturating_sub(1).to_string().len().max(3);
     let mut out = Vec::with_capacity(frames.len());
     let mut routed = Vec::with_capacity(frames.len());
+    let mut small = SmallObjectFrames::default();
     for (t, frame) in frames.iter().enumerate() {
         let s = Instant::now();
         let image = read_grey(frame)?;
@@ -250,12 +258,15 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
         );
         out.push(path);
         routed.push(!seg.routed.is_empty());
+        small.set(t, &seg);
     }
     let (Some(fallback), Some(fallback_info)) = (&loaded.fallback, &loaded.info.fallback) else {
+        small.report(frames.len());
         return Ok(out);
     };
     let n = routed.iter().filter(|&&r| r).count();
     if n == 0 || n == frames.len() {
+        small.report(frames.len());
         return Ok(out);
     }
     let to_fallback = 2 * n > frames.len();
@@ -281,8 +292,46 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
             .with_context(|| format!("frame {frame}: segmentation failed"))?;
         samcell_io::write_labels_tiff(&out[t], &seg.labels)?;
         tracing::info!("{frame}: {} cells with {name}", seg.n_cells);
+        small.set(t, &seg);
     }
+    small.report(frames.len());
     Ok(out)
+}
+
+/// The frames whose final segmentation came with the small-object advice of its model
+/// (`samcell segment` says it per image; here it is said once for the time-lapse).
+#[derive(Default)]
+struct SmallObjectFrames(
+    std::collections::BTreeMap<usize, (f32, samcell_pipeline::size::SmallObjects)>,
+);
+
+impl SmallObjectFrames {
+    /// Records frame `t`'s advice, replacing an earlier segmentation's.
+    fn set(&mut self, t: usize, seg: &samcell_pipeline::Segmentation) {
+        match (seg.object_px, seg.small_objects) {
+            (Some(px), Some(rule)) => {
+                self.0.insert(t, (px, rule));
+            }
+            _ => {
+                self.0.remove(&t);
+            }
+        }
+    }
+
+    /// One warning for the frames with advice: how many, and their median object size.
+    fn report(&self, n_frames: usize) {
+        let mut px: Vec<f32> = self.0.values().map(|(px, _)| *px).collect();
+        let Some(&(_, rule)) = self.0.values().next() else {
+            return;
+        };
+        px.sort_by(f32::total_cmp);
+        let median = px[px.len() / 2];
+        tracing::warn!(
+            "{} of {n_frames} frames: {}",
+            px.len(),
+            samcell_pipeline::size::small_objects_message(median, &rule, "--scale ")
+        );
+    }
 }
 
 /// The frame interval that a multi-page TIFF input's ImageJ or OME metadata declares, said in
