@@ -29,8 +29,9 @@ pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};
 pub use segment::{
     check_scale, check_threshold, check_thresholds, labels_from_distance_map, relabel_sequential,
-    relabel_sequential_in_place, scaled_size, ProgressFn, RoutedMap, SegmentConfig, Segmentation,
-    Segmenter, StageTimings, ThresholdError, DEFAULT_FILL, DEFAULT_PEAK, MAX_SCALE, MIN_SCALE,
+    relabel_sequential_in_place, scaled_size, weigh_advice, ProgressFn, RoutedMap, SegmentConfig,
+    Segmentation, Segmenter, StageTimings, ThresholdError, DEFAULT_FILL, DEFAULT_PEAK, MAX_SCALE,
+    MIN_SCALE,
 };
 pub use size::SmallObjects;
 pub use tiling::{extract_crops, Region, Tile, TilePlan, TilingConfig};

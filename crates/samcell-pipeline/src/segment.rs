@@ -221,6 +221,18 @@ pub struct RoutedMap {
     pub advice: Option<crate::size::SmallObjects>,
 }
 
+/// The object size estimate of `image` when a small-object rule asks for it, and the rule when
+/// the objects measure under its size ([`Segmentation::object_px`],
+/// [`Segmentation::small_objects`]).
+pub fn weigh_advice(
+    advice: Option<crate::size::SmallObjects>,
+    image: &GrayU8,
+) -> (Option<f32>, Option<crate::size::SmallObjects>) {
+    let object_px = advice.and_then(|_| crate::size::estimate_object_diameter(image));
+    let small = advice.filter(|r| object_px.is_some_and(|d| d < r.below_px));
+    (object_px, small)
+}
+
 /// Called after each batch with (crops done, crops in total).
 pub type ProgressFn = dyn Fn(usize, usize) + Send + Sync;
 
@@ -267,6 +279,13 @@ impl Segmenter {
         self.fallback.as_ref()
     }
 
+    /// Sets the image resize factor ([`SegmentConfig::scale`]; checked when an image is
+    /// segmented).
+    pub fn with_scale(mut self, scale: Option<f32>) -> Self {
+        self.config.scale = scale;
+        self
+    }
+
     /// Sets the progress hook, called with (crops done, total) after each predictor batch.
     pub fn with_progress(mut self, progress: Arc<ProgressFn>) -> Self {
         self.progress = Some(progress);
@@ -300,8 +319,7 @@ impl Segmenter {
             advice,
         } = self.distance_map_routed(image)?;
         let t = Instant::now();
-        let object_px = advice.and_then(|_| crate::size::estimate_object_diameter(image));
-        let small_objects = advice.filter(|r| object_px.is_some_and(|d| d < r.below_px));
+        let (object_px, small_objects) = weigh_advice(advice, image);
         let (labels, n_cells) =
             labels_from_distance_map(&distance_map, self.config.peak, self.config.fill)?;
         timings.postprocess += t.elapsed();

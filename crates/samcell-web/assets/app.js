@@ -111,6 +111,7 @@ function uploadOne(item) {
     const form = new FormData();
     form.append("file", item.file, item.file.name);
     const q = new URLSearchParams({ batch: S.batch, peak: $("peak").value, fill: $("fill").value });
+    if ($("scale").value) q.set("scale", $("scale").value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/jobs?" + q.toString());
     if (TOKEN) xhr.setRequestHeader("X-Samcell-Token", TOKEN);

@@ -274,6 +274,8 @@ struct UploadQuery {
     batch: Option<String>,
     peak: Option<f32>,
     fill: Option<f32>,
+    /// Resize factor before the model, as `samcell segment --scale`.
+    scale: Option<f32>,
     name: Option<String>,
     /// TIFF page, counted from 0.
     page: Option<usize>,
@@ -312,10 +314,14 @@ async fn upload(State(s): State<AppState>, Query(q): Query<UploadQuery>, req: Re
             q.fill.unwrap_or(s.config().fill),
         );
         check_thresholds(peak, fill)?;
+        if let Some(v) = q.scale {
+            samcell_pipeline::check_scale(v).map_err(|e| ApiError(400, e.to_string()))?;
+        }
         let p = UploadParams {
             batch,
             peak,
             fill,
+            scale: q.scale,
             name: q.name,
             page: q.page.unwrap_or(0),
         };

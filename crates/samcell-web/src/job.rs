@@ -146,6 +146,10 @@ pub struct Job {
     /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
     #[serde(default)]
     pub attempts: u32,
+    /// Resize factor of the image before the model (`samcell segment --scale`); `None`: 1,
+    /// with the model's small-object advice in [`Job::warning`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f32>,
     /// Seed threshold (`map > peak`) of the current results.
     #[serde(serialize_with = "shortest_f32")]
     pub peak: f32,
@@ -188,6 +192,7 @@ impl Job {
             domain_warning: None,
             routed: false,
             attempts: 0,
+            scale: None,
             peak: 0.0,
             fill: 0.0,
             revision: 0,

@@ -430,6 +430,7 @@ impl Shared {
         let id = j.id.clone();
         let seg = (*self.segmenter)
             .clone()
+            .with_scale(j.scale)
             .with_progress(Arc::new(move |done, total| {
                 if let Some(s) = me.upgrade() {
                     if let Some(job) = lock(&s.jobs).get_mut(&id) {
@@ -441,10 +442,18 @@ impl Shared {
             map,
             timings: stages,
             routed,
+            advice,
             ..
         } = seg
             .distance_map_routed(&gray)
             .map_err(|e| format!("segmentation failed: {e}"))?;
+        // the small-object advice, as `samcell segment` gives it (with this API's name)
+        let size_advice = match samcell_pipeline::weigh_advice(advice, &gray) {
+            (Some(px), Some(rule)) => Some(samcell_pipeline::size::small_objects_message(
+                px, &rule, "scale ",
+            )),
+            _ => None,
+        };
         let domain_warning = if routed.is_empty() {
             self.domain_warning(&gray, &map, post.peak, post.fill)
         } else {
@@ -462,6 +471,12 @@ impl Shared {
         self.update(&j.id, |j| {
             j.metrics = Some(r.metrics);
             j.domain_warning = domain_warning;
+            if let Some(a) = size_advice {
+                j.warning = Some(match j.warning.take() {
+                    Some(w) => format!("{w}; {a}"),
+                    None => a,
+                });
+            }
             j.routed = !routed.is_empty();
             let mut t = Timings {
                 read: read_time,

@@ -38,6 +38,8 @@ pub struct UploadParams {
     pub batch: String,
     pub peak: f32,
     pub fill: f32,
+    /// Resize factor before the model ([`Job::scale`]).
+    pub scale: Option<f32>,
     /// File name for a raw-body upload.
     pub name: Option<String>,
     /// TIFF page to segment (from 0).
@@ -225,6 +227,7 @@ async fn accept(
         page: p.page,
         peak: p.peak,
         fill: p.fill,
+        scale: p.scale,
         ..Job::queued(id, p.batch.clone(), name.clone())
     };
     shared.enqueue(j).map_err(|e| reject(500, e.to_string()))

@@ -8,7 +8,8 @@
 //! tested on a generated fluorescence-like image (skipped in builds without it) and on a real
 //! phase-contrast image (also needs the Usiigaci set, `SAMCELL_DATA`). With the built-in nuclei
 //! model as the fallback (`samcell serve` without `--model`), the fluorescence-like image is
-//! segmented by it, the note says so (`routed`), and re-thresholding keeps that note.
+//! segmented by it, the note says so (`routed`), and re-thresholding keeps that note; nuclei a
+//! few pixels across get the small-object advice in `warning`, and an upload's `scale` is used.
 
 mod common;
 
@@ -117,7 +118,9 @@ async fn builtin_server(with_fallback: bool) -> Option<TestServer> {
             return None;
         }
         let nuclei = LiteModel::builtin_nuclei().expect("the built-in nuclei model loads");
-        seg = seg.with_fallback(Arc::new(LitePredictor::new(nuclei, 4)));
+        let nuclei = LitePredictor::new(nuclei, 4)
+            .with_small_objects(Some(samcell_lite::NUCLEI_SMALL_OBJECTS));
+        seg = seg.with_fallback(Arc::new(nuclei));
         fallback = Some(samcell_lite::NUCLEI_NAME.to_string());
     }
     let srv = TestServer::start_with(
@@ -202,5 +205,58 @@ async fn a_fluorescence_like_image_goes_to_the_nuclei_model_and_the_note_says_so
     let again = threshold(&c, &srv, id, 0.99).await;
     assert_eq!(again["domain_warning"], json!(note));
     assert_eq!(again["routed"], true);
+    srv.stop().await;
+}
+
+/// Dots about 6 px across, 14 px apart, on a dark background: nuclei smaller than the nuclei
+/// model segments well.
+fn small_dots_png() -> Vec<u8> {
+    let img = image::GrayImage::from_fn(256, 256, |x, y| {
+        let (dx, dy) = (f64::from(x % 14) - 7.0, f64::from(y % 14) - 7.0);
+        let v = 10.0 + 220.0 * (-(dx * dx + dy * dy) / (2.0 * 2.5f64.powi(2))).exp();
+        image::Luma([v as u8])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    png
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_nuclei_get_the_scale_advice_and_an_upload_sets_the_scale() {
+    let Some(srv) = builtin_server(true).await else {
+        return;
+    };
+    let c = reqwest::Client::new();
+    let j = segmented(&c, &srv, "dots.png", small_dots_png()).await;
+    assert_eq!(j["routed"], true, "{j}");
+    let w = j["warning"].as_str().unwrap_or_default();
+    assert!(w.contains("px across") && w.contains("try scale 2"), "{j}");
+    assert!(j.get("scale").is_none(), "{j}");
+
+    let (st, body) = upload(
+        &c,
+        &srv.url("/api/jobs?batch=lite&scale=2"),
+        &[("dots2.png".into(), small_dots_png())],
+    )
+    .await;
+    assert_eq!(st, 202, "{body}");
+    let (_, j) = wait_final(&c, &srv.url(""), &job_id(&body, 0), LONG).await;
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(j["scale"], json!(2.0), "{j}");
+    assert!(j["warning"].is_null(), "no advice at a given scale: {j}");
+    assert_eq!(
+        (j["width"].clone(), j["height"].clone()),
+        (json!(256), json!(256))
+    );
+
+    let (st, body) = upload(
+        &c,
+        &srv.url("/api/jobs?batch=lite&scale=9"),
+        &[("dots3.png".into(), small_dots_png())],
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.to_string().contains("scale"), "{body}");
     srv.stop().await;
 }

@@ -271,7 +271,10 @@ async fn browser_drop_process_rethreshold_download() {
         .await;
     page.screenshot(&art.join("07-full-page.png"), true).await;
 
-    // a folder: its images are added, other files in it are left out
+    // a folder, added with the Scale setting at 2: its images are added, other files in it are
+    // left out, and the server segments them at that scale
+    page.eval("(() => { const s = document.getElementById('scale'); s.value = '2'; s.dispatchEvent(new Event('change')); return s.value; })()")
+        .await;
     let folder = downloads.path().join("plate 7");
     std::fs::create_dir_all(&folder).expect("folder");
     std::fs::copy(image(IMAGES[0]), folder.join("well-B2.png")).expect("copy into a temp folder");
@@ -298,6 +301,17 @@ async fn browser_drop_process_rethreshold_download() {
         "the folder's image to be done",
     )
     .await;
+    let jobs = get_json(&reqwest::Client::new(), &srv.url("/api/jobs")).await;
+    let well = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["name"] == "well-B2.png")
+        .expect("the folder's image")
+        .clone();
+    assert_eq!(well["scale"], serde_json::json!(2.0), "{well}");
+    page.eval("document.getElementById('scale').value = ''")
+        .await;
 
     // two large phase-contrast images (16-bit TIFF, 1022x1024: 36 tiles each): one is processing
     // (yellow, with its progress) while the other waits (plain): every state in the list
