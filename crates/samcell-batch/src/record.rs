@@ -255,7 +255,8 @@ pub struct ImageRecord {
     pub pixel_size_source: Option<String>,
     /// Cells found.
     pub n_cells: Option<usize>,
-    /// Crops the image was cut into.
+    /// Crops the image was cut into: for an image that went to the fallback model, the first
+    /// model's crops plus the fallback's (both ran).
     pub n_crops: Option<usize>,
     /// Time per stage, written in seconds.
     #[serde(serialize_with = "timings::seconds::serialize")]

@@ -239,6 +239,10 @@ fn small_nuclei_get_the_scale_advice() {
             .as_f64()
             .expect("estimate recorded");
         assert!(px < 14.0, "{px}");
+        // the nuclei model's 4 crops (256+32); behind the default, also the 4 crops of the cell
+        // model (576+32 tiling) whose map decided the route
+        let crops = json(&out.join("run.json"))["images"][0]["n_crops"].clone();
+        assert_eq!(crops, if extra.is_empty() { 8 } else { 4 }, "{extra:?}");
     }
     let out = tmp.path().join("given");
     let (_, images) = warnings_with(&input, &out, &["--model", "lite-nuclei", "--scale", "1"]);

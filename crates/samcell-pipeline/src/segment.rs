@@ -304,6 +304,13 @@ impl Segmenter {
             .unwrap_or_else(|| self.predictor.tiling())
     }
 
+    /// The tiling of the fallback predictor's pass (the configured override, else its own);
+    /// `None` without a fallback.
+    pub fn fallback_tiling(&self) -> Option<TilingConfig> {
+        let fallback = self.fallback.as_ref()?;
+        Some(self.config.tiling.unwrap_or_else(|| fallback.tiling()))
+    }
+
     /// The predictor in use.
     pub fn predictor(&self) -> &Arc<dyn DistanceMapPredictor> {
         &self.predictor
@@ -382,7 +389,7 @@ impl Segmenter {
                     (&self.predictor, map, signs)
                 } else {
                     drop(map);
-                    let tiling = self.config.tiling.unwrap_or_else(|| fallback.tiling());
+                    let tiling = self.fallback_tiling().expect("a fallback");
                     let map = self.pass(fallback, tiling, image, scale, &mut timings)?;
                     (fallback, map, signs)
                 }

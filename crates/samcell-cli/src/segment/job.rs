@@ -130,6 +130,14 @@ fn segment_and_write(
         .segmenter
         .segment(&image)
         .context("segmentation failed")?;
+    if !seg.routed.is_empty() {
+        // the fallback model ran too, on its own tiling
+        let fallback = ctx
+            .segmenter
+            .fallback_tiling()
+            .and_then(|t| TilePlan::new(sw, sh, &t).ok());
+        record.n_crops = record.n_crops.zip(fallback).map(|(n, p)| n + p.len());
+    }
     let stages = seg.timings;
     record.n_cells = Some(seg.n_cells);
     record.object_diameter_px = seg.object_px.map(|d| (d * 10.0).round() / 10.0);
