@@ -19,6 +19,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::WebError;
 
+/// The model a frame of a time series was made to use, so that one model segments the whole
+/// series (a server with a fallback model: the default built-in pair; see
+/// `crate::series::linker`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForcedModel {
+    /// The server's main model (the cell model of the built-in pair).
+    First,
+    /// Its fallback (the built-in nuclei model).
+    Fallback,
+}
+
 /// Where a job is in its life. The page colours them as the published SAMCell GUI does:
 /// queued plain, processing yellow, done green, and failed red.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +153,10 @@ pub struct Job {
     /// it is when re-thresholding (the check belongs to the cell model's map).
     #[serde(default)]
     pub routed: bool,
+    /// Set when the job is a frame of a time series that was segmented again with the model
+    /// most of its frames went to; [`Job::routed`] then says which model made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_model: Option<ForcedModel>,
     /// Times the model started on this image (recorded before it runs). A job found started but
     /// unfinished at start-up was cut short by a crash (out of memory, killed): it is queued
     /// again while this is below [`MAX_ATTEMPTS`], marked failed otherwise.
@@ -191,6 +207,7 @@ impl Job {
             warning: None,
             domain_warning: None,
             routed: false,
+            forced_model: None,
             attempts: 0,
             scale: None,
             peak: 0.0,

@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 pub use api::router;
 pub use config::ServeConfig;
-pub use job::{Job, JobState, Metrics, Progress};
+pub use job::{ForcedModel, Job, JobState, Metrics, Progress};
 pub use samcell_pipeline::Segmenter;
 pub use state::AppState;
 

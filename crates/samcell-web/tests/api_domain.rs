@@ -9,7 +9,8 @@
 //! phase-contrast image (also needs the Usiigaci set, `SAMCELL_DATA`). With the built-in nuclei
 //! model as the fallback (`samcell serve` without `--model`), the fluorescence-like image is
 //! segmented by it, the note says so (`routed`), and re-thresholding keeps that note; nuclei a
-//! few pixels across get the small-object advice in `warning`, and an upload's `scale` is used.
+//! few pixels across get the small-object advice in `warning`, and an upload's `scale` is used;
+//! a time series whose frames went to both models is segmented again with one.
 
 mod common;
 
@@ -258,5 +259,66 @@ async fn small_nuclei_get_the_scale_advice_and_an_upload_sets_the_scale() {
     .await;
     assert_eq!(st, 400, "{body}");
     assert!(body.to_string().contains("scale"), "{body}");
+    srv.stop().await;
+}
+
+/// A time series whose frames went to both models (a phase-contrast frame between two
+/// fluorescence-like ones) is segmented with one model before it is linked: the odd frame is
+/// queued again with the model most frames went to, and its note says so. Needs the Usiigaci
+/// images (`SAMCELL_DATA`) and the built-in models.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_is_segmented_with_one_model() {
+    let Some(set) = samcell_testdata::require_data(USIIGACI) else {
+        return;
+    };
+    let Some(srv) = builtin_server(true).await else {
+        return;
+    };
+    let c = reqwest::Client::new();
+    let r = c
+        .put(srv.url("/api/batches/mix/series"))
+        .json(&json!({"order": "name"}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status().as_u16(), 200);
+    let nuclei = disks_png(
+        256,
+        &[(60.0, 60.0, 12.0), (150.0, 80.0, 14.0), (90.0, 170.0, 13.0)],
+    );
+    let phc = corner_png(&set.join("train/images/set1.tif"), 256);
+    let frames = vec![
+        ("t0.png".to_string(), nuclei.clone()),
+        ("t1.png".to_string(), phc),
+        ("t2.png".to_string(), nuclei),
+    ];
+    let (st, body) = upload(&c, &srv.url("/api/jobs?batch=mix"), &frames).await;
+    assert_eq!(st, 202, "{body}");
+    let start = std::time::Instant::now();
+    let series = loop {
+        let s = common::get_json(&c, &srv.url("/api/batches/mix/series")).await;
+        if s["state"] == "done" || s["state"] == "failed" {
+            break s;
+        }
+        assert!(start.elapsed() < LONG, "series not linked: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(series["state"], "done", "{series}");
+    let list = common::get_json(&c, &srv.url("/api/jobs?batch=mix")).await;
+    let jobs = list["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 3);
+    for j in jobs {
+        assert_eq!(j["routed"], true, "every frame by the nuclei model: {j}");
+        let forced = j["name"] == "t1.png";
+        assert_eq!(j.get("forced_model").is_some(), forced, "{j}");
+        if forced {
+            assert_eq!(j["forced_model"], "fallback", "{j}");
+            let note = j["domain_warning"].as_str().unwrap_or_default();
+            assert!(
+                note.contains("segmented again with samcell-lite-nuclei (built-in), the model most frames of its time series went to"),
+                "{j}"
+            );
+        }
+    }
     srv.stop().await;
 }

@@ -4,6 +4,13 @@
 //! [`SETTLE`] for more to arrive (a batch re-threshold touches every frame), and links each
 //! series whose state is `linking` (`super::status`): all frames done, no result for them yet.
 //! HTTP handlers never link.
+//!
+//! **One model per series.** On a server with a fallback model (the default built-in pair),
+//! each frame goes to the model its own image suits, so a time-lapse could switch models
+//! between frames and its cells change shape and number with the model, not with time. Before
+//! linking, when the frames went both ways, the frames that went the other way than most (a tie:
+//! the main model) are queued again with the model most went to ([`crate::job::ForcedModel`],
+//! said in their note), and the series is linked once they are done, as `samcell track` does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
@@ -18,7 +25,7 @@ use super::{
     frame_refs, frames_in_order, status, Doubling, FrameOrder, GrowthPoint, LinkFailure,
     LinkedResult, Series, SeriesState, RESULT,
 };
-use crate::job::{files, now_ms, Job};
+use crate::job::{files, now_ms, ForcedModel, Job};
 use crate::state::Shared;
 use crate::WebError;
 
@@ -152,6 +159,36 @@ impl Shared {
         frames_in_order(jobs, s.order)
     }
 
+    /// When the frames of a series went to both of the server's models, queues the minority
+    /// again with the majority's model and returns true (module docs, "One model per series").
+    fn unify_models(&self, batch: &str, frames: &[Job]) -> bool {
+        if self.segmenter.fallback().is_none() {
+            return false;
+        }
+        let n = frames.iter().filter(|j| j.routed).count();
+        if n == 0 || n == frames.len() {
+            return false;
+        }
+        let to_fallback = 2 * n > frames.len();
+        let forced = if to_fallback {
+            ForcedModel::Fallback
+        } else {
+            ForcedModel::First
+        };
+        let minority: Vec<&Job> = frames.iter().filter(|j| j.routed != to_fallback).collect();
+        tracing::info!(
+            "series {batch}: {n} of {} frames went to the fallback model; segmenting {} again \
+             with the {} model so that one model segments the whole series",
+            frames.len(),
+            minority.len(),
+            if to_fallback { "fallback" } else { "main" }
+        );
+        for j in minority {
+            self.requeue_with(&j.id, forced);
+        }
+        true
+    }
+
     /// Links series `batch` when its state is `linking` (module docs).
     fn link_series(&self, batch: &str) {
         let Some(s) = self.series.get(batch) else {
@@ -164,6 +201,9 @@ impl Shared {
         // frames whose result files are gone become failed jobs (and so a failed series)
         let done = self.with_results(frames.clone());
         if done.len() != frames.len() {
+            return;
+        }
+        if self.unify_models(batch, &frames) {
             return;
         }
         let refs = frame_refs(&frames);

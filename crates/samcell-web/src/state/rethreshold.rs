@@ -114,7 +114,7 @@ impl Shared {
             post,
         )
         .map_err(|e| (500, e.to_string()))?;
-        let domain_warning = if j.routed {
+        let domain_warning = if j.routed || j.forced_model.is_some() {
             j.domain_warning.clone()
         } else {
             self.domain_warning(&inputs.gray, &inputs.map, peak, fill)
