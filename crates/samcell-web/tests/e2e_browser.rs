@@ -71,6 +71,14 @@ async fn browser_drop_process_rethreshold_download() {
     )
     .await;
     page.screenshot(&art.join("01-empty.png"), false).await;
+    // the series settings stay out of sight until Time series is ticked
+    let shown = page
+        .eval("getComputedStyle(document.getElementById('series-settings')).display")
+        .await;
+    assert_eq!(
+        shown, "none",
+        "series settings shown while Time series is unticked"
+    );
 
     // drop three real images onto the middle of the page
     let files: Vec<PathBuf> = IMAGES.iter().map(|n| image(n)).collect();
