@@ -35,17 +35,25 @@ impl Shared {
     }
 
     /// Queues job `id` again, to be segmented with model `f` only (a minority frame of a time
-    /// series; `crate::series::linker`).
+    /// series; `crate::series::linker`), if it is still done. Holds the job's lock, so a
+    /// re-threshold or removal in flight finishes first (and a later one finds it queued).
+    /// Blocking: call it from the linker's thread, not from async code.
     pub(crate) fn requeue_with(&self, id: &str, f: ForcedModel) {
+        let job_lock = self.job_lock(id);
+        let _guard = job_lock.blocking_lock();
         lock(&self.cache).retain(|(k, _)| k != id);
-        let queued = self.update(id, |j| {
-            j.state = JobState::Queued;
-            j.forced_model = Some(f);
-            j.attempts = 0;
-            j.progress = Progress::default();
-            j.revision += 1;
+        let mut queued = false;
+        self.update(id, |j| {
+            if j.state == JobState::Done {
+                j.state = JobState::Queued;
+                j.forced_model = Some(f);
+                j.attempts = 0;
+                j.progress = Progress::default();
+                j.revision += 1;
+                queued = true;
+            }
         });
-        if queued.is_some() {
+        if queued {
             let _ = lock(&self.queue).send(id.to_string());
         }
     }
