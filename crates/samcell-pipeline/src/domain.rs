@@ -141,6 +141,16 @@ pub fn domain_message(signs: &[DomainWarning], remedy: &str) -> Option<String> {
     ))
 }
 
+/// For a series of images (a time-lapse) of which those marked `true` went to the fallback
+/// model: the model the whole series should be segmented with, so that its objects do not
+/// change with the model between frames — `Some(true)` the fallback, `Some(false)` the first
+/// model — when the images went both ways: the one most went to, the first on a tie. `None`
+/// when they all went one way (nothing to redo).
+pub fn series_model(routed: &[bool]) -> Option<bool> {
+    let n = routed.iter().filter(|&&r| r).count();
+    (n > 0 && n < routed.len()).then_some(2 * n > routed.len())
+}
+
 /// The note on an image that a segmenter with a fallback model
 /// ([`crate::Segmenter::with_fallback`]) sent to the fallback because of `signs`: the signs as
 /// in [`domain_message`], then that `fallback` (its name) segmented it instead, then `remedy`;
@@ -208,6 +218,20 @@ fn percentile(hist: &[u64; 256], n: u64, q: f64) -> Option<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_series_goes_to_the_model_most_frames_went_to() {
+        assert_eq!(series_model(&[]), None);
+        assert_eq!(series_model(&[true, true]), None, "all one way");
+        assert_eq!(series_model(&[false, false, false]), None);
+        assert_eq!(series_model(&[true, false, true]), Some(true));
+        assert_eq!(series_model(&[false, true, false]), Some(false));
+        assert_eq!(
+            series_model(&[true, false]),
+            Some(false),
+            "a tie: the first model"
+        );
+    }
 
     fn image(w: usize, h: usize, f: impl Fn(usize, usize) -> u8) -> GrayU8 {
         let data = (0..w * h).map(|i| f(i % w, i / w)).collect();

@@ -23,7 +23,8 @@ pub mod size;
 pub mod tiling;
 
 pub use domain::{
-    domain_message, domain_note, domain_warnings, route_message, DomainCheck, DomainWarning,
+    domain_message, domain_note, domain_warnings, route_message, series_model, DomainCheck,
+    DomainWarning,
 };
 pub use error::PipelineError;
 pub use predictor::{DistanceMapPredictor, PredictError};

@@ -264,12 +264,11 @@ fn segment_all(args: &TrackArgs, frames: &[Frame], term: &Terminal) -> Result<Ve
         small.report(frames.len());
         return Ok(out);
     };
-    let n = routed.iter().filter(|&&r| r).count();
-    if n == 0 || n == frames.len() {
+    let Some(to_fallback) = samcell_pipeline::series_model(&routed) else {
         small.report(frames.len());
         return Ok(out);
-    }
-    let to_fallback = 2 * n > frames.len();
+    };
+    let n = routed.iter().filter(|&&r| r).count();
     let (predictor, name) = if to_fallback {
         (fallback.clone(), fallback_info.path.as_str())
     } else {

@@ -165,11 +165,11 @@ impl Shared {
         if self.segmenter.fallback().is_none() {
             return false;
         }
-        let n = frames.iter().filter(|j| j.routed).count();
-        if n == 0 || n == frames.len() {
+        let routed: Vec<bool> = frames.iter().map(|j| j.routed).collect();
+        let Some(to_fallback) = samcell_pipeline::series_model(&routed) else {
             return false;
-        }
-        let to_fallback = 2 * n > frames.len();
+        };
+        let n = routed.iter().filter(|&&r| r).count();
         let forced = if to_fallback {
             ForcedModel::Fallback
         } else {
