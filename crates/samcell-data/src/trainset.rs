@@ -307,29 +307,37 @@ impl TrainSet {
         let Some(rel) = &s.colour else {
             return Ok(None);
         };
-        let path = self.dir.join(rel);
-        let plane = |c: usize| -> Result<GrayU8, DataError> {
-            let opts = samcell_io::ReadOptions {
-                channel: Some(c),
-                ..Default::default()
-            };
-            let p = samcell_io::read_gray(&path, &opts)?;
-            if p.shape_hw() != (s.height, s.width) {
-                return Err(DataError::TrainSet {
-                    path: self.dir.clone(),
-                    reason: format!(
-                        "sample {}: {rel} is {}x{}, the manifest says {}x{}",
-                        s.id,
-                        p.width(),
-                        p.height(),
-                        s.width,
-                        s.height
-                    ),
-                });
-            }
-            Ok(p)
+        let bad = |reason: String| DataError::TrainSet {
+            path: self.dir.clone(),
+            reason: format!("sample {}: {rel}: {reason}", s.id),
         };
-        Ok(Some([plane(0)?, plane(1)?, plane(2)?]))
+        // the RGB u8 TIFF this module writes, decoded once and split into its three planes
+        let bytes = std::fs::read(self.dir.join(rel)).map_err(|e| bad(e.to_string()))?;
+        let mut d = tiff::decoder::Decoder::new(std::io::Cursor::new(bytes))
+            .map_err(|e| bad(format!("cannot decode TIFF: {e}")))?;
+        let (w, h) = d
+            .dimensions()
+            .map_err(|e| bad(format!("cannot decode TIFF: {e}")))?;
+        if (h as usize, w as usize) != (s.height, s.width) {
+            return Err(bad(format!(
+                "{w}x{h}, the manifest says {}x{}",
+                s.width, s.height
+            )));
+        }
+        let rgb = match (d.colortype(), d.read_image()) {
+            (Ok(tiff::ColorType::RGB(8)), Ok(tiff::decoder::DecodingResult::U8(v)))
+                if v.len() == 3 * s.width * s.height =>
+            {
+                v
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(bad(format!("cannot decode TIFF: {e}"))),
+            (t, _) => return Err(bad(format!("not an 8-bit RGB TIFF ({t:?})"))),
+        };
+        let plane = |c: usize| {
+            let data = rgb.iter().skip(c).step_by(3).copied().collect();
+            GrayU8::from_vec(s.width, s.height, data).expect("the size was checked")
+        };
+        Ok(Some([plane(0), plane(1), plane(2)]))
     }
 
     /// Number of samples with colour channels (`colour/` files).

@@ -299,6 +299,8 @@ fn colour_sources_keep_their_channels() {
 
     // The colour file is checked like the others.
     std::fs::write(out.join("colour/colour.tif"), b"x").unwrap();
+    let e = set.load_colour(i).unwrap_err().to_string();
+    assert!(e.contains("colour/colour.tif") && e.contains("TIFF"), "{e}");
     assert!(set
         .verify_checksums()
         .unwrap_err()
