@@ -485,6 +485,35 @@ fn synthetic_pairs(out: &Path, n: usize, colour: bool) -> (PathBuf, PathBuf) {
     (images, masks)
 }
 
+/// `samcell train` arguments for one epoch of a tiny samcell-lite from scratch on `set` into
+/// `out` (batch 1, one validation crop, seed 2).
+fn tiny_lite_run(set: &Path, out: &Path) -> Vec<String> {
+    [
+        "train",
+        "--arch",
+        "lite",
+        "--from-scratch",
+        "--arch-config",
+        r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#,
+        "--data",
+        &set.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1",
+        "--warmup",
+        "0",
+        "--val-crops",
+        "1",
+        "--seed",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// `--augment wide` with an override trains a tiny samcell-lite for one epoch on synthetic data
 /// and records the ranges in config.json; bad augmentation values are usage errors naming
 /// their flag.
@@ -493,34 +522,7 @@ fn wide_augmentation_trains_and_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let set = synthetic_set(tmp.path(), 3);
     let out = tmp.path().join("wide");
-    let shape = r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#;
-    let base = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--arch",
-            "lite",
-            "--from-scratch",
-            "--arch-config",
-            shape,
-            "--data",
-            &set.display().to_string(),
-            "--out",
-            &out.display().to_string(),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "1",
-            "--warmup",
-            "0",
-            "--val-crops",
-            "1",
-            "--seed",
-            "2",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let base = |out: &Path| tiny_lite_run(&set, out);
     let mut args = base(&out);
     args.extend(["--augment", "wide", "--aug-noise", "1,2,3"].map(String::from));
     run_ok(&args);
@@ -596,33 +598,9 @@ fn channel_to_grey_augmentation_uses_the_kept_colour() {
     let grey_set = synthetic_set(grey_dir.path(), 3);
     assert!(!grey_set.join("colour").exists());
     let train = |set: &Path, out: &Path| -> String {
-        run_ok(
-            &[
-                "train",
-                "--arch",
-                "lite",
-                "--from-scratch",
-                "--arch-config",
-                r#"{"base_width":4,"levels":2,"norm_groups":2,"crop":96,"overlap":16}"#,
-                "--data",
-                &set.display().to_string(),
-                "--out",
-                &out.display().to_string(),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "1",
-                "--warmup",
-                "0",
-                "--val-crops",
-                "1",
-                "--seed",
-                "2",
-                "--aug-channel-grey",
-                "1",
-            ]
-            .map(String::from),
-        )
+        let mut args = tiny_lite_run(set, out);
+        args.extend(["--aug-channel-grey", "1"].map(String::from));
+        run_ok(&args)
     };
     let out = tmp.path().join("run");
     let err = train(&set, &out);
