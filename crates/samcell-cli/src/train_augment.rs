@@ -1,8 +1,8 @@
-//! The augmentation options of `samcell train`: a preset (`--augment paper|wide|none`) and one
-//! flag per range that overrides the preset's value (`--aug-scale`, `--aug-gamma`,
-//! `--aug-contrast`, `--aug-blur`, `--aug-noise`), and `--aug-channel-grey`, in no preset. The ranges and their meaning are
-//! `samcell_train::AugmentConfig`'s; every value is checked while the command line is parsed,
-//! so a bad one is a usage error (exit 2) naming its flag.
+//! The augmentation options of `samcell train`: a preset (`--augment paper|wide|none`) and one flag
+//! per range that overrides the preset's value (`--aug-scale`, `--aug-gamma`, `--aug-contrast`,
+//! `--aug-blur`, `--aug-noise`), and `--aug-channel-grey`, in no preset. The ranges and their
+//! meaning are `samcell_train::AugmentConfig`'s; every value is checked while the command line is
+//! parsed, so a bad one is a usage error (exit 2) naming its flag.
 
 use clap::{Args, ValueEnum};
 use samcell_train::AugmentConfig;

@@ -7,10 +7,10 @@
 //!
 //! **Per crop**: load the sample, draw its augmentation from `(seed, Augment, epoch, sample
 //! index)`, make the grey image anew from the sample's colour channels when channel-to-grey was
-//! drawn and the sample has them, warp + crop ([`crate::augment`]), then `samcell_pipeline::enhance::enhance` (CLAHE
-//! clip 1.0 on 8x8 tiles, then min-max to 0..255): exactly the per-crop pre-processing of
-//! `samcell segment`, so there is no train/inference skew; the model's own input encoding
-//! (SAM: Pillow-bilinear resize to 1024 + ImageNet normalisation) is
+//! drawn and the sample has them, warp + crop ([`crate::augment`]), then
+//! `samcell_pipeline::enhance::enhance` (CLAHE clip 1.0 on 8x8 tiles, then min-max to 0..255):
+//! exactly the per-crop pre-processing of `samcell segment`, so there is no train/inference skew;
+//! the model's own input encoding (SAM: Pillow-bilinear resize to 1024 + ImageNet normalisation) is
 //! [`crate::TrainableModel::encode`], the same function inference uses.
 
 use rayon::prelude::*;
