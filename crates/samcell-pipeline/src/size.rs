@@ -10,7 +10,9 @@
 //! This is samcell's own measure, not a port: large scales are computed on a 2x2-mean pyramid
 //! (the level where `sigma` is 1-2 px: `sigma^2 * laplacian` is the same there in the level's
 //! pixels), which keeps the cost at about 200 operations per pixel. [`naive_lap_energy`] is the
-//! full-resolution computation it is tested against. The Gaussian is sampled, truncated at
+//! full-resolution computation it is tested against: both pick the same scale within two steps
+//! (a factor of 1.41; the pyramid's energy runs up to ~20% lower at large scales, which moves a
+//! nearly flat peak). The small-object rule was measured with this estimate, in its units. The Gaussian is sampled, truncated at
 //! 4 sigma and normalised, its second derivative sampled likewise (as `scipy.ndimage.
 //! gaussian_laplace` does), with the border reflected (`d c b a | a b c d`); on a pyramid level
 //! the sigma is reduced by the blur the 2x2 means already did.
